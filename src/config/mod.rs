@@ -1,0 +1,316 @@
+//! The config: one TOML file, checked before anything touches the kernel.
+//!
+//! Owns parsing, node overlays, typing and validation of `pharos.toml`; talks
+//! to nobody (pure functions of the text and, for node selection, facts about
+//! the box). The runtime takes a [`Loaded`] config from here; `pharos check`
+//! prints the diagnostics.
+//!
+//! ```text
+//! text ─► tree::Node::parse ─► split off [nodes] ─► per node: base.merge(overlay)
+//!      ─► de::deserialize::<Config> (prune & retry: all typing errors)
+//!      ─► validate::validate (ranges, references, duplicates, LVS/VRRP rules)
+//!      ─► diagnostics, deduplicated across nodes, in file order
+//! ```
+
+pub mod de;
+pub mod model;
+pub mod nodes;
+pub mod schema;
+pub mod suggest;
+pub mod tree;
+pub mod types;
+pub mod validate;
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub use model::Config;
+use model::NodeMatch;
+use tree::{Kind, Node, Path};
+
+use crate::diag::Diagnostic;
+
+/// Beyond this many problems the rest is noise; we stop and say so.
+const MAX_DIAGNOSTICS: usize = 200;
+
+/// Which node overlays to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Every node in the file (or the base config alone if it has none).
+    All,
+    /// Only this node.
+    Node(String),
+}
+
+/// The outcome of checking a config text.
+#[derive(Debug)]
+pub struct Checked {
+    /// Errors and warnings, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The node names defined in the file, in file order.
+    pub nodes: Vec<String>,
+    /// Each checked target's merged config (`None` = the base, no node).
+    /// Present only for targets that had no errors.
+    pub configs: Vec<(Option<String>, Config)>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// One node overlay as written: how it is matched and what it overrides.
+#[derive(Debug, Clone)]
+pub struct NodeDef {
+    pub name: String,
+    pub matcher: NodeMatch,
+    overlay: Node,
+}
+
+/// Only the `match` part of each node, typed on its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodesDoc {
+    nodes: BTreeMap<String, NodeHeader>,
+}
+
+#[derive(Deserialize)]
+struct NodeHeader {
+    #[serde(rename = "match", default)]
+    matcher: NodeMatch,
+}
+
+/// Parses, merges and validates `text` for the selected nodes.
+pub fn check_text(text: &str, selection: &Selection) -> Checked {
+    let mut out = Checked {
+        diagnostics: Vec::new(),
+        nodes: Vec::new(),
+        configs: Vec::new(),
+    };
+    let mut base = match Node::parse(text) {
+        Ok(n) => n,
+        Err(errors) => {
+            out.diagnostics = errors
+                .into_iter()
+                .map(|e| {
+                    let d = Diagnostic::error(format!("TOML syntax: {}", e.message))
+                        .help("fix the syntax first; the rest of the file is checked once it parses");
+                    match e.span {
+                        Some(s) => d.at(s),
+                        None => d,
+                    }
+                })
+                .collect();
+            cap(&mut out.diagnostics);
+            return out;
+        }
+    };
+    let defs = split_nodes(&mut base, &mut out.diagnostics);
+    out.nodes = defs.iter().map(|d| d.name.clone()).collect();
+
+    let targets: Vec<Option<&NodeDef>> = match selection {
+        Selection::Node(name) => match defs.iter().find(|d| &d.name == name) {
+            Some(d) => vec![Some(d)],
+            None => {
+                let known = if defs.is_empty() {
+                    "the file defines no `[nodes]`".to_string()
+                } else {
+                    format!("the file defines {}", suggest::list(&out.nodes.iter().map(String::as_str).collect::<Vec<_>>()))
+                };
+                out.diagnostics.push(Diagnostic::error(format!("there is no node `{name}`")).help(known));
+                return out;
+            }
+        },
+        Selection::All if defs.is_empty() => vec![None],
+        Selection::All => defs.iter().map(Some).collect(),
+    };
+
+    // (diagnostic, the nodes it was found for)
+    let mut found: Vec<(Diagnostic, Vec<String>)> = Vec::new();
+    for target in &targets {
+        let mut tree = base.clone();
+        if let Some(def) = target {
+            tree.merge(&def.overlay);
+        }
+        let (config, diags) = type_and_validate(&mut tree);
+        let ok = !diags.iter().any(Diagnostic::is_error);
+        let node_name = target.map(|d| d.name.clone());
+        for d in diags {
+            match found.iter_mut().find(|(f, _)| *f == d) {
+                Some((_, nodes)) => nodes.extend(node_name.clone()),
+                None => found.push((d, node_name.iter().cloned().collect())),
+            }
+        }
+        if ok && let Some(c) = config {
+            out.configs.push((node_name, c));
+        }
+    }
+    for (mut d, for_nodes) in found {
+        if targets.len() > 1 && for_nodes.len() < targets.len() {
+            let names: Vec<&str> = for_nodes.iter().map(String::as_str).collect();
+            d = d.note(format!(
+                "with the overlay of node {} merged",
+                suggest::list(&names)
+            ));
+        }
+        out.diagnostics.push(d);
+    }
+    out.diagnostics
+        .sort_by_key(|d| d.span.as_ref().map_or((0, 0), |s| (s.start, s.end)));
+    cap(&mut out.diagnostics);
+    out
+}
+
+fn cap(diags: &mut Vec<Diagnostic>) {
+    if diags.len() > MAX_DIAGNOSTICS {
+        let more = diags.len() - MAX_DIAGNOSTICS;
+        diags.truncate(MAX_DIAGNOSTICS);
+        diags.push(
+            Diagnostic::error(format!("{more} more problems not shown"))
+                .help("fix the ones above and check again"),
+        );
+    }
+}
+
+/// Types one merged tree and validates the result.
+fn type_and_validate(tree: &mut Node) -> (Option<Config>, Vec<Diagnostic>) {
+    let typed = de::deserialize::<Config>(tree);
+    let mut diags: Vec<Diagnostic> = typed
+        .problems
+        .iter()
+        .map(|p| Diagnostic::error(p.message.clone()).at(p.span.clone()).help_opt(p.help.clone()))
+        .collect();
+    if let Some(cfg) = &typed.value {
+        // Unknown keys leave the typed value as written; only pruned
+        // values were replaced by defaults that could mislead the checks.
+        let broken: Vec<Path> = typed.pruned.iter().cloned().collect();
+        let mut ctx = validate::Ctx::new(tree, &broken, &typed.pruned);
+        validate::validate(cfg, &mut ctx);
+        diags.extend(ctx.diags);
+    }
+    (typed.value, diags)
+}
+
+/// Takes `[nodes]` out of the base tree and types each node's `match`.
+fn split_nodes(base: &mut Node, diags: &mut Vec<Diagnostic>) -> Vec<NodeDef> {
+    let Some(entry) = base.take("nodes") else {
+        return Vec::new();
+    };
+    let Kind::Table(entries) = &entry.value.kind else {
+        diags.push(
+            Diagnostic::error(format!("expected a table, found {}", entry.value.kind.type_name()))
+                .at(entry.value.span.clone())
+                .help("write node overlays as `[nodes.NAME]` tables"),
+        );
+        return Vec::new();
+    };
+    // Type the `match` tables on their own, under their real paths.
+    let mut headers = Node {
+        span: 0..0,
+        kind: Kind::Table(vec![tree::Entry {
+            key: "nodes".into(),
+            key_span: entry.key_span.clone(),
+            value: Node {
+                span: entry.value.span.clone(),
+                kind: Kind::Table(
+                    entries
+                        .iter()
+                        .map(|e| tree::Entry {
+                            key: e.key.clone(),
+                            key_span: e.key_span.clone(),
+                            value: Node {
+                                span: e.value.span.clone(),
+                                kind: match &e.value.kind {
+                                    Kind::Table(t) => Kind::Table(t.iter().filter(|x| x.key == "match").cloned().collect()),
+                                    other => other.clone(),
+                                },
+                            },
+                        })
+                        .collect(),
+                ),
+            },
+        }]),
+    };
+    let typed = de::deserialize::<NodesDoc>(&mut headers);
+    for p in &typed.problems {
+        diags.push(Diagnostic::error(p.message.clone()).at(p.span.clone()).help_opt(p.help.clone()));
+    }
+    let matchers = typed.value.map(|d| d.nodes).unwrap_or_default();
+    let mut defs = Vec::new();
+    for e in entries {
+        if !matches!(e.value.kind, Kind::Table(_)) {
+            continue; // reported by the typing above
+        }
+        let mut overlay = e.value.clone();
+        overlay.take("match");
+        if let Some(nested) = overlay.take("nodes") {
+            diags.push(
+                Diagnostic::error("node overlays cannot define nodes")
+                    .at(nested.key_span)
+                    .help("move this `[nodes...]` table to the top level"),
+            );
+        }
+        let Some(h) = matchers.get(&e.key) else { continue };
+        defs.push(NodeDef {
+            name: e.key.clone(),
+            matcher: h.matcher.clone(),
+            overlay,
+        });
+    }
+    nodes::check_matchers(&defs, &entry, diags);
+    defs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(c: &Checked) -> Vec<String> {
+        c.diagnostics.iter().map(|d| d.message.clone()).collect()
+    }
+
+    #[test]
+    fn a_minimal_file_is_valid() {
+        let c = check_text("", &Selection::All);
+        assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+        assert_eq!(c.configs.len(), 1);
+    }
+
+    #[test]
+    fn overlay_errors_point_into_the_overlay_and_name_the_node() {
+        let text = r#"
+[vrrp.VI_1]
+interface = "lo"
+vrid = 51
+virtual_addresses = ["10.0.0.1/24"]
+
+[nodes.a]
+vrrp.VI_1.priority = 300
+
+[nodes.b]
+vrrp.VI_1.priority = 50
+"#;
+        let c = check_text(text, &Selection::All);
+        assert_eq!(messages(&c), vec!["priority 300 is out of range"]);
+        let d = &c.diagnostics[0];
+        assert_eq!(&text[d.span.clone().unwrap()], "300");
+        assert_eq!(d.notes, vec!["with the overlay of node `a` merged"]);
+        assert_eq!(c.configs.len(), 1, "node b is valid");
+    }
+
+    #[test]
+    fn base_errors_are_reported_once_for_all_nodes() {
+        let text = "[system]\nhostnme = \"x\"\n[nodes.a]\n[nodes.b]\n";
+        let c = check_text(text, &Selection::All);
+        assert_eq!(messages(&c), vec!["unknown key `hostnme` in `system`"]);
+        assert!(c.diagnostics[0].notes.is_empty());
+    }
+
+    #[test]
+    fn an_unknown_node_is_an_error() {
+        let c = check_text("[nodes.a]\n", &Selection::Node("b".into()));
+        assert_eq!(messages(&c), vec!["there is no node `b`"]);
+    }
+}

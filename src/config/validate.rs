@@ -1,0 +1,894 @@
+//! Semantic checks of a typed config: ranges that depend on other settings,
+//! references between tables, duplicates, and rules of LVS and VRRP that a
+//! type alone cannot hold. Every problem is collected; nothing stops early.
+//!
+//! The typed config has no spans, so each check names the path of what it
+//! complains about and the spans are looked up in the merged tree. A table
+//! that already failed typing is skipped here, so a broken value is not
+//! reported a second time in another guise.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::ops::Range;
+
+use super::model::{
+    AuthKind, Check, CheckType, Config, Forwarding, Protocol, Scheduler, Service, TlsVerify,
+    TunnelEncapKind, TunnelKind, VrrpInstance, VrrpVersion,
+};
+use super::tree::{Node, Path};
+use super::types::{Duration, Endpoint, Family, IfName};
+use crate::diag::Diagnostic;
+use crate::path;
+
+pub struct Ctx<'a> {
+    tree: &'a Node,
+    /// Paths that failed typing; checks of what lies under them are skipped.
+    broken: &'a [Path],
+    /// Named things removed because they failed typing; references to them
+    /// are not reported as dangling.
+    pruned: &'a HashSet<Path>,
+    pub diags: Vec<Diagnostic>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(tree: &'a Node, broken: &'a [Path], pruned: &'a HashSet<Path>) -> Self {
+        Ctx {
+            tree,
+            broken,
+            pruned,
+            diags: Vec::new(),
+        }
+    }
+
+    /// The span of the value at `p`, or of the nearest ancestor's key when
+    /// the value was not written (a default).
+    fn span(&self, p: &Path) -> Range<usize> {
+        let mut p = p.clone();
+        let mut first = true;
+        loop {
+            if let Some((node, key)) = self.tree.lookup(&p) {
+                return match (first, key, node.as_table()) {
+                    // A table value spans a whole section; point at its name.
+                    (_, Some(k), Some(_)) => k,
+                    (true, _, _) => node.span.clone(),
+                    (false, Some(k), _) => k,
+                    (false, None, _) => node.span.clone(),
+                };
+            }
+            first = false;
+            match p.parent() {
+                Some(parent) => p = parent,
+                None => return 0..0,
+            }
+        }
+    }
+
+    /// The span of the key that names `p` (falls back like [`Self::span`]).
+    fn key_span(&self, p: &Path) -> Range<usize> {
+        match self.tree.lookup(p) {
+            Some((_, Some(k))) => k,
+            _ => self.span(p),
+        }
+    }
+
+    fn written(&self, p: &Path) -> bool {
+        self.tree.lookup(p).is_some()
+    }
+
+    fn is_broken(&self, p: &Path) -> bool {
+        self.broken.iter().any(|b| b.starts_with(p))
+    }
+
+    fn error(&mut self, p: &Path, msg: impl Into<String>, help: impl Into<String>) {
+        let d = Diagnostic::error(msg).at(self.span(p)).help(help);
+        self.diags.push(d);
+    }
+
+    fn error_key(&mut self, p: &Path, msg: impl Into<String>, help: impl Into<String>) {
+        let d = Diagnostic::error(msg).at(self.key_span(p)).help(help);
+        self.diags.push(d);
+    }
+
+    fn warn(&mut self, p: &Path, msg: impl Into<String>, help: impl Into<String>) {
+        let d = Diagnostic::warning(msg).at(self.span(p)).help(help);
+        self.diags.push(d);
+    }
+
+    /// A reference to a named table that does not exist, unless it was
+    /// removed for its own errors.
+    fn dangling<'k>(&mut self, at: &Path, table: &str, name: &str, known: impl Iterator<Item = &'k str>) -> bool {
+        if self.pruned.contains(&path![table, name]) {
+            return false;
+        }
+        let known: Vec<&str> = known.collect();
+        let help = match super::suggest::closest(name, known.iter().copied()) {
+            Some(c) => format!("did you mean `{c}`?"),
+            None if known.is_empty() => format!("there is no `[{table}]` table; define `[{table}.{name}]`"),
+            None => format!("define `[{table}.{name}]`, or use one of {}", super::suggest::list(&known)),
+        };
+        self.error(at, format!("`{name}` is not defined in `[{table}]`"), help);
+        true
+    }
+}
+
+/// Runs every check over `cfg`.
+pub fn validate(cfg: &Config, ctx: &mut Ctx<'_>) {
+    system(cfg, ctx);
+    links(cfg, ctx);
+    realserver(cfg, ctx);
+    vrrp(cfg, ctx);
+    ipvs(cfg, ctx);
+    services(cfg, ctx);
+    for (name, check) in &cfg.checks {
+        let p = path!["checks", name];
+        if ctx.is_broken(&p) {
+            continue;
+        }
+        self::check(check, &p, true, ctx);
+    }
+    if let Some(listen) = &cfg.metrics.listen
+        && listen.port.is_none()
+    {
+        ctx.error(
+            &path!["metrics", "listen"],
+            "the metrics endpoint needs a port",
+            format!("write it like `{}:9412`", listen),
+        );
+    }
+}
+
+fn system(cfg: &Config, ctx: &mut Ctx<'_>) {
+    for (name, conf) in &cfg.system.conf {
+        let p = path!["system", "conf", name];
+        if name != "all" && name != "default" && name.parse::<IfName>().is_err() {
+            ctx.error_key(
+                &p,
+                format!("`{name}` is not an interface name"),
+                "use an interface name, `all` or `default`",
+            );
+        }
+        let ranges: [(&str, Option<u8>, u8, &str); 3] = [
+            ("arp_ignore", conf.arp_ignore, 8, "arp_ignore is 0 to 8; LVS-DR real servers use 1"),
+            ("arp_announce", conf.arp_announce, 2, "arp_announce is 0 to 2; LVS-DR real servers use 2"),
+            ("rp_filter", conf.rp_filter, 2, "rp_filter is 0 (off), 1 (strict) or 2 (loose)"),
+        ];
+        for (key, value, max, help) in ranges {
+            if let Some(v) = value
+                && v > max
+            {
+                ctx.error(&p.k(key), format!("{key} {v} is out of range"), help);
+            }
+        }
+    }
+    for key in cfg.system.sysctl.keys() {
+        let valid = !key.is_empty()
+            && !key.starts_with('.')
+            && !key.ends_with('.')
+            && !key.contains("..")
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'));
+        if !valid {
+            ctx.error_key(
+                &path!["system", "sysctl", key],
+                format!("`{key}` is not a sysctl name"),
+                "write the dotted name, like `net.ipv4.vs.expire_nodest_conn`",
+            );
+        }
+    }
+    for (i, m) in cfg.system.modules.iter().enumerate() {
+        if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            ctx.error(
+                &path!["system", "modules"].i(i),
+                format!("`{m}` is not a kernel module name"),
+                "write the module's name, like `ip_vs_wrr`, without a path or `.ko`",
+            );
+        }
+    }
+}
+
+fn links(cfg: &Config, ctx: &mut Ctx<'_>) {
+    let mut owners: HashMap<IpAddr, Path> = HashMap::new();
+    let mut macs: HashMap<String, Path> = HashMap::new();
+    for (name, ifc) in &cfg.interfaces {
+        let p = path!["interfaces", name.as_str()];
+        if ctx.is_broken(&p) {
+            continue;
+        }
+        if let Some(mtu) = ifc.mtu
+            && !(68..=65535).contains(&mtu)
+        {
+            ctx.error(&p.k("mtu"), format!("MTU {mtu} is out of range"), "an MTU is 68 to 65535 bytes");
+        }
+        let kinds: Vec<&str> = [
+            ("vlan", ifc.vlan.is_some()),
+            ("bond", ifc.bond.is_some()),
+            ("dummy", ifc.dummy),
+        ]
+        .into_iter()
+        .filter_map(|(k, on)| on.then_some(k))
+        .collect();
+        if kinds.len() > 1 {
+            ctx.error_key(
+                &p.k(kinds[1]),
+                format!("interface `{name}` cannot be both a {} and a {}", kinds[0], kinds[1]),
+                "keep one of `vlan`, `bond` and `dummy`",
+            );
+        }
+        if let Some(vlan) = &ifc.vlan {
+            if !(1..=4094).contains(&vlan.id) {
+                ctx.error(&p.k("vlan").k("id"), format!("VLAN id {} is out of range", vlan.id), "an 802.1Q VLAN id is 1 to 4094");
+            }
+            if &vlan.parent == name {
+                ctx.error(&p.k("vlan").k("parent"), "a VLAN cannot be its own parent", "name the physical interface that carries the VLAN");
+            }
+        }
+        if let Some(bond) = &ifc.bond {
+            if bond.members.is_empty() {
+                ctx.error(&p.k("bond").k("members"), format!("bond `{name}` has no members"), "list the interfaces to enslave, like `[\"eth1\", \"eth2\"]`");
+            }
+            if let Some(primary) = &bond.primary
+                && !bond.members.contains(primary)
+            {
+                ctx.error(&p.k("bond").k("primary"), format!("primary `{primary}` is not a member of bond `{name}`"), "name one of the bond's `members`");
+            }
+            for (i, m) in bond.members.iter().enumerate() {
+                if cfg.interfaces.get(m).is_some_and(|x| !x.addresses.is_empty()) {
+                    ctx.error(&p.k("bond").k("members").i(i), format!("bond member `{m}` has addresses of its own"), format!("move the addresses of `{m}` to `{name}`"));
+                }
+            }
+        }
+        if let Some(m) = &ifc.match_ {
+            let key = m.mac.to_string();
+            let mp = p.k("match").k("mac");
+            if let Some(first) = macs.get(&key) {
+                let d = Diagnostic::error(format!("MAC address {key} is matched by two interfaces"))
+                    .at(ctx.span(&mp))
+                    .related(ctx.span(first), "also matched here")
+                    .help("each physical interface can be matched once");
+                ctx.diags.push(d);
+            } else {
+                macs.insert(key, mp);
+            }
+        }
+        for (i, a) in ifc.addresses.iter().enumerate() {
+            let ap = p.k("addresses").i(i);
+            if let Some(first) = owners.get(&a.addr) {
+                let d = Diagnostic::error(format!("address {} is configured twice", a.addr))
+                    .at(ctx.span(&ap))
+                    .related(ctx.span(first), "first configured here")
+                    .help("an address belongs on one interface");
+                ctx.diags.push(d);
+            } else {
+                owners.insert(a.addr, ap);
+            }
+        }
+    }
+    for (name, t) in &cfg.tunnels {
+        let p = path!["tunnels", name.as_str()];
+        if ctx.is_broken(&p) {
+            continue;
+        }
+        if cfg.interfaces.contains_key(name) {
+            ctx.error_key(&p, format!("`{name}` is both an interface and a tunnel"), "give the tunnel its own name");
+        }
+        for (key, ip) in [("local", t.local), ("remote", t.remote)] {
+            if let Some(ip) = ip
+                && ip.family() == Family::Ipv6
+            {
+                ctx.error(&p.k(key), format!("{} tunnels carry IPv4 only, but `{key}` is {ip}", kind_name(t.kind)), "use IPv4 endpoints");
+            }
+        }
+        if name.as_str() == "tunl0" && (t.local.is_some() || t.remote.is_some() || t.kind != TunnelKind::Ipip) {
+            ctx.error_key(
+                &p,
+                "`tunl0` is the kernel's ipip fallback device: it has no endpoints",
+                "leave out `local` and `remote` (and keep `type = \"ipip\"`), or give a point-to-point tunnel another name",
+            );
+        }
+        for (i, a) in t.addresses.iter().enumerate() {
+            if let Some(first) = owners.get(&a.addr) {
+                let d = Diagnostic::error(format!("address {} is configured twice", a.addr))
+                    .at(ctx.span(&p.k("addresses").i(i)))
+                    .related(ctx.span(first), "first configured here")
+                    .help("an address belongs on one interface");
+                ctx.diags.push(d);
+            } else {
+                owners.insert(a.addr, p.k("addresses").i(i));
+            }
+        }
+    }
+    for (name, r) in &cfg.routes {
+        let p = path!["routes", name];
+        if ctx.is_broken(&p) {
+            continue;
+        }
+        let family = match r.to {
+            super::types::RouteTarget::Prefix(c) => Some(c.family()),
+            super::types::RouteTarget::Default => r.via.map(|v| v.family()),
+        };
+        if r.via.is_none() && r.dev.is_none() {
+            ctx.error_key(&p, format!("route `{name}` has neither `via` nor `dev`"), "add a gateway (`via = \"192.168.1.1\"`) or an output interface (`dev = \"eth0\"`)");
+        }
+        for (key, ip) in [("via", r.via), ("src", r.src)] {
+            if let (Some(ip), Some(f)) = (ip, family)
+                && ip.family() != f
+            {
+                ctx.error(&p.k(key), format!("`{key}` is {} but the route is {f}", ip.family()), "use an address of the route's family");
+            }
+        }
+    }
+}
+
+fn kind_name(k: TunnelKind) -> &'static str {
+    match k {
+        TunnelKind::Ipip => "ipip",
+        TunnelKind::Gre => "gre",
+    }
+}
+
+fn realserver(cfg: &Config, ctx: &mut Ctx<'_>) {
+    let Some(rs) = &cfg.realserver else { return };
+    if ctx.is_broken(&path!["realserver"]) {
+        return;
+    }
+    if let Some(dr) = &rs.dr
+        && dr.vips.is_empty()
+    {
+        ctx.error(&path!["realserver", "dr", "vips"], "no VIPs for the DR real-server role", "list the VIPs of the services this server is behind");
+    }
+    if let Some(tun) = &rs.tun {
+        if tun.vips.is_empty() {
+            ctx.error(&path!["realserver", "tun", "vips"], "no VIPs for the TUN real-server role", "list the VIPs of the services this server is behind");
+        }
+        if tun.rp_filter == 1 || tun.rp_filter > 2 {
+            ctx.error(
+                &path!["realserver", "tun", "rp_filter"],
+                format!("rp_filter {} drops the decapsulated packets of LVS-TUN", tun.rp_filter),
+                "use 0 (off) or 2 (loose)",
+            );
+        }
+        if let Some(dr) = &rs.dr {
+            for (i, v) in tun.vips.iter().enumerate() {
+                if dr.vips.contains(v) {
+                    ctx.error(&path!["realserver", "tun", "vips"].i(i), format!("VIP {v} is in both the DR and the TUN role"), "a VIP is reached one way: keep it in one list");
+                }
+            }
+        }
+    }
+}
+
+fn vrrp(cfg: &Config, ctx: &mut Ctx<'_>) {
+    let mut vrids: HashMap<(IfName, Family, u8), Path> = HashMap::new();
+    let mut vips: HashMap<IpAddr, Path> = HashMap::new();
+    for (name, inst) in &cfg.vrrp {
+        let p = path!["vrrp", name];
+        if ctx.is_broken(&p) {
+            continue;
+        }
+        instance(cfg, name, inst, &p, ctx);
+        let family = inst.virtual_addresses.first().map_or(Family::Ipv4, |a| a.0.family());
+        let key = (inst.interface.clone(), family, inst.vrid.get());
+        if let Some(first) = vrids.get(&key) {
+            let d = Diagnostic::error(format!(
+                "VRID {} is used twice on `{}` for {family}",
+                inst.vrid, inst.interface
+            ))
+            .at(ctx.span(&p.k("vrid")))
+            .related(ctx.span(&first.k("vrid")), "first used here")
+            .help("each VRRP instance on one interface and family needs its own VRID");
+            ctx.diags.push(d);
+        } else {
+            vrids.insert(key, p.clone());
+        }
+        for (i, a) in inst.virtual_addresses.iter().enumerate() {
+            let ap = p.k("virtual_addresses").i(i);
+            if let Some(first) = vips.get(&a.0.addr) {
+                let d = Diagnostic::error(format!("virtual address {} is in two VRRP instances", a.0.addr))
+                    .at(ctx.span(&ap))
+                    .related(ctx.span(first), "also here")
+                    .help("a VIP can be held by one instance only; remove it from one of them");
+                ctx.diags.push(d);
+            } else {
+                vips.insert(a.0.addr, ap);
+            }
+        }
+    }
+    let mut member_of: HashMap<&str, &str> = HashMap::new();
+    for (g, group) in &cfg.sync_groups {
+        let p = path!["sync_groups", g];
+        if ctx.is_broken(&p) {
+            continue;
+        }
+        if group.members.is_empty() {
+            ctx.error(&p.k("members"), format!("sync group `{g}` has no members"), "list the VRRP instances that fail over together");
+        }
+        notify(&group.notify, &p.k("notify"), ctx);
+        for (i, m) in group.members.iter().enumerate() {
+            let mp = p.k("members").i(i);
+            if !cfg.vrrp.contains_key(m) {
+                ctx.dangling(&mp, "vrrp", m, cfg.vrrp.keys().map(String::as_str));
+            } else if let Some(other) = member_of.insert(m, g) {
+                ctx.error(&mp, format!("`{m}` is in two sync groups, `{other}` and `{g}`"), "an instance can be in one sync group");
+            }
+        }
+    }
+}
+
+fn instance(cfg: &Config, name: &str, inst: &VrrpInstance, p: &Path, ctx: &mut Ctx<'_>) {
+    let adv = inst.advert_interval.0;
+    match inst.version {
+        VrrpVersion::V2 => {
+            // RFC 3768 §5.3.7: Adver Int is a whole number of seconds, u8.
+            if adv.subsec_nanos() != 0 || adv.as_secs() == 0 || adv.as_secs() > 255 {
+                ctx.error(
+                    &p.k("advert_interval"),
+                    format!("VRRPv2 advert interval {} is not a whole number of seconds from 1s to 255s", inst.advert_interval),
+                    "use whole seconds, or `version = 3` for intervals in 10ms steps",
+                );
+            }
+        }
+        VrrpVersion::V3 => {
+            // RFC 5798 §5.2.7: Max Adver Int is 12 bits of centiseconds.
+            let ms = adv.as_millis();
+            if adv.subsec_nanos() % 10_000_000 != 0 || ms < 10 || ms > 40_950 {
+                ctx.error(
+                    &p.k("advert_interval"),
+                    format!("VRRPv3 advert interval {} is not a multiple of 10ms from 10ms to 40.95s", inst.advert_interval),
+                    "VRRPv3 sends the interval in centiseconds (12 bits): use 10ms steps up to 40950ms",
+                );
+            }
+        }
+    }
+    if let Some(auth) = &inst.authentication {
+        let ap = p.k("authentication");
+        if inst.version == VrrpVersion::V3 && auth.kind != AuthKind::None {
+            ctx.error(
+                &ap,
+                "VRRPv3 has no authentication",
+                "RFC 5798 §9 removed it: drop `authentication`, or use `version = 2` to talk to a keepalived that uses `auth_type PASS`",
+            );
+        } else {
+            match (auth.kind, &auth.password) {
+                (AuthKind::Pass, None) => ctx.error(&ap, "PASS authentication needs a `password`", "add `password = \"...\"` (at most 8 bytes)"),
+                (AuthKind::Pass, Some(pw)) if pw.is_empty() || pw.len() > 8 => ctx.error(
+                    &ap.k("password"),
+                    format!("the PASS password is {} bytes long", pw.len()),
+                    "VRRPv2 carries 1 to 8 bytes of password (RFC 2338 §5.3.6.1); keepalived cuts longer ones to 8 without saying so",
+                ),
+                (AuthKind::None, Some(_)) => ctx.error(&ap.k("password"), "a password with `type = \"none\"` is never sent", "use `type = \"pass\"`, or drop the password"),
+                _ => {}
+            }
+        }
+    }
+    if inst.virtual_addresses.is_empty() {
+        ctx.error(&p.k("virtual_addresses"), format!("VRRP instance `{name}` has no virtual addresses"), "list the VIPs it holds, like `[\"192.168.4.80/24\"]`");
+    }
+    let family = inst.virtual_addresses.first().map(|a| a.0.family());
+    for (i, a) in inst.virtual_addresses.iter().enumerate() {
+        let ap = p.k("virtual_addresses").i(i);
+        if Some(a.0.family()) != family {
+            ctx.error(&ap, format!("{} is {} but the first virtual address is {}", a.0.addr, a.0.family(), family.unwrap_or(Family::Ipv4)), "a VRRP instance carries one address family; make a second instance for the other");
+        } else if a.0.family() == Family::Ipv6 && inst.version == VrrpVersion::V2 {
+            ctx.error(&ap, format!("VRRPv2 cannot carry the IPv6 address {}", a.0.addr), "set `version = 3` for IPv6 (RFC 5798)");
+        }
+    }
+    if let Some(src) = inst.unicast_source {
+        if inst.unicast_peers.is_empty() {
+            ctx.error(&p.k("unicast_source"), "`unicast_source` without `unicast_peers`", "list the peers' addresses in `unicast_peers`, or drop `unicast_source` to use multicast");
+        }
+        if Some(src.family()) != family && family.is_some() {
+            ctx.error(&p.k("unicast_source"), format!("`unicast_source` is {} but the virtual addresses are {}", src.family(), family.unwrap_or(Family::Ipv4)), "adverts travel in the family of the virtual addresses");
+        }
+    }
+    for (i, peer) in inst.unicast_peers.iter().enumerate() {
+        let pp = p.k("unicast_peers").i(i);
+        if Some(*peer) == inst.unicast_source {
+            ctx.error(&pp, format!("{peer} is this node's own `unicast_source`"), "list only the other routers; with node overlays, set `unicast_peers` per node");
+        } else if family.is_some() && Some(peer.family()) != family {
+            ctx.error(&pp, format!("peer {peer} is {} but the virtual addresses are {}", peer.family(), family.unwrap_or(Family::Ipv4)), "adverts travel in the family of the virtual addresses");
+        }
+    }
+    if inst.preempt_delay.is_some() && !inst.preempt {
+        ctx.warn(&p.k("preempt_delay"), "`preempt_delay` has no effect with `preempt = false`", "drop one of them");
+    }
+    let declared = |n: &IfName| n.as_str() == "lo" || cfg.interfaces.contains_key(n) || cfg.tunnels.contains_key(n);
+    for (key, n) in [("interface", Some(&inst.interface)), ("vip_interface", inst.vip_interface.as_ref())] {
+        if let Some(n) = n
+            && !declared(n)
+        {
+            ctx.warn(&p.k(key), format!("interface `{n}` is not declared under `[interfaces]`"), format!("it must exist on the box when pharos starts; declare `[interfaces.{n}]` to have pharos manage it"));
+        }
+    }
+    for (n, _) in &inst.track.interfaces {
+        if !declared(n) {
+            ctx.warn(&p.k("track").k("interfaces").k(n.as_str()), format!("tracked interface `{n}` is not declared under `[interfaces]`"), format!("it must exist on the box when pharos starts; declare `[interfaces.{n}]` to have pharos manage it"));
+        }
+    }
+    for c in inst.track.checks.keys() {
+        if !cfg.checks.contains_key(c) {
+            ctx.dangling(&p.k("track").k("checks").k(c), "checks", c, cfg.checks.keys().map(String::as_str));
+        }
+    }
+    for s in inst.track.services.keys() {
+        if !cfg.services.contains_key(s) {
+            ctx.dangling(&p.k("track").k("services").k(s), "services", s, cfg.services.keys().map(String::as_str));
+        }
+    }
+    notify(&inst.notify, &p.k("notify"), ctx);
+    if inst.garp.refresh.is_some_and(Duration::is_zero) {
+        ctx.error(&p.k("garp").k("refresh"), "a GARP refresh of 0s would flood the segment", "leave `refresh` out to never refresh, or give a period like `60s`");
+    }
+}
+
+fn notify(n: &super::model::Notify, p: &Path, ctx: &mut Ctx<'_>) {
+    for (key, argv) in [("master", &n.master), ("backup", &n.backup), ("fault", &n.fault), ("stop", &n.stop), ("any", &n.any)] {
+        if let Some(argv) = argv {
+            argv_check(argv, &p.k(key), ctx);
+        }
+    }
+}
+
+/// Commands run without a shell and without a PATH search, so the program
+/// must be an absolute path (as keepalived's script security asks too).
+fn argv_check(argv: &[String], p: &Path, ctx: &mut Ctx<'_>) {
+    match argv.first() {
+        None => ctx.error(p, "the command is empty", "write the program and its arguments, like `[\"/usr/local/bin/notify\", \"master\"]`"),
+        Some(prog) if !prog.starts_with('/') => {
+            let first = prog.split_whitespace().next().unwrap_or(prog);
+            let help = if prog.contains(' ') {
+                "commands are argv lists run without a shell: split the words into separate strings, and start with an absolute path".to_string()
+            } else {
+                format!("commands run without a shell or PATH search: write the full path, like `/usr/bin/{first}`")
+            };
+            ctx.error(&p.i(0), format!("`{prog}` is not an absolute path"), help);
+        }
+        Some(_) => {}
+    }
+}
+
+fn ipvs(cfg: &Config, ctx: &mut Ctx<'_>) {
+    if let Some(sync) = &cfg.ipvs.sync
+        && !ctx.is_broken(&path!["ipvs", "sync"])
+        && !cfg.vrrp.contains_key(&sync.follows)
+    {
+        ctx.dangling(&path!["ipvs", "sync", "follows"], "vrrp", &sync.follows, cfg.vrrp.keys().map(String::as_str));
+    }
+    if let Some(t) = &cfg.ipvs.timeouts {
+        for (key, d) in [("tcp", t.tcp), ("tcpfin", t.tcpfin), ("udp", t.udp)] {
+            if let Some(d) = d
+                && (d.0.subsec_nanos() != 0 || d.is_zero())
+            {
+                ctx.error(&path!["ipvs", "timeouts", key], format!("IPVS timeout {d} is not a whole number of seconds"), "the kernel keeps these timeouts in whole seconds (at least 1s)");
+            }
+        }
+    }
+}
+
+/// Identity of a virtual service in the kernel.
+#[derive(PartialEq, Eq, Hash)]
+enum ServiceKey {
+    Addr(Protocol, IpAddr, u16),
+    Mark(u32, Family),
+}
+
+fn services(cfg: &Config, ctx: &mut Ctx<'_>) {
+    let mut seen: HashMap<ServiceKey, Path> = HashMap::new();
+    for (name, svc) in &cfg.services {
+        let p = path!["services", name];
+        if ctx.is_broken(&p) {
+            continue;
+        }
+        let key = match (&svc.address, svc.fwmark) {
+            (Some(_), Some(_)) => {
+                ctx.error_key(&p.k("fwmark"), format!("service `{name}` has both `address` and `fwmark`"), "a service is matched by VIP:port or by firewall mark: keep one");
+                None
+            }
+            (None, None) => {
+                ctx.error_key(&p, format!("service `{name}` has neither `address` nor `fwmark`"), "add `address = \"VIP:port\"` (or `fwmark = N` for a firewall-mark service)");
+                None
+            }
+            (Some(a), None) => Some(ServiceKey::Addr(svc.protocol, a.ip, a.port.unwrap_or(0))),
+            (None, Some(m)) => Some(ServiceKey::Mark(m.get(), svc.family.unwrap_or(Family::Ipv4))),
+        };
+        if let Some(k) = key {
+            let at = if svc.address.is_some() { p.k("address") } else { p.k("fwmark") };
+            if let Some(first) = seen.get(&k) {
+                let d = Diagnostic::error(format!("service `{name}` is the same virtual service as `{}`", match &first.0[1] {
+                    super::tree::Seg::Key(k) => k.as_str(),
+                    super::tree::Seg::Index(_) => "?",
+                }))
+                .at(ctx.span(&at))
+                .related(ctx.span(first), "first defined here")
+                .help("the kernel has one table entry per protocol, VIP and port (or firewall mark): merge the two services");
+                ctx.diags.push(d);
+            } else {
+                seen.insert(k, at);
+            }
+        }
+        service(cfg, name, svc, &p, ctx);
+    }
+}
+
+fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>) {
+    let family = match (&svc.address, svc.family) {
+        (Some(a), Some(f)) if a.family() != f => {
+            ctx.error(&p.k("family"), format!("`family = \"{}\"` but the address is {}", f.to_string().to_lowercase(), a.family()), "drop `family`: it is only needed for firewall-mark services");
+            a.family()
+        }
+        (Some(a), _) => a.family(),
+        (None, f) => f.unwrap_or(Family::Ipv4),
+    };
+    let port = svc.address.and_then(|a| a.port);
+    if svc.address.is_some_and(|a| a.port.is_none()) && svc.persistence.is_none() {
+        ctx.error(
+            &p.k("address"),
+            format!("service `{name}` listens on all ports but has no persistence"),
+            "a port-less service needs `persistence = \"...\"` (ipvsadm -p), so that all of a client's connections go to one real server",
+        );
+    }
+    if !svc.scheduler_flags.is_empty() && !matches!(svc.scheduler, Scheduler::Sh | Scheduler::Mh) {
+        ctx.error(&p.k("scheduler_flags"), format!("scheduler flags apply to `sh` and `mh`, not `{}`", svc.scheduler.name()), "drop `scheduler_flags`, or use `scheduler = \"sh\"` or `\"mh\"`");
+    }
+    let uses_tun = svc.forwarding == Forwarding::Tun || svc.real_servers.values().any(|r| r.forwarding == Some(Forwarding::Tun));
+    if let Some(t) = &svc.tunnel {
+        if !uses_tun {
+            ctx.error_key(&p.k("tunnel"), "`tunnel` applies only to `forwarding = \"tun\"`", "drop `tunnel`, or set `forwarding = \"tun\"`");
+        }
+        if t.kind == TunnelEncapKind::Gue && t.port.is_none() {
+            ctx.error(&p.k("tunnel").k("type"), "GUE encapsulation needs a UDP `port`", "add `port = 6080` (or the port the real servers' fou listener uses)");
+        }
+        if t.kind == TunnelEncapKind::Ipip && t.port.is_some() {
+            ctx.error(&p.k("tunnel").k("port"), "ipip encapsulation has no port", "drop `port`, or use `type = \"gue\"`");
+        }
+    }
+    if let Some(d) = svc.persistence
+        && (d.0.subsec_nanos() != 0 || d.is_zero())
+    {
+        ctx.error(&p.k("persistence"), format!("persistence {d} is not a whole number of seconds"), "IPVS keeps persistence in whole seconds: use at least `1s`");
+    }
+    if let Some(n) = svc.persistence_netmask {
+        if svc.persistence.is_none() {
+            ctx.error(&p.k("persistence_netmask"), "`persistence_netmask` without `persistence`", "add `persistence = \"...\"`, or drop the netmask");
+        }
+        if n > family.max_prefix() {
+            ctx.error(&p.k("persistence_netmask"), format!("prefix length {n} is too long for {family}"), format!("use 0 to {}", family.max_prefix()));
+        }
+    }
+    if svc.one_packet && svc.protocol != Protocol::Udp {
+        ctx.error(&p.k("one_packet"), "one-packet scheduling applies to UDP services only", "drop `one_packet`, or set `protocol = \"udp\"`");
+    }
+    if let Some(s) = &svc.sorry_server
+        && s.family() != family
+    {
+        ctx.error(&p.k("sorry_server"), format!("the sorry server is {} but the service is {family}", s.family()), "use a sorry server of the service's family");
+    }
+    let total: u64 = svc.real_servers.values().map(|r| u64::from(r.weight.get())).sum();
+    if let Some(q) = svc.quorum {
+        if q == 0 {
+            ctx.error(&p.k("quorum"), "a quorum of 0 is always met", "drop `quorum`, or set it to the total weight that must be up");
+        } else if u64::from(q) > total {
+            ctx.warn(&p.k("quorum"), format!("quorum {q} is more than the total weight {total} of the real servers"), "the service can never be up; lower the quorum or add real servers");
+        }
+    } else if svc.hysteresis > 0 {
+        ctx.warn(&p.k("hysteresis"), "`hysteresis` without `quorum` has no effect", "add `quorum`, or drop `hysteresis`");
+    }
+    if let Some(v) = &svc.vrrp {
+        match cfg.vrrp.get(v) {
+            None => {
+                ctx.dangling(&p.k("vrrp"), "vrrp", v, cfg.vrrp.keys().map(String::as_str));
+            }
+            Some(inst) => {
+                if let Some(a) = &svc.address
+                    && !inst.virtual_addresses.iter().any(|va| va.0.addr == a.ip)
+                {
+                    ctx.error(&p.k("address"), format!("{} is not a virtual address of VRRP instance `{v}`", a.ip), format!("add {} to `vrrp.{v}.virtual_addresses`, or bind the service to the instance that holds it", a.ip));
+                }
+            }
+        }
+    }
+    if let Some(c) = &svc.check {
+        check(c, &p.k("check"), false, ctx);
+    }
+    if svc.real_servers.is_empty() && svc.sorry_server.is_none() {
+        ctx.warn(&p.k("address"), format!("service `{name}` has no real servers and no sorry server"), "add `[services.NAME.real_servers]`, or a `sorry_server`");
+    }
+    let mut needs_forwarding = false;
+    for (ep, rs) in &svc.real_servers {
+        let rp = p.k("real_servers").k(ep.to_string());
+        // A key that differs in spelling (`[::1]:80` vs `[0::1]:80`) is
+        // looked up by its written form.
+        let rp = written_key(ctx, &p.k("real_servers"), ep).unwrap_or(rp);
+        let fwd = rs.forwarding.unwrap_or(svc.forwarding);
+        needs_forwarding |= fwd == Forwarding::Nat;
+        if ep.family() != family && fwd != Forwarding::Tun {
+            ctx.error_key(&rp, format!("real server {ep} is {} but the service is {family}", ep.family()), "only tunnelled real servers may be of the other family");
+        }
+        if Some(ep.ip) == svc.address.map(|a| a.ip) {
+            ctx.error_key(&rp, format!("real server {ep} is the VIP itself"), "list the real servers' own addresses");
+        }
+        match (fwd, port, ep.port) {
+            (Forwarding::Dr | Forwarding::Tun, Some(sp), Some(rp_)) if sp != rp_ => {
+                let how = if fwd == Forwarding::Dr { "DR" } else { "TUN" };
+                ctx.error_key(
+                    &rp,
+                    format!("{how} forwarding cannot send port {sp} to port {rp_}"),
+                    format!("{how} passes packets to the real server unchanged, so it must listen on {sp}: write `{}:{sp}`, or use `forwarding = \"nat\"` to remap ports", host(ep)),
+                );
+            }
+            (_, None, Some(_)) if svc.address.is_some() => {
+                ctx.error_key(&rp, format!("real server {ep} has a port but the service listens on all ports"), format!("write the real server without a port: `{}`", host(ep)));
+            }
+            _ => {}
+        }
+        if let (Some(lo), Some(hi)) = (rs.lower_threshold, rs.upper_threshold)
+            && lo > hi
+        {
+            ctx.error(&rp.k("lower_threshold"), format!("lower threshold {lo} is above the upper threshold {hi}"), "the server stops taking connections at `upper_threshold` and resumes below `lower_threshold`");
+        }
+        if let Some(c) = &rs.check {
+            check(c, &rp.k("check"), false, ctx);
+        }
+    }
+    if needs_forwarding && cfg.system.ip_forward != Some(true) {
+        let at = if svc.forwarding == Forwarding::Nat { p.k("forwarding") } else { p.k("real_servers") };
+        ctx.error(
+            &at,
+            format!("NAT forwarding for service `{name}` needs IP forwarding"),
+            "set `ip_forward = true` under `[system]`: replies from the real servers are routed back through the director",
+        );
+    }
+}
+
+/// The path of a real-server entry as the user wrote its key.
+fn written_key(ctx: &Ctx<'_>, table: &Path, ep: &Endpoint) -> Option<Path> {
+    let (node, _) = ctx.tree.lookup(table)?;
+    node.as_table()?
+        .iter()
+        .find(|e| e.key.parse::<Endpoint>().ok().as_ref() == Some(ep))
+        .map(|e| table.k(&e.key))
+}
+
+fn host(ep: &Endpoint) -> String {
+    match ep.ip {
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    }
+}
+
+/// Which keys each check type takes, beyond the common timing ones.
+fn check_keys(t: CheckType) -> &'static [&'static str] {
+    match t {
+        CheckType::Tcp => &["port", "address", "bind_to"],
+        CheckType::Http => &["port", "address", "bind_to", "path", "host", "status", "md5", "sha256", "body_contains"],
+        CheckType::Https => &["port", "address", "bind_to", "path", "host", "status", "md5", "sha256", "body_contains", "verify", "ca_file"],
+        CheckType::Udp => &["port", "address", "bind_to", "payload", "expect", "expect_reply"],
+        CheckType::Dns => &["port", "address", "bind_to", "query_name", "query_type", "rcode", "answer"],
+        CheckType::Exec => &["command"],
+        CheckType::None => &[],
+    }
+}
+
+const CHECK_SPECIFIC: &[&str] = &[
+    "port", "address", "bind_to", "path", "host", "status", "md5", "sha256", "body_contains", "verify", "ca_file", "payload",
+    "expect", "expect_reply", "query_name", "query_type", "rcode", "answer", "command",
+];
+
+fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
+    if ctx.is_broken(p) {
+        return;
+    }
+    let allowed = check_keys(c.kind);
+    for key in CHECK_SPECIFIC {
+        if !allowed.contains(key) && ctx.written(&p.k(*key)) {
+            let takers: Vec<&str> = [CheckType::Tcp, CheckType::Http, CheckType::Https, CheckType::Udp, CheckType::Dns, CheckType::Exec]
+                .into_iter()
+                .filter(|t| check_keys(*t).contains(key))
+                .map(CheckType::name)
+                .collect();
+            ctx.error_key(
+                &p.k(*key),
+                format!("`{key}` does not apply to a `{}` check", c.kind.name()),
+                format!("`{key}` is for {} checks; drop it or change `type`", super::suggest::list(&takers)),
+            );
+        }
+    }
+    for (key, d) in [("interval", c.interval), ("timeout", c.timeout)] {
+        if d.is_zero() {
+            ctx.error(&p.k(key), format!("a check `{key}` of 0s"), "give it a length, like `5s`");
+        }
+    }
+    for (key, n) in [("rise", c.rise), ("fall", c.fall)] {
+        if n == 0 {
+            ctx.error(&p.k(key), format!("`{key} = 0` can never be reached"), format!("`{key}` counts results in a row: use 1 or more"));
+        }
+    }
+    for (key, len) in [("md5", 32), ("sha256", 64)] {
+        let v = if key == "md5" { &c.md5 } else { &c.sha256 };
+        if let Some(h) = v
+            && (h.len() != len || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            ctx.error(&p.k(key), format!("`{key}` is not {len} hex digits"), format!("write the body's {key} digest in hex, as `{}sum` prints it", key));
+        }
+    }
+    if c.md5.is_some() && c.sha256.is_some() {
+        ctx.error_key(&p.k("sha256"), "both `md5` and `sha256` are set", "keep one digest");
+    }
+    if let Some(path) = &c.path
+        && !path.starts_with('/')
+    {
+        ctx.error(&p.k("path"), format!("HTTP path `{path}` does not start with `/`"), format!("write `/{path}`"));
+    }
+    match c.kind {
+        CheckType::Https => match (c.verify, &c.ca_file) {
+            (Some(TlsVerify::Ca), None) => ctx.error(&p.k("verify"), "`verify = \"ca\"` needs a `ca_file`", "add `ca_file = \"/path/to/ca.pem\"`"),
+            (v, Some(_)) if v != Some(TlsVerify::Ca) => ctx.error(&p.k("ca_file"), "`ca_file` is only read with `verify = \"ca\"`", "add `verify = \"ca\"`, or drop `ca_file`"),
+            _ => {}
+        },
+        CheckType::Dns if c.query_name.is_none() => {
+            ctx.error_key(p, "a dns check needs a `query_name`", "add `query_name = \"example.com\"`");
+        }
+        CheckType::Exec => match &c.command {
+            None => ctx.error_key(p, "an exec check needs a `command`", "add `command = [\"/usr/local/bin/check\", \"arg\"]`"),
+            Some(argv) => argv_check(argv, &p.k("command"), ctx),
+        },
+        _ => {}
+    }
+    if standalone && c.address.is_none() && !matches!(c.kind, CheckType::Exec | CheckType::None) {
+        ctx.error_key(p, format!("a stand-alone `{}` check needs an `address`", c.kind.name()), "there is no real server to probe: add `address = \"127.0.0.1\"` (and `port`)");
+    }
+    if standalone && c.port.is_none() && matches!(c.kind, CheckType::Tcp | CheckType::Udp) {
+        ctx.error_key(p, format!("a stand-alone `{}` check needs a `port`", c.kind.name()), "add `port = 80`");
+    }
+}
+
+/// The kernel modules a config needs, inferred from what it uses.
+pub fn required_modules(cfg: &Config) -> Vec<String> {
+    let mut m: BTreeMap<String, ()> = BTreeMap::new();
+    let mut add = |s: &str| {
+        m.insert(s.to_string(), ());
+    };
+    if !cfg.services.is_empty() {
+        add("ip_vs");
+    }
+    for svc in cfg.services.values() {
+        add(&format!("ip_vs_{}", svc.scheduler.name()));
+        if svc.protocol == Protocol::Sctp {
+            add("ip_vs");
+        }
+        if let Some(t) = &svc.tunnel {
+            match t.kind {
+                TunnelEncapKind::Ipip => add("ipip"),
+                TunnelEncapKind::Gue => add("fou"),
+                TunnelEncapKind::Gre => add("gre"),
+            }
+        }
+    }
+    for t in cfg.tunnels.values() {
+        add(match t.kind {
+            TunnelKind::Ipip => "ipip",
+            TunnelKind::Gre => "ip_gre",
+        });
+    }
+    if cfg.realserver.as_ref().is_some_and(|r| r.tun.is_some()) {
+        add("ipip");
+    }
+    for i in cfg.interfaces.values() {
+        if i.vlan.is_some() {
+            add("8021q");
+        }
+        if i.bond.is_some() {
+            add("bonding");
+        }
+        if i.dummy {
+            add("dummy");
+        }
+    }
+    if cfg.vrrp.values().any(|v| v.virtual_mac) {
+        add("macvlan");
+    }
+    for x in &cfg.system.modules {
+        add(x);
+    }
+    m.into_keys().collect()
+}

@@ -1,0 +1,10 @@
+//! pharos: a Linux Virtual Server director in one binary, driven by one
+//! typed TOML file.
+//!
+//! - [`config`]: the file — parsing, node overlays, typing, validation.
+//! - [`diag`]: how problems are reported (rustc-style text, JSON).
+//! - [`cli`]: the command line, the contract other tools rely on.
+
+pub mod cli;
+pub mod config;
+pub mod diag;
