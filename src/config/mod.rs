@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 pub use model::Config;
-use model::NodeMatch;
+use model::{NodeMatch, Role};
 use tree::{Kind, Node, Path};
 
 use crate::diag::Diagnostic;
@@ -66,7 +66,22 @@ impl Checked {
 pub struct NodeDef {
     pub name: String,
     pub matcher: NodeMatch,
+    pub role: Role,
     overlay: Node,
+}
+
+impl NodeDef {
+    /// The base with this node's overlay merged over it.
+    pub fn apply(&self, base: &Node) -> Node {
+        let mut tree = base.clone();
+        if self.role == Role::Realserver {
+            for section in Role::DIRECTOR_SECTIONS {
+                tree.take(section);
+            }
+        }
+        tree.merge(&self.overlay);
+        tree
+    }
 }
 
 /// Only the `match` part of each node, typed on its own.
@@ -80,6 +95,8 @@ struct NodesDoc {
 struct NodeHeader {
     #[serde(rename = "match", default)]
     matcher: NodeMatch,
+    #[serde(default)]
+    role: Role,
 }
 
 /// Parses, merges and validates `text` for the selected nodes.
@@ -130,10 +147,10 @@ pub fn check_text(text: &str, selection: &Selection) -> Checked {
     // (diagnostic, the nodes it was found for)
     let mut found: Vec<(Diagnostic, Vec<String>)> = Vec::new();
     for target in &targets {
-        let mut tree = base.clone();
-        if let Some(def) = target {
-            tree.merge(&def.overlay);
-        }
+        let mut tree = match target {
+            Some(def) => def.apply(&base),
+            None => base.clone(),
+        };
         let (config, diags) = type_and_validate(&mut tree);
         let ok = !diags.iter().any(Diagnostic::is_error);
         let node_name = target.map(|d| d.name.clone());
@@ -223,7 +240,9 @@ fn split_nodes(base: &mut Node, diags: &mut Vec<Diagnostic>) -> Vec<NodeDef> {
                             value: Node {
                                 span: e.value.span.clone(),
                                 kind: match &e.value.kind {
-                                    Kind::Table(t) => Kind::Table(t.iter().filter(|x| x.key == "match").cloned().collect()),
+                                    Kind::Table(t) => Kind::Table(
+                                        t.iter().filter(|x| x.key == "match" || x.key == "role").cloned().collect(),
+                                    ),
                                     other => other.clone(),
                                 },
                             },
@@ -245,6 +264,7 @@ fn split_nodes(base: &mut Node, diags: &mut Vec<Diagnostic>) -> Vec<NodeDef> {
         }
         let mut overlay = e.value.clone();
         overlay.take("match");
+        overlay.take("role");
         if let Some(nested) = overlay.take("nodes") {
             diags.push(
                 Diagnostic::error("node overlays cannot define nodes")
@@ -256,6 +276,7 @@ fn split_nodes(base: &mut Node, diags: &mut Vec<Diagnostic>) -> Vec<NodeDef> {
         defs.push(NodeDef {
             name: e.key.clone(),
             matcher: h.matcher.clone(),
+            role: h.role,
             overlay,
         });
     }
@@ -306,6 +327,26 @@ vrrp.VI_1.priority = 50
         let c = check_text(text, &Selection::All);
         assert_eq!(messages(&c), vec!["unknown key `hostnme` in `system`"]);
         assert!(c.diagnostics[0].notes.is_empty());
+    }
+
+    #[test]
+    fn a_realserver_node_drops_the_director_sections() {
+        let text = r#"
+[vrrp.VI_1]
+interface = "lo"
+vrid = 51
+virtual_addresses = ["10.0.0.1/24"]
+[nodes.rs1]
+role = "realserver"
+realserver.dr.vips = ["10.0.0.1"]
+[nodes.lvs1]
+"#;
+        let c = check_text(text, &Selection::All);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        let rs1 = &c.configs.iter().find(|(n, _)| n.as_deref() == Some("rs1")).unwrap().1;
+        assert!(rs1.vrrp.is_empty() && rs1.realserver.is_some());
+        let lvs1 = &c.configs.iter().find(|(n, _)| n.as_deref() == Some("lvs1")).unwrap().1;
+        assert_eq!(lvs1.vrrp.len(), 1);
     }
 
     #[test]

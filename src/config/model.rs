@@ -899,6 +899,22 @@ pub struct Metrics {
 
 // ---------------------------------------------------------------- nodes
 
+/// What a node is. A real server takes the base config without its
+/// director sections (`vrrp`, `sync_groups`, `services`, `ipvs`, `checks`),
+/// so one file can describe the directors and the real servers behind them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    Director,
+    Realserver,
+}
+
+impl Role {
+    /// The top-level sections only a director uses.
+    pub const DIRECTOR_SECTIONS: &'static [&'static str] = &["vrrp", "sync_groups", "services", "ipvs", "checks"];
+}
+
 /// How a box recognises itself as a node of the file. Any one that matches
 /// is enough; `pharos.node=NAME` on the kernel command line and
 /// `--node NAME` always select by name.

@@ -35,6 +35,13 @@ pub fn schema() -> Value {
         .map(|p| p.iter().map(|(k, v)| (k.clone(), partial(v))).collect::<Map<_, _>>())
         .unwrap_or_default();
     overlay_props.insert("match".into(), node_match);
+    overlay_props.insert(
+        "role".into(),
+        json!({
+            "description": "director (default) or realserver: a real server does not take the base's vrrp, sync_groups, services, ipvs and checks.",
+            "enum": ["director", "realserver"]
+        }),
+    );
     let overlay = json!({
         "description": "A partial config deep-merged over the base for the box it matches: tables merge, values and arrays replace.",
         "type": "object",
