@@ -91,7 +91,11 @@ impl<'a> Source<'a> {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        Source { path, text, line_starts }
+        Source {
+            path,
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -171,7 +175,9 @@ pub fn render(source: &Source<'_>, diags: &[Diagnostic], color: bool) -> String 
                 }
                 title.element(snippet)
             }
-            None => Group::with_title(title).element(Level::NOTE.message(format!("in {}", source.path))),
+            None => {
+                Group::with_title(title).element(Level::NOTE.message(format!("in {}", source.path)))
+            }
         };
         for note in &d.notes {
             group = group.element(Level::NOTE.message(note.as_str()));
@@ -223,7 +229,9 @@ mod tests {
     fn renders_file_line_column_caret_and_help() {
         let text = "[vrrp.VI_1]\nvrid = 300\n";
         let s = Source::new("p.toml", text);
-        let d = Diagnostic::error("VRID 300 is out of range").at(19..22).help("a VRID is 1 to 255");
+        let d = Diagnostic::error("VRID 300 is out of range")
+            .at(19..22)
+            .help("a VRID is 1 to 255");
         let out = render(&s, &[d], false);
         assert!(out.contains("error: VRID 300 is out of range"), "{out}");
         assert!(out.contains("--> p.toml:2:8"), "{out}");

@@ -54,8 +54,17 @@ pub fn run(file: &Path, node: Option<String>, format: Format) -> ExitCode {
             0 => format!("{shown}: ok"),
             _ => format!(
                 "{shown}: ok ({} checked: {})",
-                if checked.configs.len() == 1 { "1 node" } else { "nodes" },
-                checked.configs.iter().filter_map(|(n, _)| n.as_deref()).collect::<Vec<_>>().join(", ")
+                if checked.configs.len() == 1 {
+                    "1 node"
+                } else {
+                    "nodes"
+                },
+                checked
+                    .configs
+                    .iter()
+                    .filter_map(|(n, _)| n.as_deref())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })
     };
@@ -87,7 +96,11 @@ fn emit(source: &Source<'_>, diags: &[Diagnostic], format: Format, verdict: Opti
         Format::Json => {
             let json = diag::to_json(source, diags);
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&json).expect("diagnostics serialize"));
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&json).expect("diagnostics serialize")
+            );
         }
         Format::Text => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -108,7 +121,11 @@ fn emit(source: &Source<'_>, diags: &[Diagnostic], format: Format, verdict: Opti
                         "{}: invalid: {}{}",
                         source.path,
                         count(errors, "error"),
-                        if warnings > 0 { format!(", {}", count(warnings, "warning")) } else { String::new() }
+                        if warnings > 0 {
+                            format!(", {}", count(warnings, "warning"))
+                        } else {
+                            String::new()
+                        }
                     );
                 }
             }
@@ -117,5 +134,9 @@ fn emit(source: &Source<'_>, diags: &[Diagnostic], format: Format, verdict: Opti
 }
 
 fn count(n: usize, what: &str) -> String {
-    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }

@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "pharos", version, about = "A Linux Virtual Server director: VRRP, health checks and IPVS from one TOML file")]
+#[command(
+    name = "pharos",
+    version,
+    about = "A Linux Virtual Server director: VRRP, health checks and IPVS from one TOML file"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,7 +47,10 @@ pub fn main() -> ExitCode {
         Command::Check { file, node, format } => check::run(&file, node, format),
         Command::Schema => {
             let schema = crate::config::schema::schema();
-            println!("{}", serde_json::to_string_pretty(&schema).expect("a JSON value serializes"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).expect("a JSON value serializes")
+            );
             ExitCode::SUCCESS
         }
     }

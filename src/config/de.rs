@@ -167,7 +167,11 @@ pub fn deserialize<T: DeserializeOwned>(tree: &mut Node) -> Typed<T> {
             sink: &sink,
         };
         let result = root.finish(T::deserialize(root.clone()));
-        let Sink { problems: new, fatal, .. } = sink.into_inner();
+        let Sink {
+            problems: new,
+            fatal,
+            ..
+        } = sink.into_inner();
         for p in new {
             if !problems.contains(&p) {
                 problems.push(p);
@@ -207,7 +211,8 @@ struct NodeDe<'a, 'p> {
 impl<'a, 'p> NodeDe<'a, 'p> {
     fn record(&self, span: Span, text: &str) -> DeError {
         let mut sink = self.sink.borrow_mut();
-        sink.problems.push(Problem::new(self.path.clone(), span, text));
+        sink.problems
+            .push(Problem::new(self.path.clone(), span, text));
         sink.fatal = Some(self.path.clone());
         DeError::Reported
     }
@@ -231,7 +236,9 @@ impl<'a, 'p> NodeDe<'a, 'p> {
                     };
                     Err(self.record(
                         span,
-                        &format!("missing required key `{field}` in {what}\nhelp: add `{field} = ...`"),
+                        &format!(
+                            "missing required key `{field}` in {what}\nhelp: add `{field} = ...`"
+                        ),
                     ))
                 }
             }
@@ -264,7 +271,9 @@ impl<'de, 'a, 'p> de::Deserializer<'de> for NodeDe<'a, 'p> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let r = match &self.node.kind {
-            Kind::Table(entries) => visitor.visit_map(Entries::new(&self, entries.iter().collect())),
+            Kind::Table(entries) => {
+                visitor.visit_map(Entries::new(&self, entries.iter().collect()))
+            }
             Kind::Array(items) => visitor.visit_seq(Items {
                 parent: &self,
                 items: items.iter().enumerate(),
@@ -274,7 +283,9 @@ impl<'de, 'a, 'p> de::Deserializer<'de> for NodeDe<'a, 'p> {
             Kind::Integer(n) => visitor.visit_i64(*n),
             Kind::Float(x) => visitor.visit_f64(*x),
             Kind::Bool(b) => visitor.visit_bool(*b),
-            Kind::Datetime(_) => return Err(self.expect("no date-time (pharos settings never take one)")),
+            Kind::Datetime(_) => {
+                return Err(self.expect("no date-time (pharos settings never take one)"));
+            }
         };
         self.finish(r)
     }
@@ -325,10 +336,11 @@ impl<'de, 'a, 'p> de::Deserializer<'de> for NodeDe<'a, 'p> {
             }
             // Not fatal: recorded, skipped, and the rest is still checked.
             let text = suggest::unknown_key(name, &e.key, fields, &self.path);
-            self.sink
-                .borrow_mut()
-                .problems
-                .push(Problem::new(self.path.k(&e.key), e.key_span.clone(), &text));
+            self.sink.borrow_mut().problems.push(Problem::new(
+                self.path.k(&e.key),
+                e.key_span.clone(),
+                &text,
+            ));
         }
         let r = visitor.visit_map(Entries::new(&self, known));
         self.finish(r)
@@ -385,7 +397,10 @@ impl<'a, 'b, 'p> Entries<'a, 'b, 'p> {
 impl<'de> MapAccess<'de> for Entries<'_, '_, '_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         let Some(e) = self.entries.next() else {
             return Ok(None);
         };
@@ -402,7 +417,10 @@ impl<'de> MapAccess<'de> for Entries<'_, '_, '_> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let e = self.current.take().expect("next_value_seed after next_key_seed");
+        let e = self
+            .current
+            .take()
+            .expect("next_value_seed after next_key_seed");
         let child = self.parent.child(e);
         child.finish(seed.deserialize(child.clone()))
     }
@@ -422,7 +440,10 @@ struct Items<'a, 'b, 'p> {
 impl<'de> SeqAccess<'de> for Items<'_, '_, '_> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
         let Some((i, node)) = self.items.next() else {
             return Ok(None);
         };
@@ -467,7 +488,9 @@ impl<'de> de::Deserializer<'de> for KeyDe<'_> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         if !variants.contains(&self.key) {
-            return Err(DeError::Custom(suggest::unknown_value(name, self.key, variants)));
+            return Err(DeError::Custom(suggest::unknown_value(
+                name, self.key, variants,
+            )));
         }
         visitor.visit_enum(self.key.into_deserializer())
     }
@@ -527,11 +550,23 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("-2".into(), "invalid value integer `-2`: expected an integer from 0 to 65535".into()),
-                ("\"x\"".into(), "expected an integer from 0 to 65535, found string \"x\"".into()),
+                (
+                    "-2".into(),
+                    "invalid value integer `-2`: expected an integer from 0 to 65535".into()
+                ),
+                (
+                    "\"x\"".into(),
+                    "expected an integer from 0 to 65535, found string \"x\"".into()
+                ),
                 ("zzz".into(), "unknown key `zzz` in `items.one`".into()),
-                ("300".into(), "invalid value integer `300`: expected an integer from 0 to 255".into()),
-                ("\"yes\"".into(), "expected a boolean, found string \"yes\"".into()),
+                (
+                    "300".into(),
+                    "invalid value integer `300`: expected an integer from 0 to 255".into()
+                ),
+                (
+                    "\"yes\"".into(),
+                    "expected a boolean, found string \"yes\"".into()
+                ),
             ],
             "{:#?}",
             typed.problems
@@ -556,6 +591,9 @@ mod tests {
     fn a_missing_top_level_key_fails_the_root() {
         let (typed, _) = run("");
         assert!(typed.value.is_none());
-        assert_eq!(typed.problems[0].message, "missing required key `list` in the file");
+        assert_eq!(
+            typed.problems[0].message,
+            "missing required key `list` in the file"
+        );
     }
 }

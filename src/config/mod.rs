@@ -109,11 +109,27 @@ pub fn check_text(text: &str, selection: &Selection) -> Checked {
     let mut base = match Node::parse(text) {
         Ok(n) => n,
         Err(errors) => {
+            // The parser recovers and goes on, but one missing bracket
+            // can upset the rest of its line: keep the first per line.
+            let newlines: Vec<usize> = text
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect();
+            let line_of = |e: &tree::SyntaxError| {
+                e.span
+                    .as_ref()
+                    .map(|s| newlines.partition_point(|&n| n < s.start))
+            };
+            let mut seen_lines = std::collections::HashSet::new();
             out.diagnostics = errors
                 .into_iter()
+                .filter(|e| line_of(e).is_none_or(|l| seen_lines.insert(l)))
                 .map(|e| {
-                    let d = Diagnostic::error(format!("TOML syntax: {}", e.message))
-                        .help("fix the syntax first; the rest of the file is checked once it parses");
+                    let d = Diagnostic::error(format!("TOML syntax: {}", e.message)).help(
+                        "fix the syntax first; the rest of the file is checked once it parses",
+                    );
                     match e.span {
                         Some(s) => d.at(s),
                         None => d,
@@ -134,9 +150,13 @@ pub fn check_text(text: &str, selection: &Selection) -> Checked {
                 let known = if defs.is_empty() {
                     "the file defines no `[nodes]`".to_string()
                 } else {
-                    format!("the file defines {}", suggest::list(&out.nodes.iter().map(String::as_str).collect::<Vec<_>>()))
+                    format!(
+                        "the file defines {}",
+                        suggest::list(&out.nodes.iter().map(String::as_str).collect::<Vec<_>>())
+                    )
                 };
-                out.diagnostics.push(Diagnostic::error(format!("there is no node `{name}`")).help(known));
+                out.diagnostics
+                    .push(Diagnostic::error(format!("there is no node `{name}`")).help(known));
                 return out;
             }
         },
@@ -197,7 +217,11 @@ fn type_and_validate(tree: &mut Node) -> (Option<Config>, Vec<Diagnostic>) {
     let mut diags: Vec<Diagnostic> = typed
         .problems
         .iter()
-        .map(|p| Diagnostic::error(p.message.clone()).at(p.span.clone()).help_opt(p.help.clone()))
+        .map(|p| {
+            Diagnostic::error(p.message.clone())
+                .at(p.span.clone())
+                .help_opt(p.help.clone())
+        })
         .collect();
     if let Some(cfg) = &typed.value {
         // Unknown keys leave the typed value as written; only pruned
@@ -217,9 +241,12 @@ fn split_nodes(base: &mut Node, diags: &mut Vec<Diagnostic>) -> Vec<NodeDef> {
     };
     let Kind::Table(entries) = &entry.value.kind else {
         diags.push(
-            Diagnostic::error(format!("expected a table, found {}", entry.value.kind.type_name()))
-                .at(entry.value.span.clone())
-                .help("write node overlays as `[nodes.NAME]` tables"),
+            Diagnostic::error(format!(
+                "expected a table, found {}",
+                entry.value.kind.type_name()
+            ))
+            .at(entry.value.span.clone())
+            .help("write node overlays as `[nodes.NAME]` tables"),
         );
         return Vec::new();
     };
@@ -241,7 +268,10 @@ fn split_nodes(base: &mut Node, diags: &mut Vec<Diagnostic>) -> Vec<NodeDef> {
                                 span: e.value.span.clone(),
                                 kind: match &e.value.kind {
                                     Kind::Table(t) => Kind::Table(
-                                        t.iter().filter(|x| x.key == "match" || x.key == "role").cloned().collect(),
+                                        t.iter()
+                                            .filter(|x| x.key == "match" || x.key == "role")
+                                            .cloned()
+                                            .collect(),
                                     ),
                                     other => other.clone(),
                                 },
@@ -254,7 +284,11 @@ fn split_nodes(base: &mut Node, diags: &mut Vec<Diagnostic>) -> Vec<NodeDef> {
     };
     let typed = de::deserialize::<NodesDoc>(&mut headers);
     for p in &typed.problems {
-        diags.push(Diagnostic::error(p.message.clone()).at(p.span.clone()).help_opt(p.help.clone()));
+        diags.push(
+            Diagnostic::error(p.message.clone())
+                .at(p.span.clone())
+                .help_opt(p.help.clone()),
+        );
     }
     let matchers = typed.value.map(|d| d.nodes).unwrap_or_default();
     let mut defs = Vec::new();
@@ -272,7 +306,9 @@ fn split_nodes(base: &mut Node, diags: &mut Vec<Diagnostic>) -> Vec<NodeDef> {
                     .help("move this `[nodes...]` table to the top level"),
             );
         }
-        let Some(h) = matchers.get(&e.key) else { continue };
+        let Some(h) = matchers.get(&e.key) else {
+            continue;
+        };
         defs.push(NodeDef {
             name: e.key.clone(),
             matcher: h.matcher.clone(),
@@ -343,9 +379,19 @@ realserver.dr.vips = ["10.0.0.1"]
 "#;
         let c = check_text(text, &Selection::All);
         assert!(!c.has_errors(), "{:?}", c.diagnostics);
-        let rs1 = &c.configs.iter().find(|(n, _)| n.as_deref() == Some("rs1")).unwrap().1;
+        let rs1 = &c
+            .configs
+            .iter()
+            .find(|(n, _)| n.as_deref() == Some("rs1"))
+            .unwrap()
+            .1;
         assert!(rs1.vrrp.is_empty() && rs1.realserver.is_some());
-        let lvs1 = &c.configs.iter().find(|(n, _)| n.as_deref() == Some("lvs1")).unwrap().1;
+        let lvs1 = &c
+            .configs
+            .iter()
+            .find(|(n, _)| n.as_deref() == Some("lvs1"))
+            .unwrap()
+            .1;
         assert_eq!(lvs1.vrrp.len(), 1);
     }
 

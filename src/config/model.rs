@@ -912,7 +912,8 @@ pub enum Role {
 
 impl Role {
     /// The top-level sections only a director uses.
-    pub const DIRECTOR_SECTIONS: &'static [&'static str] = &["vrrp", "sync_groups", "services", "ipvs", "checks"];
+    pub const DIRECTOR_SECTIONS: &'static [&'static str] =
+        &["vrrp", "sync_groups", "services", "ipvs", "checks"];
 }
 
 /// How a box recognises itself as a node of the file. Any one that matches

@@ -41,7 +41,10 @@ pub enum Selected {
 
 /// Picks the node for a box. An explicit name that the file lacks is an error.
 pub fn select(defs: &[NodeDef], facts: &Facts) -> Result<Selected, String> {
-    for (name, source) in [(&facts.requested, "--node"), (&facts.cmdline, "pharos.node= on the kernel command line")] {
+    for (name, source) in [
+        (&facts.requested, "--node"),
+        (&facts.cmdline, "pharos.node= on the kernel command line"),
+    ] {
         if let Some(name) = name {
             return if defs.iter().any(|d| &d.name == name) {
                 Ok(Selected::Node {
@@ -49,7 +52,9 @@ pub fn select(defs: &[NodeDef], facts: &Facts) -> Result<Selected, String> {
                     reason: format!("named by {source}"),
                 })
             } else {
-                Err(format!("node `{name}` (from {source}) is not defined in the config"))
+                Err(format!(
+                    "node `{name}` (from {source}) is not defined in the config"
+                ))
             };
         }
     }
@@ -69,7 +74,10 @@ pub fn select(defs: &[NodeDef], facts: &Facts) -> Result<Selected, String> {
     {
         return Ok(Selected::Node {
             name: d.name.clone(),
-            reason: format!("this box's host name is {}", facts.hostname.as_deref().unwrap_or("")),
+            reason: format!(
+                "this box's host name is {}",
+                facts.hostname.as_deref().unwrap_or("")
+            ),
         });
     }
     Ok(Selected::Base)
@@ -88,15 +96,24 @@ pub(super) fn check_matchers(defs: &[NodeDef], nodes: &Entry, diags: &mut Vec<Di
     for (i, a) in defs.iter().enumerate() {
         for b in &defs[..i] {
             let clash = [
-                ("mac", a.matcher.mac.is_some() && a.matcher.mac == b.matcher.mac),
-                ("hostname", a.matcher.hostname.is_some() && a.matcher.hostname == b.matcher.hostname),
+                (
+                    "mac",
+                    a.matcher.mac.is_some() && a.matcher.mac == b.matcher.mac,
+                ),
+                (
+                    "hostname",
+                    a.matcher.hostname.is_some() && a.matcher.hostname == b.matcher.hostname,
+                ),
             ];
             for (key, same) in clash {
                 if !same {
                     continue;
                 }
-                let mut d = Diagnostic::error(format!("nodes `{}` and `{}` match the same {key}", b.name, a.name))
-                    .help("each box must match one node: give each node its own `match`");
+                let mut d = Diagnostic::error(format!(
+                    "nodes `{}` and `{}` match the same {key}",
+                    b.name, a.name
+                ))
+                .help("each box must match one node: give each node its own `match`");
                 if let Some(s) = span_of(&a.name, key) {
                     d = d.at(s);
                 }
@@ -166,6 +183,9 @@ match = { mac = "52:54:00:00:00:02", hostname = "lvs2" }
         let text = "[nodes.a]\nmatch.mac = \"52:54:00:00:00:01\"\n[nodes.b]\nmatch.mac = \"52:54:00:00:00:01\"\n";
         let c = check_text(text, &Selection::All);
         assert_eq!(c.diagnostics.len(), 1, "{:?}", c.diagnostics);
-        assert_eq!(c.diagnostics[0].message, "nodes `a` and `b` match the same mac");
+        assert_eq!(
+            c.diagnostics[0].message,
+            "nodes `a` and `b` match the same mac"
+        );
     }
 }

@@ -24,7 +24,11 @@ pub fn schema() -> Value {
     };
     let obj = root.as_object_mut().expect("a root schema is an object");
     // Partial copies of every definition, for overlays.
-    let defs = obj.get("definitions").and_then(Value::as_object).cloned().unwrap_or_default();
+    let defs = obj
+        .get("definitions")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let mut all_defs: Map<String, Value> = defs.clone();
     for (name, def) in &defs {
         all_defs.insert(format!("Partial{name}"), partial(def));
@@ -32,7 +36,11 @@ pub fn schema() -> Value {
     let mut overlay_props = obj
         .get("properties")
         .and_then(Value::as_object)
-        .map(|p| p.iter().map(|(k, v)| (k.clone(), partial(v))).collect::<Map<_, _>>())
+        .map(|p| {
+            p.iter()
+                .map(|(k, v)| (k.clone(), partial(v)))
+                .collect::<Map<_, _>>()
+        })
         .unwrap_or_default();
     overlay_props.insert("match".into(), node_match);
     overlay_props.insert(

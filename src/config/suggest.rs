@@ -18,8 +18,14 @@ fn keepalived_keywords(table: &str) -> &'static [(&'static str, &'static str)] {
             ("nopreempt", "preempt = false"),
             ("preempt_delay", "preempt_delay"),
             ("authentication", "authentication"),
-            ("auth_type", "authentication = { type = \"pass\", password = \"...\" }"),
-            ("auth_pass", "authentication = { type = \"pass\", password = \"...\" }"),
+            (
+                "auth_type",
+                "authentication = { type = \"pass\", password = \"...\" }",
+            ),
+            (
+                "auth_pass",
+                "authentication = { type = \"pass\", password = \"...\" }",
+            ),
             ("virtual_ipaddress", "virtual_addresses"),
             ("virtual_ipaddress_excluded", "virtual_addresses"),
             ("unicast_src_ip", "unicast_source"),
@@ -36,7 +42,10 @@ fn keepalived_keywords(table: &str) -> &'static [(&'static str, &'static str)] {
             ("garp_master_refresh", "garp.refresh"),
             ("use_vmac", "virtual_mac = true"),
             ("lvs_sync_daemon_interface", "[ipvs.sync] interface"),
-            ("state", "priority (pharos elects by priority; drop `state`)"),
+            (
+                "state",
+                "priority (pharos elects by priority; drop `state`)",
+            ),
         ],
         "Service" => &[
             ("lb_algo", "scheduler"),
@@ -114,7 +123,11 @@ pub fn unknown_key(table: &str, key: &str, fields: &[&str], at: &Path) -> String
         format!("in `{at}`")
     };
     let head = format!("unknown key `{key}` {place}");
-    let own = fields.iter().copied().map(|f| (similarity(key, f), f)).fold(None, best);
+    let own = fields
+        .iter()
+        .copied()
+        .map(|f| (similarity(key, f), f))
+        .fold(None, best);
     let kw = keepalived_keywords(table)
         .iter()
         .map(|&(k, p)| (similarity(key, k), (k, p)))
@@ -171,7 +184,14 @@ fn human_type_name(name: &str) -> String {
 mod tests {
     use super::*;
 
-    const VRRP_FIELDS: &[&str] = &["interface", "vrid", "priority", "preempt", "authentication", "track"];
+    const VRRP_FIELDS: &[&str] = &[
+        "interface",
+        "vrid",
+        "priority",
+        "preempt",
+        "authentication",
+        "track",
+    ];
 
     fn help(table: &str, key: &str, fields: &[&str]) -> String {
         unknown_key(table, key, fields, &Path::root().k("vrrp").k("VI_1"))
@@ -183,8 +203,14 @@ mod tests {
 
     #[test]
     fn typos_of_own_keys_are_suggested() {
-        assert_eq!(help("VrrpInstance", "authenication", VRRP_FIELDS), "did you mean `authentication`?");
-        assert_eq!(help("VrrpInstance", "prority", VRRP_FIELDS), "did you mean `priority`?");
+        assert_eq!(
+            help("VrrpInstance", "authenication", VRRP_FIELDS),
+            "did you mean `authentication`?"
+        );
+        assert_eq!(
+            help("VrrpInstance", "prority", VRRP_FIELDS),
+            "did you mean `priority`?"
+        );
     }
 
     #[test]

@@ -216,7 +216,9 @@ impl Node {
         let mut node = self;
         for seg in parent {
             let next = match (seg, &mut node.kind) {
-                (Seg::Key(k), Kind::Table(t)) => t.iter_mut().find(|e| &e.key == k).map(|e| &mut e.value),
+                (Seg::Key(k), Kind::Table(t)) => {
+                    t.iter_mut().find(|e| &e.key == k).map(|e| &mut e.value)
+                }
                 (Seg::Index(i), Kind::Array(a)) => a.get_mut(*i),
                 _ => None,
             };
@@ -309,7 +311,9 @@ fn convert_value(v: toml::Spanned<DeValue<'_>>, problems: &mut Vec<SyntaxError>)
         },
         DeValue::Boolean(b) => Kind::Bool(b),
         DeValue::Datetime(d) => Kind::Datetime(d.to_string()),
-        DeValue::Array(a) => Kind::Array(a.into_iter().map(|v| convert_value(v, problems)).collect()),
+        DeValue::Array(a) => {
+            Kind::Array(a.into_iter().map(|v| convert_value(v, problems)).collect())
+        }
         DeValue::Table(t) => Kind::Table(convert_table(t, problems)),
     };
     Node { span, kind }
@@ -354,6 +358,12 @@ mod tests {
         assert!(n.remove(&Path::root().k("a").i(0)));
         assert!(n.remove(&path!["b"]));
         assert!(n.get("b").is_none());
-        assert_eq!(n.get("a").map(|a| a.kind.clone()), Some(Kind::Array(vec![Node { span: 8..9, kind: Kind::Integer(2) }])));
+        assert_eq!(
+            n.get("a").map(|a| a.kind.clone()),
+            Some(Kind::Array(vec![Node {
+                span: 8..9,
+                kind: Kind::Integer(2)
+            }]))
+        );
     }
 }

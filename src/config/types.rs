@@ -146,8 +146,20 @@ impl FromStr for Duration {
 
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // humantime prints `1s 500ms`; keep it compact and re-parsable.
-        write!(f, "{}", humantime::format_duration(self.0).to_string().replace(' ', ""))
+        // As a person would write it: `1500ms`, `6s`; humantime's
+        // `1s 500ms` form only for odd values, compacted.
+        let d = self.0;
+        if d.subsec_nanos() == 0 {
+            write!(f, "{}s", d.as_secs())
+        } else if d.subsec_nanos() % 1_000_000 == 0 {
+            write!(f, "{}ms", d.as_millis())
+        } else {
+            write!(
+                f,
+                "{}",
+                humantime::format_duration(d).to_string().replace(' ', "")
+            )
+        }
     }
 }
 
@@ -204,7 +216,9 @@ impl From<Duration> for std::time::Duration {
 }
 
 /// Address family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     Ipv4,
@@ -213,7 +227,11 @@ pub enum Family {
 
 impl Family {
     pub fn of(addr: &IpAddr) -> Family {
-        if addr.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 }
+        if addr.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        }
     }
     pub fn max_prefix(self) -> u8 {
         match self {
@@ -290,11 +308,15 @@ impl Cidr {
     pub fn contains(&self, ip: &IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(a), IpAddr::V4(b)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(a) & mask == u32::from(*b) & mask
             }
             (IpAddr::V6(a), IpAddr::V6(b)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(a) & mask == u128::from(*b) & mask
             }
             _ => false,
@@ -445,7 +467,10 @@ impl FromStr for Endpoint {
                 port: Some(sa.port()),
             });
         }
-        let bare = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(t);
+        let bare = t
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .unwrap_or(t);
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return Ok(Endpoint { ip, port: None });
         }
@@ -482,13 +507,16 @@ impl FromStr for MacAddr {
         let parts: Vec<&str> = s.trim().split([':', '-']).collect();
         let mut out = [0u8; 6];
         let ok = parts.len() == 6
-            && parts.iter().zip(out.iter_mut()).all(|(p, o)| {
-                p.len() == 2 && u8::from_str_radix(p, 16).map(|b| *o = b).is_ok()
-            });
+            && parts
+                .iter()
+                .zip(out.iter_mut())
+                .all(|(p, o)| p.len() == 2 && u8::from_str_radix(p, 16).map(|b| *o = b).is_ok());
         if ok {
             Ok(MacAddr(out))
         } else {
-            Err(format!("`{s}` is not a MAC address\nhelp: write six hex bytes, like `52:54:00:12:34:56`"))
+            Err(format!(
+                "`{s}` is not a MAC address\nhelp: write six hex bytes, like `52:54:00:12:34:56`"
+            ))
         }
     }
 }
@@ -496,7 +524,11 @@ impl FromStr for MacAddr {
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
     }
 }
 
@@ -525,7 +557,9 @@ impl FromStr for IfName {
             && s.len() <= 15
             && s != "."
             && s != ".."
-            && !s.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b < 0x20);
+            && !s
+                .bytes()
+                .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b < 0x20);
         if ok {
             Ok(IfName(s.to_string()))
         } else {
@@ -650,8 +684,17 @@ impl StatusRange {
 impl FromStr for StatusRange {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not an HTTP status code or range\nhelp: write a code like `200` or a range like `\"200-299\"` (100 to 599)");
-        let code = |t: &str| t.trim().parse::<u16>().ok().filter(|c| (100..=599).contains(c));
+        let bad = || {
+            format!(
+                "`{s}` is not an HTTP status code or range\nhelp: write a code like `200` or a range like `\"200-299\"` (100 to 599)"
+            )
+        };
+        let code = |t: &str| {
+            t.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+        };
         let (lo, hi) = match s.split_once('-') {
             Some((a, b)) => (code(a).ok_or_else(bad)?, code(b).ok_or_else(bad)?),
             None => {
@@ -782,12 +825,19 @@ mod tests {
 
     #[test]
     fn durations_need_units() {
-        assert_eq!("100ms".parse::<Duration>().unwrap(), Duration::from_millis(100));
-        assert_eq!("1m 30s".parse::<Duration>().unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            "100ms".parse::<Duration>().unwrap(),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            "1m 30s".parse::<Duration>().unwrap(),
+            Duration::from_secs(90)
+        );
         let e = "6".parse::<Duration>().unwrap_err();
         assert!(e.contains("has no unit") && e.contains("`6s`"), "{e}");
         assert!("fast".parse::<Duration>().is_err());
-        assert_eq!(Duration::from_millis(1500).to_string(), "1s500ms");
+        assert_eq!(Duration::from_millis(1500).to_string(), "1500ms");
+        assert_eq!(Duration::from_secs(90).to_string(), "90s");
     }
 
     #[test]
@@ -795,9 +845,19 @@ mod tests {
         let c: Cidr = "192.168.1.10/24".parse().unwrap();
         assert!(c.contains(&"192.168.1.200".parse().unwrap()));
         assert!(!c.contains(&"192.168.2.1".parse().unwrap()));
-        assert!("192.168.1.10/33".parse::<Cidr>().unwrap_err().contains("0 to 32"));
+        assert!(
+            "192.168.1.10/33"
+                .parse::<Cidr>()
+                .unwrap_err()
+                .contains("0 to 32")
+        );
         assert!("2001:db8::1/129".parse::<Cidr>().is_err());
-        assert!("192.168.1.10".parse::<Cidr>().unwrap_err().contains("no prefix length"));
+        assert!(
+            "192.168.1.10"
+                .parse::<Cidr>()
+                .unwrap_err()
+                .contains("no prefix length")
+        );
         let v: VirtualAddress = "192.168.1.10".parse().unwrap();
         assert_eq!(v.0.prefix, 32);
     }

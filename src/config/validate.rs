@@ -96,15 +96,26 @@ impl<'a> Ctx<'a> {
 
     /// A reference to a named table that does not exist, unless it was
     /// removed for its own errors.
-    fn dangling<'k>(&mut self, at: &Path, table: &str, name: &str, known: impl Iterator<Item = &'k str>) -> bool {
+    fn dangling<'k>(
+        &mut self,
+        at: &Path,
+        table: &str,
+        name: &str,
+        known: impl Iterator<Item = &'k str>,
+    ) -> bool {
         if self.pruned.contains(&path![table, name]) {
             return false;
         }
         let known: Vec<&str> = known.collect();
         let help = match super::suggest::closest(name, known.iter().copied()) {
             Some(c) => format!("did you mean `{c}`?"),
-            None if known.is_empty() => format!("there is no `[{table}]` table; define `[{table}.{name}]`"),
-            None => format!("define `[{table}.{name}]`, or use one of {}", super::suggest::list(&known)),
+            None if known.is_empty() => {
+                format!("there is no `[{table}]` table; define `[{table}.{name}]`")
+            }
+            None => format!(
+                "define `[{table}.{name}]`, or use one of {}",
+                super::suggest::list(&known)
+            ),
         };
         self.error(at, format!("`{name}` is not defined in `[{table}]`"), help);
         true
@@ -148,9 +159,24 @@ fn system(cfg: &Config, ctx: &mut Ctx<'_>) {
             );
         }
         let ranges: [(&str, Option<u8>, u8, &str); 3] = [
-            ("arp_ignore", conf.arp_ignore, 8, "arp_ignore is 0 to 8; LVS-DR real servers use 1"),
-            ("arp_announce", conf.arp_announce, 2, "arp_announce is 0 to 2; LVS-DR real servers use 2"),
-            ("rp_filter", conf.rp_filter, 2, "rp_filter is 0 (off), 1 (strict) or 2 (loose)"),
+            (
+                "arp_ignore",
+                conf.arp_ignore,
+                8,
+                "arp_ignore is 0 to 8; LVS-DR real servers use 1",
+            ),
+            (
+                "arp_announce",
+                conf.arp_announce,
+                2,
+                "arp_announce is 0 to 2; LVS-DR real servers use 2",
+            ),
+            (
+                "rp_filter",
+                conf.rp_filter,
+                2,
+                "rp_filter is 0 (off), 1 (strict) or 2 (loose)",
+            ),
         ];
         for (key, value, max, help) in ranges {
             if let Some(v) = value
@@ -177,7 +203,11 @@ fn system(cfg: &Config, ctx: &mut Ctx<'_>) {
         }
     }
     for (i, m) in cfg.system.modules.iter().enumerate() {
-        if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        if m.is_empty()
+            || !m
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
             ctx.error(
                 &path!["system", "modules"].i(i),
                 format!("`{m}` is not a kernel module name"),
@@ -198,7 +228,11 @@ fn links(cfg: &Config, ctx: &mut Ctx<'_>) {
         if let Some(mtu) = ifc.mtu
             && !(68..=65535).contains(&mtu)
         {
-            ctx.error(&p.k("mtu"), format!("MTU {mtu} is out of range"), "an MTU is 68 to 65535 bytes");
+            ctx.error(
+                &p.k("mtu"),
+                format!("MTU {mtu} is out of range"),
+                "an MTU is 68 to 65535 bytes",
+            );
         }
         let kinds: Vec<&str> = [
             ("vlan", ifc.vlan.is_some()),
@@ -211,30 +245,57 @@ fn links(cfg: &Config, ctx: &mut Ctx<'_>) {
         if kinds.len() > 1 {
             ctx.error_key(
                 &p.k(kinds[1]),
-                format!("interface `{name}` cannot be both a {} and a {}", kinds[0], kinds[1]),
+                format!(
+                    "interface `{name}` cannot be both a {} and a {}",
+                    kinds[0], kinds[1]
+                ),
                 "keep one of `vlan`, `bond` and `dummy`",
             );
         }
         if let Some(vlan) = &ifc.vlan {
             if !(1..=4094).contains(&vlan.id) {
-                ctx.error(&p.k("vlan").k("id"), format!("VLAN id {} is out of range", vlan.id), "an 802.1Q VLAN id is 1 to 4094");
+                ctx.error(
+                    &p.k("vlan").k("id"),
+                    format!("VLAN id {} is out of range", vlan.id),
+                    "an 802.1Q VLAN id is 1 to 4094",
+                );
             }
             if &vlan.parent == name {
-                ctx.error(&p.k("vlan").k("parent"), "a VLAN cannot be its own parent", "name the physical interface that carries the VLAN");
+                ctx.error(
+                    &p.k("vlan").k("parent"),
+                    "a VLAN cannot be its own parent",
+                    "name the physical interface that carries the VLAN",
+                );
             }
         }
         if let Some(bond) = &ifc.bond {
             if bond.members.is_empty() {
-                ctx.error(&p.k("bond").k("members"), format!("bond `{name}` has no members"), "list the interfaces to enslave, like `[\"eth1\", \"eth2\"]`");
+                ctx.error(
+                    &p.k("bond").k("members"),
+                    format!("bond `{name}` has no members"),
+                    "list the interfaces to enslave, like `[\"eth1\", \"eth2\"]`",
+                );
             }
             if let Some(primary) = &bond.primary
                 && !bond.members.contains(primary)
             {
-                ctx.error(&p.k("bond").k("primary"), format!("primary `{primary}` is not a member of bond `{name}`"), "name one of the bond's `members`");
+                ctx.error(
+                    &p.k("bond").k("primary"),
+                    format!("primary `{primary}` is not a member of bond `{name}`"),
+                    "name one of the bond's `members`",
+                );
             }
             for (i, m) in bond.members.iter().enumerate() {
-                if cfg.interfaces.get(m).is_some_and(|x| !x.addresses.is_empty()) {
-                    ctx.error(&p.k("bond").k("members").i(i), format!("bond member `{m}` has addresses of its own"), format!("move the addresses of `{m}` to `{name}`"));
+                if cfg
+                    .interfaces
+                    .get(m)
+                    .is_some_and(|x| !x.addresses.is_empty())
+                {
+                    ctx.error(
+                        &p.k("bond").k("members").i(i),
+                        format!("bond member `{m}` has addresses of its own"),
+                        format!("move the addresses of `{m}` to `{name}`"),
+                    );
                 }
             }
         }
@@ -242,10 +303,11 @@ fn links(cfg: &Config, ctx: &mut Ctx<'_>) {
             let key = m.mac.to_string();
             let mp = p.k("match").k("mac");
             if let Some(first) = macs.get(&key) {
-                let d = Diagnostic::error(format!("MAC address {key} is matched by two interfaces"))
-                    .at(ctx.span(&mp))
-                    .related(ctx.span(first), "also matched here")
-                    .help("each physical interface can be matched once");
+                let d =
+                    Diagnostic::error(format!("MAC address {key} is matched by two interfaces"))
+                        .at(ctx.span(&mp))
+                        .related(ctx.span(first), "also matched here")
+                        .help("each physical interface can be matched once");
                 ctx.diags.push(d);
             } else {
                 macs.insert(key, mp);
@@ -270,16 +332,29 @@ fn links(cfg: &Config, ctx: &mut Ctx<'_>) {
             continue;
         }
         if cfg.interfaces.contains_key(name) {
-            ctx.error_key(&p, format!("`{name}` is both an interface and a tunnel"), "give the tunnel its own name");
+            ctx.error_key(
+                &p,
+                format!("`{name}` is both an interface and a tunnel"),
+                "give the tunnel its own name",
+            );
         }
         for (key, ip) in [("local", t.local), ("remote", t.remote)] {
             if let Some(ip) = ip
                 && ip.family() == Family::Ipv6
             {
-                ctx.error(&p.k(key), format!("{} tunnels carry IPv4 only, but `{key}` is {ip}", kind_name(t.kind)), "use IPv4 endpoints");
+                ctx.error(
+                    &p.k(key),
+                    format!(
+                        "{} tunnels carry IPv4 only, but `{key}` is {ip}",
+                        kind_name(t.kind)
+                    ),
+                    "use IPv4 endpoints",
+                );
             }
         }
-        if name.as_str() == "tunl0" && (t.local.is_some() || t.remote.is_some() || t.kind != TunnelKind::Ipip) {
+        if name.as_str() == "tunl0"
+            && (t.local.is_some() || t.remote.is_some() || t.kind != TunnelKind::Ipip)
+        {
             ctx.error_key(
                 &p,
                 "`tunl0` is the kernel's ipip fallback device: it has no endpoints",
@@ -308,13 +383,21 @@ fn links(cfg: &Config, ctx: &mut Ctx<'_>) {
             super::types::RouteTarget::Default => r.via.map(|v| v.family()),
         };
         if r.via.is_none() && r.dev.is_none() {
-            ctx.error_key(&p, format!("route `{name}` has neither `via` nor `dev`"), "add a gateway (`via = \"192.168.1.1\"`) or an output interface (`dev = \"eth0\"`)");
+            ctx.error_key(
+                &p,
+                format!("route `{name}` has neither `via` nor `dev`"),
+                "add a gateway (`via = \"192.168.1.1\"`) or an output interface (`dev = \"eth0\"`)",
+            );
         }
         for (key, ip) in [("via", r.via), ("src", r.src)] {
             if let (Some(ip), Some(f)) = (ip, family)
                 && ip.family() != f
             {
-                ctx.error(&p.k(key), format!("`{key}` is {} but the route is {f}", ip.family()), "use an address of the route's family");
+                ctx.error(
+                    &p.k(key),
+                    format!("`{key}` is {} but the route is {f}", ip.family()),
+                    "use an address of the route's family",
+                );
             }
         }
     }
@@ -335,23 +418,38 @@ fn realserver(cfg: &Config, ctx: &mut Ctx<'_>) {
     if let Some(dr) = &rs.dr
         && dr.vips.is_empty()
     {
-        ctx.error(&path!["realserver", "dr", "vips"], "no VIPs for the DR real-server role", "list the VIPs of the services this server is behind");
+        ctx.error(
+            &path!["realserver", "dr", "vips"],
+            "no VIPs for the DR real-server role",
+            "list the VIPs of the services this server is behind",
+        );
     }
     if let Some(tun) = &rs.tun {
         if tun.vips.is_empty() {
-            ctx.error(&path!["realserver", "tun", "vips"], "no VIPs for the TUN real-server role", "list the VIPs of the services this server is behind");
+            ctx.error(
+                &path!["realserver", "tun", "vips"],
+                "no VIPs for the TUN real-server role",
+                "list the VIPs of the services this server is behind",
+            );
         }
         if tun.rp_filter == 1 || tun.rp_filter > 2 {
             ctx.error(
                 &path!["realserver", "tun", "rp_filter"],
-                format!("rp_filter {} drops the decapsulated packets of LVS-TUN", tun.rp_filter),
+                format!(
+                    "rp_filter {} drops the decapsulated packets of LVS-TUN",
+                    tun.rp_filter
+                ),
                 "use 0 (off) or 2 (loose)",
             );
         }
         if let Some(dr) = &rs.dr {
             for (i, v) in tun.vips.iter().enumerate() {
                 if dr.vips.contains(v) {
-                    ctx.error(&path!["realserver", "tun", "vips"].i(i), format!("VIP {v} is in both the DR and the TUN role"), "a VIP is reached one way: keep it in one list");
+                    ctx.error(
+                        &path!["realserver", "tun", "vips"].i(i),
+                        format!("VIP {v} is in both the DR and the TUN role"),
+                        "a VIP is reached one way: keep it in one list",
+                    );
                 }
             }
         }
@@ -367,7 +465,10 @@ fn vrrp(cfg: &Config, ctx: &mut Ctx<'_>) {
             continue;
         }
         instance(cfg, name, inst, &p, ctx);
-        let family = inst.virtual_addresses.first().map_or(Family::Ipv4, |a| a.0.family());
+        let family = inst
+            .virtual_addresses
+            .first()
+            .map_or(Family::Ipv4, |a| a.0.family());
         let key = (inst.interface.clone(), family, inst.vrid.get());
         if let Some(first) = vrids.get(&key) {
             let d = Diagnostic::error(format!(
@@ -384,10 +485,13 @@ fn vrrp(cfg: &Config, ctx: &mut Ctx<'_>) {
         for (i, a) in inst.virtual_addresses.iter().enumerate() {
             let ap = p.k("virtual_addresses").i(i);
             if let Some(first) = vips.get(&a.0.addr) {
-                let d = Diagnostic::error(format!("virtual address {} is in two VRRP instances", a.0.addr))
-                    .at(ctx.span(&ap))
-                    .related(ctx.span(first), "also here")
-                    .help("a VIP can be held by one instance only; remove it from one of them");
+                let d = Diagnostic::error(format!(
+                    "virtual address {} is in two VRRP instances",
+                    a.0.addr
+                ))
+                .at(ctx.span(&ap))
+                .related(ctx.span(first), "also here")
+                .help("a VIP can be held by one instance only; remove it from one of them");
                 ctx.diags.push(d);
             } else {
                 vips.insert(a.0.addr, ap);
@@ -401,7 +505,11 @@ fn vrrp(cfg: &Config, ctx: &mut Ctx<'_>) {
             continue;
         }
         if group.members.is_empty() {
-            ctx.error(&p.k("members"), format!("sync group `{g}` has no members"), "list the VRRP instances that fail over together");
+            ctx.error(
+                &p.k("members"),
+                format!("sync group `{g}` has no members"),
+                "list the VRRP instances that fail over together",
+            );
         }
         notify(&group.notify, &p.k("notify"), ctx);
         for (i, m) in group.members.iter().enumerate() {
@@ -409,7 +517,11 @@ fn vrrp(cfg: &Config, ctx: &mut Ctx<'_>) {
             if !cfg.vrrp.contains_key(m) {
                 ctx.dangling(&mp, "vrrp", m, cfg.vrrp.keys().map(String::as_str));
             } else if let Some(other) = member_of.insert(m, g) {
-                ctx.error(&mp, format!("`{m}` is in two sync groups, `{other}` and `{g}`"), "an instance can be in one sync group");
+                ctx.error(
+                    &mp,
+                    format!("`{m}` is in two sync groups, `{other}` and `{g}`"),
+                    "an instance can be in one sync group",
+                );
             }
         }
     }
@@ -462,15 +574,32 @@ fn instance(cfg: &Config, name: &str, inst: &VrrpInstance, p: &Path, ctx: &mut C
         }
     }
     if inst.virtual_addresses.is_empty() {
-        ctx.error(&p.k("virtual_addresses"), format!("VRRP instance `{name}` has no virtual addresses"), "list the VIPs it holds, like `[\"192.168.4.80/24\"]`");
+        ctx.error(
+            &p.k("virtual_addresses"),
+            format!("VRRP instance `{name}` has no virtual addresses"),
+            "list the VIPs it holds, like `[\"192.168.4.80/24\"]`",
+        );
     }
     let family = inst.virtual_addresses.first().map(|a| a.0.family());
     for (i, a) in inst.virtual_addresses.iter().enumerate() {
         let ap = p.k("virtual_addresses").i(i);
         if Some(a.0.family()) != family {
-            ctx.error(&ap, format!("{} is {} but the first virtual address is {}", a.0.addr, a.0.family(), family.unwrap_or(Family::Ipv4)), "a VRRP instance carries one address family; make a second instance for the other");
+            ctx.error(
+                &ap,
+                format!(
+                    "{} is {} but the first virtual address is {}",
+                    a.0.addr,
+                    a.0.family(),
+                    family.unwrap_or(Family::Ipv4)
+                ),
+                "a VRRP instance carries one address family; make a second instance for the other",
+            );
         } else if a.0.family() == Family::Ipv6 && inst.version == VrrpVersion::V2 {
-            ctx.error(&ap, format!("VRRPv2 cannot carry the IPv6 address {}", a.0.addr), "set `version = 3` for IPv6 (RFC 5798)");
+            ctx.error(
+                &ap,
+                format!("VRRPv2 cannot carry the IPv6 address {}", a.0.addr),
+                "set `version = 3` for IPv6 (RFC 5798)",
+            );
         }
     }
     if let Some(src) = inst.unicast_source {
@@ -478,22 +607,51 @@ fn instance(cfg: &Config, name: &str, inst: &VrrpInstance, p: &Path, ctx: &mut C
             ctx.error(&p.k("unicast_source"), "`unicast_source` without `unicast_peers`", "list the peers' addresses in `unicast_peers`, or drop `unicast_source` to use multicast");
         }
         if Some(src.family()) != family && family.is_some() {
-            ctx.error(&p.k("unicast_source"), format!("`unicast_source` is {} but the virtual addresses are {}", src.family(), family.unwrap_or(Family::Ipv4)), "adverts travel in the family of the virtual addresses");
+            ctx.error(
+                &p.k("unicast_source"),
+                format!(
+                    "`unicast_source` is {} but the virtual addresses are {}",
+                    src.family(),
+                    family.unwrap_or(Family::Ipv4)
+                ),
+                "adverts travel in the family of the virtual addresses",
+            );
         }
     }
     for (i, peer) in inst.unicast_peers.iter().enumerate() {
         let pp = p.k("unicast_peers").i(i);
         if Some(*peer) == inst.unicast_source {
-            ctx.error(&pp, format!("{peer} is this node's own `unicast_source`"), "list only the other routers; with node overlays, set `unicast_peers` per node");
+            ctx.error(
+                &pp,
+                format!("{peer} is this node's own `unicast_source`"),
+                "list only the other routers; with node overlays, set `unicast_peers` per node",
+            );
         } else if family.is_some() && Some(peer.family()) != family {
-            ctx.error(&pp, format!("peer {peer} is {} but the virtual addresses are {}", peer.family(), family.unwrap_or(Family::Ipv4)), "adverts travel in the family of the virtual addresses");
+            ctx.error(
+                &pp,
+                format!(
+                    "peer {peer} is {} but the virtual addresses are {}",
+                    peer.family(),
+                    family.unwrap_or(Family::Ipv4)
+                ),
+                "adverts travel in the family of the virtual addresses",
+            );
         }
     }
     if inst.preempt_delay.is_some() && !inst.preempt {
-        ctx.warn(&p.k("preempt_delay"), "`preempt_delay` has no effect with `preempt = false`", "drop one of them");
+        ctx.warn(
+            &p.k("preempt_delay"),
+            "`preempt_delay` has no effect with `preempt = false`",
+            "drop one of them",
+        );
     }
-    let declared = |n: &IfName| n.as_str() == "lo" || cfg.interfaces.contains_key(n) || cfg.tunnels.contains_key(n);
-    for (key, n) in [("interface", Some(&inst.interface)), ("vip_interface", inst.vip_interface.as_ref())] {
+    let declared = |n: &IfName| {
+        n.as_str() == "lo" || cfg.interfaces.contains_key(n) || cfg.tunnels.contains_key(n)
+    };
+    for (key, n) in [
+        ("interface", Some(&inst.interface)),
+        ("vip_interface", inst.vip_interface.as_ref()),
+    ] {
         if let Some(n) = n
             && !declared(n)
         {
@@ -507,22 +665,42 @@ fn instance(cfg: &Config, name: &str, inst: &VrrpInstance, p: &Path, ctx: &mut C
     }
     for c in inst.track.checks.keys() {
         if !cfg.checks.contains_key(c) {
-            ctx.dangling(&p.k("track").k("checks").k(c), "checks", c, cfg.checks.keys().map(String::as_str));
+            ctx.dangling(
+                &p.k("track").k("checks").k(c),
+                "checks",
+                c,
+                cfg.checks.keys().map(String::as_str),
+            );
         }
     }
     for s in inst.track.services.keys() {
         if !cfg.services.contains_key(s) {
-            ctx.dangling(&p.k("track").k("services").k(s), "services", s, cfg.services.keys().map(String::as_str));
+            ctx.dangling(
+                &p.k("track").k("services").k(s),
+                "services",
+                s,
+                cfg.services.keys().map(String::as_str),
+            );
         }
     }
     notify(&inst.notify, &p.k("notify"), ctx);
     if inst.garp.refresh.is_some_and(Duration::is_zero) {
-        ctx.error(&p.k("garp").k("refresh"), "a GARP refresh of 0s would flood the segment", "leave `refresh` out to never refresh, or give a period like `60s`");
+        ctx.error(
+            &p.k("garp").k("refresh"),
+            "a GARP refresh of 0s would flood the segment",
+            "leave `refresh` out to never refresh, or give a period like `60s`",
+        );
     }
 }
 
 fn notify(n: &super::model::Notify, p: &Path, ctx: &mut Ctx<'_>) {
-    for (key, argv) in [("master", &n.master), ("backup", &n.backup), ("fault", &n.fault), ("stop", &n.stop), ("any", &n.any)] {
+    for (key, argv) in [
+        ("master", &n.master),
+        ("backup", &n.backup),
+        ("fault", &n.fault),
+        ("stop", &n.stop),
+        ("any", &n.any),
+    ] {
         if let Some(argv) = argv {
             argv_check(argv, &p.k(key), ctx);
         }
@@ -533,13 +711,19 @@ fn notify(n: &super::model::Notify, p: &Path, ctx: &mut Ctx<'_>) {
 /// must be an absolute path (as keepalived's script security asks too).
 fn argv_check(argv: &[String], p: &Path, ctx: &mut Ctx<'_>) {
     match argv.first() {
-        None => ctx.error(p, "the command is empty", "write the program and its arguments, like `[\"/usr/local/bin/notify\", \"master\"]`"),
+        None => ctx.error(
+            p,
+            "the command is empty",
+            "write the program and its arguments, like `[\"/usr/local/bin/notify\", \"master\"]`",
+        ),
         Some(prog) if !prog.starts_with('/') => {
             let first = prog.split_whitespace().next().unwrap_or(prog);
             let help = if prog.contains(' ') {
                 "commands are argv lists run without a shell: split the words into separate strings, and start with an absolute path".to_string()
             } else {
-                format!("commands run without a shell or PATH search: write the full path, like `/usr/bin/{first}`")
+                format!(
+                    "commands run without a shell or PATH search: write the full path, like `/usr/bin/{first}`"
+                )
             };
             ctx.error(&p.i(0), format!("`{prog}` is not an absolute path"), help);
         }
@@ -552,14 +736,23 @@ fn ipvs(cfg: &Config, ctx: &mut Ctx<'_>) {
         && !ctx.is_broken(&path!["ipvs", "sync"])
         && !cfg.vrrp.contains_key(&sync.follows)
     {
-        ctx.dangling(&path!["ipvs", "sync", "follows"], "vrrp", &sync.follows, cfg.vrrp.keys().map(String::as_str));
+        ctx.dangling(
+            &path!["ipvs", "sync", "follows"],
+            "vrrp",
+            &sync.follows,
+            cfg.vrrp.keys().map(String::as_str),
+        );
     }
     if let Some(t) = &cfg.ipvs.timeouts {
         for (key, d) in [("tcp", t.tcp), ("tcpfin", t.tcpfin), ("udp", t.udp)] {
             if let Some(d) = d
                 && (d.0.subsec_nanos() != 0 || d.is_zero())
             {
-                ctx.error(&path!["ipvs", "timeouts", key], format!("IPVS timeout {d} is not a whole number of seconds"), "the kernel keeps these timeouts in whole seconds (at least 1s)");
+                ctx.error(
+                    &path!["ipvs", "timeouts", key],
+                    format!("IPVS timeout {d} is not a whole number of seconds"),
+                    "the kernel keeps these timeouts in whole seconds (at least 1s)",
+                );
             }
         }
     }
@@ -581,18 +774,33 @@ fn services(cfg: &Config, ctx: &mut Ctx<'_>) {
         }
         let key = match (&svc.address, svc.fwmark) {
             (Some(_), Some(_)) => {
-                ctx.error_key(&p.k("fwmark"), format!("service `{name}` has both `address` and `fwmark`"), "a service is matched by VIP:port or by firewall mark: keep one");
+                ctx.error_key(
+                    &p.k("fwmark"),
+                    format!("service `{name}` has both `address` and `fwmark`"),
+                    "a service is matched by VIP:port or by firewall mark: keep one",
+                );
                 None
             }
             (None, None) => {
-                ctx.error_key(&p, format!("service `{name}` has neither `address` nor `fwmark`"), "add `address = \"VIP:port\"` (or `fwmark = N` for a firewall-mark service)");
+                ctx.error_key(
+                    &p,
+                    format!("service `{name}` has neither `address` nor `fwmark`"),
+                    "add `address = \"VIP:port\"` (or `fwmark = N` for a firewall-mark service)",
+                );
                 None
             }
             (Some(a), None) => Some(ServiceKey::Addr(svc.protocol, a.ip, a.port.unwrap_or(0))),
-            (None, Some(m)) => Some(ServiceKey::Mark(m.get(), svc.family.unwrap_or(Family::Ipv4))),
+            (None, Some(m)) => Some(ServiceKey::Mark(
+                m.get(),
+                svc.family.unwrap_or(Family::Ipv4),
+            )),
         };
         if let Some(k) = key {
-            let at = if svc.address.is_some() { p.k("address") } else { p.k("fwmark") };
+            let at = if svc.address.is_some() {
+                p.k("address")
+            } else {
+                p.k("fwmark")
+            };
             if let Some(first) = seen.get(&k) {
                 let d = Diagnostic::error(format!("service `{name}` is the same virtual service as `{}`", match &first.0[1] {
                     super::tree::Seg::Key(k) => k.as_str(),
@@ -613,7 +821,15 @@ fn services(cfg: &Config, ctx: &mut Ctx<'_>) {
 fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>) {
     let family = match (&svc.address, svc.family) {
         (Some(a), Some(f)) if a.family() != f => {
-            ctx.error(&p.k("family"), format!("`family = \"{}\"` but the address is {}", f.to_string().to_lowercase(), a.family()), "drop `family`: it is only needed for firewall-mark services");
+            ctx.error(
+                &p.k("family"),
+                format!(
+                    "`family = \"{}\"` but the address is {}",
+                    f.to_string().to_lowercase(),
+                    a.family()
+                ),
+                "drop `family`: it is only needed for firewall-mark services",
+            );
             a.family()
         }
         (Some(a), _) => a.family(),
@@ -628,50 +844,112 @@ fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>)
         );
     }
     if !svc.scheduler_flags.is_empty() && !matches!(svc.scheduler, Scheduler::Sh | Scheduler::Mh) {
-        ctx.error(&p.k("scheduler_flags"), format!("scheduler flags apply to `sh` and `mh`, not `{}`", svc.scheduler.name()), "drop `scheduler_flags`, or use `scheduler = \"sh\"` or `\"mh\"`");
+        ctx.error(
+            &p.k("scheduler_flags"),
+            format!(
+                "scheduler flags apply to `sh` and `mh`, not `{}`",
+                svc.scheduler.name()
+            ),
+            "drop `scheduler_flags`, or use `scheduler = \"sh\"` or `\"mh\"`",
+        );
     }
-    let uses_tun = svc.forwarding == Forwarding::Tun || svc.real_servers.values().any(|r| r.forwarding == Some(Forwarding::Tun));
+    let uses_tun = svc.forwarding == Forwarding::Tun
+        || svc
+            .real_servers
+            .values()
+            .any(|r| r.forwarding == Some(Forwarding::Tun));
     if let Some(t) = &svc.tunnel {
         if !uses_tun {
-            ctx.error_key(&p.k("tunnel"), "`tunnel` applies only to `forwarding = \"tun\"`", "drop `tunnel`, or set `forwarding = \"tun\"`");
+            ctx.error_key(
+                &p.k("tunnel"),
+                "`tunnel` applies only to `forwarding = \"tun\"`",
+                "drop `tunnel`, or set `forwarding = \"tun\"`",
+            );
         }
         if t.kind == TunnelEncapKind::Gue && t.port.is_none() {
-            ctx.error(&p.k("tunnel").k("type"), "GUE encapsulation needs a UDP `port`", "add `port = 6080` (or the port the real servers' fou listener uses)");
+            ctx.error(
+                &p.k("tunnel").k("type"),
+                "GUE encapsulation needs a UDP `port`",
+                "add `port = 6080` (or the port the real servers' fou listener uses)",
+            );
         }
         if t.kind == TunnelEncapKind::Ipip && t.port.is_some() {
-            ctx.error(&p.k("tunnel").k("port"), "ipip encapsulation has no port", "drop `port`, or use `type = \"gue\"`");
+            ctx.error(
+                &p.k("tunnel").k("port"),
+                "ipip encapsulation has no port",
+                "drop `port`, or use `type = \"gue\"`",
+            );
         }
     }
     if let Some(d) = svc.persistence
         && (d.0.subsec_nanos() != 0 || d.is_zero())
     {
-        ctx.error(&p.k("persistence"), format!("persistence {d} is not a whole number of seconds"), "IPVS keeps persistence in whole seconds: use at least `1s`");
+        ctx.error(
+            &p.k("persistence"),
+            format!("persistence {d} is not a whole number of seconds"),
+            "IPVS keeps persistence in whole seconds: use at least `1s`",
+        );
     }
     if let Some(n) = svc.persistence_netmask {
         if svc.persistence.is_none() {
-            ctx.error(&p.k("persistence_netmask"), "`persistence_netmask` without `persistence`", "add `persistence = \"...\"`, or drop the netmask");
+            ctx.error(
+                &p.k("persistence_netmask"),
+                "`persistence_netmask` without `persistence`",
+                "add `persistence = \"...\"`, or drop the netmask",
+            );
         }
         if n > family.max_prefix() {
-            ctx.error(&p.k("persistence_netmask"), format!("prefix length {n} is too long for {family}"), format!("use 0 to {}", family.max_prefix()));
+            ctx.error(
+                &p.k("persistence_netmask"),
+                format!("prefix length {n} is too long for {family}"),
+                format!("use 0 to {}", family.max_prefix()),
+            );
         }
     }
     if svc.one_packet && svc.protocol != Protocol::Udp {
-        ctx.error(&p.k("one_packet"), "one-packet scheduling applies to UDP services only", "drop `one_packet`, or set `protocol = \"udp\"`");
+        ctx.error(
+            &p.k("one_packet"),
+            "one-packet scheduling applies to UDP services only",
+            "drop `one_packet`, or set `protocol = \"udp\"`",
+        );
     }
     if let Some(s) = &svc.sorry_server
         && s.family() != family
     {
-        ctx.error(&p.k("sorry_server"), format!("the sorry server is {} but the service is {family}", s.family()), "use a sorry server of the service's family");
+        ctx.error(
+            &p.k("sorry_server"),
+            format!(
+                "the sorry server is {} but the service is {family}",
+                s.family()
+            ),
+            "use a sorry server of the service's family",
+        );
     }
-    let total: u64 = svc.real_servers.values().map(|r| u64::from(r.weight.get())).sum();
+    let total: u64 = svc
+        .real_servers
+        .values()
+        .map(|r| u64::from(r.weight.get()))
+        .sum();
     if let Some(q) = svc.quorum {
         if q == 0 {
-            ctx.error(&p.k("quorum"), "a quorum of 0 is always met", "drop `quorum`, or set it to the total weight that must be up");
+            ctx.error(
+                &p.k("quorum"),
+                "a quorum of 0 is always met",
+                "drop `quorum`, or set it to the total weight that must be up",
+            );
         } else if u64::from(q) > total {
-            ctx.warn(&p.k("quorum"), format!("quorum {q} is more than the total weight {total} of the real servers"), "the service can never be up; lower the quorum or add real servers");
+            ctx.warn(
+                &p.k("quorum"),
+                format!("quorum {q} is more than the total weight {total} of the real servers"),
+                "the service can never be up; lower the quorum or add real servers",
+            );
         }
     } else if svc.hysteresis > 0 {
-        ctx.warn(&p.k("hysteresis"), "`hysteresis` without `quorum` has no effect", "add `quorum`, or drop `hysteresis`");
+        ctx.warn(
+            &p.k("hysteresis"),
+            "`hysteresis` without `quorum` has no effect",
+            "add `quorum`, or drop `hysteresis`",
+        );
     }
     if let Some(v) = &svc.vrrp {
         match cfg.vrrp.get(v) {
@@ -691,7 +969,11 @@ fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>)
         check(c, &p.k("check"), false, ctx);
     }
     if svc.real_servers.is_empty() && svc.sorry_server.is_none() {
-        ctx.warn(&p.k("address"), format!("service `{name}` has no real servers and no sorry server"), "add `[services.NAME.real_servers]`, or a `sorry_server`");
+        ctx.warn(
+            &p.k("address"),
+            format!("service `{name}` has no real servers and no sorry server"),
+            "add `[services.NAME.real_servers]`, or a `sorry_server`",
+        );
     }
     let mut needs_forwarding = false;
     for (ep, rs) in &svc.real_servers {
@@ -702,10 +984,21 @@ fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>)
         let fwd = rs.forwarding.unwrap_or(svc.forwarding);
         needs_forwarding |= fwd == Forwarding::Nat;
         if ep.family() != family && fwd != Forwarding::Tun {
-            ctx.error_key(&rp, format!("real server {ep} is {} but the service is {family}", ep.family()), "only tunnelled real servers may be of the other family");
+            ctx.error_key(
+                &rp,
+                format!(
+                    "real server {ep} is {} but the service is {family}",
+                    ep.family()
+                ),
+                "only tunnelled real servers may be of the other family",
+            );
         }
         if Some(ep.ip) == svc.address.map(|a| a.ip) {
-            ctx.error_key(&rp, format!("real server {ep} is the VIP itself"), "list the real servers' own addresses");
+            ctx.error_key(
+                &rp,
+                format!("real server {ep} is the VIP itself"),
+                "list the real servers' own addresses",
+            );
         }
         match (fwd, port, ep.port) {
             (Forwarding::Dr | Forwarding::Tun, Some(sp), Some(rp_)) if sp != rp_ => {
@@ -717,7 +1010,11 @@ fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>)
                 );
             }
             (_, None, Some(_)) if svc.address.is_some() => {
-                ctx.error_key(&rp, format!("real server {ep} has a port but the service listens on all ports"), format!("write the real server without a port: `{}`", host(ep)));
+                ctx.error_key(
+                    &rp,
+                    format!("real server {ep} has a port but the service listens on all ports"),
+                    format!("write the real server without a port: `{}`", host(ep)),
+                );
             }
             _ => {}
         }
@@ -731,7 +1028,11 @@ fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>)
         }
     }
     if needs_forwarding && cfg.system.ip_forward != Some(true) {
-        let at = if svc.forwarding == Forwarding::Nat { p.k("forwarding") } else { p.k("real_servers") };
+        let at = if svc.forwarding == Forwarding::Nat {
+            p.k("forwarding")
+        } else {
+            p.k("real_servers")
+        };
         ctx.error(
             &at,
             format!("NAT forwarding for service `{name}` needs IP forwarding"),
@@ -760,18 +1061,72 @@ fn host(ep: &Endpoint) -> String {
 fn check_keys(t: CheckType) -> &'static [&'static str] {
     match t {
         CheckType::Tcp => &["port", "address", "bind_to"],
-        CheckType::Http => &["port", "address", "bind_to", "path", "host", "status", "md5", "sha256", "body_contains"],
-        CheckType::Https => &["port", "address", "bind_to", "path", "host", "status", "md5", "sha256", "body_contains", "verify", "ca_file"],
-        CheckType::Udp => &["port", "address", "bind_to", "payload", "expect", "expect_reply"],
-        CheckType::Dns => &["port", "address", "bind_to", "query_name", "query_type", "rcode", "answer"],
+        CheckType::Http => &[
+            "port",
+            "address",
+            "bind_to",
+            "path",
+            "host",
+            "status",
+            "md5",
+            "sha256",
+            "body_contains",
+        ],
+        CheckType::Https => &[
+            "port",
+            "address",
+            "bind_to",
+            "path",
+            "host",
+            "status",
+            "md5",
+            "sha256",
+            "body_contains",
+            "verify",
+            "ca_file",
+        ],
+        CheckType::Udp => &[
+            "port",
+            "address",
+            "bind_to",
+            "payload",
+            "expect",
+            "expect_reply",
+        ],
+        CheckType::Dns => &[
+            "port",
+            "address",
+            "bind_to",
+            "query_name",
+            "query_type",
+            "rcode",
+            "answer",
+        ],
         CheckType::Exec => &["command"],
         CheckType::None => &[],
     }
 }
 
 const CHECK_SPECIFIC: &[&str] = &[
-    "port", "address", "bind_to", "path", "host", "status", "md5", "sha256", "body_contains", "verify", "ca_file", "payload",
-    "expect", "expect_reply", "query_name", "query_type", "rcode", "answer", "command",
+    "port",
+    "address",
+    "bind_to",
+    "path",
+    "host",
+    "status",
+    "md5",
+    "sha256",
+    "body_contains",
+    "verify",
+    "ca_file",
+    "payload",
+    "expect",
+    "expect_reply",
+    "query_name",
+    "query_type",
+    "rcode",
+    "answer",
+    "command",
 ];
 
 fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
@@ -781,26 +1136,44 @@ fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
     let allowed = check_keys(c.kind);
     for key in CHECK_SPECIFIC {
         if !allowed.contains(key) && ctx.written(&p.k(*key)) {
-            let takers: Vec<&str> = [CheckType::Tcp, CheckType::Http, CheckType::Https, CheckType::Udp, CheckType::Dns, CheckType::Exec]
-                .into_iter()
-                .filter(|t| check_keys(*t).contains(key))
-                .map(CheckType::name)
-                .collect();
+            let takers: Vec<&str> = [
+                CheckType::Tcp,
+                CheckType::Http,
+                CheckType::Https,
+                CheckType::Udp,
+                CheckType::Dns,
+                CheckType::Exec,
+            ]
+            .into_iter()
+            .filter(|t| check_keys(*t).contains(key))
+            .map(CheckType::name)
+            .collect();
             ctx.error_key(
                 &p.k(*key),
                 format!("`{key}` does not apply to a `{}` check", c.kind.name()),
-                format!("`{key}` is for {} checks; drop it or change `type`", super::suggest::list(&takers)),
+                format!(
+                    "`{key}` is for {} checks; drop it or change `type`",
+                    super::suggest::list(&takers)
+                ),
             );
         }
     }
     for (key, d) in [("interval", c.interval), ("timeout", c.timeout)] {
         if d.is_zero() {
-            ctx.error(&p.k(key), format!("a check `{key}` of 0s"), "give it a length, like `5s`");
+            ctx.error(
+                &p.k(key),
+                format!("a check `{key}` of 0s"),
+                "give it a length, like `5s`",
+            );
         }
     }
     for (key, n) in [("rise", c.rise), ("fall", c.fall)] {
         if n == 0 {
-            ctx.error(&p.k(key), format!("`{key} = 0` can never be reached"), format!("`{key}` counts results in a row: use 1 or more"));
+            ctx.error(
+                &p.k(key),
+                format!("`{key} = 0` can never be reached"),
+                format!("`{key}` counts results in a row: use 1 or more"),
+            );
         }
     }
     for (key, len) in [("md5", 32), ("sha256", 64)] {
@@ -808,37 +1181,76 @@ fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
         if let Some(h) = v
             && (h.len() != len || !h.bytes().all(|b| b.is_ascii_hexdigit()))
         {
-            ctx.error(&p.k(key), format!("`{key}` is not {len} hex digits"), format!("write the body's {key} digest in hex, as `{}sum` prints it", key));
+            ctx.error(
+                &p.k(key),
+                format!("`{key}` is not {len} hex digits"),
+                format!(
+                    "write the body's {key} digest in hex, as `{}sum` prints it",
+                    key
+                ),
+            );
         }
     }
     if c.md5.is_some() && c.sha256.is_some() {
-        ctx.error_key(&p.k("sha256"), "both `md5` and `sha256` are set", "keep one digest");
+        ctx.error_key(
+            &p.k("sha256"),
+            "both `md5` and `sha256` are set",
+            "keep one digest",
+        );
     }
     if let Some(path) = &c.path
         && !path.starts_with('/')
     {
-        ctx.error(&p.k("path"), format!("HTTP path `{path}` does not start with `/`"), format!("write `/{path}`"));
+        ctx.error(
+            &p.k("path"),
+            format!("HTTP path `{path}` does not start with `/`"),
+            format!("write `/{path}`"),
+        );
     }
     match c.kind {
         CheckType::Https => match (c.verify, &c.ca_file) {
-            (Some(TlsVerify::Ca), None) => ctx.error(&p.k("verify"), "`verify = \"ca\"` needs a `ca_file`", "add `ca_file = \"/path/to/ca.pem\"`"),
-            (v, Some(_)) if v != Some(TlsVerify::Ca) => ctx.error(&p.k("ca_file"), "`ca_file` is only read with `verify = \"ca\"`", "add `verify = \"ca\"`, or drop `ca_file`"),
+            (Some(TlsVerify::Ca), None) => ctx.error(
+                &p.k("verify"),
+                "`verify = \"ca\"` needs a `ca_file`",
+                "add `ca_file = \"/path/to/ca.pem\"`",
+            ),
+            (v, Some(_)) if v != Some(TlsVerify::Ca) => ctx.error(
+                &p.k("ca_file"),
+                "`ca_file` is only read with `verify = \"ca\"`",
+                "add `verify = \"ca\"`, or drop `ca_file`",
+            ),
             _ => {}
         },
         CheckType::Dns if c.query_name.is_none() => {
-            ctx.error_key(p, "a dns check needs a `query_name`", "add `query_name = \"example.com\"`");
+            ctx.error_key(
+                p,
+                "a dns check needs a `query_name`",
+                "add `query_name = \"example.com\"`",
+            );
         }
         CheckType::Exec => match &c.command {
-            None => ctx.error_key(p, "an exec check needs a `command`", "add `command = [\"/usr/local/bin/check\", \"arg\"]`"),
+            None => ctx.error_key(
+                p,
+                "an exec check needs a `command`",
+                "add `command = [\"/usr/local/bin/check\", \"arg\"]`",
+            ),
             Some(argv) => argv_check(argv, &p.k("command"), ctx),
         },
         _ => {}
     }
     if standalone && c.address.is_none() && !matches!(c.kind, CheckType::Exec | CheckType::None) {
-        ctx.error_key(p, format!("a stand-alone `{}` check needs an `address`", c.kind.name()), "there is no real server to probe: add `address = \"127.0.0.1\"` (and `port`)");
+        ctx.error_key(
+            p,
+            format!("a stand-alone `{}` check needs an `address`", c.kind.name()),
+            "there is no real server to probe: add `address = \"127.0.0.1\"` (and `port`)",
+        );
     }
     if standalone && c.port.is_none() && matches!(c.kind, CheckType::Tcp | CheckType::Udp) {
-        ctx.error_key(p, format!("a stand-alone `{}` check needs a `port`", c.kind.name()), "add `port = 80`");
+        ctx.error_key(
+            p,
+            format!("a stand-alone `{}` check needs a `port`", c.kind.name()),
+            "add `port = 80`",
+        );
     }
 }
 

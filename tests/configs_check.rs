@@ -1,0 +1,117 @@
+//! Every example in `configs/` passes `pharos check` with no errors and no
+//! warnings, and `pharos schema` accepts it too.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn config_files() -> Vec<PathBuf> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/configs");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    // One per setup in shared/scenarios.md, plus the image's default.
+    assert!(
+        files.len() >= 8,
+        "expected the example configs, found {files:?}"
+    );
+    assert!(files.iter().any(|f| f.ends_with("default.toml")));
+    files
+}
+
+#[test]
+fn every_example_config_passes_check_without_warnings() {
+    for file in config_files() {
+        let out = Command::new(env!("CARGO_BIN_EXE_pharos"))
+            .args(["check", "--format", "json"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let diags: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}: {diags:#?}", file.display());
+        assert!(diags.is_empty(), "{}: {diags:#?}", file.display());
+        let text = Command::new(env!("CARGO_BIN_EXE_pharos"))
+            .arg("check")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(text.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&text.stdout).contains(": ok"));
+    }
+}
+
+fn schema() -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_pharos"))
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    serde_json::from_slice(&out.stdout).expect("pharos schema prints JSON")
+}
+
+fn toml_to_json(text: &str) -> serde_json::Value {
+    toml::from_str::<serde_json::Value>(text).expect("valid TOML")
+}
+
+#[test]
+fn the_schema_is_valid_json_schema() {
+    let schema = schema();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    jsonschema::meta::validate(&schema).expect("the schema conforms to its meta-schema");
+}
+
+#[test]
+fn every_example_config_validates_against_the_schema() {
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    for file in config_files() {
+        let instance = toml_to_json(&std::fs::read_to_string(&file).unwrap());
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
+    }
+}
+
+#[test]
+fn the_schema_rejects_what_check_rejects_by_shape() {
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    let bad = [
+        "[vrrp.VI_1]\ninterface = \"eth0\"\nvrid = 51\nvirtual_addresses = []\nno_premmpt = true\n",
+        "[vrrp.VI_1]\ninterface = \"eth0\"\nvrid = 300\nvirtual_addresses = []\n",
+        "[services.web]\nforwarding = \"dr\"\nscheduler = \"wrrr\"\n",
+        "[services.web]\nforwarding = \"dr\"\npersistence = 30\n",
+        "[nodes.a]\nvrrp.VI_1.priority = 0\n",
+        "[nodes.a]\nmatch = { serial = \"x\" }\n",
+    ];
+    for text in bad {
+        assert!(
+            !validator.is_valid(&toml_to_json(text)),
+            "schema accepted:\n{text}"
+        );
+    }
+    // A node overlay is partial: required keys may live in the base.
+    assert!(validator.is_valid(&toml_to_json(
+        "[nodes.a]\nmatch.mac = \"52:54:00:00:00:01\"\nvrrp.VI_1.priority = 50\n"
+    )));
+}
+
+#[test]
+fn the_readme_tour_config_is_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let tour = readme
+        .split("## A tour of the config")
+        .nth(1)
+        .expect("README has the tour");
+    let block = tour
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a toml block");
+    let checked = pharos::config::check_text(block, &pharos::config::Selection::All);
+    assert!(checked.diagnostics.is_empty(), "{:#?}", checked.diagnostics);
+    assert_eq!(checked.configs.len(), 3);
+}
