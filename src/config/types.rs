@@ -636,7 +636,7 @@ impl Default for Weight {
 
 /// A priority adjustment for tracked objects: added while the object is
 /// up (positive) or subtracted while it is down (negative); 0 means Fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct TrackWeight(i16);
 int_type!(
     TrackWeight(i16),
@@ -645,12 +645,6 @@ int_type!(
     "tracking weight",
     "a tracking weight is -254 to 254: positive is added to the priority while the tracked object is up, negative is subtracted while it is down, 0 puts the instance in Fault while it is down"
 );
-
-impl Default for TrackWeight {
-    fn default() -> Self {
-        TrackWeight(0)
-    }
-}
 
 /// A TCP/UDP/SCTP port, 1 to 65535.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

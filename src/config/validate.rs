@@ -543,7 +543,7 @@ fn instance(cfg: &Config, name: &str, inst: &VrrpInstance, p: &Path, ctx: &mut C
         VrrpVersion::V3 => {
             // RFC 5798 §5.2.7: Max Adver Int is 12 bits of centiseconds.
             let ms = adv.as_millis();
-            if adv.subsec_nanos() % 10_000_000 != 0 || ms < 10 || ms > 40_950 {
+            if adv.subsec_nanos() % 10_000_000 != 0 || !(10..=40_950).contains(&ms) {
                 ctx.error(
                     &p.k("advert_interval"),
                     format!("VRRPv3 advert interval {} is not a multiple of 10ms from 10ms to 40.95s", inst.advert_interval),
@@ -658,7 +658,7 @@ fn instance(cfg: &Config, name: &str, inst: &VrrpInstance, p: &Path, ctx: &mut C
             ctx.warn(&p.k(key), format!("interface `{n}` is not declared under `[interfaces]`"), format!("it must exist on the box when pharos starts; declare `[interfaces.{n}]` to have pharos manage it"));
         }
     }
-    for (n, _) in &inst.track.interfaces {
+    for n in inst.track.interfaces.keys() {
         if !declared(n) {
             ctx.warn(&p.k("track").k("interfaces").k(n.as_str()), format!("tracked interface `{n}` is not declared under `[interfaces]`"), format!("it must exist on the box when pharos starts; declare `[interfaces.{n}]` to have pharos manage it"));
         }
@@ -1303,4 +1303,225 @@ pub fn required_modules(cfg: &Config) -> Vec<String> {
         add(x);
     }
     m.into_keys().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Selection, check_text};
+
+    const VRRP: &str = "[interfaces.eth0]\n[vrrp.V]\ninterface = \"eth0\"\nvrid = 1\n";
+
+    /// Each snippet yields exactly one error, whose message contains the text.
+    #[test]
+    fn each_rule_reports_its_own_error() {
+        let cases: &[(&str, &str)] = &[
+            (
+                &format!("{VRRP}virtual_addresses = [\"2001:db8::1/64\"]\n"),
+                "VRRPv2 cannot carry the IPv6",
+            ),
+            (
+                &format!(
+                    "{VRRP}version = 3\nadvert_interval = \"15ms\"\nvirtual_addresses = [\"10.0.0.1\"]\n"
+                ),
+                "not a multiple of 10ms",
+            ),
+            (
+                &format!(
+                    "{VRRP}version = 3\nadvert_interval = \"41s\"\nvirtual_addresses = [\"10.0.0.1\"]\n"
+                ),
+                "not a multiple of 10ms from 10ms to 40.95s",
+            ),
+            (
+                &format!(
+                    "{VRRP}virtual_addresses = [\"10.0.0.1\"]\nunicast_source = \"10.0.0.2\"\n"
+                ),
+                "`unicast_source` without `unicast_peers`",
+            ),
+            (
+                &format!(
+                    "{VRRP}virtual_addresses = [\"10.0.0.1\"]\nunicast_source = \"10.0.0.2\"\nunicast_peers = [\"10.0.0.2\"]\n"
+                ),
+                "own `unicast_source`",
+            ),
+            (
+                &format!(
+                    "{VRRP}virtual_addresses = [\"10.0.0.1\"]\nauthentication = {{ type = \"pass\" }}\n"
+                ),
+                "needs a `password`",
+            ),
+            (
+                &format!(
+                    "{VRRP}virtual_addresses = [\"10.0.0.1\"]\nnotify.master = [\"notify.sh\", \"master\"]\n"
+                ),
+                "not an absolute path",
+            ),
+            (
+                &format!("{VRRP}virtual_addresses = [\"10.0.0.1\"]\ntrack.services.web = {{}}\n"),
+                "`web` is not defined in `[services]`",
+            ),
+            (
+                &format!(
+                    "{VRRP}virtual_addresses = [\"10.0.0.1\"]\n[sync_groups.A]\nmembers = [\"V\"]\n[sync_groups.B]\nmembers = [\"V\"]\n"
+                ),
+                "in two sync groups",
+            ),
+            (
+                &format!(
+                    "{VRRP}virtual_addresses = [\"10.0.0.1\"]\n[ipvs.sync]\ninterface = \"eth0\"\nfollows = \"W\"\n"
+                ),
+                "`W` is not defined in `[vrrp]`",
+            ),
+            (
+                "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nsorry_server = \"10.0.0.9:80\"\n[services.b]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nsorry_server = \"10.0.0.9:80\"\n",
+                "same virtual service",
+            ),
+            (
+                "[services.a]\nfwmark = 1\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nsorry_server = \"10.0.0.9:80\"\n",
+                "both `address` and `fwmark`",
+            ),
+            (
+                "[services.a]\nforwarding = \"dr\"\nsorry_server = \"10.0.0.9:80\"\n",
+                "neither `address` nor `fwmark`",
+            ),
+            (
+                "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nscheduler = \"rr\"\nscheduler_flags = [\"port\"]\nsorry_server = \"10.0.0.9:80\"\n",
+                "scheduler flags apply to `sh` and `mh`",
+            ),
+            (
+                "[services.a]\naddress = \"10.0.0.1:53\"\nforwarding = \"dr\"\none_packet = true\nsorry_server = \"10.0.0.9:53\"\n",
+                "UDP services only",
+            ),
+            (
+                "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"tun\"\ntunnel = { type = \"gue\" }\nsorry_server = \"10.0.0.9:80\"\n",
+                "GUE encapsulation needs a UDP `port`",
+            ),
+            (
+                "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"tun\"\n[services.a.real_servers]\n\"10.0.0.2:8080\" = {}\n",
+                "TUN forwarding cannot send port 80 to port 8080",
+            ),
+            (
+                "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\n[services.a.real_servers]\n\"[2001:db8::2]:80\" = {}\n",
+                "is IPv6 but the service is IPv4",
+            ),
+            (
+                "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nvrrp = \"V\"\n[services.a.real_servers]\n\"10.0.0.2:80\" = {}\n",
+                "`V` is not defined in `[vrrp]`",
+            ),
+            (
+                &format!(
+                    "{VRRP}virtual_addresses = [\"10.0.0.1\"]\n[services.a]\naddress = \"10.0.0.5:80\"\nforwarding = \"dr\"\nvrrp = \"V\"\n[services.a.real_servers]\n\"10.0.0.2:80\" = {{}}\n"
+                ),
+                "not a virtual address of VRRP instance `V`",
+            ),
+            (
+                "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\npersistence = \"1500ms\"\nsorry_server = \"10.0.0.9:80\"\n",
+                "not a whole number of seconds",
+            ),
+            (
+                "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\npersistence_netmask = 24\nsorry_server = \"10.0.0.9:80\"\n",
+                "without `persistence`",
+            ),
+            (
+                "[checks.c]\ntype = \"tcp\"\nport = 80\n",
+                "needs an `address`",
+            ),
+            ("[checks.c]\ntype = \"exec\"\n", "needs a `command`"),
+            (
+                "[checks.c]\ntype = \"dns\"\naddress = \"127.0.0.1\"\n",
+                "needs a `query_name`",
+            ),
+            (
+                "[checks.c]\ntype = \"https\"\naddress = \"127.0.0.1\"\nverify = \"ca\"\n",
+                "needs a `ca_file`",
+            ),
+            (
+                "[checks.c]\ntype = \"http\"\naddress = \"127.0.0.1\"\nmd5 = \"abc\"\n",
+                "not 32 hex digits",
+            ),
+            (
+                "[checks.c]\ntype = \"exec\"\ncommand = [\"/bin/true\"]\nfall = 0\n",
+                "`fall = 0` can never be reached",
+            ),
+            (
+                "[interfaces.bond0]\nbond = { mode = \"active-backup\", members = [] }\n",
+                "has no members",
+            ),
+            (
+                "[interfaces.v]\nvlan = { parent = \"eth0\", id = 4095 }\n",
+                "VLAN id 4095 is out of range",
+            ),
+            (
+                "[interfaces.a]\naddresses = [\"10.0.0.1/24\"]\n[interfaces.b]\naddresses = [\"10.0.0.1/24\"]\n",
+                "configured twice",
+            ),
+            (
+                "[tunnels.tunl0]\ntype = \"ipip\"\nremote = \"10.0.0.1\"\n",
+                "fallback device",
+            ),
+            (
+                "[tunnels.t]\ntype = \"gre\"\nlocal = \"2001:db8::1\"\n",
+                "carry IPv4 only",
+            ),
+            ("[routes.r]\nto = \"default\"\n", "neither `via` nor `dev`"),
+            (
+                "[routes.r]\nto = \"10.0.0.0/8\"\nvia = \"2001:db8::1\"\n",
+                "`via` is IPv6 but the route is IPv4",
+            ),
+            (
+                "[realserver.tun]\nvips = [\"10.0.0.1\"]\nrp_filter = 1\n",
+                "drops the decapsulated packets",
+            ),
+            (
+                "[realserver.dr]\nvips = [\"10.0.0.1\"]\n[realserver.tun]\nvips = [\"10.0.0.1\"]\n",
+                "in both the DR and the TUN role",
+            ),
+            (
+                "[system.conf.all]\narp_ignore = 9\n",
+                "arp_ignore 9 is out of range",
+            ),
+            ("[system.sysctl]\n\"net..ipv4\" = 1\n", "not a sysctl name"),
+            ("[metrics]\nlisten = \"127.0.0.1\"\n", "needs a port"),
+        ];
+        for (text, want) in cases {
+            let c = check_text(text, &Selection::All);
+            let errors: Vec<&str> = c
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.message.as_str())
+                .collect();
+            assert_eq!(errors.len(), 1, "{text}\n=> {errors:?}");
+            assert!(
+                errors[0].contains(want),
+                "{text}\n=> {errors:?}, wanted {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn undeclared_interfaces_and_useless_settings_are_warnings() {
+        let text = "[vrrp.V]\ninterface = \"eth9\"\nvrid = 1\nvirtual_addresses = [\"10.0.0.1\"]\npreempt = false\npreempt_delay = \"5s\"\n";
+        let c = check_text(text, &Selection::All);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        let w: Vec<&str> = c.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            w,
+            vec![
+                "interface `eth9` is not declared under `[interfaces]`",
+                "`preempt_delay` has no effect with `preempt = false`"
+            ]
+        );
+    }
+
+    #[test]
+    fn modules_are_inferred_from_what_the_config_uses() {
+        let text = "[system]\nip_forward = true\nmodules = [\"nf_conntrack\"]\n[interfaces.v]\nvlan = { parent = \"eth0\", id = 10 }\n[tunnels.tunl0]\ntype = \"ipip\"\n[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"nat\"\nscheduler = \"mh\"\nsorry_server = \"10.0.0.9:80\"\n";
+        let c = check_text(text, &Selection::All);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        let m = super::required_modules(&c.configs[0].1);
+        assert_eq!(
+            m,
+            vec!["8021q", "ip_vs", "ip_vs_mh", "ipip", "nf_conntrack"]
+        );
+    }
 }
