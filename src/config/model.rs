@@ -386,7 +386,7 @@ pub struct Tracked {
 }
 
 /// Commands run on transitions, each an argv list run without a shell.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Notify {
     pub master: Option<Vec<String>>,
@@ -398,6 +398,19 @@ pub struct Notify {
     /// How long a command may run before it is killed. Default: 10s.
     #[serde(default = "default_notify_timeout")]
     pub timeout: Duration,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify {
+            master: None,
+            backup: None,
+            fault: None,
+            stop: None,
+            any: None,
+            timeout: default_notify_timeout(),
+        }
+    }
 }
 
 fn default_notify_timeout() -> Duration {
@@ -697,9 +710,8 @@ pub struct Check {
     /// Time between checks. Default: 5s.
     #[serde(default = "default_check_interval")]
     pub interval: Duration,
-    /// Time one attempt may take. Default: 5s.
-    #[serde(default = "default_check_timeout")]
-    pub timeout: Duration,
+    /// Time one attempt may take. Default: 5s, or the interval if shorter.
+    pub timeout: Option<Duration>,
     /// Extra attempts before a check counts as failed. Default: 1.
     #[serde(default = "default_retries")]
     pub retries: u32,
@@ -712,7 +724,9 @@ pub struct Check {
     /// Failures in a row to go down. Default: 1.
     #[serde(default = "one")]
     pub fall: u32,
-    /// Probe this port instead of the real server's (tcp, http, https, udp, dns).
+    /// Probe this port instead of the real server's (tcp, http, https, udp,
+    /// dns). Where neither has one: http 80, https 443, dns 53; tcp and udp
+    /// must say.
     pub port: Option<Port>,
     /// Probe this address instead of the real server's (stand-alone checks need it).
     pub address: Option<Ip>,
@@ -755,8 +769,23 @@ pub struct Check {
 fn default_check_interval() -> Duration {
     Duration::from_secs(5)
 }
-fn default_check_timeout() -> Duration {
-    Duration::from_secs(5)
+impl Check {
+    /// The well-known port of the check's protocol, if it has one.
+    pub fn default_port(&self) -> Option<u16> {
+        match self.kind {
+            CheckType::Http => Some(80),
+            CheckType::Https => Some(443),
+            CheckType::Dns => Some(53),
+            _ => None,
+        }
+    }
+
+    /// The time one attempt may take: as written, else 5s or the interval
+    /// if that is shorter (a 1s check must not wait 5s for an answer).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+            .unwrap_or(Duration::from_secs(5).min(self.interval))
+    }
 }
 fn default_retries() -> u32 {
     1

@@ -71,6 +71,35 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Warns when `name` is not declared under `[interfaces]` or `[tunnels]`:
+    /// pharos can only manage, and find typos in, what it knows of.
+    fn declared(&mut self, cfg: &Config, p: &Path, what: &str, name: &IfName) {
+        if name.as_str() == "lo"
+            || cfg.interfaces.contains_key(name)
+            || cfg.tunnels.contains_key(name)
+        {
+            return;
+        }
+        let known = cfg
+            .interfaces
+            .keys()
+            .chain(cfg.tunnels.keys())
+            .map(IfName::as_str);
+        let help = match super::suggest::closest(name.as_str(), known) {
+            Some(c) => {
+                format!("did you mean `{c}`? Otherwise it must exist on the box when pharos starts")
+            }
+            None => format!(
+                "it must exist on the box when pharos starts; declare `[interfaces.{name}]` to have pharos manage it"
+            ),
+        };
+        self.warn(
+            p,
+            format!("{what} `{name}` is not declared under `[interfaces]`"),
+            help,
+        );
+    }
+
     fn written(&self, p: &Path) -> bool {
         self.tree.lookup(p).is_some()
     }
@@ -382,6 +411,9 @@ fn links(cfg: &Config, ctx: &mut Ctx<'_>) {
             super::types::RouteTarget::Prefix(c) => Some(c.family()),
             super::types::RouteTarget::Default => r.via.map(|v| v.family()),
         };
+        if let Some(dev) = &r.dev {
+            ctx.declared(cfg, &p.k("dev"), "interface", dev);
+        }
         if r.via.is_none() && r.dev.is_none() {
             ctx.error_key(
                 &p,
@@ -414,6 +446,19 @@ fn realserver(cfg: &Config, ctx: &mut Ctx<'_>) {
     let Some(rs) = &cfg.realserver else { return };
     if ctx.is_broken(&path!["realserver"]) {
         return;
+    }
+    for (role, ifs) in [
+        ("dr", rs.dr.as_ref().map(|d| &d.arp_interfaces)),
+        ("tun", rs.tun.as_ref().map(|t| &t.arp_interfaces)),
+    ] {
+        for (i, n) in ifs.into_iter().flatten().enumerate() {
+            ctx.declared(
+                cfg,
+                &path!["realserver", role, "arp_interfaces"].i(i),
+                "interface",
+                n,
+            );
+        }
     }
     if let Some(dr) = &rs.dr
         && dr.vips.is_empty()
@@ -645,23 +690,21 @@ fn instance(cfg: &Config, name: &str, inst: &VrrpInstance, p: &Path, ctx: &mut C
             "drop one of them",
         );
     }
-    let declared = |n: &IfName| {
-        n.as_str() == "lo" || cfg.interfaces.contains_key(n) || cfg.tunnels.contains_key(n)
-    };
     for (key, n) in [
         ("interface", Some(&inst.interface)),
         ("vip_interface", inst.vip_interface.as_ref()),
     ] {
-        if let Some(n) = n
-            && !declared(n)
-        {
-            ctx.warn(&p.k(key), format!("interface `{n}` is not declared under `[interfaces]`"), format!("it must exist on the box when pharos starts; declare `[interfaces.{n}]` to have pharos manage it"));
+        if let Some(n) = n {
+            ctx.declared(cfg, &p.k(key), "interface", n);
         }
     }
     for n in inst.track.interfaces.keys() {
-        if !declared(n) {
-            ctx.warn(&p.k("track").k("interfaces").k(n.as_str()), format!("tracked interface `{n}` is not declared under `[interfaces]`"), format!("it must exist on the box when pharos starts; declare `[interfaces.{n}]` to have pharos manage it"));
-        }
+        ctx.declared(
+            cfg,
+            &p.k("track").k("interfaces").k(n.as_str()),
+            "tracked interface",
+            n,
+        );
     }
     for c in inst.track.checks.keys() {
         if !cfg.checks.contains_key(c) {
@@ -732,6 +775,14 @@ fn argv_check(argv: &[String], p: &Path, ctx: &mut Ctx<'_>) {
 }
 
 fn ipvs(cfg: &Config, ctx: &mut Ctx<'_>) {
+    if let Some(sync) = &cfg.ipvs.sync {
+        ctx.declared(
+            cfg,
+            &path!["ipvs", "sync", "interface"],
+            "interface",
+            &sync.interface,
+        );
+    }
     if let Some(sync) = &cfg.ipvs.sync
         && !ctx.is_broken(&path!["ipvs", "sync"])
         && !cfg.vrrp.contains_key(&sync.follows)
@@ -957,6 +1008,10 @@ fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>)
                 ctx.dangling(&p.k("vrrp"), "vrrp", v, cfg.vrrp.keys().map(String::as_str));
             }
             Some(inst) => {
+                let inst_family = inst.virtual_addresses.first().map(|a| a.0.family());
+                if svc.address.is_none() && inst_family.is_some_and(|f| f != family) {
+                    ctx.error(&p.k("vrrp"), format!("this {family} service is bound to VRRP instance `{v}`, whose addresses are {}", inst_family.unwrap_or(Family::Ipv4)), "bind it to an instance of the service's family");
+                }
                 if let Some(a) = &svc.address
                     && !inst.virtual_addresses.iter().any(|va| va.0.addr == a.ip)
                 {
@@ -967,6 +1022,22 @@ fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>)
     }
     if let Some(c) = &svc.check {
         check(c, &p.k("check"), false, ctx);
+        // A port-less or firewall-mark service may have real servers
+        // without ports: then the check must say where to connect.
+        let portless = svc
+            .real_servers
+            .iter()
+            .find(|(ep, rs)| ep.port.is_none() && port.is_none() && rs.check.is_none());
+        if let Some((ep, _)) = portless
+            && c.port.is_none()
+            && needs_port(c.kind)
+        {
+            ctx.error_key(
+                &p.k("check"),
+                format!("the `{}` check has no port to probe on {ep}", c.kind.name()),
+                "the service and its real servers have no port: add `port = N` to the check",
+            );
+        }
     }
     if svc.real_servers.is_empty() && svc.sorry_server.is_none() {
         ctx.warn(
@@ -1025,6 +1096,13 @@ fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>)
         }
         if let Some(c) = &rs.check {
             check(c, &rp.k("check"), false, ctx);
+            if c.port.is_none() && needs_port(c.kind) && ep.port.is_none() && port.is_none() {
+                ctx.error_key(
+                    &rp.k("check"),
+                    format!("the `{}` check has no port to probe on {ep}", c.kind.name()),
+                    "add `port = N` to the check",
+                );
+            }
         }
     }
     if needs_forwarding && cfg.system.ip_forward != Some(true) {
@@ -1055,6 +1133,12 @@ fn host(ep: &Endpoint) -> String {
         IpAddr::V6(ip) => format!("[{ip}]"),
         ip => ip.to_string(),
     }
+}
+
+/// tcp and udp have no well-known port to fall back on (http, https and
+/// dns default to 80, 443 and 53; see `Check::port`).
+fn needs_port(t: CheckType) -> bool {
+    matches!(t, CheckType::Tcp | CheckType::Udp)
 }
 
 /// Which keys each check type takes, beyond the common timing ones.
@@ -1158,7 +1242,7 @@ fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
             );
         }
     }
-    for (key, d) in [("interval", c.interval), ("timeout", c.timeout)] {
+    for (key, d) in [("interval", c.interval), ("timeout", c.timeout())] {
         if d.is_zero() {
             ctx.error(
                 &p.k(key),
@@ -1245,7 +1329,7 @@ fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
             "there is no real server to probe: add `address = \"127.0.0.1\"` (and `port`)",
         );
     }
-    if standalone && c.port.is_none() && matches!(c.kind, CheckType::Tcp | CheckType::Udp) {
+    if standalone && c.port.is_none() && needs_port(c.kind) {
         ctx.error_key(
             p,
             format!("a stand-alone `{}` check needs a `port`", c.kind.name()),
@@ -1481,6 +1565,20 @@ mod tests {
             ),
             ("[system.sysctl]\n\"net..ipv4\" = 1\n", "not a sysctl name"),
             ("[metrics]\nlisten = \"127.0.0.1\"\n", "needs a port"),
+            (
+                "[services.a]\naddress = \"10.0.0.1\"\npersistence = \"60s\"\nforwarding = \"dr\"\ncheck = { type = \"tcp\" }\n[services.a.real_servers]\n\"10.0.0.2\" = {}\n",
+                "has no port to probe on 10.0.0.2",
+            ),
+            (
+                "[services.a]\nfwmark = 3\nforwarding = \"dr\"\n[services.a.real_servers]\n\"10.0.0.2\" = { check = { type = \"udp\", payload = \"x\" } }\n",
+                "has no port to probe on 10.0.0.2",
+            ),
+            (
+                &format!(
+                    "{VRRP}virtual_addresses = [\"10.0.0.1\"]\n[services.a]\nfwmark = 1\nfamily = \"ipv6\"\nforwarding = \"dr\"\nvrrp = \"V\"\nsorry_server = \"[::1]:80\"\n"
+                ),
+                "bound to VRRP instance `V`, whose addresses are IPv4",
+            ),
         ];
         for (text, want) in cases {
             let c = check_text(text, &Selection::All);
@@ -1511,6 +1609,39 @@ mod tests {
                 "`preempt_delay` has no effect with `preempt = false`"
             ]
         );
+        let text = "[interfaces.eth0]\n[routes.r]\nto = \"10.0.0.0/8\"\ndev = \"eth1\"\n[realserver.dr]\nvips = [\"10.0.0.1\"]\narp_interfaces = [\"eht0\"]\n";
+        let c = check_text(text, &Selection::All);
+        let w: Vec<(&str, Option<&str>)> = c
+            .diagnostics
+            .iter()
+            .map(|d| (d.message.as_str(), d.help.as_deref()))
+            .collect();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!(
+            w[1],
+            (
+                "interface `eht0` is not declared under `[interfaces]`",
+                Some("did you mean `eth0`? Otherwise it must exist on the box when pharos starts")
+            )
+        );
+    }
+
+    #[test]
+    fn defaults_hold_when_tables_are_left_out() {
+        let c = check_text(
+            "[checks.c]\ntype = \"exec\"\ncommand = [\"/bin/true\"]\ninterval = \"1s\"\n[vrrp.V]\ninterface = \"lo\"\nvrid = 1\nvirtual_addresses = [\"10.0.0.1\"]\n",
+            &Selection::All,
+        );
+        let cfg = &c.configs[0].1;
+        assert_eq!(
+            cfg.vrrp["V"].notify.timeout,
+            crate::config::types::Duration::from_secs(10)
+        );
+        assert_eq!(
+            cfg.checks["c"].timeout(),
+            crate::config::types::Duration::from_secs(1)
+        );
+        assert_eq!(cfg.vrrp["V"].garp.count, 5);
     }
 
     #[test]
