@@ -22,7 +22,7 @@ use super::suggest;
 use super::tree::{Entry, Kind, Node, Path, Span};
 
 /// A problem found while typing the tree.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Problem {
     pub path: Path,
     pub span: Span,
@@ -139,6 +139,9 @@ struct Sink<'p> {
     pruned: &'p HashSet<Path>,
 }
 
+/// At most this many failing nodes are pruned before typing gives up.
+const MAX_RUNS: usize = 250;
+
 /// Outcome of [`deserialize`].
 pub struct Typed<T> {
     /// `None` only when the document root itself could not be typed.
@@ -153,8 +156,23 @@ pub struct Typed<T> {
 /// `tree` is left with the failing nodes removed.
 pub fn deserialize<T: DeserializeOwned>(tree: &mut Node) -> Typed<T> {
     let mut problems: Vec<Problem> = Vec::new();
+    let mut seen: HashSet<Problem> = HashSet::new();
     let mut pruned = HashSet::new();
     loop {
+        // Each run costs a pass over the tree; a file with thousands of
+        // broken values is not worth thousands of passes.
+        if pruned.len() >= MAX_RUNS {
+            problems.push(Problem::new(
+                Path::root(),
+                0..0,
+                &format!("stopped after {MAX_RUNS} broken values\nhelp: fix these and check again to see the rest"),
+            ));
+            return Typed {
+                value: None,
+                problems,
+                pruned,
+            };
+        }
         let sink = RefCell::new(Sink {
             problems: Vec::new(),
             fatal: None,
@@ -173,7 +191,7 @@ pub fn deserialize<T: DeserializeOwned>(tree: &mut Node) -> Typed<T> {
             ..
         } = sink.into_inner();
         for p in new {
-            if !problems.contains(&p) {
+            if seen.insert(p.clone()) {
                 problems.push(p);
             }
         }

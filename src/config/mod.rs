@@ -164,8 +164,9 @@ pub fn check_text(text: &str, selection: &Selection) -> Checked {
         Selection::All => defs.iter().map(Some).collect(),
     };
 
-    // (diagnostic, the nodes it was found for)
+    // (diagnostic, the nodes it was found for), in order of discovery.
     let mut found: Vec<(Diagnostic, Vec<String>)> = Vec::new();
+    let mut index: std::collections::HashMap<Diagnostic, usize> = std::collections::HashMap::new();
     for target in &targets {
         let mut tree = match target {
             Some(def) => def.apply(&base),
@@ -175,9 +176,12 @@ pub fn check_text(text: &str, selection: &Selection) -> Checked {
         let ok = !diags.iter().any(Diagnostic::is_error);
         let node_name = target.map(|d| d.name.clone());
         for d in diags {
-            match found.iter_mut().find(|(f, _)| *f == d) {
-                Some((_, nodes)) => nodes.extend(node_name.clone()),
-                None => found.push((d, node_name.iter().cloned().collect())),
+            match index.get(&d) {
+                Some(&i) => found[i].1.extend(node_name.clone()),
+                None => {
+                    index.insert(d.clone(), found.len());
+                    found.push((d, node_name.iter().cloned().collect()));
+                }
             }
         }
         if ok && let Some(c) = config {

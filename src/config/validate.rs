@@ -100,10 +100,6 @@ impl<'a> Ctx<'a> {
         );
     }
 
-    fn written(&self, p: &Path) -> bool {
-        self.tree.lookup(p).is_some()
-    }
-
     fn is_broken(&self, p: &Path) -> bool {
         self.broken.iter().any(|b| b.starts_with(p))
     }
@@ -818,6 +814,27 @@ enum ServiceKey {
 
 fn services(cfg: &Config, ctx: &mut Ctx<'_>) {
     let mut seen: HashMap<ServiceKey, Path> = HashMap::new();
+    // Each service's real-server keys as written, found in one pass over
+    // the tree rather than a lookup per real server.
+    let tree = ctx.tree;
+    let written: HashMap<&str, HashMap<Endpoint, String>> = tree
+        .get("services")
+        .and_then(Node::as_table)
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let keys = e
+                .value
+                .get("real_servers")
+                .and_then(Node::as_table)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.key.parse::<Endpoint>().ok().map(|ep| (ep, r.key.clone())))
+                .collect();
+            (e.key.as_str(), keys)
+        })
+        .collect();
+    let none = HashMap::new();
     for (name, svc) in &cfg.services {
         let p = path!["services", name];
         if ctx.is_broken(&p) {
@@ -865,11 +882,25 @@ fn services(cfg: &Config, ctx: &mut Ctx<'_>) {
                 seen.insert(k, at);
             }
         }
-        service(cfg, name, svc, &p, ctx);
+        service(
+            cfg,
+            name,
+            svc,
+            &p,
+            written.get(name.as_str()).unwrap_or(&none),
+            ctx,
+        );
     }
 }
 
-fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>) {
+fn service(
+    cfg: &Config,
+    name: &str,
+    svc: &Service,
+    p: &Path,
+    written: &HashMap<Endpoint, String>,
+    ctx: &mut Ctx<'_>,
+) {
     let family = match (&svc.address, svc.family) {
         (Some(a), Some(f)) if a.family() != f => {
             ctx.error(
@@ -1048,10 +1079,11 @@ fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>)
     }
     let mut needs_forwarding = false;
     for (ep, rs) in &svc.real_servers {
-        let rp = p.k("real_servers").k(ep.to_string());
         // A key that differs in spelling (`[::1]:80` vs `[0::1]:80`) is
-        // looked up by its written form.
-        let rp = written_key(ctx, &p.k("real_servers"), ep).unwrap_or(rp);
+        // found by its written form.
+        let rp = p
+            .k("real_servers")
+            .k(written.get(ep).cloned().unwrap_or_else(|| ep.to_string()));
         let fwd = rs.forwarding.unwrap_or(svc.forwarding);
         needs_forwarding |= fwd == Forwarding::Nat;
         if ep.family() != family && fwd != Forwarding::Tun {
@@ -1119,15 +1151,6 @@ fn service(cfg: &Config, name: &str, svc: &Service, p: &Path, ctx: &mut Ctx<'_>)
     }
 }
 
-/// The path of a real-server entry as the user wrote its key.
-fn written_key(ctx: &Ctx<'_>, table: &Path, ep: &Endpoint) -> Option<Path> {
-    let (node, _) = ctx.tree.lookup(table)?;
-    node.as_table()?
-        .iter()
-        .find(|e| e.key.parse::<Endpoint>().ok().as_ref() == Some(ep))
-        .map(|e| table.k(&e.key))
-}
-
 fn host(ep: &Endpoint) -> String {
     match ep.ip {
         IpAddr::V6(ip) => format!("[{ip}]"),
@@ -1137,6 +1160,36 @@ fn host(ep: &Endpoint) -> String {
 
 /// tcp and udp have no well-known port to fall back on (http, https and
 /// dns default to 80, 443 and 53; see `Check::port`).
+/// The type-specific keys a check has set. From the typed value, not the
+/// tree: a tree lookup per key per check would make big files quadratic.
+fn set_keys(c: &Check) -> Vec<&'static str> {
+    let set = [
+        ("port", c.port.is_some()),
+        ("address", c.address.is_some()),
+        ("bind_to", c.bind_to.is_some()),
+        ("path", c.path.is_some()),
+        ("host", c.host.is_some()),
+        ("status", c.status.is_some()),
+        ("md5", c.md5.is_some()),
+        ("sha256", c.sha256.is_some()),
+        ("body_contains", c.body_contains.is_some()),
+        ("verify", c.verify.is_some()),
+        ("ca_file", c.ca_file.is_some()),
+        ("payload", c.payload.is_some()),
+        ("expect", c.expect.is_some()),
+        ("expect_reply", c.expect_reply.is_some()),
+        ("query_name", c.query_name.is_some()),
+        ("query_type", c.query_type.is_some()),
+        ("rcode", c.rcode.is_some()),
+        ("answer", c.answer.is_some()),
+        ("command", c.command.is_some()),
+    ];
+    debug_assert_eq!(set.len(), CHECK_SPECIFIC.len());
+    set.into_iter()
+        .filter_map(|(k, on)| on.then_some(k))
+        .collect()
+}
+
 fn needs_port(t: CheckType) -> bool {
     matches!(t, CheckType::Tcp | CheckType::Udp)
 }
@@ -1219,7 +1272,7 @@ fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
     }
     let allowed = check_keys(c.kind);
     for key in CHECK_SPECIFIC {
-        if !allowed.contains(key) && ctx.written(&p.k(*key)) {
+        if !allowed.contains(key) && set_keys(c).contains(key) {
             let takers: Vec<&str> = [
                 CheckType::Tcp,
                 CheckType::Http,
