@@ -2,6 +2,7 @@
 //! codes are part of the contract (see `../shared/design.md`).
 
 mod check;
+mod control;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,49 @@ enum Command {
     },
     /// Print the JSON Schema of the config (for taplo / Even Better TOML).
     Schema,
+    /// Run the director: the supervisor with every configured subsystem.
+    Run {
+        /// The config file.
+        #[arg(long, default_value = "/etc/pharos/pharos.toml")]
+        config: std::path::PathBuf,
+        /// Run as this node (default: matched by MAC, host name or pharos.node=).
+        #[arg(long)]
+        node: Option<String>,
+        /// Where the last known good config is kept.
+        #[arg(long, default_value = "/var/lib/pharos")]
+        state_dir: std::path::PathBuf,
+        /// Control socket path (default: `[control] socket` of the config).
+        #[arg(long)]
+        socket: Option<std::path::PathBuf>,
+        /// How long shutdown may take in all.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        shutdown_timeout: std::time::Duration,
+    },
+    /// Show the running director: config, tasks, and each subsystem.
+    Status {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = DEFAULT_SOCKET)]
+        socket: std::path::PathBuf,
+    },
+    /// Re-read and apply the config; exit 1 (changing nothing) if it is invalid.
+    Reload {
+        #[arg(long, default_value = DEFAULT_SOCKET)]
+        socket: std::path::PathBuf,
+    },
+    /// Stream transitions as JSON lines.
+    Events {
+        #[arg(long, default_value = DEFAULT_SOCKET)]
+        socket: std::path::PathBuf,
+    },
+}
+
+const DEFAULT_SOCKET: &str = "/run/pharos/control.sock";
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<crate::config::types::Duration>()
+        .map(Into::into)
+        .map_err(|e| e.replace("\nhelp: ", "; "))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -45,6 +89,23 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { file, node, format } => check::run(&file, node, format),
+        Command::Run {
+            config,
+            node,
+            state_dir,
+            socket,
+            shutdown_timeout,
+        } => crate::runtime::run(crate::runtime::RunOptions {
+            config,
+            node,
+            state_dir,
+            socket,
+            shutdown_timeout,
+            restart_policy: Default::default(),
+        }),
+        Command::Status { json, socket } => control::status(&socket, json),
+        Command::Reload { socket } => control::reload(&socket),
+        Command::Events { socket } => control::events(&socket),
         Command::Schema => {
             let schema = crate::config::schema::schema();
             println!(

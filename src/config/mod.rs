@@ -41,6 +41,61 @@ pub enum Selection {
     All,
     /// Only this node.
     Node(String),
+    /// The base alone, ignoring the overlays (a box no node matches).
+    Base,
+}
+
+/// A config ready to run on this box.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// The node whose overlay was merged, and why it was picked.
+    pub node: Option<(String, String)>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Picks this box's node (see `nodes::select`) and checks the config for it.
+/// `Err` holds every diagnostic, errors and warnings.
+pub fn load_for_box(text: &str, facts: &nodes::Facts) -> Result<Loaded, Vec<Diagnostic>> {
+    let all = check_text(text, &Selection::Base);
+    if all.has_errors() && all.nodes.is_empty() {
+        return Err(all.diagnostics);
+    }
+    let mut base = match Node::parse(text) {
+        Ok(n) => n,
+        Err(_) => return Err(check_text(text, &Selection::All).diagnostics),
+    };
+    let mut diags = Vec::new();
+    let defs = split_nodes(&mut base, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let (selection, node) = match nodes::select(&defs, facts) {
+        Ok(nodes::Selected::Node { name, reason }) => {
+            (Selection::Node(name.clone()), Some((name, reason)))
+        }
+        Ok(nodes::Selected::Base) => (Selection::Base, None),
+        Err(why) => {
+            return Err(vec![Diagnostic::error(why).help(
+                "name a node the file defines, or none to run the base config",
+            )]);
+        }
+    };
+    let checked = check_text(text, &selection);
+    if checked.has_errors() {
+        return Err(checked.diagnostics);
+    }
+    let config = checked
+        .configs
+        .into_iter()
+        .next()
+        .map(|(_, c)| c)
+        .expect("a valid check has a config");
+    Ok(Loaded {
+        config,
+        node,
+        warnings: checked.diagnostics,
+    })
 }
 
 /// The outcome of checking a config text.
@@ -161,6 +216,7 @@ pub fn check_text(text: &str, selection: &Selection) -> Checked {
             }
         },
         Selection::All if defs.is_empty() => vec![None],
+        Selection::Base => vec![None],
         Selection::All => defs.iter().map(Some).collect(),
     };
 

@@ -1,0 +1,159 @@
+//! `pharos status`, `pharos reload`, `pharos events`: clients of the
+//! control socket. Exit 2 when pharos cannot be reached.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use tokio::io::AsyncBufReadExt;
+
+use crate::runtime::control::{ReloadOutcome, request};
+use crate::runtime::status::Status;
+
+const UNREACHABLE: u8 = 2;
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
+        .block_on(f)
+}
+
+async fn one_line(socket: &Path, cmd: &str) -> Result<String, String> {
+    let mut conn = request(socket, cmd).await?;
+    let mut line = String::new();
+    conn.read_line(&mut line).await.map_err(|e| e.to_string())?;
+    if line.is_empty() {
+        return Err("pharos closed the connection without answering".into());
+    }
+    Ok(line)
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("error: {}", msg.replace("\nhelp: ", "\n  = help: "));
+    ExitCode::from(UNREACHABLE)
+}
+
+pub fn status(socket: &Path, json: bool) -> ExitCode {
+    let line = match block_on(one_line(socket, "status")) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    if json {
+        print!("{line}");
+        return ExitCode::SUCCESS;
+    }
+    let s: Status = match serde_json::from_str(&line) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("pharos answered something unexpected: {e}")),
+    };
+    print!("{}", human(&s));
+    ExitCode::SUCCESS
+}
+
+/// The status as a person reads it.
+pub fn human(s: &Status) -> String {
+    let mut out = String::new();
+    let source = match s.config.source {
+        crate::runtime::status::ConfigSource::File => "",
+        crate::runtime::status::ConfigSource::LastGood => {
+            "  ** running the LAST KNOWN GOOD config: the file is invalid **"
+        }
+    };
+    out.push_str(&format!(
+        "pharos {}  pid {}  up since {}\n",
+        s.pharos_version, s.pid, s.started_at
+    ));
+    out.push_str(&format!(
+        "config  {}  revision {}  loaded {} s ago{}{}\n",
+        s.config.file,
+        s.config.revision,
+        s.config.age_seconds,
+        s.config
+            .node
+            .as_ref()
+            .map(|n| format!("  node {n}"))
+            .unwrap_or_default(),
+        source
+    ));
+    for e in &s.config.errors {
+        out.push_str(&format!("  error: {e}\n"));
+    }
+    out.push_str("\nTASK          STATE        RESTARTS  LAST ERROR\n");
+    for t in &s.tasks {
+        out.push_str(&format!(
+            "{:<13} {:<12} {:>8}  {}\n",
+            t.name,
+            t.state.as_str(),
+            t.restarts,
+            t.last_error.as_deref().unwrap_or("-")
+        ));
+    }
+    for (name, section) in &s.subsystems {
+        out.push_str(&format!(
+            "\n[{name}]\n{}\n",
+            serde_json::to_string_pretty(section).unwrap_or_default()
+        ));
+    }
+    out
+}
+
+pub fn reload(socket: &Path) -> ExitCode {
+    let line = match block_on(one_line(socket, "reload")) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    let outcome: ReloadOutcome = match serde_json::from_str(&line) {
+        Ok(o) => o,
+        Err(_) => return fail(line.trim()),
+    };
+    eprint!("{}", outcome.rendered);
+    if outcome.applied {
+        let what = if outcome.changes.is_empty() {
+            "nothing changed".to_string()
+        } else {
+            outcome
+                .changes
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!("reloaded: revision {}; {what}", outcome.revision);
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "reload refused: the config is invalid; revision {} keeps running unchanged",
+            outcome.revision
+        );
+        ExitCode::from(1)
+    }
+}
+
+pub fn events(socket: &Path) -> ExitCode {
+    block_on(async {
+        let mut conn = match request(socket, "events").await {
+            Ok(c) => c,
+            Err(e) => return fail(&e),
+        };
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match conn.read_line(&mut line).await {
+                Ok(0) => return ExitCode::SUCCESS,
+                Ok(_) => {
+                    let mut out = std::io::stdout().lock();
+                    if out
+                        .write_all(line.as_bytes())
+                        .and_then(|()| out.flush())
+                        .is_err()
+                    {
+                        return ExitCode::SUCCESS;
+                    }
+                }
+                Err(e) => return fail(&e.to_string()),
+            }
+        }
+    })
+}

@@ -1,0 +1,419 @@
+//! `pharos run`: the supervisor process. Owns start-up, reload, shutdown,
+//! the last known good config, systemd readiness and logging; the
+//! subsystems plug in as supervised tasks.
+//!
+//! ```text
+//!   SIGHUP ─┐   control socket ──reload──┐
+//!           ▼                             ▼
+//!   ┌──────────── runtime loop (this file) ────────────┐
+//!   │ read + check file ─► Command::Reload(config) ─┐   │  SIGTERM ─► Command::Shutdown
+//!   └───────────────────────────────────────────────┼───┘
+//!                                                   ▼
+//!   ┌──────────────────── Supervisor ──────────────────────────────┐
+//!   │ per task: Update::Full on (re)start, Update::Diff on reload   │
+//!   │ restarts with backoff · WATCHDOG=1 · ordered, bounded stop    │
+//!   └──┬────────────┬────────────┬────────────┬────────────┬───────┘
+//!      ▼            ▼            ▼            ▼            ▼
+//!    vrrp(10)    check(20)    ipvs(30)     net(40)    control(210) metrics(200)
+//!      └────────────┴── Shared: events (broadcast) · status · metrics ──┘
+//! ```
+//! (numbers: shutdown order; vrrp, check, ipvs and net plug in with their
+//! issues.)
+
+pub mod backoff;
+pub mod control;
+pub mod diff;
+pub mod last_good;
+pub mod logging;
+pub mod metrics;
+pub mod notify;
+pub mod status;
+pub mod supervisor;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::config::nodes::Facts;
+use crate::config::types::MacAddr;
+use crate::config::{self, Config};
+use crate::diag::{self, Diagnostic, Source};
+use control::{ControlServer, ReloadOutcome, ReloadRequest};
+use last_good::LastGood;
+use metrics::{Metrics, MetricsServer};
+use status::{ConfigSource, ConfigStatus, Event, Status};
+use supervisor::{Command, Ready, Shared, Supervisor};
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config: PathBuf,
+    pub node: Option<String>,
+    /// Where the last known good config is kept.
+    pub state_dir: PathBuf,
+    /// Overrides `[control] socket`.
+    pub socket: Option<PathBuf>,
+    /// How long shutdown may take in all.
+    pub shutdown_timeout: Duration,
+    pub restart_policy: backoff::Policy,
+}
+
+/// Runs the supervisor until SIGTERM/SIGINT. Exit 1 when there is no valid
+/// config to run (neither the file nor a last known good one).
+pub fn run(opts: RunOptions) -> ExitCode {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    rt.block_on(run_async(opts))
+}
+
+struct Running {
+    text: String,
+    source: ConfigSource,
+    node: Option<String>,
+    errors: Vec<String>,
+    loaded: config::Loaded,
+}
+
+/// The facts this box matches node overlays by.
+fn facts(requested: Option<String>) -> Facts {
+    let macs = std::fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("address")).ok())
+        .filter_map(|a| a.trim().parse::<MacAddr>().ok())
+        .collect();
+    Facts {
+        requested,
+        cmdline: std::fs::read_to_string("/proc/cmdline")
+            .ok()
+            .and_then(|c| Facts::node_from_cmdline(&c)),
+        macs,
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string()),
+    }
+}
+
+fn read_and_load(opts: &RunOptions) -> (String, Result<config::Loaded, Vec<Diagnostic>>) {
+    let shown = opts.config.display().to_string();
+    match std::fs::read_to_string(&opts.config) {
+        Ok(text) => {
+            let r = config::load_for_box(&text, &facts(opts.node.clone()));
+            (text, r)
+        }
+        Err(e) => (
+            String::new(),
+            Err(vec![
+                Diagnostic::error(format!("cannot read `{shown}`: {e}"))
+                    .help("give the path of the config with --config"),
+            ]),
+        ),
+    }
+}
+
+fn render(path: &str, text: &str, diags: &[Diagnostic]) -> String {
+    diag::render(&Source::new(path, text), diags, false)
+}
+
+/// The file if it is valid, else the last known good config, else nothing.
+fn initial(opts: &RunOptions, lkg: &LastGood) -> Result<Running, String> {
+    let shown = opts.config.display().to_string();
+    let (text, result) = read_and_load(opts);
+    match result {
+        Ok(loaded) => {
+            if !loaded.warnings.is_empty() {
+                eprint!("{}", render(&shown, &text, &loaded.warnings));
+            }
+            Ok(Running {
+                node: loaded.node.as_ref().map(|n| n.0.clone()),
+                text,
+                source: ConfigSource::File,
+                errors: Vec::new(),
+                loaded,
+            })
+        }
+        Err(diags) => {
+            let rendered = render(&shown, &text, &diags);
+            eprint!("{rendered}");
+            let errors: Vec<String> = diags
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| one_line(&shown, &text, d))
+                .collect();
+            let fallback = lkg.load().and_then(|t| {
+                config::load_for_box(&t, &facts(opts.node.clone()))
+                    .ok()
+                    .map(|l| (t, l))
+            });
+            match fallback {
+                Some((text, loaded)) => {
+                    eprintln!(
+                        "pharos: {shown} is invalid ({} errors); running the last known good config from {}",
+                        errors.len(),
+                        lkg.path().display()
+                    );
+                    Ok(Running {
+                        node: loaded.node.as_ref().map(|n| n.0.clone()),
+                        text,
+                        source: ConfigSource::LastGood,
+                        errors,
+                        loaded,
+                    })
+                }
+                None => Err(format!(
+                    "pharos: {shown} is invalid and there is no last known good config at {}; nothing to run",
+                    lkg.path().display()
+                )),
+            }
+        }
+    }
+}
+
+/// `FILE:LINE:COL: message` for status and logs.
+fn one_line(path: &str, text: &str, d: &Diagnostic) -> String {
+    match &d.span {
+        Some(s) => {
+            let (l, c) = Source::new(path, text).line_col(s.start);
+            format!("{path}:{l}:{c}: {}", d.message)
+        }
+        None => d.message.clone(),
+    }
+}
+
+fn summary(cfg: &Config, revision: u64, source: ConfigSource) -> String {
+    let src = match source {
+        ConfigSource::File => "",
+        ConfigSource::LastGood => " (LAST GOOD CONFIG: the file is invalid)",
+    };
+    format!(
+        "config r{revision}{src}: {} vrrp instances, {} services, {} checks",
+        cfg.vrrp.len(),
+        cfg.services.len(),
+        cfg.checks.len()
+    )
+}
+
+async fn run_async(opts: RunOptions) -> ExitCode {
+    let lkg = LastGood::in_dir(&opts.state_dir);
+    let running = match initial(&opts, &lkg) {
+        Ok(r) => r,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(1);
+        }
+    };
+    logging::init(&running.loaded.config.logging);
+    let started = std::time::Instant::now();
+    if let Some((node, why)) = &running.loaded.node {
+        tracing::info!("running as node {node}: {why}");
+    }
+    let (events, _) = broadcast::channel(1024);
+    let shared = Shared {
+        events,
+        status: Arc::new(Mutex::new(Status {
+            pharos_version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            started_at: status::now_rfc3339(),
+            config: ConfigStatus {
+                file: opts.config.display().to_string(),
+                source: running.source,
+                node: running.node.clone(),
+                revision: 1,
+                loaded_at: status::now_rfc3339(),
+                age_seconds: 0,
+                errors: running.errors.clone(),
+            },
+            tasks: Vec::new(),
+            subsystems: Default::default(),
+        })),
+        metrics: Arc::new(Metrics::new()),
+        ready: Ready::default(),
+    };
+    shared.metrics.set_revision(1);
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
+    let cfg = &running.loaded.config;
+    let mut sup = Supervisor::new(shared.clone(), opts.restart_policy)
+        .with_watchdog(notify::watchdog_period());
+    sup.add(
+        ControlServer {
+            path_override: opts.socket.clone(),
+            reload: reload_tx,
+        },
+        cfg,
+    );
+    sup.add(MetricsServer, cfg);
+    let (cmd_tx, cmd_rx) = mpsc::channel(8);
+    let sup_handle = tokio::spawn(sup.run(cmd_rx));
+
+    let pending = shared.ready.wait(Duration::from_secs(30)).await;
+    if !pending.is_empty() {
+        tracing::warn!(
+            "not ready after 30 s: {}; reporting ready anyway",
+            pending.join(", ")
+        );
+    }
+    let mut revision = 1u64;
+    let line = summary(cfg, revision, running.source);
+    notify::ready(&line);
+    tracing::info!(
+        "pharos: ready in {} ms; {line}",
+        started.elapsed().as_millis()
+    );
+    shared.emit(Event::new("config", "pharos", format!("started; {line}")));
+    if running.source == ConfigSource::File
+        && let Err(e) = lkg.save(&running.text)
+    {
+        tracing::warn!("{e}");
+    }
+
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler installs");
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
+    loop {
+        let reply: Option<oneshot::Sender<ReloadOutcome>> = tokio::select! {
+            _ = hup.recv() => None,
+            Some(r) = reload_rx.recv() => Some(r),
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        let outcome = reload(&opts, &shared, &cmd_tx, &lkg, &mut revision).await;
+        if let Some(r) = reply {
+            let _ = r.send(outcome);
+        }
+    }
+
+    notify::stopping();
+    tracing::info!(
+        "shutting down (bound {} ms)",
+        opts.shutdown_timeout.as_millis()
+    );
+    let (tx, rx) = oneshot::channel();
+    if cmd_tx
+        .send(Command::Shutdown(opts.shutdown_timeout, tx))
+        .await
+        .is_ok()
+        && let Ok(steps) = rx.await
+    {
+        let total: Duration = steps.iter().map(|s| s.took).sum();
+        tracing::info!(
+            "shutdown done in {} ms: {}",
+            total.as_millis(),
+            steps
+                .iter()
+                .map(|s| s.task.as_str())
+                .collect::<Vec<_>>()
+                .join(" → ")
+        );
+    }
+    let _ = sup_handle.await;
+    ExitCode::SUCCESS
+}
+
+/// Re-reads the file; applies it only if valid. An invalid file changes
+/// nothing and every diagnostic goes back to the caller.
+async fn reload(
+    opts: &RunOptions,
+    shared: &Shared,
+    cmd_tx: &mpsc::Sender<Command>,
+    lkg: &LastGood,
+    revision: &mut u64,
+) -> ReloadOutcome {
+    notify::reloading();
+    let shown = opts.config.display().to_string();
+    let (text, result) = read_and_load(opts);
+    let outcome = match result {
+        Err(diags) => {
+            let errors: Vec<String> = diags
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| one_line(&shown, &text, d))
+                .collect();
+            shared.metrics.reloaded(false);
+            shared.emit(Event::new(
+                "config",
+                "reload",
+                format!(
+                    "reload refused: {} errors in {shown}; the running config is unchanged",
+                    errors.len()
+                ),
+            ));
+            shared
+                .status
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .config
+                .errors = errors;
+            ReloadOutcome {
+                applied: false,
+                revision: *revision,
+                changes: Default::default(),
+                rendered: render(&shown, &text, &diags),
+                diagnostics: serde_json::to_value(diag::to_json(
+                    &Source::new(&shown, &text),
+                    &diags,
+                ))
+                .expect("diagnostics serialize"),
+            }
+        }
+        Ok(loaded) => {
+            let (tx, rx) = oneshot::channel();
+            let cfg = Arc::new(loaded.config.clone());
+            let changes = match cmd_tx.send(Command::Reload(cfg, tx)).await {
+                Ok(()) => rx.await.unwrap_or_default(),
+                Err(_) => Default::default(),
+            };
+            *revision += 1;
+            shared.metrics.reloaded(true);
+            shared.metrics.set_revision(*revision);
+            {
+                let mut s = shared.status.lock().unwrap_or_else(|e| e.into_inner());
+                s.config.revision = *revision;
+                s.config.source = ConfigSource::File;
+                s.config.node = loaded.node.as_ref().map(|n| n.0.clone());
+                s.config.loaded_at = status::now_rfc3339();
+                s.config.errors.clear();
+            }
+            let what = if changes.is_empty() {
+                "nothing changed".to_string()
+            } else {
+                changes
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            shared.emit(Event::new(
+                "config",
+                "reload",
+                format!("reloaded as r{revision}: {what}"),
+            ));
+            if let Err(e) = lkg.save(&text) {
+                tracing::warn!("{e}");
+            }
+            ReloadOutcome {
+                applied: true,
+                revision: *revision,
+                changes,
+                rendered: render(&shown, &text, &loaded.warnings),
+                diagnostics: serde_json::to_value(diag::to_json(
+                    &Source::new(&shown, &text),
+                    &loaded.warnings,
+                ))
+                .expect("diagnostics serialize"),
+            }
+        }
+    };
+    let cfg_line = {
+        let s = shared.status.lock().unwrap_or_else(|e| e.into_inner());
+        format!("config r{} ({} tasks)", s.config.revision, s.tasks.len())
+    };
+    notify::ready(&cfg_line);
+    outcome
+}

@@ -1,0 +1,459 @@
+//! Runs each subsystem as a tokio task, restarts it when it fails (with
+//! backoff, see `backoff.rs`), hands it its slice of the config on start and
+//! only the difference on reload, and stops them all in order on shutdown.
+//!
+//! A task that panics or returns an error is restarted on its own; the
+//! others are not touched. One that keeps failing is marked Failed and left
+//! stopped; the process stays up.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::{Backoff, Decision, Policy};
+use super::diff::{Diff, Slice};
+use super::metrics::Metrics;
+use super::status::{Event, Status, TaskState, TaskStatus};
+use crate::config::Config;
+
+/// What a subsystem task receives about its part of the config.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update<T> {
+    /// Everything, on every (re)start: reconcile against the live kernel.
+    Full(Slice<T>),
+    /// On reload, only what changed.
+    Diff(Diff<T>),
+}
+
+/// Which tasks have finished their first full apply. READY=1 waits for all.
+#[derive(Clone, Default)]
+pub struct Ready {
+    pending: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl Ready {
+    fn expect(&self, task: &str) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(task.to_string());
+    }
+
+    /// A task says its first apply is done.
+    pub fn mark(&self, task: &str) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(task);
+        self.notify.notify_waiters();
+    }
+
+    /// Waits until every task is ready, or `timeout`; returns those still pending.
+    pub async fn wait(&self, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notified = self.notify.notified();
+            let pending: Vec<String> = self
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned()
+                .collect();
+            if pending.is_empty() {
+                return pending;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return pending;
+            }
+        }
+    }
+}
+
+/// Handles shared by the supervisor and every task.
+#[derive(Clone)]
+pub struct Shared {
+    pub events: broadcast::Sender<Event>,
+    pub status: Arc<Mutex<Status>>,
+    pub metrics: Arc<Metrics>,
+    pub ready: Ready,
+}
+
+impl Shared {
+    pub fn emit(&self, event: Event) {
+        tracing::info!(kind = %event.kind, subject = %event.subject, "{}", event.message);
+        // No subscribers is fine: nobody is watching `pharos events`.
+        let _ = self.events.send(event);
+    }
+
+    /// Sets a subsystem's section of `pharos status`.
+    pub fn publish(&self, section: &str, value: serde_json::Value) {
+        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        s.subsystems.insert(section.to_string(), value);
+    }
+}
+
+/// What a running task gets.
+pub struct TaskCtx<T> {
+    pub updates: mpsc::UnboundedReceiver<Update<T>>,
+    pub shared: Shared,
+    /// Cancelled on shutdown: do the shutdown steps and return `Ok`.
+    pub cancel: CancellationToken,
+    /// Call `ready.mark(name)` once the first full apply is done.
+    pub ready: Ready,
+}
+
+pub type TaskFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// A part of pharos that runs as a supervised task.
+pub trait Subsystem: Send + Sync + 'static {
+    type Item: Clone + PartialEq + Debug + Send + Sync + 'static;
+    fn name(&self) -> &'static str;
+    /// Shutdown order: lower stops first (VRRP hands over the VIPs before
+    /// checks stop, before IPVS is left or flushed).
+    fn shutdown_rank(&self) -> u8;
+    /// This subsystem's part of a config.
+    fn slice(&self, cfg: &Config) -> Slice<Self::Item>;
+    /// Runs until cancelled. An `Err` or a panic gets it restarted.
+    fn run(self: Arc<Self>, ctx: TaskCtx<Self::Item>) -> TaskFuture;
+}
+
+/// The type-erased face of a subsystem, so one supervisor runs them all.
+trait Slot: Send {
+    fn name(&self) -> &'static str;
+    fn rank(&self) -> u8;
+    fn start(&mut self, shared: &Shared, cancel: CancellationToken) -> TaskFuture;
+    /// Sends the difference to the running task; `None` if nothing changed.
+    fn reload(&mut self, cfg: &Config) -> Option<String>;
+}
+
+struct TypedSlot<S: Subsystem> {
+    sub: Arc<S>,
+    current: Slice<S::Item>,
+    tx: Option<mpsc::UnboundedSender<Update<S::Item>>>,
+}
+
+impl<S: Subsystem> Slot for TypedSlot<S> {
+    fn name(&self) -> &'static str {
+        self.sub.name()
+    }
+    fn rank(&self) -> u8 {
+        self.sub.shutdown_rank()
+    }
+    fn start(&mut self, shared: &Shared, cancel: CancellationToken) -> TaskFuture {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(Update::Full(self.current.clone()));
+        self.tx = Some(tx);
+        self.sub.clone().run(TaskCtx {
+            updates: rx,
+            shared: shared.clone(),
+            cancel,
+            ready: shared.ready.clone(),
+        })
+    }
+    fn reload(&mut self, cfg: &Config) -> Option<String> {
+        let new = self.sub.slice(cfg);
+        let diff = Diff::between(&self.current, &new);
+        self.current = new;
+        if diff.is_empty() {
+            return None;
+        }
+        let summary = diff.summary();
+        // A task that is down gets the whole new slice when it restarts.
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Update::Diff(diff));
+        }
+        Some(summary)
+    }
+}
+
+struct Running {
+    slot: Box<dyn Slot>,
+    backoff: Backoff,
+    state: TaskState,
+    last_error: Option<String>,
+    generation: u64,
+    cancel: CancellationToken,
+    abort: Option<AbortHandle>,
+    restart_at: Option<Instant>,
+}
+
+/// Commands to a running supervisor.
+pub enum Command {
+    /// Apply a validated config; replies with each subsystem's change summary.
+    Reload(Arc<Config>, oneshot::Sender<BTreeMap<String, String>>),
+    /// Stop every task in order within `bound`; replies with the steps.
+    Shutdown(Duration, oneshot::Sender<Vec<ShutdownStep>>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShutdownStep {
+    pub task: String,
+    pub took: Duration,
+    /// False when the task overran the bound and was aborted.
+    pub clean: bool,
+}
+
+type Exit = (usize, u64, Result<(), String>);
+
+pub struct Supervisor {
+    tasks: Vec<Running>,
+    shared: Shared,
+    policy: Policy,
+    exits_tx: mpsc::UnboundedSender<Exit>,
+    exits_rx: mpsc::UnboundedReceiver<Exit>,
+    watchdog: Option<Duration>,
+}
+
+impl Supervisor {
+    pub fn new(shared: Shared, policy: Policy) -> Self {
+        let (exits_tx, exits_rx) = mpsc::unbounded_channel();
+        Supervisor {
+            tasks: Vec::new(),
+            shared,
+            policy,
+            exits_tx,
+            exits_rx,
+            watchdog: None,
+        }
+    }
+
+    /// Sends `WATCHDOG=1` from the supervisor's own loop at this period, so a
+    /// wedged supervisor stops petting the watchdog and systemd steps in.
+    pub fn with_watchdog(mut self, period: Option<Duration>) -> Self {
+        self.watchdog = period;
+        self
+    }
+
+    pub fn add<S: Subsystem>(&mut self, sub: S, cfg: &Config) {
+        let current = sub.slice(cfg);
+        self.shared.ready.expect(sub.name());
+        self.tasks.push(Running {
+            slot: Box::new(TypedSlot {
+                sub: Arc::new(sub),
+                current,
+                tx: None,
+            }),
+            backoff: Backoff::new(self.policy),
+            state: TaskState::Stopped,
+            last_error: None,
+            generation: 0,
+            cancel: CancellationToken::new(),
+            abort: None,
+            restart_at: None,
+        });
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let t = &mut self.tasks[i];
+        t.generation += 1;
+        t.cancel = CancellationToken::new();
+        t.backoff.on_start(Instant::now().into_std());
+        t.state = TaskState::Running;
+        t.restart_at = None;
+        let fut = t.slot.start(&self.shared, t.cancel.clone());
+        let inner = tokio::spawn(fut);
+        t.abort = Some(inner.abort_handle());
+        let (gen_, tx) = (t.generation, self.exits_tx.clone());
+        tokio::spawn(async move {
+            let outcome = match inner.await {
+                Ok(r) => r,
+                Err(e) if e.is_panic() => {
+                    Err(format!("panicked: {}", panic_message(e.into_panic())))
+                }
+                Err(_) => Err("aborted".to_string()),
+            };
+            let _ = tx.send((i, gen_, outcome));
+        });
+        let name = t.slot.name();
+        self.shared.metrics.task_up(name, true);
+        self.publish_tasks();
+    }
+
+    fn publish_tasks(&self) {
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| TaskStatus {
+                name: t.slot.name().to_string(),
+                state: t.state,
+                restarts: t.backoff.restarts,
+                last_error: t.last_error.clone(),
+            })
+            .collect();
+        let mut s = self.shared.status.lock().unwrap_or_else(|e| e.into_inner());
+        s.tasks = tasks;
+    }
+
+    fn on_exit(&mut self, i: usize, generation: u64, outcome: Result<(), String>) {
+        let Some(t) = self.tasks.get_mut(i) else {
+            return;
+        };
+        if generation != t.generation || t.state != TaskState::Running {
+            return;
+        }
+        let name = t.slot.name();
+        // Tasks run until cancelled; returning on their own is a failure too.
+        let why = outcome
+            .err()
+            .unwrap_or_else(|| "stopped on its own".to_string());
+        t.last_error = Some(why.clone());
+        self.shared.metrics.task_up(name, false);
+        match t
+            .backoff
+            .on_failure(Instant::now().into_std(), fastrand::f64())
+        {
+            Decision::RestartAfter(delay) => {
+                t.state = TaskState::Restarting;
+                t.restart_at = Some(Instant::now() + delay);
+                self.shared.metrics.task_restarted(name);
+                let msg = format!(
+                    "task {name} failed ({why}); restarting in {} ms",
+                    delay.as_millis()
+                );
+                tracing::warn!(task = name, "{msg}");
+                self.shared.emit(Event::new("task", name, msg));
+            }
+            Decision::GiveUp => {
+                t.state = TaskState::Failed;
+                let msg = format!(
+                    "task {name} failed {} times in a row ({why}); giving up, the rest keeps running",
+                    t.backoff.failures_in_row()
+                );
+                tracing::error!(task = name, "{msg}");
+                self.shared.emit(Event::new("task", name, msg));
+            }
+        }
+        self.publish_tasks();
+    }
+
+    /// Starts every task, then serves commands until shut down.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        for i in 0..self.tasks.len() {
+            self.spawn(i);
+        }
+        let mut watchdog = self.watchdog.map(|p| tokio::time::interval(p / 2));
+        loop {
+            let next_restart = self.tasks.iter().filter_map(|t| t.restart_at).min();
+            tokio::select! {
+                Some((i, g, outcome)) = self.exits_rx.recv() => self.on_exit(i, g, outcome),
+                () = sleep_until(next_restart), if next_restart.is_some() => {
+                    let now = Instant::now();
+                    let due: Vec<usize> = (0..self.tasks.len())
+                        .filter(|&i| self.tasks[i].restart_at.is_some_and(|at| at <= now))
+                        .collect();
+                    for i in due {
+                        self.spawn(i);
+                    }
+                }
+                _ = tick(&mut watchdog), if watchdog.is_some() => super::notify::watchdog(),
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Reload(cfg, reply)) => {
+                        let mut changes = BTreeMap::new();
+                        for t in &mut self.tasks {
+                            if let Some(summary) = t.slot.reload(&cfg) {
+                                changes.insert(t.slot.name().to_string(), summary);
+                            }
+                        }
+                        let _ = reply.send(changes);
+                    }
+                    Some(Command::Shutdown(bound, reply)) => {
+                        let steps = self.shutdown(bound).await;
+                        let _ = reply.send(steps);
+                        return;
+                    }
+                    None => {
+                        self.shutdown(Duration::from_secs(10)).await;
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Cancels the tasks one at a time in rank order, waiting for each, all
+    /// within `bound`; a task still running at the deadline is aborted.
+    async fn shutdown(&mut self, bound: Duration) -> Vec<ShutdownStep> {
+        let deadline = Instant::now() + bound;
+        let mut order: Vec<usize> = (0..self.tasks.len()).collect();
+        order.sort_by_key(|&i| self.tasks[i].slot.rank());
+        let mut steps = Vec::new();
+        for i in order {
+            let began = Instant::now();
+            let name = self.tasks[i].slot.name();
+            let was_running = self.tasks[i].state == TaskState::Running;
+            self.tasks[i].restart_at = None;
+            self.tasks[i].cancel.cancel();
+            let mut clean = true;
+            if was_running {
+                let generation = self.tasks[i].generation;
+                clean = loop {
+                    match tokio::time::timeout_at(deadline, self.exits_rx.recv()).await {
+                        Ok(Some((j, g, outcome))) if j == i && g == generation => {
+                            if let Err(e) = outcome {
+                                tracing::warn!(task = name, "stopped with an error: {e}");
+                            }
+                            break true;
+                        }
+                        Ok(Some(_)) => continue,
+                        Ok(None) | Err(_) => break false,
+                    }
+                };
+                if !clean && let Some(a) = &self.tasks[i].abort {
+                    a.abort();
+                }
+            }
+            self.tasks[i].state = TaskState::Stopped;
+            self.shared.metrics.task_up(name, false);
+            let took = began.elapsed();
+            let msg = if clean {
+                format!("stopped {name} in {} ms", took.as_millis())
+            } else {
+                format!("{name} did not stop within the shutdown bound; aborted")
+            };
+            self.shared.emit(Event::new("shutdown", name, msg));
+            steps.push(ShutdownStep {
+                task: name.to_string(),
+                took,
+                clean,
+            });
+        }
+        self.publish_tasks();
+        steps
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn tick(i: &mut Option<tokio::time::Interval>) {
+    match i {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
