@@ -5,7 +5,7 @@
 
 CARGO ?= cargo
 # Debian packages the tests need. Installed only when missing.
-TEST_PACKAGES :=
+TEST_PACKAGES := systemd
 
 all: build
 
