@@ -102,6 +102,8 @@ pub fn main() -> ExitCode {
             socket,
             shutdown_timeout,
             restart_policy: Default::default(),
+            pid1: false,
+            errors_file: None,
         }),
         Command::Status { json, socket } => control::status(&socket, json),
         Command::Reload { socket } => control::reload(&socket),

@@ -9,7 +9,8 @@ use tracing_subscriber::prelude::*;
 
 use crate::config::model::{LogLevel, LogTarget, Logging};
 
-pub fn init(cfg: &Logging) {
+/// `plain`: no colours whatever the terminal (PID 1's serial console).
+pub fn init(cfg: &Logging, plain: bool) {
     let level = match cfg.level {
         LogLevel::Error => "error",
         LogLevel::Warn => "warn",
@@ -28,7 +29,7 @@ pub fn init(cfg: &Logging) {
     let console = || {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .with_ansi(!plain && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
     };
     let result = if journald {
         match tracing_journald::layer() {

@@ -59,6 +59,34 @@ pub struct RunOptions {
     /// How long shutdown may take in all.
     pub shutdown_timeout: Duration,
     pub restart_policy: backoff::Policy,
+    /// Running as PID 1 in the image: set the host name, power off on
+    /// SIGUSR2, and never give up for want of a config (maintenance mode).
+    pub pid1: bool,
+    /// Where to write the diagnostics of an invalid file (the image's
+    /// `/config/pharos.errors`); removed again once the file is valid.
+    pub errors_file: Option<PathBuf>,
+}
+
+/// Why `run` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM.
+    Terminate,
+    /// SIGINT (ctrl-alt-del for PID 1).
+    Interrupt,
+    /// SIGUSR2 or the power button.
+    PowerOff,
+    /// There was no valid config to run.
+    NoConfig,
+}
+
+/// Hooks for the PID 1 shell around the runtime.
+#[derive(Default)]
+pub struct Hooks {
+    /// Other reasons to stop (the ACPI power button).
+    pub stop: Option<mpsc::Receiver<Stop>>,
+    /// Fired once READY=1 has been sent.
+    pub ready: Option<oneshot::Sender<()>>,
 }
 
 /// Runs the supervisor until SIGTERM/SIGINT. Exit 1 when there is no valid
@@ -69,7 +97,10 @@ pub fn run(opts: RunOptions) -> ExitCode {
         .enable_all()
         .build()
         .expect("the tokio runtime starts");
-    rt.block_on(run_async(opts))
+    match rt.block_on(run_async(opts, Hooks::default())) {
+        Stop::NoConfig => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 struct Running {
@@ -122,6 +153,20 @@ fn render(path: &str, text: &str, diags: &[Diagnostic]) -> String {
     diag::render(&Source::new(path, text), diags, false)
 }
 
+/// Keeps `pharos.errors` in step with the file: the diagnostics while it is
+/// invalid, nothing once it is valid.
+fn write_errors(opts: &RunOptions, rendered: Option<&str>) {
+    let Some(path) = &opts.errors_file else { return };
+    let r = match rendered {
+        Some(text) => std::fs::write(path, text),
+        None if path.exists() => std::fs::remove_file(path),
+        None => Ok(()),
+    };
+    if let Err(e) = r {
+        eprintln!("pharos: cannot update {}: {e}", path.display());
+    }
+}
+
 /// The file if it is valid, else the last known good config, else nothing.
 fn initial(opts: &RunOptions, lkg: &LastGood) -> Result<Running, String> {
     let shown = opts.config.display().to_string();
@@ -131,6 +176,7 @@ fn initial(opts: &RunOptions, lkg: &LastGood) -> Result<Running, String> {
             if !loaded.warnings.is_empty() {
                 eprint!("{}", render(&shown, &text, &loaded.warnings));
             }
+            write_errors(opts, None);
             Ok(Running {
                 node: loaded.node.as_ref().map(|n| n.0.clone()),
                 text,
@@ -142,6 +188,7 @@ fn initial(opts: &RunOptions, lkg: &LastGood) -> Result<Running, String> {
         Err(diags) => {
             let rendered = render(&shown, &text, &diags);
             eprint!("{rendered}");
+            write_errors(opts, Some(&rendered));
             let errors: Vec<String> = diags
                 .iter()
                 .filter(|d| d.is_error())
@@ -163,6 +210,25 @@ fn initial(opts: &RunOptions, lkg: &LastGood) -> Result<Running, String> {
                         node: loaded.node.as_ref().map(|n| n.0.clone()),
                         text,
                         source: ConfigSource::LastGood,
+                        errors,
+                        loaded,
+                    })
+                }
+                None if opts.pid1 => {
+                    eprintln!(
+                        "pharos: MAINTENANCE MODE: {shown} is invalid and there is no last known good config at {}. \
+                         Running with no VIPs and no services. Fix pharos.toml on the PHAROS-CFG partition and reboot (ctrl-alt-del).",
+                        lkg.path().display()
+                    );
+                    let loaded = config::Loaded {
+                        config: Config::default(),
+                        node: None,
+                        warnings: Vec::new(),
+                    };
+                    Ok(Running {
+                        node: None,
+                        text: String::new(),
+                        source: ConfigSource::Maintenance,
                         errors,
                         loaded,
                     })
@@ -191,6 +257,7 @@ fn summary(cfg: &Config, revision: u64, source: ConfigSource) -> String {
     let src = match source {
         ConfigSource::File => "",
         ConfigSource::LastGood => " (LAST GOOD CONFIG: the file is invalid)",
+        ConfigSource::Maintenance => " (MAINTENANCE: no valid config)",
     };
     format!(
         "config r{revision}{src}: {} vrrp instances, {} services, {} checks",
@@ -200,16 +267,22 @@ fn summary(cfg: &Config, revision: u64, source: ConfigSource) -> String {
     )
 }
 
-async fn run_async(opts: RunOptions) -> ExitCode {
+pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
     let lkg = LastGood::in_dir(&opts.state_dir);
     let running = match initial(&opts, &lkg) {
         Ok(r) => r,
         Err(msg) => {
             eprintln!("{msg}");
-            return ExitCode::from(1);
+            return Stop::NoConfig;
         }
     };
-    logging::init(&running.loaded.config.logging);
+    if opts.pid1
+        && let Some(h) = &running.loaded.config.system.hostname
+        && let Err(e) = nix::unistd::sethostname(h)
+    {
+        eprintln!("pharos: setting the host name to {h}: {e}");
+    }
+    logging::init(&running.loaded.config.logging, opts.pid1);
     let started = std::time::Instant::now();
     if let Some((node, why)) = &running.loaded.node {
         tracing::info!("running as node {node}: {why}");
@@ -272,22 +345,29 @@ async fn run_async(opts: RunOptions) -> ExitCode {
     {
         tracing::warn!("{e}");
     }
+    if let Some(r) = hooks.ready.take() {
+        let _ = r.send(());
+    }
+    let mut usr2 = signal(SignalKind::user_defined2()).expect("SIGUSR2 handler installs");
+    let mut extra_stop = hooks.stop.take();
 
     let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler installs");
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
-    loop {
+    let stop = loop {
         let reply: Option<oneshot::Sender<ReloadOutcome>> = tokio::select! {
             _ = hup.recv() => None,
             Some(r) = reload_rx.recv() => Some(r),
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+            _ = term.recv() => break Stop::Terminate,
+            _ = int.recv() => break Stop::Interrupt,
+            _ = usr2.recv(), if opts.pid1 => break Stop::PowerOff,
+            Some(s) = recv_opt(&mut extra_stop) => break s,
         };
         let outcome = reload(&opts, &shared, &cmd_tx, &lkg, &mut revision).await;
         if let Some(r) = reply {
             let _ = r.send(outcome);
         }
-    }
+    };
 
     notify::stopping();
     tracing::info!(
@@ -313,7 +393,14 @@ async fn run_async(opts: RunOptions) -> ExitCode {
         );
     }
     let _ = sup_handle.await;
-    ExitCode::SUCCESS
+    stop
+}
+
+async fn recv_opt(rx: &mut Option<mpsc::Receiver<Stop>>) -> Option<Stop> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Re-reads the file; applies it only if valid. An invalid file changes
@@ -335,6 +422,7 @@ async fn reload(
                 .filter(|d| d.is_error())
                 .map(|d| one_line(&shown, &text, d))
                 .collect();
+            write_errors(opts, Some(&render(&shown, &text, &diags)));
             shared.metrics.reloaded(false);
             shared.emit(Event::new(
                 "config",
@@ -397,6 +485,7 @@ async fn reload(
             if let Err(e) = lkg.save(&text) {
                 tracing::warn!("{e}");
             }
+            write_errors(opts, None);
             ReloadOutcome {
                 applied: true,
                 revision: *revision,

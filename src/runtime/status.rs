@@ -44,6 +44,8 @@ pub enum ConfigSource {
     File,
     /// The file was invalid; the last config that ran well is running.
     LastGood,
+    /// Nothing valid to run: up, reachable, holding no VIPs.
+    Maintenance,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]

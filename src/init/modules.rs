@@ -1,0 +1,104 @@
+//! Loads kernel modules with finit_module(2), dependencies first, from the
+//! image's module tree and its `modules.dep` (made by depmod at build time).
+//! No kmod userland in the image. The network plane (issue 5) grows this
+//! into on-demand loading for schedulers and tunnels.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use nix::kmod::{ModuleInitFlags, finit_module};
+
+pub struct ModuleTree {
+    root: PathBuf,
+    /// module name → (path relative to root, dependencies by name)
+    deps: HashMap<String, (String, Vec<String>)>,
+    loaded: HashSet<String>,
+}
+
+/// `kernel/net/ipv4/ip_gre.ko` → `ip_gre`; the kernel treats `-` as `_`.
+fn name_of(path: &str) -> String {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.split(".ko").next().unwrap_or(file).replace('-', "_")
+}
+
+impl ModuleTree {
+    pub fn open() -> Result<Self, String> {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_err(|e| format!("reading the kernel release: {e}"))?;
+        let root = PathBuf::from("/lib/modules").join(release.trim());
+        let dep = std::fs::read_to_string(root.join("modules.dep")).map_err(|e| format!("reading {}/modules.dep: {e}", root.display()))?;
+        Ok(ModuleTree {
+            deps: parse_modules_dep(&dep),
+            root,
+            loaded: HashSet::new(),
+        })
+    }
+
+    /// Loads `name` and what it needs. A module already in the kernel (or
+    /// built in) is fine.
+    pub fn load(&mut self, name: &str) -> Result<(), String> {
+        let name = name.replace('-', "_");
+        if self.loaded.contains(&name) || std::path::Path::new("/sys/module").join(&name).exists() {
+            self.loaded.insert(name);
+            return Ok(());
+        }
+        let (path, deps) = self.deps.get(&name).cloned().ok_or_else(|| format!("module {name} is not in the image"))?;
+        for d in deps {
+            self.load(&d)?;
+        }
+        let file = std::fs::File::open(self.root.join(&path)).map_err(|e| format!("opening module {name}: {e}"))?;
+        match finit_module(&file, c"", ModuleInitFlags::empty()) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {
+                self.loaded.insert(name);
+                Ok(())
+            }
+            // No such device: a driver for hardware this box lacks.
+            Err(nix::errno::Errno::ENODEV) => Ok(()),
+            Err(e) => Err(format!("loading module {name}: {e}")),
+        }
+    }
+}
+
+pub fn parse_modules_dep(text: &str) -> HashMap<String, (String, Vec<String>)> {
+    text.lines()
+        .filter_map(|l| {
+            let (path, deps) = l.split_once(':')?;
+            let deps = deps.split_whitespace().map(name_of).collect();
+            Some((name_of(path), (path.to_string(), deps)))
+        })
+        .collect()
+}
+
+/// Loads the modules listed in `/etc/pharos-boot-modules` (storage, FAT,
+/// input, NICs). Returns how many loaded; failures are logged, not fatal.
+pub fn load_boot_modules() -> usize {
+    let list = std::fs::read_to_string("/etc/pharos-boot-modules").unwrap_or_default();
+    let mut tree = match ModuleTree::open() {
+        Ok(t) => t,
+        Err(e) => {
+            super::say(&e);
+            return 0;
+        }
+    };
+    let mut n = 0;
+    for m in list.split_whitespace() {
+        match tree.load(m) {
+            Ok(()) => n += 1,
+            Err(e) => super::say(&e),
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modules_dep_lines_become_names_and_dependencies() {
+        let d = parse_modules_dep(
+            "kernel/net/netfilter/ipvs/ip_vs_wrr.ko: kernel/net/netfilter/ipvs/ip_vs.ko kernel/net/netfilter/nf_conntrack.ko\nkernel/fs/nls/nls_iso8859-1.ko:\n",
+        );
+        assert_eq!(d["ip_vs_wrr"].1, vec!["ip_vs", "nf_conntrack"]);
+        assert_eq!(d["nls_iso8859_1"].0, "kernel/fs/nls/nls_iso8859-1.ko");
+    }
+}
