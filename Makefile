@@ -1,26 +1,56 @@
 # pharos — two commands do all set-up on a fresh Debian machine, as root:
 #   make run    build, then boot the appliance with the embedded default config
 #   make test   install what the tests need, build, run every test
-.PHONY: all build test run deps check-configs schema clean
+.PHONY: all build test run deps image image-deps static check-configs schema clean
 
 CARGO ?= cargo
-# Debian packages the tests need. Installed only when missing.
-TEST_PACKAGES := systemd
+# Debian packages the image build, the VM lab and the tests need.
+# Installed only when missing.
+IMAGE_PACKAGES := dpkg-dev kmod dosfstools mtools syslinux syslinux-common fdisk cpio qemu-utils busybox-static iproute2 ipvsadm
+TEST_PACKAGES := systemd qemu-system-x86 $(IMAGE_PACKAGES)
+
+KERNEL ?= cloud
+VARIANT ?= prod
+CONFIG ?= configs/default.toml
+IMAGE_OUT := $(if $(filter debug,$(VARIANT)),image/out/debug,image/out)
+STATIC_BIN := target/x86_64-unknown-linux-gnu/release/pharos
 
 all: build
 
-deps:
-	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
-	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+define install_missing
+	@missing=""; for p in $(1); do dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+deps:
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+	$(call install_missing,$(TEST_PACKAGES))
+
+image-deps:
+	$(call install_missing,$(IMAGE_PACKAGES))
+	@apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1 || apt-get update -qq
+
+# pharos for the image: one static binary, no C libraries at run time.
+static:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --locked --release --target x86_64-unknown-linux-gnu
+
+# The image: rebuilt only when an input changed; the same inputs give the
+# same bytes (image/build.sh).
+image: image-deps static
+	@$(MAKE) --no-print-directory $(IMAGE_OUT)/pharos.img
+
+$(IMAGE_OUT)/pharos.img: $(STATIC_BIN) $(CONFIG) image/build.sh image/modules-*.txt $(shell find overlays -type f)
+	KERNEL=$(KERNEL) VARIANT=$(VARIANT) CONFIG=$(CONFIG) OUT=$(IMAGE_OUT) PHAROS_BIN=$(STATIC_BIN) image/build.sh
 
 build:
 	$(CARGO) build --locked --release
 
 test: deps
+	$(MAKE) --no-print-directory image
+	$(MAKE) --no-print-directory image VARIANT=debug
 	$(CARGO) build --locked --all-targets
 	$(CARGO) test --locked --no-fail-fast
 

@@ -60,7 +60,9 @@ pub fn human(s: &Status) -> String {
         crate::runtime::status::ConfigSource::LastGood => {
             "  ** running the LAST KNOWN GOOD config: the file is invalid **"
         }
-        crate::runtime::status::ConfigSource::Maintenance => "  ** MAINTENANCE: no valid config; no VIPs held **",
+        crate::runtime::status::ConfigSource::Maintenance => {
+            "  ** MAINTENANCE: no valid config; no VIPs held **"
+        }
     };
     out.push_str(&format!(
         "pharos {}  pid {}  up since {}\n",

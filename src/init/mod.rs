@@ -40,7 +40,10 @@ pub fn main() -> ! {
     let booted = Instant::now();
     mount_early();
     console();
-    say(&format!("PID 1 starting (pharos {})", env!("CARGO_PKG_VERSION")));
+    say(&format!(
+        "PID 1 starting (pharos {})",
+        env!("CARGO_PKG_VERSION")
+    ));
     // ctrl-alt-del becomes SIGINT to us instead of an immediate reboot.
     if let Err(e) = set_cad_enabled(false) {
         say(&format!("cannot take over ctrl-alt-del: {e}"));
@@ -48,14 +51,21 @@ pub fn main() -> ! {
     let loaded = modules::load_boot_modules();
     say(&format!("loaded {loaded} boot modules"));
     let (config, state_dir, errors_file) = match mount_config() {
-        Ok(dir) => (dir.join("pharos.toml"), dir.clone(), Some(dir.join("pharos.errors"))),
+        Ok(dir) => (
+            dir.join("pharos.toml"),
+            dir.clone(),
+            Some(dir.join("pharos.errors")),
+        ),
         Err(why) => {
             say(&format!("{why}; booting the embedded default config"));
             let dir = PathBuf::from("/run/pharos");
             let _ = std::fs::create_dir_all(&dir);
             let path = dir.join("pharos.toml");
             if let Err(e) = std::fs::write(&path, EMBEDDED_DEFAULT) {
-                fatal(&format!("cannot write the embedded config to {}: {e}", path.display()));
+                fatal(&format!(
+                    "cannot write the embedded config to {}: {e}",
+                    path.display()
+                ));
             }
             (path, dir, None)
         }
@@ -70,7 +80,11 @@ pub fn main() -> ! {
         pid1: true,
         errors_file,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => fatal(&format!("cannot start the async runtime: {e}")),
     };
@@ -81,7 +95,10 @@ pub fn main() -> ! {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             if ready_rx.await.is_ok() {
-                say(&format!("ready in {} ms since PID 1 started", booted.elapsed().as_millis()));
+                say(&format!(
+                    "ready in {} ms since PID 1 started",
+                    booted.elapsed().as_millis()
+                ));
                 test_script().await;
             }
         });
@@ -121,13 +138,17 @@ fn finish(stop: Stop) -> ! {
 /// Logs why, then waits for a reboot instead of letting the kernel panic.
 fn fatal(why: &str) -> ! {
     say(&format!("FATAL: {why}"));
-    say("the box stays up without its services. Fix pharos.toml on the PHAROS-CFG partition, then press ctrl-alt-del (or send SIGTERM to PID 1) to reboot");
+    say(
+        "the box stays up without its services. Fix pharos.toml on the PHAROS-CFG partition, then press ctrl-alt-del (or send SIGTERM to PID 1) to reboot",
+    );
     if Path::new("/bin/sh").exists() {
         say("debug image: a rescue shell is on the console");
         let _ = std::process::Command::new("/bin/sh").status();
     }
     // Only signals end this: the runtime is gone, so take them by hand.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
     if let Ok(rt) = rt {
         let stop = rt.block_on(async {
             use tokio::signal::unix::{SignalKind, signal};
@@ -154,11 +175,41 @@ fn fatal(why: &str) -> ! {
 
 fn mount_early() {
     let mounts: [(&str, &str, &str, MsFlags, Option<&str>); 5] = [
-        ("proc", "/proc", "proc", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None),
-        ("sysfs", "/sys", "sysfs", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None),
-        ("devtmpfs", "/dev", "devtmpfs", MsFlags::MS_NOSUID, Some("mode=0755")),
-        ("tmpfs", "/run", "tmpfs", MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755")),
-        ("tmpfs", "/tmp", "tmpfs", MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777")),
+        (
+            "proc",
+            "/proc",
+            "proc",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+        ),
+        (
+            "sysfs",
+            "/sys",
+            "sysfs",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+        ),
+        (
+            "devtmpfs",
+            "/dev",
+            "devtmpfs",
+            MsFlags::MS_NOSUID,
+            Some("mode=0755"),
+        ),
+        (
+            "tmpfs",
+            "/run",
+            "tmpfs",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=0755"),
+        ),
+        (
+            "tmpfs",
+            "/tmp",
+            "tmpfs",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=1777"),
+        ),
     ];
     for (src, target, fstype, flags, data) in mounts {
         let _ = std::fs::create_dir_all(target);
@@ -167,7 +218,10 @@ fn mount_early() {
         {
             // No console yet; the kernel log still takes it.
             if let Ok(mut k) = OpenOptions::new().write(true).open("/dev/kmsg") {
-                let _ = std::io::Write::write_all(&mut k, format!("<3>pharos: mounting {target}: {e}\n").as_bytes());
+                let _ = std::io::Write::write_all(
+                    &mut k,
+                    format!("<3>pharos: mounting {target}: {e}\n").as_bytes(),
+                );
             }
         }
     }
@@ -176,7 +230,11 @@ fn mount_early() {
 /// The initramfs has no /dev/console node to give us stdio (it is built
 /// without root, so without device nodes); take it from devtmpfs.
 fn console() {
-    if let Ok(c) = OpenOptions::new().read(true).write(true).open("/dev/console") {
+    if let Ok(c) = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/console")
+    {
         let _ = nix::unistd::dup2_stdin(&c);
         let _ = nix::unistd::dup2_stdout(&c);
         let _ = nix::unistd::dup2_stderr(&c);
@@ -204,8 +262,16 @@ fn mount_config() -> Result<PathBuf, String> {
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         Some("flush,shortname=mixed"),
     )
-    .map_err(|e| format!("mounting {} ({CONFIG_LABEL}) on {CONFIG_DIR}: {e}", dev.display()))?;
-    say(&format!("config partition {} mounted on {CONFIG_DIR}", dev.display()));
+    .map_err(|e| {
+        format!(
+            "mounting {} ({CONFIG_LABEL}) on {CONFIG_DIR}: {e}",
+            dev.display()
+        )
+    })?;
+    say(&format!(
+        "config partition {} mounted on {CONFIG_DIR}",
+        dev.display()
+    ));
     Ok(PathBuf::from(CONFIG_DIR))
 }
 
@@ -218,17 +284,26 @@ fn find_by_fat_label(label: &str) -> Option<PathBuf> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    names.into_iter().map(|n| PathBuf::from("/dev").join(n)).find(|dev| {
-        let mut sector = [0u8; 512];
-        let ok = std::fs::File::open(dev).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut sector)).is_ok();
-        ok && sector[510..512] == [0x55, 0xAA] && fat_label(&sector).as_deref() == Some(label)
-    })
+    names
+        .into_iter()
+        .map(|n| PathBuf::from("/dev").join(n))
+        .find(|dev| {
+            let mut sector = [0u8; 512];
+            let ok = std::fs::File::open(dev)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut sector))
+                .is_ok();
+            ok && sector[510..512] == [0x55, 0xAA] && fat_label(&sector).as_deref() == Some(label)
+        })
 }
 
 fn fat_label(sector: &[u8; 512]) -> Option<String> {
     let at = |off: usize| {
         // An extended boot signature (0x29) precedes the id and label.
-        (sector[off - 0x2B + 0x26] == 0x29).then(|| String::from_utf8_lossy(&sector[off..off + 11]).trim_end().to_string())
+        (sector[off - 0x2B + 0x26] == 0x29).then(|| {
+            String::from_utf8_lossy(&sector[off..off + 11])
+                .trim_end()
+                .to_string()
+        })
     };
     if &sector[0x52..0x5A] == b"FAT32   " {
         at(0x47)
@@ -243,16 +318,29 @@ fn fat_label(sector: &[u8; 512]) -> Option<String> {
 /// line runs that script with the shell once pharos is ready, its output on
 /// the console, so the VM tests can look inside a running box.
 async fn test_script() {
-    let Ok(cmdline) = std::fs::read_to_string("/proc/cmdline") else { return };
-    let Some(script) = cmdline.split_whitespace().find_map(|w| w.strip_prefix("pharos.test=")) else { return };
+    let Ok(cmdline) = std::fs::read_to_string("/proc/cmdline") else {
+        return;
+    };
+    let Some(script) = cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("pharos.test="))
+    else {
+        return;
+    };
     if !Path::new("/bin/sh").exists() {
         say("pharos.test= ignored: this image has no shell (production images never do)");
         return;
     }
     say(&format!("running test script {script}"));
-    let status = tokio::process::Command::new("/bin/sh").arg(script).status().await;
+    let status = tokio::process::Command::new("/bin/sh")
+        .arg(script)
+        .status()
+        .await;
     match status {
-        Ok(s) => say(&format!("test script finished: exit {}", s.code().unwrap_or(-1))),
+        Ok(s) => say(&format!(
+            "test script finished: exit {}",
+            s.code().unwrap_or(-1)
+        )),
         Err(e) => say(&format!("test script failed to start: {e}")),
     }
 }

@@ -23,9 +23,11 @@ fn name_of(path: &str) -> String {
 
 impl ModuleTree {
     pub fn open() -> Result<Self, String> {
-        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_err(|e| format!("reading the kernel release: {e}"))?;
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_err(|e| format!("reading the kernel release: {e}"))?;
         let root = PathBuf::from("/lib/modules").join(release.trim());
-        let dep = std::fs::read_to_string(root.join("modules.dep")).map_err(|e| format!("reading {}/modules.dep: {e}", root.display()))?;
+        let dep = std::fs::read_to_string(root.join("modules.dep"))
+            .map_err(|e| format!("reading {}/modules.dep: {e}", root.display()))?;
         Ok(ModuleTree {
             deps: parse_modules_dep(&dep),
             root,
@@ -41,11 +43,16 @@ impl ModuleTree {
             self.loaded.insert(name);
             return Ok(());
         }
-        let (path, deps) = self.deps.get(&name).cloned().ok_or_else(|| format!("module {name} is not in the image"))?;
+        let (path, deps) = self
+            .deps
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| format!("module {name} is not in the image"))?;
         for d in deps {
             self.load(&d)?;
         }
-        let file = std::fs::File::open(self.root.join(&path)).map_err(|e| format!("opening module {name}: {e}"))?;
+        let file = std::fs::File::open(self.root.join(&path))
+            .map_err(|e| format!("opening module {name}: {e}"))?;
         match finit_module(&file, c"", ModuleInitFlags::empty()) {
             Ok(()) | Err(nix::errno::Errno::EEXIST) => {
                 self.loaded.insert(name);

@@ -20,7 +20,8 @@ pub fn watch(tx: mpsc::Sender<Stop>) {
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             let label = std::fs::read_to_string(e.path().join("device/name")).ok()?;
-            (name.starts_with("event") && label.trim() == "Power Button").then(|| format!("/dev/input/{name}"))
+            (name.starts_with("event") && label.trim() == "Power Button")
+                .then(|| format!("/dev/input/{name}"))
         })
         .collect();
     if devices.is_empty() {
@@ -29,7 +30,9 @@ pub fn watch(tx: mpsc::Sender<Stop>) {
     for dev in devices {
         let tx = tx.clone();
         std::thread::spawn(move || {
-            let Ok(mut f) = std::fs::File::open(&dev) else { return };
+            let Ok(mut f) = std::fs::File::open(&dev) else {
+                return;
+            };
             let mut ev = [0u8; EVENT_SIZE];
             while f.read_exact(&mut ev).is_ok() {
                 let kind = u16::from_ne_bytes([ev[16], ev[17]]);

@@ -13,7 +13,9 @@ use nix::unistd::Pid;
 use tokio::signal::unix::{SignalKind, signal};
 
 pub async fn run() {
-    let Ok(mut sigchld) = signal(SignalKind::child()) else { return };
+    let Ok(mut sigchld) = signal(SignalKind::child()) else {
+        return;
+    };
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut seen: HashMap<i32, Instant> = HashMap::new();
     loop {

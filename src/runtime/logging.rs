@@ -29,7 +29,9 @@ pub fn init(cfg: &Logging, plain: bool) {
     let console = || {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
-            .with_ansi(!plain && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .with_ansi(
+                !plain && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            )
     };
     let result = if journald {
         match tracing_journald::layer() {

@@ -156,7 +156,9 @@ fn render(path: &str, text: &str, diags: &[Diagnostic]) -> String {
 /// Keeps `pharos.errors` in step with the file: the diagnostics while it is
 /// invalid, nothing once it is valid.
 fn write_errors(opts: &RunOptions, rendered: Option<&str>) {
-    let Some(path) = &opts.errors_file else { return };
+    let Some(path) = &opts.errors_file else {
+        return;
+    };
     let r = match rendered {
         Some(text) => std::fs::write(path, text),
         None if path.exists() => std::fs::remove_file(path),

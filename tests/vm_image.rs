@@ -1,0 +1,387 @@
+//! The appliance image in QEMU (TCG; KVM does not work on these machines):
+//! it boots to `pharos: ready`, survives a broken config on the last known
+//! good one (or in maintenance mode), reaps orphans as PID 1, powers off
+//! cleanly on ACPI power-down, carries no shell in production, and builds
+//! reproducibly. Needs `make image` and `make image VARIANT=debug` first
+//! (`make test` does both).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn out_dir(variant: &str) -> PathBuf {
+    let base = Path::new(ROOT).join("image/out");
+    let dir = if variant == "debug" {
+        base.join("debug")
+    } else {
+        base
+    };
+    assert!(
+        dir.join("pharos.img").exists(),
+        "{} is missing: run `make image{}` (make test does)",
+        dir.join("pharos.img").display(),
+        if variant == "debug" {
+            " VARIANT=debug"
+        } else {
+            ""
+        }
+    );
+    dir
+}
+
+/// Byte offset of the PHAROS-CFG partition, from the build's LAYOUT file.
+fn config_offset(dir: &Path) -> u64 {
+    let layout = std::fs::read_to_string(dir.join("LAYOUT")).unwrap();
+    layout.split_whitespace().nth(3).unwrap().parse().unwrap()
+}
+
+/// A private copy of an image, so a test can edit its config partition.
+struct Disk {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    offset: u64,
+}
+
+impl Disk {
+    fn copy(variant: &str) -> Disk {
+        let src = out_dir(variant);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pharos.img");
+        std::fs::copy(src.join("pharos.img"), &path).unwrap();
+        Disk {
+            offset: config_offset(&src),
+            _dir: dir,
+            path,
+        }
+    }
+
+    fn image_arg(&self) -> String {
+        format!("{}@@{}", self.path.display(), self.offset)
+    }
+
+    /// Writes a file onto the config partition, as an admin would from any computer.
+    fn put(&self, name: &str, text: &str) {
+        let local = self.path.with_file_name(name);
+        std::fs::write(&local, text).unwrap();
+        let st = Command::new("mcopy")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-o", "-i", &self.image_arg()])
+            .arg(&local)
+            .arg(format!("::{name}"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "mcopy {name}");
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        let out = Command::new("mtype")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-i", &self.image_arg(), &format!("::{name}")])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// A QEMU VM with its serial console captured; killed when dropped.
+struct Vm {
+    child: Child,
+    console: Arc<Mutex<String>>,
+    qmp: PathBuf,
+    started: Instant,
+    _dir: tempfile::TempDir,
+}
+
+impl Vm {
+    fn boot(disk: &Disk, direct: Option<(&str, &str)>) -> Vm {
+        let dir = tempfile::tempdir().unwrap();
+        let qmp = dir.path().join("qmp.sock");
+        let mut cmd = Command::new("qemu-system-x86_64");
+        cmd.args([
+            "-accel", "tcg", "-m", "512", "-smp", "1", "-display", "none", "-serial", "stdio",
+            "-monitor", "none",
+        ])
+        .args(["-no-reboot", "-nic", "none"])
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", qmp.display()))
+        .arg("-drive")
+        .arg(format!("file={},format=raw,if=virtio", disk.path.display()));
+        // Boot the image's kernel directly to pass a test command line.
+        if let Some((variant, append)) = direct {
+            let o = out_dir(variant);
+            cmd.arg("-kernel")
+                .arg(o.join("vmlinuz"))
+                .arg("-initrd")
+                .arg(o.join("initrd.img"));
+            cmd.args(["-append", append]);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let started = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .expect("qemu-system-x86_64 is installed (make test installs it)");
+        let console = Arc::new(Mutex::new(String::new()));
+        let sink = console.clone();
+        let mut out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]).replace('\r', ""));
+            }
+        });
+        Vm {
+            child,
+            console,
+            qmp,
+            started,
+            _dir: dir,
+        }
+    }
+
+    fn console(&self) -> String {
+        self.console.lock().unwrap().clone()
+    }
+
+    /// Waits for `text` on the console; panics with the console if it never comes.
+    fn wait_for(&self, text: &str, timeout: Duration) -> Duration {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.console().contains(text) {
+                return self.started.elapsed();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{text}` never appeared on the console:\n{}",
+                self.console()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// ACPI power-down, as a hypervisor's "shut down" does; waits for QEMU to exit.
+    fn powerdown(&mut self) {
+        let mut s = UnixStream::connect(&self.qmp).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap(); // greeting
+        for cmd in ["qmp_capabilities", "system_powerdown"] {
+            writeln!(s, "{{\"execute\":\"{cmd}\"}}").unwrap();
+            line.clear();
+            r.read_line(&mut line).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                assert!(st.success(), "qemu exited with {st}");
+                // Let the reader thread drain the last lines.
+                std::thread::sleep(Duration::from_millis(200));
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no power-off after system_powerdown:\n{}",
+                self.console()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_image_boots_to_ready_and_powers_off_cleanly_on_acpi_shutdown() {
+    let disk = Disk::copy("prod");
+    let mut vm = Vm::boot(&disk, None);
+    let took = vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+    eprintln!(
+        "QEMU start to `pharos: ready`: {} ms (TCG)",
+        took.as_millis()
+    );
+    let c = vm.console();
+    assert!(
+        c.contains("config partition /dev/vda2 mounted on /config"),
+        "{c}"
+    );
+    vm.powerdown();
+    let c = vm.console();
+    let order = [
+        "power button pressed",
+        "shutting down (bound",
+        "stopped metrics",
+        "stopped control",
+        "shutdown complete; powering off",
+        "reboot: Power down",
+    ];
+    let mut at = 0;
+    for step in order {
+        let i = c[at..]
+            .find(step)
+            .unwrap_or_else(|| panic!("`{step}` missing or out of order:\n{c}"));
+        at += i;
+    }
+    // The config partition was used as state: the last good copy is there.
+    assert_eq!(
+        disk.get("last-good.toml").as_deref(),
+        Some(
+            std::fs::read_to_string(Path::new(ROOT).join("configs/default.toml"))
+                .unwrap()
+                .as_str()
+        )
+    );
+}
+
+#[test]
+fn a_broken_config_boots_on_the_last_known_good_one() {
+    let disk = Disk::copy("prod");
+    let mut vm = Vm::boot(&disk, None);
+    vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+    vm.powerdown();
+    drop(vm);
+    let good = std::fs::read_to_string(Path::new(ROOT).join("configs/default.toml")).unwrap();
+    disk.put(
+        "pharos.toml",
+        &good.replacen("vrid = 51", "vrid = 510", 1).replacen(
+            "[metrics]",
+            "[metrics]\nlistne = \"x\"",
+            1,
+        ),
+    );
+    let mut vm = Vm::boot(&disk, None);
+    vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+    let c = vm.console();
+    assert!(c.contains("VRID 510 is out of range"), "{c}");
+    assert!(c.contains("unknown key `listne` in `metrics`"), "{c}");
+    assert!(
+        c.contains("running the last known good config from /config/last-good.toml"),
+        "{c}"
+    );
+    assert!(c.contains("(LAST GOOD CONFIG: the file is invalid)"), "{c}");
+    vm.powerdown();
+    let errors = disk
+        .get("pharos.errors")
+        .expect("/config/pharos.errors written");
+    assert!(
+        errors.contains("--> /config/pharos.toml:") && errors.contains("VRID 510 is out of range"),
+        "{errors}"
+    );
+    assert!(errors.contains("did you mean `listen`?"), "{errors}");
+    // Fixing the file clears the errors at the next boot.
+    disk.put("pharos.toml", &good);
+    let mut vm = Vm::boot(&disk, None);
+    vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+    vm.powerdown();
+    assert_eq!(disk.get("pharos.errors"), None);
+}
+
+#[test]
+fn with_no_good_config_at_all_the_box_comes_up_in_maintenance() {
+    let disk = Disk::copy("prod");
+    disk.put("pharos.toml", "[vrrp.VI_1]\nvrid = 0\n");
+    let mut vm = Vm::boot(&disk, None);
+    vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+    let c = vm.console();
+    assert!(c.contains("MAINTENANCE MODE"), "{c}");
+    assert!(c.contains("VRID 0 is out of range"), "{c}");
+    vm.powerdown();
+}
+
+#[test]
+fn pid1_reaps_orphans() {
+    let disk = Disk::copy("debug");
+    // 50 orphans: each `sh -c` exits at once and leaves a `sleep` to PID 1.
+    disk.put(
+        "test.sh",
+        "i=0\nwhile [ $i -lt 50 ]; do sh -c 'sleep 0.3 & exit 0'; i=$((i+1)); done\n\
+         sleep 1\necho \"orphans: $(grep -l PPid:.1$ /proc/[0-9]*/status | wc -l)\"\n\
+         sleep 4\necho \"zombies: $(grep -l '^State:.Z' /proc/[0-9]*/status 2>/dev/null | wc -l)\"\n",
+    );
+    let mut vm = Vm::boot(
+        &disk,
+        Some((
+            "debug",
+            "console=ttyS0 panic=-1 pharos.test=/config/test.sh",
+        )),
+    );
+    vm.wait_for("test script finished: exit 0", BOOT_TIMEOUT);
+    let c = vm.console();
+    assert!(c.contains("zombies: 0"), "{c}");
+    assert!(c.contains("reaped "), "the reaper did the work: {c}");
+    vm.powerdown();
+}
+
+fn initrd_files(variant: &str) -> Vec<String> {
+    let o = out_dir(variant);
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "zcat {} | cpio -it --quiet",
+            o.join("initrd.img").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_production_image_has_no_shell_and_fits_the_size_budget() {
+    let files = initrd_files("prod");
+    assert!(files.iter().any(|f| f == "sbin/init"), "{files:?}");
+    for banned in ["bin/sh", "bin/busybox", "usr/sbin/ipvsadm", "usr/sbin/ip"] {
+        assert!(
+            !files.iter().any(|f| f == banned),
+            "production image contains {banned}"
+        );
+    }
+    assert!(
+        initrd_files("debug").iter().any(|f| f == "bin/sh"),
+        "the debug image has a shell"
+    );
+    let o = out_dir("prod");
+    let used = std::fs::metadata(o.join("vmlinuz")).unwrap().len()
+        + std::fs::metadata(o.join("initrd.img")).unwrap().len();
+    eprintln!("production image: {used} bytes used (kernel + initramfs)");
+    assert!(used < 32 << 20, "{used} bytes");
+}
+
+#[test]
+fn the_image_build_is_reproducible() {
+    let o = out_dir("prod");
+    let dir = tempfile::tempdir().unwrap();
+    let st = Command::new(Path::new(ROOT).join("image/build.sh"))
+        .env("OUT", dir.path())
+        .env("CACHE", Path::new(ROOT).join("image/cache"))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let a = std::fs::read_to_string(o.join("SHA256SUMS")).unwrap();
+    let b = std::fs::read_to_string(dir.path().join("SHA256SUMS")).unwrap();
+    assert_eq!(a, b, "a second build from the same inputs gave other bytes");
+}
