@@ -61,13 +61,8 @@ schema: build
 	target/release/pharos schema > pharos.schema.json
 	@echo "wrote pharos.schema.json"
 
-run: build
-	@echo "== pharos: checking the embedded default config (configs/default.toml)"
-	target/release/pharos check configs/default.toml
-	@echo
-	@echo "== still to come (see the issues): the bootable image (issue 4), the network"
-	@echo "   plane, IPVS, VRRP and health checks. Once the image lands, 'make run' boots"
-	@echo "   two directors, two real servers and a client in QEMU with this config."
+run: image
+	image/lab.sh
 
 clean:
 	$(CARGO) clean

@@ -384,4 +384,7 @@ fn the_image_build_is_reproducible() {
     let a = std::fs::read_to_string(o.join("SHA256SUMS")).unwrap();
     let b = std::fs::read_to_string(dir.path().join("SHA256SUMS")).unwrap();
     assert_eq!(a, b, "a second build from the same inputs gave other bytes");
+    // And make sees nothing to do for the image it already built.
+    let q = Command::new("make").args(["-q", "-C", ROOT, "image/out/pharos.img"]).status().unwrap();
+    assert!(q.success(), "`make image` would rebuild with nothing changed");
 }
