@@ -52,7 +52,7 @@ test: deps
 	$(MAKE) --no-print-directory image
 	$(MAKE) --no-print-directory image VARIANT=debug
 	$(CARGO) build --locked --all-targets
-	$(CARGO) test --locked --no-fail-fast
+	$(CARGO) test --locked --no-fail-fast -- --show-output
 
 check-configs: build
 	@for f in configs/*.toml; do target/release/pharos check $$f || exit 1; done

@@ -331,6 +331,62 @@ fn pid1_reaps_orphans() {
     vm.powerdown();
 }
 
+impl Vm {
+    fn wait_exit(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the VM did not stop:\n{}",
+                self.console()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Boots the debug image with a script that signals PID 1; returns the console.
+fn signal_pid1(signal: &str) -> String {
+    let disk = Disk::copy("debug");
+    disk.put("test.sh", &format!("sleep 1\nkill -{signal} 1\n"));
+    let mut vm = Vm::boot(
+        &disk,
+        Some((
+            "debug",
+            "console=ttyS0 panic=-1 pharos.test=/config/test.sh",
+        )),
+    );
+    vm.wait_exit();
+    vm.console()
+}
+
+#[test]
+fn sigusr2_powers_off_and_sigterm_or_ctrl_alt_del_reboot_after_a_clean_shutdown() {
+    let c = signal_pid1("USR2");
+    assert!(
+        c.contains("shutdown done in")
+            && c.contains("shutdown complete; powering off")
+            && c.contains("reboot: Power down"),
+        "{c}"
+    );
+    // QEMU runs with -no-reboot, so a reboot ends it.
+    let c = signal_pid1("TERM");
+    assert!(
+        c.contains("shutdown done in")
+            && c.contains("shutdown complete; rebooting")
+            && c.contains("reboot: Restarting system"),
+        "{c}"
+    );
+    // With ctrl-alt-del handed to PID 1 (reboot(RB_DISABLE_CAD)), the kernel
+    // sends SIGINT for it.
+    let c = signal_pid1("INT");
+    assert!(
+        c.contains("shutdown complete; rebooting") && c.contains("reboot: Restarting system"),
+        "{c}"
+    );
+}
+
 fn initrd_files(variant: &str) -> Vec<String> {
     let o = out_dir(variant);
     let out = Command::new("sh")
@@ -385,6 +441,12 @@ fn the_image_build_is_reproducible() {
     let b = std::fs::read_to_string(dir.path().join("SHA256SUMS")).unwrap();
     assert_eq!(a, b, "a second build from the same inputs gave other bytes");
     // And make sees nothing to do for the image it already built.
-    let q = Command::new("make").args(["-q", "-C", ROOT, "image/out/pharos.img"]).status().unwrap();
-    assert!(q.success(), "`make image` would rebuild with nothing changed");
+    let q = Command::new("make")
+        .args(["-q", "-C", ROOT, "image/out/pharos.img"])
+        .status()
+        .unwrap();
+    assert!(
+        q.success(),
+        "`make image` would rebuild with nothing changed"
+    );
 }
