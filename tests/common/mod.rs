@@ -1,0 +1,3 @@
+//! Test helpers shared by several test files.
+
+pub mod vm;
