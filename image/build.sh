@@ -110,7 +110,8 @@ if [ "$VARIANT" = debug ]; then
   for b in /usr/sbin/ipvsadm /usr/bin/ip /bin/ip; do
     [ -x "$b" ] || continue
     install -m 0755 "$b" "$root/usr/sbin/$(basename "$b")"
-    for lib in $(ldd "$b" | awk '/=>/{print $3} /^\s*\/lib/{print $1}'); do
+    # Libraries (`x => /path`) and the ELF interpreter (`/lib64/ld-...`).
+    for lib in $(ldd "$b" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
       mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"
     done
   done

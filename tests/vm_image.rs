@@ -174,6 +174,52 @@ fn sigusr2_powers_off_and_sigterm_or_ctrl_alt_del_reboot_after_a_clean_shutdown(
     );
 }
 
+#[test]
+fn the_debug_image_is_a_lab_for_the_kernel_features_the_host_lacks() {
+    // What the IPVS and tunnel tests will do inside one VM: network
+    // namespaces on veth, modules loaded, IPVS programmed and read back.
+    let disk = Disk::copy("debug");
+    disk.put(
+        "test.sh",
+        "set -e\n\
+         modprobe veth\n\
+         /usr/sbin/ip netns add rs1\n\
+         /usr/sbin/ip link add veth0 type veth peer name eth0 netns rs1\n\
+         /usr/sbin/ip addr add 10.9.0.1/24 dev veth0\n\
+         /usr/sbin/ip link set veth0 up\n\
+         /usr/sbin/ip -n rs1 addr add 10.9.0.2/24 dev eth0\n\
+         /usr/sbin/ip -n rs1 link set eth0 up\n\
+         echo \"netns: $(/usr/sbin/ip netns list)\"\n\
+         modprobe ip_vs_wrr\nmodprobe ipip\n\
+         /usr/sbin/ipvsadm -A -t 10.9.0.100:80 -s wrr\n\
+         /usr/sbin/ipvsadm -a -t 10.9.0.100:80 -r 10.9.0.2:80 -g -w 3\n\
+         /usr/sbin/ipvsadm -Ln\n\
+         /usr/sbin/ip link show tunl0 | head -n1\n",
+    );
+    let append = "console=ttyS0 panic=-1 pharos.test=/config/test.sh";
+    let mut vm = Vm::boot_on_lan(
+        &disk,
+        Some(("debug", append)),
+        Some(("52:54:00:00:00:01", 41_234)),
+    );
+    vm.wait_for("test script finished", BOOT_TIMEOUT);
+    let c = vm.console();
+    assert!(c.contains("test script finished: exit 0"), "{c}");
+    assert!(c.contains("netns: rs1"), "{c}");
+    assert!(
+        c.contains("TCP  10.9.0.100:80 wrr")
+            && c.contains("-> 10.9.0.2:80")
+            && c.contains("Route   3"),
+        "{c}"
+    );
+    assert!(c.contains("tunl0@NONE"), "{c}");
+    assert!(
+        c.contains("running as node lvs1"),
+        "the NIC's MAC picked the node: {c}"
+    );
+    vm.powerdown();
+}
+
 fn initrd_files(variant: &str) -> Vec<String> {
     let o = out_dir(variant);
     let out = Command::new("sh")

@@ -103,6 +103,13 @@ pub struct Vm {
 
 impl Vm {
     pub fn boot(disk: &Disk, direct: Option<(&str, &str)>) -> Vm {
+        Vm::boot_on_lan(disk, direct, None)
+    }
+
+    /// Boots with a virtio NIC of this MAC on the emulated LAN numbered
+    /// `lan` (a UDP multicast group bound to loopback: VMs on the same
+    /// number share one L2 segment, and nothing leaves the machine).
+    pub fn boot_on_lan(disk: &Disk, direct: Option<(&str, &str)>, nic: Option<(&str, u16)>) -> Vm {
         let dir = tempfile::tempdir().unwrap();
         let qmp = dir.path().join("qmp.sock");
         let mut cmd = Command::new("qemu-system-x86_64");
@@ -110,11 +117,24 @@ impl Vm {
             "-accel", "tcg", "-m", "512", "-smp", "1", "-display", "none", "-serial", "stdio",
             "-monitor", "none",
         ])
-        .args(["-no-reboot", "-nic", "none"])
+        .arg("-no-reboot")
         .arg("-qmp")
         .arg(format!("unix:{},server=on,wait=off", qmp.display()))
         .arg("-drive")
         .arg(format!("file={},format=raw,if=virtio", disk.path.display()));
+        match nic {
+            Some((mac, lan)) => {
+                cmd.arg("-netdev")
+                    .arg(format!(
+                        "socket,id=lan,mcast=230.0.0.1:{lan},localaddr=127.0.0.1"
+                    ))
+                    .arg("-device")
+                    .arg(format!("virtio-net-pci,netdev=lan,mac={mac}"));
+            }
+            None => {
+                cmd.args(["-nic", "none"]);
+            }
+        }
         // Boot the image's kernel directly to pass a test command line.
         if let Some((variant, append)) = direct {
             let o = out_dir(variant);
