@@ -12,7 +12,8 @@ TEST_PACKAGES := systemd qemu-system-x86 $(IMAGE_PACKAGES)
 KERNEL ?= cloud
 VARIANT ?= prod
 CONFIG ?= configs/default.toml
-IMAGE_OUT := $(if $(filter debug,$(VARIANT)),image/out/debug,image/out)
+# One output directory per flavour and variant, so make tells them apart.
+IMAGE_OUT := image/out$(if $(filter generic,$(KERNEL)),/generic)$(if $(filter debug,$(VARIANT)),/debug)
 STATIC_BIN := target/x86_64-unknown-linux-gnu/release/pharos
 
 all: build
