@@ -9,4 +9,5 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod init;
+pub mod net;
 pub mod runtime;

@@ -296,7 +296,7 @@ fn status_json_matches_its_schema_and_the_table_reads_well() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["control", "metrics"]);
+    assert_eq!(names, vec!["control", "metrics", "net"]);
     let table = String::from_utf8(p.ctl(&["status"]).stdout).unwrap();
     assert!(
         table.contains("TASK          STATE        RESTARTS  LAST ERROR"),
@@ -361,7 +361,7 @@ fn the_metrics_endpoint_serves_valid_prometheus_text() {
             (s.labels.get("task").unwrap().to_string(), v)
         })
         .collect();
-    assert_eq!(up.len(), 2, "{body}");
+    assert_eq!(up.len(), 3, "{body}");
     assert!(up.iter().all(|(_, v)| *v == 1.0), "{up:?}");
     assert!(scrape.docs.contains_key("pharos_config_revision"), "{body}");
 }
@@ -379,7 +379,7 @@ fn sigterm_runs_the_shutdown_steps_in_order_within_the_bound() {
     let metrics = log.find("stopped metrics").unwrap();
     let control = log.find("stopped control").unwrap();
     assert!(shutdown < metrics && metrics < control, "{log}");
-    assert!(log.contains("metrics → control"), "{log}");
+    assert!(log.contains("net → metrics → control"), "{log}");
     assert!(!p.socket().exists(), "the control socket is removed");
 }
 

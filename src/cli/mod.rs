@@ -3,6 +3,7 @@
 
 mod check;
 mod control;
+mod plan;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,13 @@ enum Command {
     },
     /// Print the JSON Schema of the config (for taplo / Even Better TOML).
     Schema,
+    /// Show what applying FILE would change on this machine (nothing is written).
+    Plan {
+        file: std::path::PathBuf,
+        /// The node whose overlay to apply (default: matched by MAC, host name or pharos.node=).
+        #[arg(long)]
+        node: Option<String>,
+    },
     /// Run the director: the supervisor with every configured subsystem.
     Run {
         /// The config file.
@@ -105,6 +113,7 @@ pub fn main() -> ExitCode {
             pid1: false,
             errors_file: None,
         }),
+        Command::Plan { file, node } => plan::run(&file, node),
         Command::Status { json, socket } => control::status(&socket, json),
         Command::Reload { socket } => control::reload(&socket),
         Command::Events { socket } => control::events(&socket),

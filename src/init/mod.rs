@@ -8,7 +8,6 @@
 //! (`crate::runtime`), which this wraps. PID 1 never exits: a fatal problem
 //! is logged with the way out, and the box waits to be rebooted.
 
-mod modules;
 mod power_button;
 mod reaper;
 
@@ -48,8 +47,17 @@ pub fn main() -> ! {
     if let Err(e) = set_cad_enabled(false) {
         say(&format!("cannot take over ctrl-alt-del: {e}"));
     }
-    let loaded = modules::load_boot_modules();
-    say(&format!("loaded {loaded} boot modules"));
+    let boot = std::fs::read_to_string("/etc/pharos-boot-modules").unwrap_or_default();
+    let results = crate::net::modules::load_all(boot.split_whitespace());
+    for (name, r) in &results {
+        if let Err(e) = r {
+            say(&format!("boot module {name}: {e}"));
+        }
+    }
+    say(&format!(
+        "loaded {} boot modules",
+        results.iter().filter(|r| r.1.is_ok()).count()
+    ));
     let (config, state_dir, errors_file) = match mount_config() {
         Ok(dir) => (
             dir.join("pharos.toml"),

@@ -1,7 +1,7 @@
-//! Loads kernel modules with finit_module(2), dependencies first, from the
-//! image's module tree and its `modules.dep` (made by depmod at build time).
-//! No kmod userland in the image. The network plane (issue 5) grows this
-//! into on-demand loading for schedulers and tunnels.
+//! Loads kernel modules with finit_module(2), dependencies first, from
+//! `/lib/modules/$(uname -r)` and its `modules.dep` (made by depmod at image
+//! build time, or by the distribution). No kmod userland needed. Used by PID
+//! 1 for the boot modules and by the network plane for what a config uses.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -39,7 +39,7 @@ impl ModuleTree {
     /// built in) is fine.
     pub fn load(&mut self, name: &str) -> Result<(), String> {
         let name = name.replace('-', "_");
-        if self.loaded.contains(&name) || std::path::Path::new("/sys/module").join(&name).exists() {
+        if self.loaded.contains(&name) || is_loaded(&name) {
             self.loaded.insert(name);
             return Ok(());
         }
@@ -75,25 +75,29 @@ pub fn parse_modules_dep(text: &str) -> HashMap<String, (String, Vec<String>)> {
         .collect()
 }
 
-/// Loads the modules listed in `/etc/pharos-boot-modules` (storage, FAT,
-/// input, NICs). Returns how many loaded; failures are logged, not fatal.
-pub fn load_boot_modules() -> usize {
-    let list = std::fs::read_to_string("/etc/pharos-boot-modules").unwrap_or_default();
-    let mut tree = match ModuleTree::open() {
-        Ok(t) => t,
-        Err(e) => {
-            super::say(&e);
-            return 0;
-        }
-    };
-    let mut n = 0;
-    for m in list.split_whitespace() {
-        match tree.load(m) {
-            Ok(()) => n += 1,
-            Err(e) => super::say(&e),
-        }
+/// Whether a module is in the running kernel (loaded or built in).
+pub fn is_loaded(name: &str) -> bool {
+    std::path::Path::new("/sys/module")
+        .join(name.replace('-', "_"))
+        .exists()
+}
+
+/// Loads each of `names`; one result per name, in order.
+pub fn load_all<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<(String, Result<(), String>)> {
+    let names: Vec<&str> = names.into_iter().collect();
+    match ModuleTree::open() {
+        Ok(mut tree) => names
+            .into_iter()
+            .map(|n| (n.to_string(), tree.load(n)))
+            .collect(),
+        Err(e) => names
+            .into_iter()
+            .map(|n| {
+                let r = if is_loaded(n) { Ok(()) } else { Err(e.clone()) };
+                (n.to_string(), r)
+            })
+            .collect(),
     }
-    n
 }
 
 #[cfg(test)]

@@ -1,0 +1,167 @@
+//! The `net` task: applies the network plane on start, only the difference
+//! on reload, and every 30 s compares with the live kernel again so that a
+//! sysctl changed behind pharos's back is put back (and said so).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::modules;
+use super::sysctl::{self, Applied, Key, Want};
+use crate::config::Config;
+use crate::config::tree::{Path, Seg};
+use crate::config::validate::required_modules;
+use crate::runtime::diff::Slice;
+use crate::runtime::status::Event;
+use crate::runtime::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture, Update};
+
+/// One thing the network plane keeps set: `module:NAME` or `sysctl:KEY`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub value: String,
+    /// Where in the config it comes from, for messages.
+    pub origin: String,
+}
+
+pub struct NetPlane;
+
+const RECHECK: Duration = Duration::from_secs(30);
+
+impl Subsystem for NetPlane {
+    type Item = Item;
+
+    fn name(&self) -> &'static str {
+        "net"
+    }
+
+    fn shutdown_rank(&self) -> u8 {
+        40
+    }
+
+    fn slice(&self, cfg: &Config) -> Slice<Item> {
+        let mut s = Slice::new();
+        for m in required_modules(cfg) {
+            s.insert(
+                format!("module:{m}"),
+                Item {
+                    value: String::new(),
+                    origin: "inferred from the config".into(),
+                },
+            );
+        }
+        for w in sysctl::wanted(cfg) {
+            s.insert(
+                format!("sysctl:{}", w.key),
+                Item {
+                    value: w.value,
+                    origin: w.origin.to_string(),
+                },
+            );
+        }
+        s
+    }
+
+    fn run(self: Arc<Self>, mut ctx: TaskCtx<Item>) -> TaskFuture {
+        Box::pin(async move {
+            let mut current = Slice::new();
+            let mut recheck = tokio::time::interval(RECHECK);
+            recheck.tick().await;
+            loop {
+                let changed: Slice<Item> = tokio::select! {
+                    () = ctx.cancel.cancelled() => return Ok(()),
+                    u = ctx.updates.recv() => match u {
+                        Some(Update::Full(s)) => {
+                            current = s.clone();
+                            s
+                        }
+                        Some(Update::Diff(d)) => {
+                            // Sysctls dropped from the config keep their value:
+                            // pharos does not know what they were before it.
+                            for k in &d.removed {
+                                current.remove(k);
+                            }
+                            let mut s = Slice::new();
+                            for (k, v) in d.added.into_iter().chain(d.changed) {
+                                current.insert(k.clone(), v.clone());
+                                s.insert(k, v);
+                            }
+                            s
+                        }
+                        None => return Ok(()),
+                    },
+                    _ = recheck.tick() => current.clone(),
+                };
+                let shared = ctx.shared.clone();
+                let all = current.clone();
+                tokio::task::spawn_blocking(move || apply(&changed, &all, &shared))
+                    .await
+                    .map_err(|e| format!("applying the network plane: {e}"))?;
+                ctx.ready.mark("net");
+            }
+        })
+    }
+}
+
+/// Applies `items` (blocking: /proc/sys and finit_module), then publishes the
+/// state of everything in `all`.
+fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared) {
+    let module_names: Vec<&str> = items
+        .keys()
+        .filter_map(|k| k.strip_prefix("module:"))
+        .collect();
+    for (name, r) in modules::load_all(module_names) {
+        if let Err(e) = r {
+            shared.emit(Event::new(
+                "net",
+                &name,
+                format!("cannot load module {name}: {e}"),
+            ));
+        }
+    }
+    let wants: Vec<Want> = items
+        .iter()
+        .filter_map(|(k, v)| {
+            Some(Want {
+                key: Key::parse(k.strip_prefix("sysctl:")?),
+                value: v.value.clone(),
+                origin: Path(vec![Seg::Key(v.origin.clone())]),
+            })
+        })
+        .collect();
+    for a in sysctl::apply(&sysctl::diff(&wants, sysctl::read)) {
+        match a {
+            Applied::Unchanged(_) => {}
+            Applied::Changed { key, from, to } => {
+                shared.emit(Event::new(
+                    "net",
+                    &key.to_string(),
+                    format!("set {key} = {to} (was {from})"),
+                ));
+            }
+            Applied::Failed { key, why, .. } => {
+                tracing::error!(sysctl = %key, "{why}");
+                shared.emit(Event::new("net", &key.to_string(), why));
+            }
+        }
+    }
+    let sysctls: Vec<serde_json::Value> = all
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = Key::parse(k.strip_prefix("sysctl:")?);
+            let live = sysctl::read(&key);
+            let state = match &live {
+                None => "missing",
+                Some(l) if l.split_whitespace().eq(v.value.split_whitespace()) => "ok",
+                Some(_) => "differs",
+            };
+            Some(json!({ "key": key.to_string(), "want": v.value, "live": live, "state": state, "from": v.origin }))
+        })
+        .collect();
+    let mods: Vec<serde_json::Value> = all
+        .keys()
+        .filter_map(|k| k.strip_prefix("module:"))
+        .map(|m| json!({ "module": m, "loaded": modules::is_loaded(m) }))
+        .collect();
+    shared.publish("net", json!({ "modules": mods, "sysctls": sysctls }));
+}
