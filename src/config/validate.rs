@@ -1159,137 +1159,146 @@ fn host(ep: &Endpoint) -> String {
 }
 
 /// tcp and udp have no well-known port to fall back on (http, https and
-/// dns default to 80, 443 and 53; see `Check::port`).
-/// The type-specific keys a check has set. From the typed value, not the
-/// tree: a tree lookup per key per check would make big files quadratic.
-fn set_keys(c: &Check) -> Vec<&'static str> {
-    let set = [
-        ("port", c.port.is_some()),
-        ("address", c.address.is_some()),
-        ("bind_to", c.bind_to.is_some()),
-        ("path", c.path.is_some()),
-        ("host", c.host.is_some()),
-        ("status", c.status.is_some()),
-        ("md5", c.md5.is_some()),
-        ("sha256", c.sha256.is_some()),
-        ("body_contains", c.body_contains.is_some()),
-        ("verify", c.verify.is_some()),
-        ("ca_file", c.ca_file.is_some()),
-        ("payload", c.payload.is_some()),
-        ("expect", c.expect.is_some()),
-        ("expect_reply", c.expect_reply.is_some()),
-        ("query_name", c.query_name.is_some()),
-        ("query_type", c.query_type.is_some()),
-        ("rcode", c.rcode.is_some()),
-        ("answer", c.answer.is_some()),
-        ("command", c.command.is_some()),
-    ];
-    debug_assert_eq!(set.len(), CHECK_SPECIFIC.len());
-    set.into_iter()
-        .filter_map(|(k, on)| on.then_some(k))
-        .collect()
-}
-
+/// dns default to 80, 443 and 53; see `Check::default_port`).
 fn needs_port(t: CheckType) -> bool {
     matches!(t, CheckType::Tcp | CheckType::Udp)
 }
 
-/// Which keys each check type takes, beyond the common timing ones.
-fn check_keys(t: CheckType) -> &'static [&'static str] {
-    match t {
-        CheckType::Tcp => &["port", "address", "bind_to"],
-        CheckType::Http => &[
-            "port",
-            "address",
-            "bind_to",
-            "path",
-            "host",
-            "status",
-            "md5",
-            "sha256",
-            "body_contains",
-        ],
-        CheckType::Https => &[
-            "port",
-            "address",
-            "bind_to",
-            "path",
-            "host",
-            "status",
-            "md5",
-            "sha256",
-            "body_contains",
-            "verify",
-            "ca_file",
-        ],
-        CheckType::Udp => &[
-            "port",
-            "address",
-            "bind_to",
-            "payload",
-            "expect",
-            "expect_reply",
-        ],
-        CheckType::Dns => &[
-            "port",
-            "address",
-            "bind_to",
-            "query_name",
-            "query_type",
-            "rcode",
-            "answer",
-        ],
-        CheckType::Exec => &["command"],
-        CheckType::None => &[],
-    }
+/// A key that only some check types take.
+struct SpecificKey {
+    name: &'static str,
+    /// Whether a check has it set. From the typed value, not the tree: a
+    /// tree lookup per key per check would make big files quadratic.
+    set: fn(&Check) -> bool,
+    types: &'static [CheckType],
 }
 
-const CHECK_SPECIFIC: &[&str] = &[
-    "port",
-    "address",
-    "bind_to",
-    "path",
-    "host",
-    "status",
-    "md5",
-    "sha256",
-    "body_contains",
-    "verify",
-    "ca_file",
-    "payload",
-    "expect",
-    "expect_reply",
-    "query_name",
-    "query_type",
-    "rcode",
-    "answer",
-    "command",
+const PROBES: &[CheckType] = &[
+    CheckType::Tcp,
+    CheckType::Http,
+    CheckType::Https,
+    CheckType::Udp,
+    CheckType::Dns,
+];
+const HTTP: &[CheckType] = &[CheckType::Http, CheckType::Https];
+const HTTPS: &[CheckType] = &[CheckType::Https];
+const UDP: &[CheckType] = &[CheckType::Udp];
+const DNS: &[CheckType] = &[CheckType::Dns];
+const EXEC: &[CheckType] = &[CheckType::Exec];
+
+/// Every type-specific check key, once: what is allowed where and what is
+/// set both come from here.
+const SPECIFIC_KEYS: &[SpecificKey] = &[
+    SpecificKey {
+        name: "port",
+        set: |c| c.port.is_some(),
+        types: PROBES,
+    },
+    SpecificKey {
+        name: "address",
+        set: |c| c.address.is_some(),
+        types: PROBES,
+    },
+    SpecificKey {
+        name: "bind_to",
+        set: |c| c.bind_to.is_some(),
+        types: PROBES,
+    },
+    SpecificKey {
+        name: "path",
+        set: |c| c.path.is_some(),
+        types: HTTP,
+    },
+    SpecificKey {
+        name: "host",
+        set: |c| c.host.is_some(),
+        types: HTTP,
+    },
+    SpecificKey {
+        name: "status",
+        set: |c| c.status.is_some(),
+        types: HTTP,
+    },
+    SpecificKey {
+        name: "md5",
+        set: |c| c.md5.is_some(),
+        types: HTTP,
+    },
+    SpecificKey {
+        name: "sha256",
+        set: |c| c.sha256.is_some(),
+        types: HTTP,
+    },
+    SpecificKey {
+        name: "body_contains",
+        set: |c| c.body_contains.is_some(),
+        types: HTTP,
+    },
+    SpecificKey {
+        name: "verify",
+        set: |c| c.verify.is_some(),
+        types: HTTPS,
+    },
+    SpecificKey {
+        name: "ca_file",
+        set: |c| c.ca_file.is_some(),
+        types: HTTPS,
+    },
+    SpecificKey {
+        name: "payload",
+        set: |c| c.payload.is_some(),
+        types: UDP,
+    },
+    SpecificKey {
+        name: "expect",
+        set: |c| c.expect.is_some(),
+        types: UDP,
+    },
+    SpecificKey {
+        name: "expect_reply",
+        set: |c| c.expect_reply.is_some(),
+        types: UDP,
+    },
+    SpecificKey {
+        name: "query_name",
+        set: |c| c.query_name.is_some(),
+        types: DNS,
+    },
+    SpecificKey {
+        name: "query_type",
+        set: |c| c.query_type.is_some(),
+        types: DNS,
+    },
+    SpecificKey {
+        name: "rcode",
+        set: |c| c.rcode.is_some(),
+        types: DNS,
+    },
+    SpecificKey {
+        name: "answer",
+        set: |c| c.answer.is_some(),
+        types: DNS,
+    },
+    SpecificKey {
+        name: "command",
+        set: |c| c.command.is_some(),
+        types: EXEC,
+    },
 ];
 
 fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
     if ctx.is_broken(p) {
         return;
     }
-    let allowed = check_keys(c.kind);
-    for key in CHECK_SPECIFIC {
-        if !allowed.contains(key) && set_keys(c).contains(key) {
-            let takers: Vec<&str> = [
-                CheckType::Tcp,
-                CheckType::Http,
-                CheckType::Https,
-                CheckType::Udp,
-                CheckType::Dns,
-                CheckType::Exec,
-            ]
-            .into_iter()
-            .filter(|t| check_keys(*t).contains(key))
-            .map(CheckType::name)
-            .collect();
+    for key in SPECIFIC_KEYS {
+        if (key.set)(c) && !key.types.contains(&c.kind) {
+            let (name, takers): (&str, Vec<&str>) =
+                (key.name, key.types.iter().map(|t| t.name()).collect());
             ctx.error_key(
-                &p.k(*key),
-                format!("`{key}` does not apply to a `{}` check", c.kind.name()),
+                &p.k(name),
+                format!("`{name}` does not apply to a `{}` check", c.kind.name()),
                 format!(
-                    "`{key}` is for {} checks; drop it or change `type`",
+                    "`{name}` is for {} checks; drop it or change `type`",
                     super::suggest::list(&takers)
                 ),
             );

@@ -71,25 +71,11 @@ pub fn wanted(cfg: &Config) -> Vec<Want> {
     if let Some(rs) = &cfg.realserver {
         if let Some(dr) = &rs.dr {
             // LVS-DR: never answer or announce ARP for the VIPs on lo.
-            let origin = path!["realserver", "dr"];
             let ifaces = ["all", "lo"]
                 .into_iter()
                 .map(str::to_string)
                 .chain(dr.arp_interfaces.iter().map(|i| i.to_string()));
-            for i in ifaces {
-                put(
-                    Key::conf("ipv4", &i, "arp_ignore"),
-                    "1".into(),
-                    origin.clone(),
-                    false,
-                );
-                put(
-                    Key::conf("ipv4", &i, "arp_announce"),
-                    "2".into(),
-                    origin.clone(),
-                    false,
-                );
-            }
+            silence_arp(&mut put, ifaces, &path!["realserver", "dr"]);
         }
         if let Some(tun) = &rs.tun {
             // LVS-TUN: decapsulated packets arrive on tunl0 for an address
@@ -106,25 +92,12 @@ pub fn wanted(cfg: &Config) -> Vec<Want> {
             // A real server with a second NIC on the director's LAN must
             // not answer ARP for the VIP there either.
             if !tun.arp_interfaces.is_empty() {
-                for i in tun
+                let ifaces = tun
                     .arp_interfaces
                     .iter()
                     .map(|i| i.to_string())
-                    .chain(["all".to_string()])
-                {
-                    put(
-                        Key::conf("ipv4", &i, "arp_ignore"),
-                        "1".into(),
-                        origin.clone(),
-                        false,
-                    );
-                    put(
-                        Key::conf("ipv4", &i, "arp_announce"),
-                        "2".into(),
-                        origin.clone(),
-                        false,
-                    );
-                }
+                    .chain(["all".to_string()]);
+                silence_arp(&mut put, ifaces, &origin);
             }
         }
     }
@@ -168,6 +141,30 @@ pub fn wanted(cfg: &Config) -> Vec<Want> {
         );
     }
     w.into_values().collect()
+}
+
+/// arp_ignore = 1 and arp_announce = 2 on each interface: the box neither
+/// answers nor announces ARP for addresses it holds on other interfaces
+/// (the VIPs on lo or tunl0), so only the director does.
+fn silence_arp(
+    put: &mut impl FnMut(Key, String, Path, bool),
+    ifaces: impl Iterator<Item = String>,
+    origin: &Path,
+) {
+    for i in ifaces {
+        put(
+            Key::conf("ipv4", &i, "arp_ignore"),
+            "1".into(),
+            origin.clone(),
+            false,
+        );
+        put(
+            Key::conf("ipv4", &i, "arp_announce"),
+            "2".into(),
+            origin.clone(),
+            false,
+        );
+    }
 }
 
 /// What applying a wanted sysctl does.
