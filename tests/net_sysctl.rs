@@ -6,57 +6,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::netns::start;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::netns::Netns;
+
 const BIN: &str = env!("CARGO_BIN_EXE_pharos");
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
-/// A network namespace, deleted when dropped (even when the test fails).
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Netns {
-        let name = format!(
-            "pharos-t{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::SeqCst)
-        );
-        let st = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .expect("iproute2 is installed");
-        assert!(st.success(), "ip netns add (root needed)");
-        Netns(name)
-    }
-    fn exec(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0]).args(args);
-        c
-    }
-    fn write(&self, key: &str, value: &str) {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        let st = self
-            .exec(&["sh", "-c", &format!("echo {value} > {path}")])
-            .status()
-            .unwrap();
-        assert!(st.success(), "setting {key}");
-    }
-    fn read(&self, key: &str) -> String {
-        let out = self
-            .exec(&["cat", &format!("/proc/sys/{}", key.replace('.', "/"))])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
 
 const KEYS: &[&str] = &[
     "net.ipv4.ip_forward",
@@ -100,56 +59,6 @@ fn plan_of_a_partly_applied_state_matches_the_golden_file() {
     assert_eq!(text, std::fs::read_to_string(&golden).unwrap());
     // Planning wrote nothing.
     assert_eq!(ns.read("net.ipv4.ip_forward"), "0");
-}
-
-struct Run {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Run {
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join("c.sock")
-    }
-    fn ctl(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
-            .arg("--socket")
-            .arg(self.socket())
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(ns: &Netns, config: &str) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pharos.toml"), config).unwrap();
-    let child = ns
-        .exec(&[BIN, "run", "--config"])
-        .arg(dir.path().join("pharos.toml"))
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .arg("--socket")
-        .arg(dir.path().join("c.sock"))
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let run = Run { child, dir };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !run.ctl(&["status", "--json"]).status.success() {
-        assert!(Instant::now() < deadline, "pharos run did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    run
 }
 
 #[test]

@@ -7,7 +7,9 @@
 //! part has a sans-IO diff between what the config wants and what the live
 //! kernel has; `pharos plan` prints that diff and the task applies it.
 
+pub mod link;
 pub mod modules;
 pub mod plan;
+pub mod rtnl;
 pub mod sysctl;
 pub mod task;

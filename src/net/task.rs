@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::link::{self, AddrWant, LinkStep, LinkWant};
 use super::modules;
 use super::sysctl::{self, Applied, Key, Want};
 use crate::config::Config;
@@ -47,6 +48,30 @@ impl Subsystem for NetPlane {
                 Item {
                     value: String::new(),
                     origin: "inferred from the config".into(),
+                },
+            );
+        }
+        let (links, addrs) = link::wanted(cfg);
+        for l in links {
+            let value = format!(
+                "{}{}",
+                if l.up { "up" } else { "down" },
+                l.mtu.map(|m| format!(" mtu {m}")).unwrap_or_default()
+            );
+            s.insert(
+                format!("link:{}", l.name),
+                Item {
+                    value,
+                    origin: l.origin,
+                },
+            );
+        }
+        for a in addrs {
+            s.insert(
+                format!("addr:{} {}", a.iface, a.cidr),
+                Item {
+                    value: String::new(),
+                    origin: a.origin,
                 },
             );
         }
@@ -119,6 +144,10 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared) {
             ));
         }
     }
+    // Links and addresses: always the whole desired set against the live
+    // kernel (an address pharos owns is only removed when no longer wanted
+    // anywhere), before the sysctls that name interfaces.
+    apply_links(all, shared);
     let wants: Vec<Want> = items
         .iter()
         .filter_map(|(k, v)| {
@@ -164,4 +193,100 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared) {
         .map(|m| json!({ "module": m, "loaded": modules::is_loaded(m) }))
         .collect();
     shared.publish("net", json!({ "modules": mods, "sysctls": sysctls }));
+}
+
+fn apply_links(all: &Slice<Item>, shared: &Shared) {
+    let links: Vec<LinkWant> = all
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("link:")?;
+            let mut words = v.value.split_whitespace();
+            let up = words.next() == Some("up");
+            let mtu = match (words.next(), words.next()) {
+                (Some("mtu"), Some(m)) => m.parse().ok(),
+                _ => None,
+            };
+            Some(LinkWant {
+                name: name.to_string(),
+                up,
+                mtu,
+                origin: v.origin.clone(),
+            })
+        })
+        .collect();
+    let addrs: Vec<AddrWant> = all
+        .iter()
+        .filter_map(|(k, v)| {
+            let (iface, cidr) = k.strip_prefix("addr:")?.split_once(' ')?;
+            Some(AddrWant {
+                iface: iface.to_string(),
+                cidr: cidr.parse().ok()?,
+                origin: v.origin.clone(),
+            })
+        })
+        .collect();
+    let rtnl = match super::rtnl::Rtnl::connect() {
+        Ok(r) => r,
+        Err(e) => {
+            shared.emit(Event::new("net", "rtnetlink", e));
+            return;
+        }
+    };
+    let live = rtnl.links().and_then(|l| Ok((l, rtnl.addrs()?)));
+    let (live_links, live_addrs) = match live {
+        Ok(x) => x,
+        Err(e) => {
+            shared.emit(Event::new("net", "rtnetlink", e));
+            return;
+        }
+    };
+    for step in link::diff(&links, &addrs, &live_links, &live_addrs) {
+        let (subject, result, done) = match &step {
+            LinkStep::Matches(_) => continue,
+            LinkStep::Missing { name, origin } => (
+                name.clone(),
+                Err(format!(
+                    "link {name} (from `{origin}`) does not exist on this box"
+                )),
+                String::new(),
+            ),
+            LinkStep::SetMtu {
+                name,
+                index,
+                mtu,
+                from,
+            } => (
+                name.clone(),
+                rtnl.set_link(name, *index, None, Some(*mtu)),
+                format!("set {name} mtu {mtu} (was {from})"),
+            ),
+            LinkStep::SetUp { name, index, up } => (
+                name.clone(),
+                rtnl.set_link(name, *index, Some(*up), None),
+                format!("set {name} {}", if *up { "up" } else { "down" }),
+            ),
+            LinkStep::DelAddr { name, index, cidr } => (
+                name.clone(),
+                rtnl.del_addr(name, *index, cidr),
+                format!("removed {cidr} from {name} (no longer in the config)"),
+            ),
+            LinkStep::AddAddr {
+                name,
+                index,
+                cidr,
+                origin,
+            } => (
+                name.clone(),
+                rtnl.add_addr(name, *index, cidr),
+                format!("added {cidr} to {name} (from `{origin}`)"),
+            ),
+        };
+        match result {
+            Ok(()) => shared.emit(Event::new("net", &subject, done)),
+            Err(e) => {
+                tracing::error!(link = %subject, "{e}");
+                shared.emit(Event::new("net", &subject, e));
+            }
+        }
+    }
 }

@@ -1,3 +1,4 @@
 //! Test helpers shared by several test files.
 
+pub mod netns;
 pub mod vm;

@@ -1,0 +1,229 @@
+//! rtnetlink through neli: read links and addresses, add and remove
+//! addresses (marked as pharos's with IFA_PROTO), set links up/down and
+//! their MTU. Thin: every decision is `link::diff`'s.
+
+use std::net::IpAddr;
+
+use neli::consts::nl::NlmF;
+use neli::consts::rtnl::{Ifa, Iff, Ifla, RtAddrFamily, RtScope, Rtm};
+use neli::consts::socket::NlFamily;
+use neli::nl::NlPayload;
+use neli::router::synchronous::NlRouter;
+use neli::rtnl::{Ifaddrmsg, IfaddrmsgBuilder, Ifinfomsg, IfinfomsgBuilder, RtattrBuilder};
+use neli::types::{Buffer, RtBuffer};
+use neli::utils::Groups;
+
+use super::link::{AddrLive, LinkLive, PROTO};
+use crate::config::types::Cidr;
+
+/// IFA_PROTO (Linux 6.1); neli has no name for it yet.
+const IFA_PROTO: u16 = 11;
+
+pub struct Rtnl {
+    router: NlRouter,
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> String {
+    format!("{what}: {e}")
+}
+
+impl Rtnl {
+    pub fn connect() -> Result<Rtnl, String> {
+        let (router, _) = NlRouter::connect(NlFamily::Route, None, Groups::empty())
+            .map_err(|e| err("opening rtnetlink", e))?;
+        Ok(Rtnl { router })
+    }
+
+    pub fn links(&self) -> Result<Vec<LinkLive>, String> {
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .build()
+            .map_err(|e| err("building a link request", e))?;
+        let recv = self
+            .router
+            .send::<_, _, Rtm, Ifinfomsg>(Rtm::Getlink, NlmF::DUMP, NlPayload::Payload(msg))
+            .map_err(|e| err("listing links", e))?;
+        let mut out = Vec::new();
+        for r in recv {
+            let h = r.map_err(|e| err("listing links", e))?;
+            let NlPayload::Payload(p) = h.nl_payload() else {
+                continue;
+            };
+            let attrs = p.rtattrs().get_attr_handle();
+            let name = attrs
+                .get_attr_payload_as_with_len::<String>(Ifla::Ifname)
+                .unwrap_or_default();
+            let mtu = attrs.get_attr_payload_as::<u32>(Ifla::Mtu).unwrap_or(0);
+            out.push(LinkLive {
+                index: u32::try_from(*p.ifi_index()).unwrap_or(0),
+                name: name.trim_end_matches('\0').to_string(),
+                up: p.ifi_flags().contains(Iff::UP),
+                mtu,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn addrs(&self) -> Result<Vec<AddrLive>, String> {
+        let mut out = Vec::new();
+        for family in [RtAddrFamily::Inet, RtAddrFamily::Inet6] {
+            let msg = IfaddrmsgBuilder::default()
+                .ifa_family(family)
+                .ifa_prefixlen(0)
+                .ifa_scope(RtScope::Universe)
+                .ifa_index(0)
+                .build()
+                .map_err(|e| err("building an address request", e))?;
+            let recv = self
+                .router
+                .send::<_, _, Rtm, Ifaddrmsg>(Rtm::Getaddr, NlmF::DUMP, NlPayload::Payload(msg))
+                .map_err(|e| err("listing addresses", e))?;
+            for r in recv {
+                let h = r.map_err(|e| err("listing addresses", e))?;
+                let NlPayload::Payload(p) = h.nl_payload() else {
+                    continue;
+                };
+                let mut addr = None;
+                let mut proto = 0u8;
+                for a in p.rtattrs().iter() {
+                    let bytes: &[u8] = a.rta_payload().as_ref();
+                    match a.rta_type() {
+                        // IFA_LOCAL is the address on IPv4 point-to-point
+                        // links; IFA_ADDRESS otherwise and for IPv6.
+                        Ifa::Local => addr = ip_from(bytes),
+                        Ifa::Address if addr.is_none() => addr = ip_from(bytes),
+                        Ifa::UnrecognizedConst(IFA_PROTO) => {
+                            proto = bytes.first().copied().unwrap_or(0)
+                        }
+                        _ => {}
+                    }
+                }
+                if let Some(ip) = addr {
+                    out.push(AddrLive {
+                        index: *p.ifa_index(),
+                        cidr: Cidr {
+                            addr: ip,
+                            prefix: *p.ifa_prefixlen(),
+                        },
+                        proto,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn addr_msg(index: u32, cidr: &Cidr, with_proto: bool) -> Result<Ifaddrmsg, String> {
+        let (family, bytes) = match cidr.addr {
+            IpAddr::V4(a) => (RtAddrFamily::Inet, a.octets().to_vec()),
+            IpAddr::V6(a) => (RtAddrFamily::Inet6, a.octets().to_vec()),
+        };
+        let mut attrs = RtBuffer::<Ifa, Buffer>::new();
+        for t in [Ifa::Local, Ifa::Address] {
+            attrs.push(
+                RtattrBuilder::default()
+                    .rta_type(t)
+                    .rta_payload(bytes.clone())
+                    .build()
+                    .map_err(|e| err("building an address", e))?,
+            );
+        }
+        if with_proto {
+            attrs.push(
+                RtattrBuilder::default()
+                    .rta_type(Ifa::UnrecognizedConst(IFA_PROTO))
+                    .rta_payload(PROTO)
+                    .build()
+                    .map_err(|e| err("building an address", e))?,
+            );
+        }
+        IfaddrmsgBuilder::default()
+            .ifa_family(family)
+            .ifa_prefixlen(cidr.prefix)
+            .ifa_scope(RtScope::Universe)
+            .ifa_index(index)
+            .rtattrs(attrs)
+            .build()
+            .map_err(|e| err("building an address", e))
+    }
+
+    fn ack(&self, what: &str, kind: Rtm, flags: NlmF, msg: Ifaddrmsg) -> Result<(), String> {
+        let recv = self
+            .router
+            .send::<_, _, Rtm, Ifaddrmsg>(kind, flags | NlmF::ACK, NlPayload::Payload(msg))
+            .map_err(|e| err(what, e))?;
+        for r in recv {
+            r.map_err(|e| err(what, e))?;
+        }
+        Ok(())
+    }
+
+    pub fn add_addr(&self, name: &str, index: u32, cidr: &Cidr) -> Result<(), String> {
+        let what = format!("adding {cidr} to {name}");
+        self.ack(
+            &what,
+            Rtm::Newaddr,
+            NlmF::CREATE | NlmF::EXCL,
+            Self::addr_msg(index, cidr, true)?,
+        )
+    }
+
+    pub fn del_addr(&self, name: &str, index: u32, cidr: &Cidr) -> Result<(), String> {
+        let what = format!("removing {cidr} from {name}");
+        self.ack(
+            &what,
+            Rtm::Deladdr,
+            NlmF::empty(),
+            Self::addr_msg(index, cidr, false)?,
+        )
+    }
+
+    pub fn set_link(
+        &self,
+        name: &str,
+        index: u32,
+        up: Option<bool>,
+        mtu: Option<u32>,
+    ) -> Result<(), String> {
+        let what = format!("changing link {name}");
+        let mut attrs = RtBuffer::<Ifla, Buffer>::new();
+        if let Some(m) = mtu {
+            attrs.push(
+                RtattrBuilder::default()
+                    .rta_type(Ifla::Mtu)
+                    .rta_payload(m)
+                    .build()
+                    .map_err(|e| err(&what, e))?,
+            );
+        }
+        let (flags, change) = match up {
+            Some(true) => (Iff::UP, Iff::UP),
+            Some(false) => (Iff::empty(), Iff::UP),
+            None => (Iff::empty(), Iff::empty()),
+        };
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .ifi_index(i32::try_from(index).map_err(|e| err(&what, e))?)
+            .ifi_flags(flags)
+            .ifi_change(change)
+            .rtattrs(attrs)
+            .build()
+            .map_err(|e| err(&what, e))?;
+        let recv = self
+            .router
+            .send::<_, _, Rtm, Ifinfomsg>(Rtm::Setlink, NlmF::ACK, NlPayload::Payload(msg))
+            .map_err(|e| err(&what, e))?;
+        for r in recv {
+            r.map_err(|e| err(&what, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn ip_from(b: &[u8]) -> Option<IpAddr> {
+    match b.len() {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(b).ok()?)),
+        16 => Some(IpAddr::from(<[u8; 16]>::try_from(b).ok()?)),
+        _ => None,
+    }
+}

@@ -1,0 +1,107 @@
+//! Network namespaces of the test's own, and `pharos run` inside one.
+//! Everything made here is removed on drop, even when a test fails.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pharos");
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A network namespace, deleted when dropped (even when the test fails).
+pub struct Netns(pub String);
+
+impl Netns {
+    pub fn new() -> Netns {
+        let name = format!(
+            "pharos-t{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let st = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("iproute2 is installed");
+        assert!(st.success(), "ip netns add (root needed)");
+        Netns(name)
+    }
+    pub fn exec(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0]).args(args);
+        c
+    }
+    pub fn write(&self, key: &str, value: &str) {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        let st = self
+            .exec(&["sh", "-c", &format!("echo {value} > {path}")])
+            .status()
+            .unwrap();
+        assert!(st.success(), "setting {key}");
+    }
+    pub fn read(&self, key: &str) -> String {
+        let out = self
+            .exec(&["cat", &format!("/proc/sys/{}", key.replace('.', "/"))])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+pub struct Run {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+impl Run {
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("c.sock")
+    }
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .arg("--socket")
+            .arg(self.socket())
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start(ns: &Netns, config: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pharos.toml"), config).unwrap();
+    let child = ns
+        .exec(&[BIN, "run", "--config"])
+        .arg(dir.path().join("pharos.toml"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--socket")
+        .arg(dir.path().join("c.sock"))
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let run = Run { child, dir };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !run.ctl(&["status", "--json"]).status.success() {
+        assert!(Instant::now() < deadline, "pharos run did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    run
+}
