@@ -69,10 +69,13 @@ say "summary"
 cat <<SUMMARY
   shown: one image and one config on four boxes; each found its node by MAC,
          validated the config, came up as PID 1 (config partition, modules,
-         supervisor, control socket, metrics) and powered off cleanly on
-         ACPI shutdown, the director stopping its tasks in order.
-  still to come: the network plane (addresses from the config, issue 5),
-         IPVS (issue 6), VRRP failover (issue 7) and health checks (issue 8).
-         With them this demo sends a client's requests through the VIP to both
-         real servers, stops the master and sees the backup take over.
+         supervisor, control socket, metrics), set its interface's address
+         and sysctls from the config (the real servers: ARP silenced for the
+         VIP, the VIP on lo) and powered off cleanly on ACPI shutdown, the
+         director stopping its tasks in order.
+  still to come: IPVS (issue 6), VRRP failover (issue 7), health checks
+         (issue 8), and the rest of the network plane (tunnels, VLANs, bonds,
+         routes: issue 5). With them this demo sends a client's requests
+         through the VIP to both real servers, stops the master and sees the
+         backup take over.
 SUMMARY
