@@ -77,7 +77,11 @@ impl Pharos {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if self.ctl(&["status", "--json"]).status.success() {
+            let out = self.ctl(&["status", "--json"]);
+            if out.status.success()
+                && serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                    .is_ok_and(|s| s["ready"] == true)
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));

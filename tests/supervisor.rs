@@ -110,6 +110,7 @@ fn shared() -> Shared {
             pharos_version: "test".into(),
             pid: 0,
             started_at: String::new(),
+            ready: false,
             config: ConfigStatus {
                 file: "test.toml".into(),
                 source: ConfigSource::File,

@@ -270,6 +270,11 @@ fn summary(cfg: &Config, revision: u64, source: ConfigSource) -> String {
 }
 
 pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
+    // First thing: a SIGTERM during start-up must still mean an orderly stop.
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler installs");
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
+    let mut usr2 = signal(SignalKind::user_defined2()).expect("SIGUSR2 handler installs");
     let lkg = LastGood::in_dir(&opts.state_dir);
     let running = match initial(&opts, &lkg) {
         Ok(r) => r,
@@ -296,6 +301,7 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
             pharos_version: env!("CARGO_PKG_VERSION").to_string(),
             pid: std::process::id(),
             started_at: status::now_rfc3339(),
+            ready: false,
             config: ConfigStatus {
                 file: opts.config.display().to_string(),
                 source: running.source,
@@ -343,6 +349,13 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
         started.elapsed().as_millis()
     );
     shared.emit(Event::new("config", "pharos", format!("started; {line}")));
+    // After the `started` event, so a client that waits for `ready` sees
+    // only what comes next on `pharos events`.
+    shared
+        .status
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .ready = true;
     if running.source == ConfigSource::File
         && let Err(e) = lkg.save(&running.text)
     {
@@ -351,12 +364,8 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
     if let Some(r) = hooks.ready.take() {
         let _ = r.send(());
     }
-    let mut usr2 = signal(SignalKind::user_defined2()).expect("SIGUSR2 handler installs");
     let mut extra_stop = hooks.stop.take();
 
-    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler installs");
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
     let stop = loop {
         let reply: Option<oneshot::Sender<ReloadOutcome>> = tokio::select! {
             _ = hup.recv() => None,

@@ -13,6 +13,8 @@ pub struct Status {
     pub pharos_version: String,
     pub pid: u32,
     pub started_at: String,
+    /// True once every task has finished its first full apply (READY=1).
+    pub ready: bool,
     pub config: ConfigStatus,
     pub tasks: Vec<TaskStatus>,
     /// Per-subsystem sections (`vrrp`, `services`, `checks`, ...), as each

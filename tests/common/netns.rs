@@ -99,7 +99,12 @@ pub fn start(ns: &Netns, config: &str) -> Run {
         .unwrap();
     let run = Run { child, dir };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !run.ctl(&["status", "--json"]).status.success() {
+    let ready = |out: Output| {
+        out.status.success()
+            && serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .is_ok_and(|s| s["ready"] == true)
+    };
+    while !ready(run.ctl(&["status", "--json"])) {
         assert!(Instant::now() < deadline, "pharos run did not come up");
         std::thread::sleep(Duration::from_millis(50));
     }
