@@ -2,7 +2,8 @@
 //! the test's own: addresses with prefixes (IPv4 and IPv6), MTU, up, the DR
 //! real-server VIP on lo; a reload that changes nothing touches nothing; an
 //! address dropped from the config is removed while one added by hand stays;
-//! a link the box lacks is reported and the rest still applied.
+//! an address removed behind pharos's back is put back by the monitor; a
+//! link the box lacks is reported and the rest still applied.
 
 mod common;
 
@@ -166,6 +167,22 @@ fn links_and_addresses_are_applied_kept_and_owned() {
         vec!["10.77.0.1/24", "10.77.0.9/24", "2001:db8:77::1/64"],
         "the hand-added address stays"
     );
+    // Removed behind pharos's back: the monitor puts it back at once.
+    assert!(
+        ns.exec(&["ip", "addr", "del", "10.77.0.1/24", "dev", "v0"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !addrs(&ns, "v0").contains(&"10.77.0.1/24".to_string()) {
+        assert!(
+            Instant::now() < deadline,
+            "the address was not restored: {:?}",
+            addrs(&ns, "v0")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let _ = events.kill();
     let _ = events.wait();
 }

@@ -10,6 +10,7 @@ use neli::consts::socket::NlFamily;
 use neli::nl::NlPayload;
 use neli::router::synchronous::NlRouter;
 use neli::rtnl::{Ifaddrmsg, IfaddrmsgBuilder, Ifinfomsg, IfinfomsgBuilder, RtattrBuilder};
+use neli::socket::synchronous::NlSocketHandle;
 use neli::types::{Buffer, RtBuffer};
 use neli::utils::Groups;
 
@@ -226,4 +227,33 @@ fn ip_from(b: &[u8]) -> Option<IpAddr> {
         16 => Some(IpAddr::from(<[u8; 16]>::try_from(b).ok()?)),
         _ => None,
     }
+}
+
+/// rtnetlink multicast groups (linux/rtnetlink.h): links, IPv4 and IPv6
+/// addresses.
+const RTNLGRP_LINK: u32 = 1;
+const RTNLGRP_IPV4_IFADDR: u32 = 5;
+const RTNLGRP_IPV6_IFADDR: u32 = 9;
+
+/// Sends on `kick` whenever a link or an address changes in the kernel, so
+/// the network plane compares again at once (an address removed behind its
+/// back comes back). Ends when `kick` is closed and the next change comes.
+pub fn monitor(kick: tokio::sync::mpsc::Sender<()>) -> Result<(), String> {
+    let groups = Groups::new_groups(&[RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR]);
+    // A plain socket, not the router: the router's receiver stops for good
+    // at the first message it cannot type, and here any message is news.
+    let socket = NlSocketHandle::connect(NlFamily::Route, None, groups)
+        .map_err(|e| err("subscribing to rtnetlink changes", e))?;
+    std::thread::Builder::new()
+        .name("net-monitor".into())
+        .spawn(move || {
+            while socket.recv::<u16, Buffer>().is_ok() {
+                // A full channel already holds a kick: nothing is lost.
+                if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) = kick.try_send(()) {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| err("starting the rtnetlink monitor", e))?;
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The `net` task: applies the network plane on start, only the difference
-//! on reload, and every 30 s compares with the live kernel again so that a
-//! sysctl changed behind pharos's back is put back (and said so).
+//! on reload, and compares with the live kernel again whenever rtnetlink
+//! reports a link or address change (and every 30 s, for sysctls), so that
+//! what is changed behind pharos's back is put back, and said so.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +93,11 @@ impl Subsystem for NetPlane {
             let mut current = Slice::new();
             let mut recheck = tokio::time::interval(RECHECK);
             recheck.tick().await;
+            let (kick_tx, mut kick) = tokio::sync::mpsc::channel(1);
+            if let Err(e) = super::rtnl::monitor(kick_tx) {
+                // Not fatal: the periodic re-check still catches drift.
+                ctx.shared.emit(Event::new("net", "rtnetlink", e));
+            }
             loop {
                 let changed: Slice<Item> = tokio::select! {
                     () = ctx.cancel.cancelled() => return Ok(()),
@@ -116,6 +122,12 @@ impl Subsystem for NetPlane {
                         None => return Ok(()),
                     },
                     _ = recheck.tick() => current.clone(),
+                    Some(()) = kick.recv() => {
+                        // Let a burst of changes (ours included) settle.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        while kick.try_recv().is_ok() {}
+                        current.clone()
+                    }
                 };
                 let shared = ctx.shared.clone();
                 let all = current.clone();
