@@ -51,7 +51,43 @@ addresses = ["10.78.0.1/24"]
 [realserver.dr]
 vips = ["192.168.199.10"]
 arp_interfaces = ["v0"]
+
+[routes.default]
+to = "default"
+via = "10.77.0.254"
+
+[routes.lab]
+to = "10.99.0.0/16"
+via = "10.77.0.253"
+metric = 10
+
+[routes.onlink]
+to = "10.98.0.0/16"
+dev = "v0"
 "#;
+
+fn routes(ns: &Netns) -> Vec<String> {
+    let out = ns.exec(&["ip", "-j", "route", "show"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut r: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["protocol"] != "kernel")
+        .map(|r| {
+            let via = r["gateway"]
+                .as_str()
+                .unwrap_or_else(|| r["dev"].as_str().unwrap());
+            format!(
+                "{} {via} {}",
+                r["dst"].as_str().unwrap(),
+                r["metric"].as_u64().unwrap_or(0)
+            )
+        })
+        .collect();
+    r.sort();
+    r
+}
 
 #[test]
 fn links_and_addresses_are_applied_kept_and_owned() {
@@ -64,7 +100,7 @@ fn links_and_addresses_are_applied_kept_and_owned() {
         .unwrap()
         .success()
     );
-    // An operator's own address: pharos must never remove it.
+    // An operator's own address and route: pharos must never remove them.
     assert!(
         ns.exec(&["ip", "addr", "add", "10.77.0.9/24", "dev", "v0"])
             .status()
@@ -110,6 +146,21 @@ fn links_and_addresses_are_applied_kept_and_owned() {
         addrs(&ns, "lo")
     );
     assert_eq!(ns.read("net.ipv4.conf.v0.arp_ignore"), "1");
+    assert!(
+        ns.exec(&["ip", "route", "add", "10.97.0.0/16", "via", "10.77.0.9"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(
+        routes(&ns),
+        vec![
+            "10.97.0.0/16 10.77.0.9 0",
+            "10.98.0.0/16 v0 0",
+            "10.99.0.0/16 10.77.0.253 10",
+            "default 10.77.0.254 0"
+        ]
+    );
 
     let status: serde_json::Value =
         serde_json::from_slice(&run.ctl(&["status", "--json"]).stdout).unwrap();
@@ -129,16 +180,16 @@ fn links_and_addresses_are_applied_kept_and_owned() {
         String::from_utf8_lossy(&out.stdout),
         "reloaded: revision 2; nothing changed\n"
     );
-    // Drop one address from the config.
-    std::fs::write(
-        run.dir.path().join("pharos.toml"),
-        CONFIG.replace(", \"10.77.1.1/24\"", ""),
-    )
-    .unwrap();
+    // Drop one address and one route from the config.
+    let smaller = CONFIG.replace(", \"10.77.1.1/24\"", "").replace(
+        "[routes.lab]\nto = \"10.99.0.0/16\"\nvia = \"10.77.0.253\"\nmetric = 10\n",
+        "",
+    );
+    std::fs::write(run.dir.path().join("pharos.toml"), smaller).unwrap();
     let out = run.ctl(&["reload"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "reloaded: revision 3; net +0 ~0 -1\n"
+        "reloaded: revision 3; net +0 ~0 -2\n"
     );
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -166,6 +217,20 @@ fn links_and_addresses_are_applied_kept_and_owned() {
         a,
         vec!["10.77.0.1/24", "10.77.0.9/24", "2001:db8:77::1/64"],
         "the hand-added address stays"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while routes(&ns).len() != 3 {
+        assert!(Instant::now() < deadline, "{:?}", routes(&ns));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        routes(&ns),
+        vec![
+            "10.97.0.0/16 10.77.0.9 0",
+            "10.98.0.0/16 v0 0",
+            "default 10.77.0.254 0"
+        ],
+        "only pharos's route went"
     );
     // Removed behind pharos's back: the monitor puts it back at once.
     assert!(

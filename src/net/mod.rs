@@ -10,6 +10,7 @@
 pub mod link;
 pub mod modules;
 pub mod plan;
+pub mod route;
 pub mod rtnl;
 pub mod sysctl;
 pub mod task;

@@ -4,7 +4,8 @@
 use crate::config::Config;
 use crate::config::validate::required_modules;
 
-use super::link::{self, AddrLive, LinkLive, LinkStep};
+use super::link::{self, LinkStep};
+use super::route::{self, RouteStep};
 use super::{modules, sysctl};
 
 /// The plan as text, one line per item: `+` to add, `-` to remove, `~` to
@@ -13,7 +14,7 @@ pub fn render(
     cfg: &Config,
     live: impl Fn(&sysctl::Key) -> Option<String>,
     loaded: impl Fn(&str) -> bool,
-    links: Result<(Vec<LinkLive>, Vec<AddrLive>), String>,
+    kernel: Result<super::rtnl::Live, String>,
 ) -> (String, Counts) {
     let mut out = String::new();
     let mut n = Counts::default();
@@ -31,14 +32,21 @@ pub fn render(
             out.push_str(&format!("  + load {m}\n"));
         }
     }
+    let mut routes_section: Option<Vec<RouteStep>> = None;
     out.push_str("links and addresses\n");
     let (want_links, want_addrs) = link::wanted(cfg);
-    match links {
+    match kernel {
         Err(e) => {
             n.impossible += 1;
             out.push_str(&format!("  ! cannot read the kernel's links: {e}\n"));
         }
-        Ok((live_links, live_addrs)) => {
+        Ok(super::rtnl::Live {
+            links: live_links,
+            addrs: live_addrs,
+            routes: live_routes,
+        }) => {
+            let oif = |dev: &str| live_links.iter().find(|l| l.name == dev).map(|l| l.index);
+            routes_section = Some(route::diff(&route::wanted(cfg), &live_routes, oif));
             let steps = link::diff(&want_links, &want_addrs, &live_links, &live_addrs);
             if steps.is_empty() {
                 out.push_str("  (none managed)\n");
@@ -84,6 +92,52 @@ pub fn render(
             }
         }
     }
+    if let Some(steps) = routes_section {
+        out.push_str("routes\n");
+        if steps.is_empty() {
+            out.push_str("  (none set)\n");
+        }
+        for st in steps {
+            let via = |w: &route::RouteWant| w.via.map(|v| format!(" via {v}")).unwrap_or_default();
+            let line = match st {
+                RouteStep::Matches(w) => {
+                    n.same += 1;
+                    format!("  = route {}{}", w.dst, via(&w))
+                }
+                RouteStep::Add(w) => {
+                    n.change += 1;
+                    format!("  + route {}{} (from `{}`)", w.dst, via(&w), w.origin)
+                }
+                RouteStep::Replace(w) => {
+                    n.change += 1;
+                    format!(
+                        "  ~ route {}{} (pharos's route there points elsewhere; from `{}`)",
+                        w.dst,
+                        via(&w),
+                        w.origin
+                    )
+                }
+                RouteStep::Conflict(w) => {
+                    n.impossible += 1;
+                    format!(
+                        "  ! route {}{}: another route, not pharos's, is there (from `{}`)",
+                        w.dst,
+                        via(&w),
+                        w.origin
+                    )
+                }
+                RouteStep::Del(l) => {
+                    n.change += 1;
+                    format!(
+                        "  - route {} (pharos added it; the config no longer has it)",
+                        l.dst
+                    )
+                }
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
     out.push_str("sysctls\n");
     let steps = sysctl::diff(&sysctl::wanted(cfg), live);
     if steps.is_empty() {
@@ -127,6 +181,6 @@ pub struct Counts {
 
 /// The plan against this machine.
 pub fn against_live(cfg: &Config) -> (String, Counts) {
-    let links = super::rtnl::Rtnl::connect().and_then(|r| Ok((r.links()?, r.addrs()?)));
-    render(cfg, sysctl::read, modules::is_loaded, links)
+    let kernel = super::rtnl::Rtnl::connect().and_then(|r| r.snapshot());
+    render(cfg, sysctl::read, modules::is_loaded, kernel)
 }

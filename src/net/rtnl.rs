@@ -5,16 +5,19 @@
 use std::net::IpAddr;
 
 use neli::consts::nl::NlmF;
-use neli::consts::rtnl::{Ifa, Iff, Ifla, RtAddrFamily, RtScope, Rtm};
+use neli::consts::rtnl::{Ifa, Iff, Ifla, RtAddrFamily, RtScope, RtTable, Rta, Rtm, Rtn, Rtprot};
 use neli::consts::socket::NlFamily;
 use neli::nl::NlPayload;
 use neli::router::synchronous::NlRouter;
-use neli::rtnl::{Ifaddrmsg, IfaddrmsgBuilder, Ifinfomsg, IfinfomsgBuilder, RtattrBuilder};
+use neli::rtnl::{
+    Ifaddrmsg, IfaddrmsgBuilder, Ifinfomsg, IfinfomsgBuilder, RtattrBuilder, Rtmsg, RtmsgBuilder,
+};
 use neli::socket::synchronous::NlSocketHandle;
 use neli::types::{Buffer, RtBuffer};
 use neli::utils::Groups;
 
 use super::link::{AddrLive, LinkLive, PROTO};
+use super::route::{self, RouteLive, RouteWant};
 use crate::config::types::Cidr;
 
 /// IFA_PROTO (Linux 6.1); neli has no name for it yet.
@@ -22,6 +25,13 @@ const IFA_PROTO: u16 = 11;
 
 pub struct Rtnl {
     router: NlRouter,
+}
+
+/// What the kernel has now: links, addresses, routes.
+pub struct Live {
+    pub links: Vec<LinkLive>,
+    pub addrs: Vec<AddrLive>,
+    pub routes: Vec<RouteLive>,
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> String {
@@ -33,6 +43,14 @@ impl Rtnl {
         let (router, _) = NlRouter::connect(NlFamily::Route, None, Groups::empty())
             .map_err(|e| err("opening rtnetlink", e))?;
         Ok(Rtnl { router })
+    }
+
+    pub fn snapshot(&self) -> Result<Live, String> {
+        Ok(Live {
+            links: self.links()?,
+            addrs: self.addrs()?,
+            routes: self.routes()?,
+        })
     }
 
     pub fn links(&self) -> Result<Vec<LinkLive>, String> {
@@ -218,6 +236,174 @@ impl Rtnl {
             r.map_err(|e| err(&what, e))?;
         }
         Ok(())
+    }
+}
+
+impl Rtnl {
+    /// Unicast routes of every table, both families.
+    pub fn routes(&self) -> Result<Vec<RouteLive>, String> {
+        let mut out = Vec::new();
+        for family in [RtAddrFamily::Inet, RtAddrFamily::Inet6] {
+            let msg = RtmsgBuilder::default()
+                .rtm_family(family)
+                .rtm_dst_len(0)
+                .rtm_src_len(0)
+                .rtm_tos(0)
+                .rtm_table(RtTable::Unspec)
+                .rtm_protocol(Rtprot::Unspec)
+                .rtm_scope(RtScope::Universe)
+                .rtm_type(Rtn::Unspec)
+                .build()
+                .map_err(|e| err("building a route request", e))?;
+            let recv = self
+                .router
+                .send::<_, _, Rtm, Rtmsg>(Rtm::Getroute, NlmF::DUMP, NlPayload::Payload(msg))
+                .map_err(|e| err("listing routes", e))?;
+            for r in recv {
+                let h = r.map_err(|e| err("listing routes", e))?;
+                let NlPayload::Payload(p) = h.nl_payload() else {
+                    continue;
+                };
+                if *p.rtm_type() != Rtn::Unicast {
+                    continue;
+                }
+                let (mut dst, mut via, mut oif, mut metric) = (None, None, None, 0u32);
+                let mut table = u32::from(u8::from(*p.rtm_table()));
+                for a in p.rtattrs().iter() {
+                    let bytes: &[u8] = a.rta_payload().as_ref();
+                    let u32_of = |b: &[u8]| <[u8; 4]>::try_from(b).ok().map(u32::from_ne_bytes);
+                    match a.rta_type() {
+                        Rta::Dst => dst = ip_from(bytes),
+                        Rta::Gateway => via = ip_from(bytes),
+                        Rta::Oif => oif = u32_of(bytes),
+                        Rta::Priority => metric = u32_of(bytes).unwrap_or(0),
+                        Rta::Table => table = u32_of(bytes).unwrap_or(table),
+                        _ => {}
+                    }
+                }
+                let unspecified = if family == RtAddrFamily::Inet {
+                    IpAddr::from([0u8; 4])
+                } else {
+                    IpAddr::from([0u8; 16])
+                };
+                out.push(RouteLive {
+                    dst: Cidr {
+                        addr: dst.unwrap_or(unspecified),
+                        prefix: *p.rtm_dst_len(),
+                    },
+                    via,
+                    oif,
+                    metric,
+                    table,
+                    protocol: u8::from(*p.rtm_protocol()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn route_msg(
+        w_dst: &Cidr,
+        via: Option<IpAddr>,
+        oif: Option<u32>,
+        src: Option<IpAddr>,
+        metric: u32,
+        table: u32,
+    ) -> Result<Rtmsg, String> {
+        let bytes = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        let family = if w_dst.addr.is_ipv4() {
+            RtAddrFamily::Inet
+        } else {
+            RtAddrFamily::Inet6
+        };
+        let mut attrs = RtBuffer::<Rta, Buffer>::new();
+        let mut push = |t: Rta, payload: Vec<u8>| -> Result<(), String> {
+            attrs.push(
+                RtattrBuilder::default()
+                    .rta_type(t)
+                    .rta_payload(payload)
+                    .build()
+                    .map_err(|e| err("building a route", e))?,
+            );
+            Ok(())
+        };
+        if w_dst.prefix > 0 {
+            push(Rta::Dst, bytes(w_dst.addr))?;
+        }
+        if let Some(v) = via {
+            push(Rta::Gateway, bytes(v))?;
+        }
+        if let Some(i) = oif {
+            push(Rta::Oif, i.to_ne_bytes().to_vec())?;
+        }
+        if let Some(s) = src {
+            push(Rta::Prefsrc, bytes(s))?;
+        }
+        push(Rta::Priority, metric.to_ne_bytes().to_vec())?;
+        push(Rta::Table, table.to_ne_bytes().to_vec())?;
+        // A route with no gateway reaches its destination on the link.
+        let scope = if via.is_some() {
+            RtScope::Universe
+        } else {
+            RtScope::Link
+        };
+        RtmsgBuilder::default()
+            .rtm_family(family)
+            .rtm_dst_len(w_dst.prefix)
+            .rtm_src_len(0)
+            .rtm_tos(0)
+            .rtm_table(RtTable::Unspec)
+            .rtm_protocol(Rtprot::UnrecognizedConst(route::PROTO))
+            .rtm_scope(scope)
+            .rtm_type(Rtn::Unicast)
+            .rtattrs(attrs)
+            .build()
+            .map_err(|e| err("building a route", e))
+    }
+
+    fn route_ack(&self, what: &str, kind: Rtm, flags: NlmF, msg: Rtmsg) -> Result<(), String> {
+        let recv = self
+            .router
+            .send::<_, _, Rtm, Rtmsg>(kind, flags | NlmF::ACK, NlPayload::Payload(msg))
+            .map_err(|e| err(what, e))?;
+        for r in recv {
+            r.map_err(|e| err(what, e))?;
+        }
+        Ok(())
+    }
+
+    /// Adds (or, with `replace`, replaces) a route, marked as pharos's.
+    pub fn put_route(&self, w: &RouteWant, oif: Option<u32>, replace: bool) -> Result<(), String> {
+        let what = format!(
+            "{} route {}{}",
+            if replace { "replacing" } else { "adding" },
+            w.dst,
+            w.via.map(|v| format!(" via {v}")).unwrap_or_default()
+        );
+        let flags = if replace {
+            NlmF::CREATE | NlmF::REPLACE
+        } else {
+            NlmF::CREATE | NlmF::EXCL
+        };
+        self.route_ack(
+            &what,
+            Rtm::Newroute,
+            flags,
+            Self::route_msg(&w.dst, w.via, oif, w.src, w.metric, w.table)?,
+        )
+    }
+
+    pub fn del_route(&self, l: &RouteLive) -> Result<(), String> {
+        let what = format!("removing route {}", l.dst);
+        self.route_ack(
+            &what,
+            Rtm::Delroute,
+            NlmF::empty(),
+            Self::route_msg(&l.dst, l.via, l.oif, None, l.metric, l.table)?,
+        )
     }
 }
 

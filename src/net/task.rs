@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::link::{self, AddrWant, LinkStep, LinkWant};
 use super::modules;
+use super::route::{self, RouteStep, RouteWant};
 use super::sysctl::{self, Applied, Key, Want};
 use crate::config::Config;
 use crate::config::tree::{Path, Seg};
@@ -73,6 +74,17 @@ impl Subsystem for NetPlane {
                 Item {
                     value: String::new(),
                     origin: a.origin,
+                },
+            );
+        }
+        for r in route::wanted(cfg) {
+            let key = format!("route:{} {} {}", r.table, r.dst, r.metric);
+            let origin = r.origin.clone();
+            s.insert(
+                key,
+                Item {
+                    value: serde_json::to_string(&r).expect("a route serializes"),
+                    origin,
                 },
             );
         }
@@ -253,8 +265,72 @@ fn apply_links(all: &Slice<Item>, shared: &Shared) {
         }
     };
     for step in link::diff(&links, &addrs, &live_links, &live_addrs) {
+        apply_link_step(&rtnl, &step, shared);
+    }
+    // Routes after addresses: a gateway must be reachable to be accepted.
+    let routes: Vec<RouteWant> = all
+        .iter()
+        .filter(|(k, _)| k.starts_with("route:"))
+        .filter_map(|(_, v)| serde_json::from_str(&v.value).ok())
+        .collect();
+    let (live_routes, links_now) = match rtnl.routes().and_then(|r| Ok((r, rtnl.links()?))) {
+        Ok(x) => x,
+        Err(e) => {
+            shared.emit(Event::new("net", "rtnetlink", e));
+            return;
+        }
+    };
+    let oif = |dev: &str| links_now.iter().find(|l| l.name == dev).map(|l| l.index);
+    for step in route::diff(&routes, &live_routes, oif) {
         let (subject, result, done) = match &step {
-            LinkStep::Matches(_) => continue,
+            RouteStep::Matches(_) => continue,
+            RouteStep::Add(w) | RouteStep::Replace(w) => {
+                let replace = matches!(step, RouteStep::Replace(_));
+                let dev_index = w.dev.as_deref().and_then(oif);
+                if w.dev.is_some() && dev_index.is_none() {
+                    let dev = w.dev.as_deref().unwrap_or_default();
+                    shared.emit(Event::new(
+                        "net",
+                        &w.dst.to_string(),
+                        format!("route {} (from `{}`): no interface {dev}", w.dst, w.origin),
+                    ));
+                    continue;
+                }
+                let via = w.via.map(|v| format!(" via {v}")).unwrap_or_default();
+                let verb = if replace { "replaced" } else { "added" };
+                (
+                    w.dst.to_string(),
+                    rtnl.put_route(w, dev_index, replace),
+                    format!("{verb} route {}{via} (from `{}`)", w.dst, w.origin),
+                )
+            }
+            RouteStep::Conflict(w) => {
+                let msg = format!(
+                    "route {} (from `{}`) is already in the kernel, pointing elsewhere, and is not pharos's: left as it is; remove it to let pharos set it",
+                    w.dst, w.origin
+                );
+                (w.dst.to_string(), Err(msg), String::new())
+            }
+            RouteStep::Del(l) => (
+                l.dst.to_string(),
+                rtnl.del_route(l),
+                format!("removed route {} (no longer in the config)", l.dst),
+            ),
+        };
+        match result {
+            Ok(()) => shared.emit(Event::new("net", &subject, done)),
+            Err(e) => {
+                tracing::error!(route = %subject, "{e}");
+                shared.emit(Event::new("net", &subject, e));
+            }
+        }
+    }
+}
+
+fn apply_link_step(rtnl: &super::rtnl::Rtnl, step: &LinkStep, shared: &Shared) {
+    {
+        let (subject, result, done) = match step {
+            LinkStep::Matches(_) => return,
             LinkStep::Missing { name, origin } => (
                 name.clone(),
                 Err(format!(
