@@ -3,12 +3,11 @@
 //! real-server VIP on lo; a reload that changes nothing touches nothing; an
 //! address dropped from the config is removed while one added by hand stays;
 //! an address removed behind pharos's back is put back by the monitor; a
+//! link losing carrier is an event; a
 //! link the box lacks is reported and the rest still applied.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::netns::{Netns, start};
@@ -108,13 +107,7 @@ fn links_and_addresses_are_applied_kept_and_owned() {
             .success()
     );
     let run = start(&ns, CONFIG);
-    let mut events = Command::new(BIN)
-        .args(["events", "--socket"])
-        .arg(run.socket())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = BufReader::new(events.stdout.take().unwrap()).lines();
+    let lines = common::events(&run.socket(), Duration::from_secs(60));
 
     let v0 = link(&ns, "v0");
     assert_eq!(v0["mtu"], 1400);
@@ -232,6 +225,34 @@ fn links_and_addresses_are_applied_kept_and_owned() {
         ],
         "only pharos's route went"
     );
+    // The peer goes down: v0 loses carrier, and that is an event (VRRP
+    // tracks it). pharos wants v1 up, so it sets it up again at once.
+    let lines2 = common::events(&run.socket(), Duration::from_secs(30));
+    assert!(
+        ns.exec(&["ip", "link", "set", "v1", "down"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut got = Vec::new();
+    for line in lines2 {
+        let line = line.unwrap();
+        let done = line.contains("link v0 has carrier again");
+        got.push(line);
+        if done {
+            break;
+        }
+    }
+    let pos = |t: &str| {
+        got.iter()
+            .position(|l| l.contains(t))
+            .unwrap_or_else(|| panic!("no `{t}` in {got:#?}"))
+    };
+    assert!(pos("link v0 lost carrier") < pos("set v1 up"), "{got:#?}");
+    assert!(
+        pos("set v1 up") < pos("link v0 has carrier again"),
+        "{got:#?}"
+    );
     // Removed behind pharos's back: the monitor puts it back at once.
     assert!(
         ns.exec(&["ip", "addr", "del", "10.77.0.1/24", "dev", "v0"])
@@ -248,8 +269,6 @@ fn links_and_addresses_are_applied_kept_and_owned() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = events.kill();
-    let _ = events.wait();
 }
 
 #[test]

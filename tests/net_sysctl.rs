@@ -4,11 +4,9 @@
 //! `pharos run` applying, re-applying as a no-op, applying a reload's
 //! change, and naming a key the kernel lacks while applying the rest.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use common::netns::start;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -88,14 +86,7 @@ fn run_applies_sysctls_reapplies_nothing_and_applies_a_reloads_change() {
     );
 
     // Watch events, then reload the same file: nothing to do.
-    let mut events = Command::new(BIN)
-        .args(["events", "--socket"])
-        .arg(run.socket())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
-    std::thread::sleep(Duration::from_millis(200));
+    let mut lines = common::events(&run.socket(), Duration::from_secs(60));
     let out = run.ctl(&["reload"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -128,6 +119,4 @@ fn run_applies_sysctls_reapplies_nothing_and_applies_a_reloads_change() {
         "unchanged sysctls are not touched: {seen:#?}"
     );
     assert_eq!(ns.read("net.ipv4.conf.all.rp_filter"), "1");
-    let _ = events.kill();
-    let _ = events.wait();
 }

@@ -3,12 +3,14 @@
 //! `status --json` against its schema, the event stream, the metrics
 //! endpoint, SIGTERM, and the last known good config.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pharos");
 
@@ -316,14 +318,7 @@ fn status_json_matches_its_schema_and_the_table_reads_well() {
 fn events_stream_transitions_as_they_happen() {
     let mut p = Pharos::new();
     p.start(&[]);
-    let mut events = Command::new(BIN)
-        .args(["events", "--socket"])
-        .arg(p.socket())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
-    std::thread::sleep(Duration::from_millis(200));
+    let mut lines = common::events(&p.socket(), Duration::from_secs(60));
     assert!(p.ctl(&["reload"]).status.success());
     let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert_eq!(
@@ -344,7 +339,6 @@ fn events_stream_transitions_as_they_happen() {
         rest.iter().any(|l| l.contains("\"kind\":\"shutdown\"")),
         "{rest:?}"
     );
-    let _ = events.wait();
 }
 
 #[test]

@@ -33,7 +33,10 @@ pub struct AddrWant {
 pub struct LinkLive {
     pub index: u32,
     pub name: String,
+    /// Administratively up (IFF_UP).
     pub up: bool,
+    /// Has carrier (IFF_LOWER_UP): what VRRP tracks.
+    pub carrier: bool,
     pub mtu: u32,
 }
 
@@ -248,12 +251,14 @@ mod tests {
                 index: 1,
                 name: "lo".into(),
                 up: true,
+                carrier: true,
                 mtu: 65536,
             },
             LinkLive {
                 index: 2,
                 name: "eth0".into(),
                 up: false,
+                carrier: false,
                 mtu: 1500,
             },
         ]

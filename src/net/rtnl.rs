@@ -77,6 +77,7 @@ impl Rtnl {
                 index: u32::try_from(*p.ifi_index()).unwrap_or(0),
                 name: name.trim_end_matches('\0').to_string(),
                 up: p.ifi_flags().contains(Iff::UP),
+                carrier: p.ifi_flags().contains(Iff::LOWERUP),
                 mtu,
             });
         }

@@ -3,7 +3,8 @@
 //! reports a link or address change (and every 30 s, for sysctls), so that
 //! what is changed behind pharos's back is put back, and said so.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
@@ -103,6 +104,8 @@ impl Subsystem for NetPlane {
     fn run(self: Arc<Self>, mut ctx: TaskCtx<Item>) -> TaskFuture {
         Box::pin(async move {
             let mut current = Slice::new();
+            // Carrier of each managed link as last seen, to report changes.
+            let carriers: Arc<Mutex<BTreeMap<String, bool>>> = Arc::default();
             let mut recheck = tokio::time::interval(RECHECK);
             recheck.tick().await;
             let (kick_tx, mut kick) = tokio::sync::mpsc::channel(1);
@@ -143,7 +146,8 @@ impl Subsystem for NetPlane {
                 };
                 let shared = ctx.shared.clone();
                 let all = current.clone();
-                tokio::task::spawn_blocking(move || apply(&changed, &all, &shared))
+                let carriers = carriers.clone();
+                tokio::task::spawn_blocking(move || apply(&changed, &all, &shared, &carriers))
                     .await
                     .map_err(|e| format!("applying the network plane: {e}"))?;
                 ctx.ready.mark("net");
@@ -154,7 +158,12 @@ impl Subsystem for NetPlane {
 
 /// Applies `items` (blocking: /proc/sys and finit_module), then publishes the
 /// state of everything in `all`.
-fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared) {
+fn apply(
+    items: &Slice<Item>,
+    all: &Slice<Item>,
+    shared: &Shared,
+    carriers: &Mutex<BTreeMap<String, bool>>,
+) {
     let module_names: Vec<&str> = items
         .keys()
         .filter_map(|k| k.strip_prefix("module:"))
@@ -171,7 +180,7 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared) {
     // Links and addresses: always the whole desired set against the live
     // kernel (an address pharos owns is only removed when no longer wanted
     // anywhere), before the sysctls that name interfaces.
-    apply_links(all, shared);
+    apply_links(all, shared, carriers);
     let wants: Vec<Want> = items
         .iter()
         .filter_map(|(k, v)| {
@@ -219,7 +228,7 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared) {
     shared.publish("net", json!({ "modules": mods, "sysctls": sysctls }));
 }
 
-fn apply_links(all: &Slice<Item>, shared: &Shared) {
+fn apply_links(all: &Slice<Item>, shared: &Shared, carriers: &Mutex<BTreeMap<String, bool>>) {
     let links: Vec<LinkWant> = all
         .iter()
         .filter_map(|(k, v)| {
@@ -264,6 +273,7 @@ fn apply_links(all: &Slice<Item>, shared: &Shared) {
             return;
         }
     };
+    report_carrier(&links, &live_links, shared, carriers);
     for step in link::diff(&links, &addrs, &live_links, &live_addrs) {
         apply_link_step(&rtnl, &step, shared);
     }
@@ -375,6 +385,38 @@ fn apply_link_step(rtnl: &super::rtnl::Rtnl, step: &LinkStep, shared: &Shared) {
                 tracing::error!(link = %subject, "{e}");
                 shared.emit(Event::new("net", &subject, e));
             }
+        }
+    }
+}
+
+/// Reports carrier changes of the managed links: a link going down is what
+/// VRRP tracking reacts to. The first sighting sets the baseline.
+fn report_carrier(
+    links: &[LinkWant],
+    live: &[link::LinkLive],
+    shared: &Shared,
+    carriers: &Mutex<BTreeMap<String, bool>>,
+) {
+    let mut seen = carriers.lock().unwrap_or_else(|e| e.into_inner());
+    for w in links {
+        let Some(l) = live.iter().find(|l| l.name == w.name) else {
+            continue;
+        };
+        match seen.insert(w.name.clone(), l.carrier) {
+            Some(before) if before != l.carrier => {
+                let msg = if l.carrier {
+                    format!("link {} has carrier again", w.name)
+                } else {
+                    format!("link {} lost carrier", w.name)
+                };
+                if l.carrier {
+                    tracing::info!(link = %w.name, "{msg}");
+                } else {
+                    tracing::warn!(link = %w.name, "{msg}");
+                }
+                shared.emit(Event::new("link", &w.name, msg));
+            }
+            _ => {}
         }
     }
 }

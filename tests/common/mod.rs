@@ -2,3 +2,29 @@
 
 pub mod netns;
 pub mod vm;
+
+use std::io::{BufRead, BufReader, Lines};
+use std::path::Path;
+use std::process::{ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+/// `pharos events` as lines. The client is killed after `within`, so a
+/// test waiting for an event that never comes fails instead of hanging.
+#[allow(dead_code)]
+pub fn events(socket: &Path, within: Duration) -> Lines<BufReader<ChildStdout>> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pharos"))
+        .args(["events", "--socket"])
+        .arg(socket)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("pharos events starts");
+    let out = child.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        std::thread::sleep(within);
+        let _ = child.kill();
+        let _ = child.wait();
+    });
+    // Let it subscribe before the caller makes something happen.
+    std::thread::sleep(Duration::from_millis(200));
+    BufReader::new(out).lines()
+}
