@@ -84,6 +84,19 @@ fn run_applies_sysctls_reapplies_nothing_and_applies_a_reloads_change() {
         missing[0]["from"],
         "system.sysctl.\"net.ipv4.no_such_setting\""
     );
+    let table = String::from_utf8(run.ctl(&["status"]).stdout).unwrap();
+    assert!(
+        table.contains("SYSCTL                                     WANT   LIVE   STATE"),
+        "{table}"
+    );
+    assert!(
+        table.contains("net.ipv4.ip_forward                        1      1      ok"),
+        "{table}"
+    );
+    assert!(
+        table.contains("net.ipv4.no_such_setting                   1      -      missing"),
+        "{table}"
+    );
 
     // Watch events, then reload the same file: nothing to do.
     let mut lines = common::events(&run.socket(), Duration::from_secs(60));

@@ -94,10 +94,13 @@ pub fn human(s: &Status) -> String {
         ));
     }
     for (name, section) in &s.subsystems {
-        out.push_str(&format!(
-            "\n[{name}]\n{}\n",
-            serde_json::to_string_pretty(section).unwrap_or_default()
-        ));
+        match name.as_str() {
+            "net" => out.push_str(&net_table(section)),
+            _ => out.push_str(&format!(
+                "\n[{name}]\n{}\n",
+                serde_json::to_string_pretty(section).unwrap_or_default()
+            )),
+        }
     }
     out
 }
@@ -159,4 +162,27 @@ pub fn events(socket: &Path) -> ExitCode {
             }
         }
     })
+}
+
+/// The network plane's section: modules, then each sysctl with its state.
+fn net_table(net: &serde_json::Value) -> String {
+    let mut out = String::from("\nMODULE                LOADED\n");
+    for m in net["modules"].as_array().into_iter().flatten() {
+        let loaded = if m["loaded"] == true { "yes" } else { "NO" };
+        out.push_str(&format!(
+            "{:<21} {loaded}\n",
+            m["module"].as_str().unwrap_or("?")
+        ));
+    }
+    out.push_str("\nSYSCTL                                     WANT   LIVE   STATE\n");
+    for x in net["sysctls"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "{:<42} {:<6} {:<6} {}\n",
+            x["key"].as_str().unwrap_or("?"),
+            x["want"].as_str().unwrap_or("?"),
+            x["live"].as_str().unwrap_or("-"),
+            x["state"].as_str().unwrap_or("?")
+        ));
+    }
+    out
 }
