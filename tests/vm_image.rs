@@ -220,6 +220,67 @@ fn the_debug_image_is_a_lab_for_the_kernel_features_the_host_lacks() {
     vm.powerdown();
 }
 
+#[test]
+fn pharos_creates_dummy_vlan_bond_ipip_gre_and_tunl0_links() {
+    // The host kernel has none of these: this is their test.
+    let disk = Disk::copy("debug");
+    disk.put(
+        "pharos.toml",
+        r#"
+[interfaces.eth0]
+addresses = ["10.56.0.1/24"]
+
+[interfaces.d0]
+dummy = true
+addresses = ["10.55.0.1/24"]
+
+[interfaces."eth0.10"]
+vlan = { parent = "eth0", id = 10 }
+addresses = ["10.57.0.1/24"]
+
+[interfaces.bond0]
+bond = { mode = "active-backup", members = ["eth9"] }
+
+[tunnels.tunl0]
+type = "ipip"
+
+[tunnels.gre1]
+type = "gre"
+local = "10.56.0.1"
+remote = "10.56.0.2"
+addresses = ["10.58.0.1/30"]
+
+[tunnels.ipip1]
+type = "ipip"
+local = "10.56.0.1"
+remote = "10.56.0.3"
+"#,
+    );
+    disk.put("test.sh", "sleep 3\n/usr/sbin/ip -br addr\n/usr/sbin/ip -d link show eth0.10 | grep -o 'vlan protocol 802.1Q id 10'\n/usr/sbin/ip -d link show bond0 | grep -o 'bond mode active-backup'\n");
+    let append = "console=ttyS0 panic=-1 pharos.test=/config/test.sh";
+    let mut vm = Vm::boot_on_lan(
+        &disk,
+        Some(("debug", append)),
+        Some(("52:54:00:00:05:01", 41_321)),
+    );
+    vm.wait_for("test script finished", BOOT_TIMEOUT);
+    let c = vm.console();
+    let has = |name: &str, addr: &str| c.lines().any(|l| l.starts_with(name) && l.contains(addr));
+    assert!(has("d0 ", "10.55.0.1/24"), "{c}");
+    assert!(has("eth0.10@eth0", "10.57.0.1/24"), "{c}");
+    assert!(has("gre1@NONE", "10.58.0.1/30"), "{c}");
+    assert!(c.lines().any(|l| l.starts_with("ipip1@NONE")), "{c}");
+    assert!(c.lines().any(|l| l.starts_with("tunl0@NONE")), "{c}");
+    assert!(c.lines().any(|l| l.starts_with("bond0")), "{c}");
+    // Loaded with numdummies=0 and max_bonds=0: no stray default devices.
+    assert!(!c.lines().any(|l| l.starts_with("dummy0")), "{c}");
+    assert!(
+        c.contains("vlan protocol 802.1Q id 10") && c.contains("bond mode active-backup"),
+        "{c}"
+    );
+    vm.powerdown();
+}
+
 fn initrd_files(variant: &str) -> Vec<String> {
     let o = out_dir(variant);
     let out = Command::new("sh")

@@ -14,12 +14,41 @@ use crate::config::types::Cidr;
 /// The IFA_PROTO value that marks an address as pharos's ('p').
 pub const PROTO: u8 = 0x70;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LinkWant {
     pub name: String,
     pub up: bool,
     pub mtu: Option<u32>,
     pub origin: String,
+    /// What to create when the link does not exist; `None` for a physical
+    /// interface (or `lo`), which pharos cannot create.
+    pub kind: Option<LinkKind>,
+}
+
+/// A link pharos can create.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LinkKind {
+    Dummy,
+    Vlan {
+        parent: String,
+        id: u16,
+    },
+    /// Bonding mode as the kernel names it (`active-backup`, `802.3ad`...).
+    Bond {
+        mode: String,
+    },
+    Ipip {
+        local: Option<std::net::IpAddr>,
+        remote: Option<std::net::IpAddr>,
+        ttl: Option<u8>,
+    },
+    Gre {
+        local: Option<std::net::IpAddr>,
+        remote: Option<std::net::IpAddr>,
+        ttl: Option<u8>,
+    },
+    /// `tunl0`: appears when the ipip module loads.
+    Fallback,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +82,21 @@ pub fn wanted(cfg: &Config) -> (Vec<LinkWant>, Vec<AddrWant>) {
     let mut links: BTreeMap<String, LinkWant> = BTreeMap::new();
     let mut addrs = Vec::new();
     for (name, i) in &cfg.interfaces {
+        let kind = if i.dummy {
+            Some(LinkKind::Dummy)
+        } else if let Some(v) = &i.vlan {
+            Some(LinkKind::Vlan {
+                parent: v.parent.to_string(),
+                id: v.id,
+            })
+        } else {
+            i.bond.as_ref().map(|b| LinkKind::Bond {
+                mode: serde_json::to_value(b.mode)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            })
+        };
         links.insert(
             name.to_string(),
             LinkWant {
@@ -60,6 +104,7 @@ pub fn wanted(cfg: &Config) -> (Vec<LinkWant>, Vec<AddrWant>) {
                 up: i.up,
                 mtu: i.mtu,
                 origin: format!("interfaces.{name}"),
+                kind,
             },
         );
         for a in &i.addresses {
@@ -71,6 +116,12 @@ pub fn wanted(cfg: &Config) -> (Vec<LinkWant>, Vec<AddrWant>) {
         }
     }
     for (name, t) in &cfg.tunnels {
+        let (local, remote, ttl) = (t.local.map(|i| i.0), t.remote.map(|i| i.0), t.ttl);
+        let kind = match t.kind {
+            _ if name.as_str() == "tunl0" => LinkKind::Fallback,
+            crate::config::model::TunnelKind::Ipip => LinkKind::Ipip { local, remote, ttl },
+            crate::config::model::TunnelKind::Gre => LinkKind::Gre { local, remote, ttl },
+        };
         links.insert(
             name.to_string(),
             LinkWant {
@@ -78,6 +129,7 @@ pub fn wanted(cfg: &Config) -> (Vec<LinkWant>, Vec<AddrWant>) {
                 up: t.up,
                 mtu: t.mtu,
                 origin: format!("tunnels.{name}"),
+                kind: Some(kind),
             },
         );
         for a in &t.addresses {
@@ -97,11 +149,13 @@ pub fn wanted(cfg: &Config) -> (Vec<LinkWant>, Vec<AddrWant>) {
         ] {
             let Some(vips) = vips else { continue };
             let origin = format!("realserver.{role}.vips");
+            let kind = (iface == "tunl0").then_some(LinkKind::Fallback);
             links.entry(iface.to_string()).or_insert_with(|| LinkWant {
                 name: iface.to_string(),
                 up: true,
                 mtu: None,
                 origin: origin.clone(),
+                kind,
             });
             for v in vips {
                 addrs.push(AddrWant {
@@ -120,11 +174,13 @@ pub fn wanted(cfg: &Config) -> (Vec<LinkWant>, Vec<AddrWant>) {
 pub enum LinkStep {
     /// Already as wanted.
     Matches(String),
-    /// The config names a link this box does not have.
+    /// The config names a link this box does not have (and pharos cannot make).
     Missing {
         name: String,
         origin: String,
     },
+    /// A link pharos makes; the next pass sets its MTU, state and addresses.
+    Create(LinkWant),
     SetMtu {
         name: String,
         index: u32,
@@ -164,10 +220,13 @@ pub fn diff(
     let mut steps = Vec::new();
     for w in links {
         let Some(l) = by_name.get(w.name.as_str()) else {
-            steps.push(LinkStep::Missing {
-                name: w.name.clone(),
-                origin: w.origin.clone(),
-            });
+            match &w.kind {
+                Some(_) => steps.push(LinkStep::Create(w.clone())),
+                None => steps.push(LinkStep::Missing {
+                    name: w.name.clone(),
+                    origin: w.origin.clone(),
+                }),
+            }
             continue;
         };
         let mut same = true;
@@ -271,6 +330,7 @@ mod tests {
             up: true,
             mtu: Some(9000),
             origin: "interfaces.eth0".into(),
+            kind: None,
         }];
         let addrs = vec![
             AddrWant {
@@ -342,6 +402,7 @@ mod tests {
             up: true,
             mtu: None,
             origin: "interfaces.eth7".into(),
+            kind: None,
         }];
         let addrs = vec![AddrWant {
             iface: "eth7".into(),
@@ -354,6 +415,37 @@ mod tests {
                 name: "eth7".into(),
                 origin: "interfaces.eth7".into()
             }]
+        );
+    }
+
+    #[test]
+    fn a_link_pharos_can_make_is_created_and_tunl0_comes_from_its_module() {
+        let c = crate::config::check_text(
+            "[interfaces.d0]\ndummy = true\n[interfaces.v10]\nvlan = { parent = \"eth0\", id = 10 }\n[tunnels.tunl0]\ntype = \"ipip\"\n[interfaces.eth0]\n",
+            &crate::config::Selection::All,
+        );
+        let (links, _) = wanted(&c.configs[0].1);
+        let steps = diff(&links, &[], &lo_eth0(), &[]);
+        let created: Vec<(String, Option<LinkKind>)> = steps
+            .iter()
+            .filter_map(|s| match s {
+                LinkStep::Create(w) => Some((w.name.clone(), w.kind.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            created,
+            vec![
+                ("d0".to_string(), Some(LinkKind::Dummy)),
+                ("tunl0".to_string(), Some(LinkKind::Fallback)),
+                (
+                    "v10".to_string(),
+                    Some(LinkKind::Vlan {
+                        parent: "eth0".into(),
+                        id: 10
+                    })
+                ),
+            ]
         );
     }
 

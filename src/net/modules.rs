@@ -53,7 +53,7 @@ impl ModuleTree {
         }
         let file = std::fs::File::open(self.root.join(&path))
             .map_err(|e| format!("opening module {name}: {e}"))?;
-        match finit_module(&file, c"", ModuleInitFlags::empty()) {
+        match finit_module(&file, params(&name), ModuleInitFlags::empty()) {
             Ok(()) | Err(nix::errno::Errno::EEXIST) => {
                 self.loaded.insert(name);
                 Ok(())
@@ -62,6 +62,17 @@ impl ModuleTree {
             Err(nix::errno::Errno::ENODEV) => Ok(()),
             Err(e) => Err(format!("loading module {name}: {e}")),
         }
+    }
+}
+
+/// Module parameters pharos loads with. `bonding` and `dummy` make a
+/// `bond0` / `dummy0` of their own by default, in their default mode; with
+/// these, every such link is one the config names, created as it says.
+fn params(name: &str) -> &'static std::ffi::CStr {
+    match name {
+        "bonding" => c"max_bonds=0",
+        "dummy" => c"numdummies=0",
+        _ => c"",
     }
 }
 

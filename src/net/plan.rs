@@ -53,6 +53,15 @@ pub fn render(
             }
             for st in steps {
                 let line = match st {
+                    LinkStep::Create(w) => {
+                        n.change += 1;
+                        format!(
+                            "  + create link {} ({:?}; from `{}`)",
+                            w.name,
+                            w.kind.as_ref().expect("only links with a kind are created"),
+                            w.origin
+                        )
+                    }
                     LinkStep::Matches(what) => {
                         n.same += 1;
                         format!("  = {what}")

@@ -5,7 +5,9 @@
 use std::net::IpAddr;
 
 use neli::consts::nl::NlmF;
-use neli::consts::rtnl::{Ifa, Iff, Ifla, RtAddrFamily, RtScope, RtTable, Rta, Rtm, Rtn, Rtprot};
+use neli::consts::rtnl::{
+    Ifa, Iff, Ifla, IflaInfo, RtAddrFamily, RtScope, RtTable, Rta, Rtm, Rtn, Rtprot,
+};
 use neli::consts::socket::NlFamily;
 use neli::nl::NlPayload;
 use neli::router::synchronous::NlRouter;
@@ -405,6 +407,141 @@ impl Rtnl {
             NlmF::empty(),
             Self::route_msg(&l.dst, l.via, l.oif, None, l.metric, l.table)?,
         )
+    }
+}
+
+/// One netlink attribute as bytes (length, type, payload, padding to 4),
+/// for nested link-type data neli has no names for.
+fn nla(ty: u16, payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(4 + payload.len()).expect("small attribute");
+    let mut b = Vec::with_capacity(usize::from(len) + 3);
+    b.extend_from_slice(&len.to_ne_bytes());
+    b.extend_from_slice(&ty.to_ne_bytes());
+    b.extend_from_slice(payload);
+    while b.len() % 4 != 0 {
+        b.push(0);
+    }
+    b
+}
+
+fn ip_bytes(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+impl Rtnl {
+    /// Creates a dummy, VLAN, bond, ipip or gre link (RTM_NEWLINK with
+    /// IFLA_LINKINFO; attribute numbers from linux/if_link.h and if_tunnel.h).
+    pub fn create_link(&self, name: &str, kind: &super::link::LinkKind) -> Result<(), String> {
+        use super::link::LinkKind as K;
+        let what = format!("creating link {name}");
+        let mut parent = None;
+        let (kind_name, data): (&str, Vec<u8>) = match kind {
+            K::Dummy => ("dummy", vec![]),
+            K::Vlan { parent: p, id } => {
+                parent = Some(
+                    self.links()?
+                        .into_iter()
+                        .find(|l| &l.name == p)
+                        .ok_or_else(|| format!("{what}: its parent {p} does not exist"))?
+                        .index,
+                );
+                ("vlan", nla(1, &id.to_ne_bytes())) // IFLA_VLAN_ID
+            }
+            K::Bond { mode } => {
+                let m: u8 = match mode.as_str() {
+                    "balance-rr" => 0,
+                    "active-backup" => 1,
+                    "balance-xor" => 2,
+                    "broadcast" => 3,
+                    "802.3ad" => 4,
+                    "balance-tlb" => 5,
+                    "balance-alb" => 6,
+                    other => return Err(format!("{what}: unknown bonding mode {other}")),
+                };
+                ("bond", nla(1, &[m])) // IFLA_BOND_MODE
+            }
+            K::Ipip { local, remote, ttl } | K::Gre { local, remote, ttl } => {
+                // IFLA_IPTUN_{LOCAL,REMOTE,TTL} = 2, 3, 4; IFLA_GRE_{...} = 6, 7, 8.
+                let (k, base) = if matches!(kind, K::Ipip { .. }) {
+                    ("ipip", 2)
+                } else {
+                    ("gre", 6)
+                };
+                let mut d = vec![];
+                if let Some(l) = local {
+                    d.extend(nla(base, &ip_bytes(*l)));
+                }
+                if let Some(r) = remote {
+                    d.extend(nla(base + 1, &ip_bytes(*r)));
+                }
+                if let Some(t) = ttl {
+                    d.extend(nla(base + 2, &[*t]));
+                }
+                (k, d)
+            }
+            K::Fallback => return Err(format!("{what}: tunl0 comes with the ipip module")),
+        };
+        let mut info = RtBuffer::<IflaInfo, Buffer>::new();
+        info.push(
+            RtattrBuilder::default()
+                .rta_type(IflaInfo::Kind)
+                .rta_payload(format!("{kind_name}\0"))
+                .build()
+                .map_err(|e| err(&what, e))?,
+        );
+        if !data.is_empty() {
+            info.push(
+                RtattrBuilder::default()
+                    .rta_type(IflaInfo::Data)
+                    .rta_payload(data)
+                    .build()
+                    .map_err(|e| err(&what, e))?,
+            );
+        }
+        let mut attrs = RtBuffer::<Ifla, Buffer>::new();
+        attrs.push(
+            RtattrBuilder::default()
+                .rta_type(Ifla::Ifname)
+                .rta_payload(format!("{name}\0"))
+                .build()
+                .map_err(|e| err(&what, e))?,
+        );
+        if let Some(p) = parent {
+            attrs.push(
+                RtattrBuilder::default()
+                    .rta_type(Ifla::Link)
+                    .rta_payload(p)
+                    .build()
+                    .map_err(|e| err(&what, e))?,
+            );
+        }
+        attrs.push(
+            RtattrBuilder::default()
+                .rta_type(Ifla::Linkinfo)
+                .rta_payload(info)
+                .build()
+                .map_err(|e| err(&what, e))?,
+        );
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .rtattrs(attrs)
+            .build()
+            .map_err(|e| err(&what, e))?;
+        let recv = self
+            .router
+            .send::<_, _, Rtm, Ifinfomsg>(
+                Rtm::Newlink,
+                NlmF::CREATE | NlmF::EXCL | NlmF::ACK,
+                NlPayload::Payload(msg),
+            )
+            .map_err(|e| err(&what, e))?;
+        for r in recv {
+            r.map_err(|e| err(&what, e))?;
+        }
+        Ok(())
     }
 }
 

@@ -56,16 +56,12 @@ impl Subsystem for NetPlane {
         }
         let (links, addrs) = link::wanted(cfg);
         for l in links {
-            let value = format!(
-                "{}{}",
-                if l.up { "up" } else { "down" },
-                l.mtu.map(|m| format!(" mtu {m}")).unwrap_or_default()
-            );
+            let origin = l.origin.clone();
             s.insert(
                 format!("link:{}", l.name),
                 Item {
-                    value,
-                    origin: l.origin,
+                    value: serde_json::to_string(&l).expect("a link serializes"),
+                    origin,
                 },
             );
         }
@@ -231,21 +227,8 @@ fn apply(
 fn apply_links(all: &Slice<Item>, shared: &Shared, carriers: &Mutex<BTreeMap<String, bool>>) {
     let links: Vec<LinkWant> = all
         .iter()
-        .filter_map(|(k, v)| {
-            let name = k.strip_prefix("link:")?;
-            let mut words = v.value.split_whitespace();
-            let up = words.next() == Some("up");
-            let mtu = match (words.next(), words.next()) {
-                (Some("mtu"), Some(m)) => m.parse().ok(),
-                _ => None,
-            };
-            Some(LinkWant {
-                name: name.to_string(),
-                up,
-                mtu,
-                origin: v.origin.clone(),
-            })
-        })
+        .filter(|(k, _)| k.starts_with("link:"))
+        .filter_map(|(_, v)| serde_json::from_str(&v.value).ok())
         .collect();
     let addrs: Vec<AddrWant> = all
         .iter()
@@ -340,6 +323,21 @@ fn apply_links(all: &Slice<Item>, shared: &Shared, carriers: &Mutex<BTreeMap<Str
 fn apply_link_step(rtnl: &super::rtnl::Rtnl, step: &LinkStep, shared: &Shared) {
     {
         let (subject, result, done) = match step {
+            LinkStep::Create(w) => {
+                let result = match &w.kind {
+                    // The ipip module makes tunl0 when it loads.
+                    Some(link::LinkKind::Fallback) => {
+                        super::modules::load_all(["ipip"]).remove(0).1
+                    }
+                    Some(kind) => rtnl.create_link(&w.name, kind),
+                    None => Ok(()),
+                };
+                (
+                    w.name.clone(),
+                    result,
+                    format!("created link {} (from `{}`)", w.name, w.origin),
+                )
+            }
             LinkStep::Matches(_) => return,
             LinkStep::Missing { name, origin } => (
                 name.clone(),
