@@ -169,10 +169,15 @@ impl Rtnl {
             .map_err(|e| err("building an address", e))
     }
 
-    fn ack(&self, what: &str, kind: Rtm, flags: NlmF, msg: Ifaddrmsg) -> Result<(), String> {
+    /// Sends one change and waits for the kernel's acknowledgement; a
+    /// refusal comes back as an error saying what was being done.
+    fn request<P>(&self, what: &str, kind: Rtm, flags: NlmF, msg: P) -> Result<(), String>
+    where
+        P: neli::Size + neli::ToBytes + neli::FromBytesWithInput<Input = usize>,
+    {
         let recv = self
             .router
-            .send::<_, _, Rtm, Ifaddrmsg>(kind, flags | NlmF::ACK, NlPayload::Payload(msg))
+            .send::<_, _, Rtm, P>(kind, flags | NlmF::ACK, NlPayload::Payload(msg))
             .map_err(|e| err(what, e))?;
         for r in recv {
             r.map_err(|e| err(what, e))?;
@@ -182,7 +187,7 @@ impl Rtnl {
 
     pub fn add_addr(&self, name: &str, index: u32, cidr: &Cidr) -> Result<(), String> {
         let what = format!("adding {cidr} to {name}");
-        self.ack(
+        self.request(
             &what,
             Rtm::Newaddr,
             NlmF::CREATE | NlmF::EXCL,
@@ -192,7 +197,7 @@ impl Rtnl {
 
     pub fn del_addr(&self, name: &str, index: u32, cidr: &Cidr) -> Result<(), String> {
         let what = format!("removing {cidr} from {name}");
-        self.ack(
+        self.request(
             &what,
             Rtm::Deladdr,
             NlmF::empty(),
@@ -231,14 +236,7 @@ impl Rtnl {
             .rtattrs(attrs)
             .build()
             .map_err(|e| err(&what, e))?;
-        let recv = self
-            .router
-            .send::<_, _, Rtm, Ifinfomsg>(Rtm::Setlink, NlmF::ACK, NlPayload::Payload(msg))
-            .map_err(|e| err(&what, e))?;
-        for r in recv {
-            r.map_err(|e| err(&what, e))?;
-        }
-        Ok(())
+        self.request(&what, Rtm::Setlink, NlmF::empty(), msg)
     }
 }
 
@@ -367,17 +365,6 @@ impl Rtnl {
             .map_err(|e| err("building a route", e))
     }
 
-    fn route_ack(&self, what: &str, kind: Rtm, flags: NlmF, msg: Rtmsg) -> Result<(), String> {
-        let recv = self
-            .router
-            .send::<_, _, Rtm, Rtmsg>(kind, flags | NlmF::ACK, NlPayload::Payload(msg))
-            .map_err(|e| err(what, e))?;
-        for r in recv {
-            r.map_err(|e| err(what, e))?;
-        }
-        Ok(())
-    }
-
     /// Adds (or, with `replace`, replaces) a route, marked as pharos's.
     pub fn put_route(&self, w: &RouteWant, oif: Option<u32>, replace: bool) -> Result<(), String> {
         let what = format!(
@@ -391,7 +378,7 @@ impl Rtnl {
         } else {
             NlmF::CREATE | NlmF::EXCL
         };
-        self.route_ack(
+        self.request(
             &what,
             Rtm::Newroute,
             flags,
@@ -401,7 +388,7 @@ impl Rtnl {
 
     pub fn del_route(&self, l: &RouteLive) -> Result<(), String> {
         let what = format!("removing route {}", l.dst);
-        self.route_ack(
+        self.request(
             &what,
             Rtm::Delroute,
             NlmF::empty(),
@@ -530,18 +517,7 @@ impl Rtnl {
             .rtattrs(attrs)
             .build()
             .map_err(|e| err(&what, e))?;
-        let recv = self
-            .router
-            .send::<_, _, Rtm, Ifinfomsg>(
-                Rtm::Newlink,
-                NlmF::CREATE | NlmF::EXCL | NlmF::ACK,
-                NlPayload::Payload(msg),
-            )
-            .map_err(|e| err(&what, e))?;
-        for r in recv {
-            r.map_err(|e| err(&what, e))?;
-        }
-        Ok(())
+        self.request(&what, Rtm::Newlink, NlmF::CREATE | NlmF::EXCL, msg)
     }
 }
 
