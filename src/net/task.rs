@@ -100,8 +100,11 @@ impl Subsystem for NetPlane {
     fn run(self: Arc<Self>, mut ctx: TaskCtx<Item>) -> TaskFuture {
         Box::pin(async move {
             let mut current = Slice::new();
-            // Carrier of each managed link as last seen, to report changes.
-            let carriers: Arc<Mutex<BTreeMap<String, bool>>> = Arc::default();
+            let state = Arc::new(State {
+                // One rtnetlink connection for the task's life, not one per pass.
+                rtnl: super::rtnl::Rtnl::connect()?,
+                carriers: Mutex::default(),
+            });
             let mut recheck = tokio::time::interval(RECHECK);
             recheck.tick().await;
             let (kick_tx, mut kick) = tokio::sync::mpsc::channel(1);
@@ -142,8 +145,8 @@ impl Subsystem for NetPlane {
                 };
                 let shared = ctx.shared.clone();
                 let all = current.clone();
-                let carriers = carriers.clone();
-                tokio::task::spawn_blocking(move || apply(&changed, &all, &shared, &carriers))
+                let state = state.clone();
+                tokio::task::spawn_blocking(move || apply(&changed, &all, &shared, &state))
                     .await
                     .map_err(|e| format!("applying the network plane: {e}"))?;
                 ctx.ready.mark("net");
@@ -152,14 +155,16 @@ impl Subsystem for NetPlane {
     }
 }
 
-/// Applies `items` (blocking: /proc/sys and finit_module), then publishes the
-/// state of everything in `all`.
-fn apply(
-    items: &Slice<Item>,
-    all: &Slice<Item>,
-    shared: &Shared,
-    carriers: &Mutex<BTreeMap<String, bool>>,
-) {
+/// What one run of the task keeps between passes.
+struct State {
+    rtnl: super::rtnl::Rtnl,
+    /// Carrier of each managed link as last seen, to report changes.
+    carriers: Mutex<BTreeMap<String, bool>>,
+}
+
+/// Applies `items` (blocking: /proc/sys, finit_module, rtnetlink), then
+/// publishes the state of everything in `all`.
+fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State) {
     let module_names: Vec<&str> = items
         .keys()
         .filter_map(|k| k.strip_prefix("module:"))
@@ -176,7 +181,7 @@ fn apply(
     // Links and addresses: always the whole desired set against the live
     // kernel (an address pharos owns is only removed when no longer wanted
     // anywhere), before the sysctls that name interfaces.
-    apply_links(all, shared, carriers);
+    apply_links(all, shared, state);
     let wants: Vec<Want> = items
         .iter()
         .filter_map(|(k, v)| {
@@ -224,7 +229,8 @@ fn apply(
     shared.publish("net", json!({ "modules": mods, "sysctls": sysctls }));
 }
 
-fn apply_links(all: &Slice<Item>, shared: &Shared, carriers: &Mutex<BTreeMap<String, bool>>) {
+fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) {
+    let rtnl = &state.rtnl;
     let links: Vec<LinkWant> = all
         .iter()
         .filter(|(k, _)| k.starts_with("link:"))
@@ -241,13 +247,7 @@ fn apply_links(all: &Slice<Item>, shared: &Shared, carriers: &Mutex<BTreeMap<Str
             })
         })
         .collect();
-    let rtnl = match super::rtnl::Rtnl::connect() {
-        Ok(r) => r,
-        Err(e) => {
-            shared.emit(Event::new("net", "rtnetlink", e));
-            return;
-        }
-    };
+
     let live = rtnl.links().and_then(|l| Ok((l, rtnl.addrs()?)));
     let (live_links, live_addrs) = match live {
         Ok(x) => x,
@@ -256,9 +256,9 @@ fn apply_links(all: &Slice<Item>, shared: &Shared, carriers: &Mutex<BTreeMap<Str
             return;
         }
     };
-    report_carrier(&links, &live_links, shared, carriers);
+    report_carrier(&links, &live_links, shared, &state.carriers);
     for step in link::diff(&links, &addrs, &live_links, &live_addrs) {
-        apply_link_step(&rtnl, &step, shared);
+        apply_link_step(rtnl, &step, shared);
     }
     // Routes after addresses: a gateway must be reachable to be accepted.
     let routes: Vec<RouteWant> = all
