@@ -91,21 +91,11 @@ fn routes(ns: &Netns) -> Vec<String> {
 #[test]
 fn links_and_addresses_are_applied_kept_and_owned() {
     let ns = Netns::new();
-    assert!(
-        ns.exec(&[
-            "ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1"
-        ])
-        .status()
-        .unwrap()
-        .success()
-    );
+    ns.run(&[
+        "ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1",
+    ]);
     // An operator's own address and route: pharos must never remove them.
-    assert!(
-        ns.exec(&["ip", "addr", "add", "10.77.0.9/24", "dev", "v0"])
-            .status()
-            .unwrap()
-            .success()
-    );
+    ns.run(&["ip", "addr", "add", "10.77.0.9/24", "dev", "v0"]);
     let run = start(&ns, CONFIG);
     let lines = common::events(&run.socket(), Duration::from_secs(60));
 
@@ -139,12 +129,7 @@ fn links_and_addresses_are_applied_kept_and_owned() {
         addrs(&ns, "lo")
     );
     assert_eq!(ns.read("net.ipv4.conf.v0.arp_ignore"), "1");
-    assert!(
-        ns.exec(&["ip", "route", "add", "10.97.0.0/16", "via", "10.77.0.9"])
-            .status()
-            .unwrap()
-            .success()
-    );
+    ns.run(&["ip", "route", "add", "10.97.0.0/16", "via", "10.77.0.9"]);
     assert_eq!(
         routes(&ns),
         vec![
@@ -228,12 +213,7 @@ fn links_and_addresses_are_applied_kept_and_owned() {
     // The peer goes down: v0 loses carrier, and that is an event (VRRP
     // tracks it). pharos wants v1 up, so it sets it up again at once.
     let lines2 = common::events(&run.socket(), Duration::from_secs(30));
-    assert!(
-        ns.exec(&["ip", "link", "set", "v1", "down"])
-            .status()
-            .unwrap()
-            .success()
-    );
+    ns.run(&["ip", "link", "set", "v1", "down"]);
     let mut got = Vec::new();
     for line in lines2 {
         let line = line.unwrap();
@@ -254,12 +234,7 @@ fn links_and_addresses_are_applied_kept_and_owned() {
         "{got:#?}"
     );
     // Removed behind pharos's back: the monitor puts it back at once.
-    assert!(
-        ns.exec(&["ip", "addr", "del", "10.77.0.1/24", "dev", "v0"])
-            .status()
-            .unwrap()
-            .success()
-    );
+    ns.run(&["ip", "addr", "del", "10.77.0.1/24", "dev", "v0"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !addrs(&ns, "v0").contains(&"10.77.0.1/24".to_string()) {
         assert!(
@@ -274,14 +249,9 @@ fn links_and_addresses_are_applied_kept_and_owned() {
 #[test]
 fn a_missing_link_is_reported_with_its_origin_and_plan_says_so() {
     let ns = Netns::new();
-    assert!(
-        ns.exec(&[
-            "ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1"
-        ])
-        .status()
-        .unwrap()
-        .success()
-    );
+    ns.run(&[
+        "ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1",
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pharos.toml");
     std::fs::write(&file, CONFIG).unwrap();

@@ -33,6 +33,11 @@ impl Netns {
         c.args(["netns", "exec", &self.0]).args(args);
         c
     }
+    /// Runs a command in the namespace; it must succeed.
+    pub fn run(&self, args: &[&str]) {
+        let st = self.exec(args).status().unwrap();
+        assert!(st.success(), "`{}` failed in {}", args.join(" "), self.0);
+    }
     pub fn write(&self, key: &str, value: &str) {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
         let st = self
