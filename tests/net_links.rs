@@ -276,3 +276,100 @@ fn a_missing_link_is_reported_with_its_origin_and_plan_says_so() {
         "the rest was applied"
     );
 }
+
+#[test]
+fn bridges_macvlans_and_links_found_by_mac() {
+    let ns = Netns::new();
+    ns.run(&[
+        "ip",
+        "link",
+        "add",
+        "x0",
+        "address",
+        "52:54:00:aa:bb:01",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "x1",
+    ]);
+    ns.run(&[
+        "ip", "link", "add", "p0", "type", "veth", "peer", "name", "p1",
+    ]);
+    let config = r#"
+[interfaces.lan]
+match = { mac = "52:54:00:AA:BB:01" }
+mtu = 1450
+addresses = ["10.79.0.1/24"]
+
+[interfaces.br0]
+bridge = { members = ["p0"] }
+addresses = ["10.80.0.1/24"]
+
+[interfaces.p0]
+
+[interfaces.mv0]
+macvlan = { parent = "lan", mode = "private" }
+addresses = ["10.79.0.2/24"]
+"#;
+    let run = start(&ns, config);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let settled = || {
+        let s: serde_json::Value =
+            serde_json::from_slice(&run.ctl(&["status", "--json"]).stdout).unwrap();
+        let net = s["subsystems"]["net"].clone();
+        let all_ok = |k: &str| {
+            net[k]
+                .as_array()
+                .is_some_and(|a| !a.is_empty() && a.iter().all(|x| x["state"] == "ok"))
+        };
+        (all_ok("links") && all_ok("addresses"), net)
+    };
+    loop {
+        let (ok, net) = settled();
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never settled: {net:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Renamed by its MAC, then configured under its new name.
+    let lan = link(&ns, "lan");
+    assert_eq!(lan["address"], "52:54:00:aa:bb:01");
+    assert_eq!(lan["mtu"], 1450);
+    assert!(addrs(&ns, "lan").contains(&"10.79.0.1/24".to_string()));
+    let br0 = ns
+        .exec(&["ip", "-j", "-d", "link", "show", "dev", "br0"])
+        .output()
+        .unwrap();
+    let br0: serde_json::Value = serde_json::from_slice(&br0.stdout).unwrap();
+    assert_eq!(br0[0]["linkinfo"]["info_kind"], "bridge", "{br0}");
+    assert_eq!(link(&ns, "p0")["master"], "br0");
+    assert_eq!(addrs(&ns, "br0"), vec!["10.80.0.1/24"]);
+    let mv0 = ns
+        .exec(&["ip", "-j", "-d", "link", "show", "dev", "mv0"])
+        .output()
+        .unwrap();
+    let mv0: serde_json::Value = serde_json::from_slice(&mv0.stdout).unwrap();
+    assert_eq!(mv0[0]["linkinfo"]["info_kind"], "macvlan", "{mv0}");
+    assert_eq!(mv0[0]["linkinfo"]["info_data"]["mode"], "private", "{mv0}");
+    assert_eq!(mv0[0]["link"], "lan");
+    assert_eq!(addrs(&ns, "mv0"), vec!["10.79.0.2/24"]);
+
+    // The status table shows each managed link and address and its state.
+    let table = String::from_utf8_lossy(&run.ctl(&["status"]).stdout).to_string();
+    for want in [
+        "LINK             UP   CARRIER MTU    STATE",
+        "lan              yes  no      1450   ok",
+        "10.80.0.1/24                             br0              ok",
+    ] {
+        assert!(table.contains(want), "no `{want}` in\n{table}");
+    }
+    // A port taken out of the bridge behind pharos's back is put back.
+    ns.run(&["ip", "link", "set", "p0", "nomaster"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while link(&ns, "p0")["master"] != "br0" {
+        assert!(Instant::now() < deadline, "p0 was not put back into br0");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -239,7 +239,14 @@ vlan = { parent = "eth0", id = 10 }
 addresses = ["10.57.0.1/24"]
 
 [interfaces.bond0]
-bond = { mode = "active-backup", members = ["eth9"] }
+bond = { mode = "active-backup", members = ["d1", "d2"], primary = "d2", miimon = "200ms" }
+addresses = ["10.59.0.1/24"]
+
+[interfaces.d1]
+dummy = true
+
+[interfaces.d2]
+dummy = true
 
 [tunnels.tunl0]
 type = "ipip"
@@ -256,7 +263,7 @@ local = "10.56.0.1"
 remote = "10.56.0.3"
 "#,
     );
-    disk.put("test.sh", "sleep 3\n/usr/sbin/ip -br addr\n/usr/sbin/ip -d link show eth0.10 | grep -o 'vlan protocol 802.1Q id 10'\n/usr/sbin/ip -d link show bond0 | grep -o 'bond mode active-backup'\n");
+    disk.put("test.sh", "i=0; while [ $i -lt 60 ] && ! /usr/sbin/ip -d link show bond0 2>/dev/null | grep -q 'primary d2'; do sleep 0.5; i=$((i+1)); done\nsleep 1\n/usr/sbin/ip -br addr\n/usr/sbin/ip -d link show eth0.10 | grep -o 'vlan protocol 802.1Q id 10'\n/usr/sbin/ip -d link show bond0 | grep -o 'bond mode active-backup.*miimon 200'\n/usr/sbin/ip -d link show bond0 | grep -o 'primary d2'\n/usr/sbin/ip -o link show d1 | grep -o 'master bond0'\n/usr/sbin/ip -o link show d2 | grep -o 'master bond0'\n");
     let append = "console=ttyS0 panic=-1 pharos.test=/config/test.sh";
     let mut vm = Vm::boot_on_lan(
         &disk,
@@ -271,11 +278,17 @@ remote = "10.56.0.3"
     assert!(has("gre1@NONE", "10.58.0.1/30"), "{c}");
     assert!(c.lines().any(|l| l.starts_with("ipip1@NONE")), "{c}");
     assert!(c.lines().any(|l| l.starts_with("tunl0@NONE")), "{c}");
-    assert!(c.lines().any(|l| l.starts_with("bond0")), "{c}");
+    assert!(has("bond0", "10.59.0.1/24"), "{c}");
+    assert_eq!(
+        c.matches("master bond0").count(),
+        2,
+        "both members enslaved: {c}"
+    );
+    assert!(c.contains("primary d2"), "{c}");
     // Loaded with numdummies=0 and max_bonds=0: no stray default devices.
     assert!(!c.lines().any(|l| l.starts_with("dummy0")), "{c}");
     assert!(
-        c.contains("vlan protocol 802.1Q id 10") && c.contains("bond mode active-backup"),
+        c.contains("vlan protocol 802.1Q id 10") && c.contains("miimon 200"),
         "{c}"
     );
     vm.powerdown();

@@ -184,5 +184,48 @@ fn net_table(net: &serde_json::Value) -> String {
             x["state"].as_str().unwrap_or("?")
         ));
     }
+    let yn = |v: &serde_json::Value| match v.as_bool() {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    };
+    if let Some(links) = net["links"].as_array() {
+        out.push_str("\nLINK             UP   CARRIER MTU    STATE\n");
+        for l in links {
+            out.push_str(&format!(
+                "{:<16} {:<4} {:<7} {:<6} {}\n",
+                l["name"].as_str().unwrap_or("?"),
+                yn(&l["up"]),
+                yn(&l["carrier"]),
+                l["mtu"].as_u64().map_or("-".into(), |m| m.to_string()),
+                l["state"].as_str().unwrap_or("?")
+            ));
+        }
+    }
+    if let Some(addrs) = net["addresses"].as_array() {
+        out.push_str("\nADDRESS                                  LINK             STATE\n");
+        for a in addrs {
+            out.push_str(&format!(
+                "{:<40} {:<16} {}\n",
+                a["address"].as_str().unwrap_or("?"),
+                a["link"].as_str().unwrap_or("?"),
+                a["state"].as_str().unwrap_or("?")
+            ));
+        }
+    }
+    if let Some(routes) = net["routes"].as_array() {
+        out.push_str(
+            "\nROUTE                                    VIA                      METRIC STATE\n",
+        );
+        for r in routes {
+            out.push_str(&format!(
+                "{:<40} {:<24} {:<6} {}\n",
+                r["route"].as_str().unwrap_or("?"),
+                r["via"].as_str().unwrap_or("-"),
+                r["metric"].as_u64().unwrap_or(0),
+                r["state"].as_str().unwrap_or("?")
+            ));
+        }
+    }
     out
 }

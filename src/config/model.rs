@@ -123,6 +123,37 @@ pub struct Interface {
     /// Make this a dummy interface (a place to hold addresses).
     #[serde(default)]
     pub dummy: bool,
+    /// Make this a bridge of `members`.
+    pub bridge: Option<Bridge>,
+    /// Make this a macvlan on `parent` (its own MAC on the parent's wire).
+    pub macvlan: Option<Macvlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bridge {
+    /// The ports of the bridge.
+    pub members: Vec<IfName>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Macvlan {
+    /// The interface the macvlan sits on.
+    pub parent: IfName,
+    /// How macvlans on one parent reach each other. Default: bridge.
+    #[serde(default)]
+    pub mode: MacvlanMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MacvlanMode {
+    Private,
+    Vepa,
+    #[default]
+    Bridge,
+    Passthru,
 }
 
 fn yes() -> bool {

@@ -263,6 +263,8 @@ fn links(cfg: &Config, ctx: &mut Ctx<'_>) {
             ("vlan", ifc.vlan.is_some()),
             ("bond", ifc.bond.is_some()),
             ("dummy", ifc.dummy),
+            ("bridge", ifc.bridge.is_some()),
+            ("macvlan", ifc.macvlan.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, on)| on.then_some(k))
@@ -274,7 +276,7 @@ fn links(cfg: &Config, ctx: &mut Ctx<'_>) {
                     "interface `{name}` cannot be both a {} and a {}",
                     kinds[0], kinds[1]
                 ),
-                "keep one of `vlan`, `bond` and `dummy`",
+                "keep one of `vlan`, `bond`, `dummy`, `bridge` and `macvlan`",
             );
         }
         if let Some(vlan) = &ifc.vlan {
@@ -292,6 +294,24 @@ fn links(cfg: &Config, ctx: &mut Ctx<'_>) {
                     "name the physical interface that carries the VLAN",
                 );
             }
+        }
+        if let Some(mv) = &ifc.macvlan
+            && &mv.parent == name
+        {
+            ctx.error(
+                &p.k("macvlan").k("parent"),
+                "a macvlan cannot be its own parent",
+                "name the interface the macvlan sits on",
+            );
+        }
+        if let Some(br) = &ifc.bridge
+            && let Some(i) = br.members.iter().position(|m| m == name)
+        {
+            ctx.error(
+                &p.k("bridge").k("members").i(i),
+                format!("bridge `{name}` cannot be a port of itself"),
+                "list the interfaces that join the bridge",
+            );
         }
         if let Some(bond) = &ifc.bond {
             if bond.members.is_empty() {
@@ -1440,6 +1460,12 @@ pub fn required_modules(cfg: &Config) -> Vec<String> {
         }
         if i.dummy {
             add("dummy");
+        }
+        if i.bridge.is_some() {
+            add("bridge");
+        }
+        if i.macvlan.is_some() {
+            add("macvlan");
         }
     }
     if cfg.vrrp.values().any(|v| v.virtual_mac) {

@@ -23,6 +23,9 @@ pub struct LinkWant {
     /// What to create when the link does not exist; `None` for a physical
     /// interface (or `lo`), which pharos cannot create.
     pub kind: Option<LinkKind>,
+    /// Find the device by this MAC (lowercase, colons) and rename it.
+    #[serde(default)]
+    pub mac: Option<String>,
 }
 
 /// A link pharos can create.
@@ -35,6 +38,17 @@ pub enum LinkKind {
     },
     /// Bonding mode as the kernel names it (`active-backup`, `802.3ad`...).
     Bond {
+        mode: String,
+        members: Vec<String>,
+        miimon_ms: u32,
+        primary: Option<String>,
+    },
+    Bridge {
+        members: Vec<String>,
+    },
+    /// Mode as the kernel names it (`private`, `vepa`, `bridge`, `passthru`).
+    Macvlan {
+        parent: String,
         mode: String,
     },
     Ipip {
@@ -58,7 +72,7 @@ pub struct AddrWant {
     pub origin: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkLive {
     pub index: u32,
     pub name: String,
@@ -67,6 +81,19 @@ pub struct LinkLive {
     /// Has carrier (IFF_LOWER_UP): what VRRP tracks.
     pub carrier: bool,
     pub mtu: u32,
+    /// The permanent MAC when the kernel knows it (a bond member's current
+    /// one is the bond's), else the current one; lowercase with colons.
+    pub mac: String,
+    /// IFLA_MASTER: the bond or bridge this link is a port of.
+    pub master: Option<u32>,
+    /// For a bond: its MII interval and primary member, as the kernel has them.
+    pub bond: Option<BondLive>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BondLive {
+    pub miimon_ms: u32,
+    pub primary: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,12 +116,21 @@ pub fn wanted(cfg: &Config) -> (Vec<LinkWant>, Vec<AddrWant>) {
                 parent: v.parent.to_string(),
                 id: v.id,
             })
+        } else if let Some(b) = &i.bridge {
+            Some(LinkKind::Bridge {
+                members: b.members.iter().map(ToString::to_string).collect(),
+            })
+        } else if let Some(m) = &i.macvlan {
+            Some(LinkKind::Macvlan {
+                parent: m.parent.to_string(),
+                mode: kernel_name(&m.mode),
+            })
         } else {
             i.bond.as_ref().map(|b| LinkKind::Bond {
-                mode: serde_json::to_value(b.mode)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                mode: kernel_name(&b.mode),
+                members: b.members.iter().map(ToString::to_string).collect(),
+                miimon_ms: u32::try_from(b.miimon.as_millis()).unwrap_or(u32::MAX),
+                primary: b.primary.as_ref().map(ToString::to_string),
             })
         };
         links.insert(
@@ -105,6 +141,7 @@ pub fn wanted(cfg: &Config) -> (Vec<LinkWant>, Vec<AddrWant>) {
                 mtu: i.mtu,
                 origin: format!("interfaces.{name}"),
                 kind,
+                mac: i.match_.as_ref().map(|m| m.mac.to_string().to_lowercase()),
             },
         );
         for a in &i.addresses {
@@ -130,6 +167,7 @@ pub fn wanted(cfg: &Config) -> (Vec<LinkWant>, Vec<AddrWant>) {
                 mtu: t.mtu,
                 origin: format!("tunnels.{name}"),
                 kind: Some(kind),
+                mac: None,
             },
         );
         for a in &t.addresses {
@@ -156,6 +194,7 @@ pub fn wanted(cfg: &Config) -> (Vec<LinkWant>, Vec<AddrWant>) {
                 mtu: None,
                 origin: origin.clone(),
                 kind,
+                mac: None,
             });
             for v in vips {
                 addrs.push(AddrWant {
@@ -167,6 +206,15 @@ pub fn wanted(cfg: &Config) -> (Vec<LinkWant>, Vec<AddrWant>) {
         }
     }
     (links.into_values().collect(), addrs)
+}
+
+/// A config enum's name as the kernel spells it (the serde names are the
+/// kernel's: `active-backup`, `802.3ad`, `bridge`...).
+fn kernel_name(v: &impl serde::Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// One change (or non-change) to the kernel's links and addresses.
@@ -181,6 +229,30 @@ pub enum LinkStep {
     },
     /// A link pharos makes; the next pass sets its MTU, state and addresses.
     Create(LinkWant),
+    /// The device with the config's MAC gets the config's name (down first:
+    /// the kernel renames only a link that is down; the next pass sets it up).
+    Rename {
+        index: u32,
+        from: String,
+        to: String,
+        mac: String,
+    },
+    /// Make `name` a port of the bond or bridge `master`. A bond takes only
+    /// a member that is down (and brings it up itself).
+    Enslave {
+        name: String,
+        index: u32,
+        master: String,
+        master_index: u32,
+        down_first: bool,
+    },
+    /// Bond options that differ from the kernel's.
+    SetBond {
+        name: String,
+        index: u32,
+        miimon_ms: Option<u32>,
+        primary: Option<(String, u32)>,
+    },
     SetMtu {
         name: String,
         index: u32,
@@ -206,6 +278,51 @@ pub enum LinkStep {
     },
 }
 
+/// Pushes an Enslave step for each existing member not yet a port of `l`;
+/// true when there was none. A member the box lacks is reported as missing.
+fn enslave(
+    w: &LinkWant,
+    l: &LinkLive,
+    members: &[String],
+    down_first: bool,
+    links: &[LinkWant],
+    by_name: &BTreeMap<&str, &LinkLive>,
+    steps: &mut Vec<LinkStep>,
+) -> bool {
+    let mut same = true;
+    for m in members {
+        match by_name.get(m.as_str()) {
+            // Made (or renamed to its name) in this pass; enslaved in the next.
+            None if links
+                .iter()
+                .any(|o| &o.name == m && (o.kind.is_some() || o.mac.is_some())) =>
+            {
+                same = false;
+            }
+            None => steps.push(LinkStep::Missing {
+                name: m.clone(),
+                origin: format!(
+                    "{}.{}.members",
+                    w.origin,
+                    if down_first { "bond" } else { "bridge" }
+                ),
+            }),
+            Some(ml) if ml.master != Some(l.index) => {
+                steps.push(LinkStep::Enslave {
+                    name: m.clone(),
+                    index: ml.index,
+                    master: w.name.clone(),
+                    master_index: l.index,
+                    down_first: down_first && ml.up,
+                });
+                same = false;
+            }
+            Some(_) => {}
+        }
+    }
+    same
+}
+
 /// Sans-IO: the ordered steps from `live` to what is wanted. MTU before up;
 /// stale pharos addresses go before new ones are added.
 pub fn diff(
@@ -220,6 +337,40 @@ pub fn diff(
     let mut steps = Vec::new();
     for w in links {
         let Some(l) = by_name.get(w.name.as_str()) else {
+            let by_mac = w.mac.as_ref().and_then(|m| {
+                live_links
+                    .iter()
+                    .find(|l| &l.mac == m && !links.iter().any(|o| o.name == l.name))
+            });
+            if let (Some(l), Some(mac)) = (by_mac, &w.mac) {
+                steps.push(LinkStep::Rename {
+                    index: l.index,
+                    from: l.name.clone(),
+                    to: w.name.clone(),
+                    mac: mac.clone(),
+                });
+                continue;
+            }
+            let parent = match &w.kind {
+                Some(LinkKind::Vlan { parent, .. }) => Some((parent, "vlan")),
+                Some(LinkKind::Macvlan { parent, .. }) => Some((parent, "macvlan")),
+                _ => None,
+            };
+            if let Some((p, table)) = parent
+                && !by_name.contains_key(p.as_str())
+            {
+                if links
+                    .iter()
+                    .any(|o| &o.name == p && (o.kind.is_some() || o.mac.is_some()))
+                {
+                    continue; // its parent is made or renamed in this pass
+                }
+                steps.push(LinkStep::Missing {
+                    name: p.clone(),
+                    origin: format!("{}.{table}.parent", w.origin),
+                });
+                continue;
+            }
             match &w.kind {
                 Some(_) => steps.push(LinkStep::Create(w.clone())),
                 None => steps.push(LinkStep::Missing {
@@ -248,6 +399,36 @@ pub fn diff(
                 up: w.up,
             });
             same = false;
+        }
+        match &w.kind {
+            Some(LinkKind::Bond {
+                members,
+                miimon_ms,
+                primary,
+                ..
+            }) => {
+                same &= enslave(w, l, members, true, links, &by_name, &mut steps);
+                let live = l.bond.clone().unwrap_or_default();
+                let miimon = (live.miimon_ms != *miimon_ms).then_some(*miimon_ms);
+                let primary = primary
+                    .as_ref()
+                    .and_then(|p| by_name.get(p.as_str()))
+                    .filter(|p| p.master == Some(l.index) && live.primary != Some(p.index))
+                    .map(|p| (p.name.clone(), p.index));
+                if miimon.is_some() || primary.is_some() {
+                    steps.push(LinkStep::SetBond {
+                        name: w.name.clone(),
+                        index: l.index,
+                        miimon_ms: miimon,
+                        primary,
+                    });
+                    same = false;
+                }
+            }
+            Some(LinkKind::Bridge { members }) => {
+                same &= enslave(w, l, members, false, links, &by_name, &mut steps);
+            }
+            _ => {}
         }
         if same {
             steps.push(LinkStep::Matches(format!("link {}", w.name)));
@@ -312,6 +493,7 @@ mod tests {
                 up: true,
                 carrier: true,
                 mtu: 65536,
+                ..LinkLive::default()
             },
             LinkLive {
                 index: 2,
@@ -319,6 +501,8 @@ mod tests {
                 up: false,
                 carrier: false,
                 mtu: 1500,
+                mac: "52:54:00:00:00:01".into(),
+                ..LinkLive::default()
             },
         ]
     }
@@ -331,6 +515,7 @@ mod tests {
             mtu: Some(9000),
             origin: "interfaces.eth0".into(),
             kind: None,
+            mac: None,
         }];
         let addrs = vec![
             AddrWant {
@@ -403,6 +588,7 @@ mod tests {
             mtu: None,
             origin: "interfaces.eth7".into(),
             kind: None,
+            mac: None,
         }];
         let addrs = vec![AddrWant {
             iface: "eth7".into(),
@@ -465,5 +651,109 @@ mod tests {
             .map(|a| format!("{} {}", a.iface, a.cidr))
             .collect();
         assert_eq!(shown, vec!["lo 192.168.199.10/32", "lo 2001:db8::10/128"]);
+    }
+
+    #[test]
+    fn a_link_found_by_mac_is_renamed_and_its_dependents_wait_for_it() {
+        let c = crate::config::check_text(
+            "[interfaces.lan]\nmatch = { mac = \"52:54:00:00:00:01\" }\n[interfaces.v5]\nvlan = { parent = \"lan\", id = 5 }\n[interfaces.br0]\nbridge = { members = [\"lan\"] }\n",
+            &crate::config::Selection::All,
+        );
+        let (links, _) = wanted(&c.configs[0].1);
+        let steps = diff(&links, &[], &lo_eth0(), &[]);
+        assert_eq!(
+            steps,
+            vec![
+                LinkStep::Create(links[0].clone()),
+                LinkStep::Rename {
+                    index: 2,
+                    from: "eth0".into(),
+                    to: "lan".into(),
+                    mac: "52:54:00:00:00:01".into()
+                },
+            ],
+            "the VLAN on lan waits for the rename"
+        );
+        // Next pass: renamed, and the bridge exists: lan joins it (a bridge
+        // takes an up port as it is).
+        let mut live = lo_eth0();
+        live[1].name = "lan".into();
+        live[1].up = true;
+        live.push(LinkLive {
+            index: 3,
+            name: "br0".into(),
+            up: true,
+            ..LinkLive::default()
+        });
+        let steps = diff(&links, &[], &live, &[]);
+        assert!(steps.contains(&LinkStep::Enslave {
+            name: "lan".into(),
+            index: 2,
+            master: "br0".into(),
+            master_index: 3,
+            down_first: false
+        }));
+        assert!(
+            steps
+                .iter()
+                .any(|s| matches!(s, LinkStep::Create(w) if w.name == "v5"))
+        );
+    }
+
+    #[test]
+    fn bond_members_go_down_before_joining_and_options_are_set_in_place() {
+        let c = crate::config::check_text(
+            "[interfaces.bond0]\nbond = { mode = \"active-backup\", members = [\"eth0\", \"eth8\"], primary = \"eth0\", miimon = \"200ms\" }\n",
+            &crate::config::Selection::All,
+        );
+        let (links, _) = wanted(&c.configs[0].1);
+        let mut live = lo_eth0();
+        live[1].up = true;
+        live.push(LinkLive {
+            index: 4,
+            name: "bond0".into(),
+            up: true,
+            bond: Some(BondLive {
+                miimon_ms: 100,
+                primary: None,
+            }),
+            ..LinkLive::default()
+        });
+        let steps = diff(&links, &[], &live, &[]);
+        assert_eq!(
+            steps,
+            vec![
+                LinkStep::Enslave {
+                    name: "eth0".into(),
+                    index: 2,
+                    master: "bond0".into(),
+                    master_index: 4,
+                    down_first: true
+                },
+                LinkStep::Missing {
+                    name: "eth8".into(),
+                    origin: "interfaces.bond0.bond.members".into()
+                },
+                LinkStep::SetBond {
+                    name: "bond0".into(),
+                    index: 4,
+                    miimon_ms: Some(200),
+                    primary: None
+                },
+            ],
+            "the primary is set once it is a member"
+        );
+        live[1].master = Some(4);
+        live[2].bond = Some(BondLive {
+            miimon_ms: 200,
+            primary: None,
+        });
+        let steps = diff(&links, &[], &live, &[]);
+        assert!(steps.contains(&LinkStep::SetBond {
+            name: "bond0".into(),
+            index: 4,
+            miimon_ms: None,
+            primary: Some(("eth0".into(), 2))
+        }));
     }
 }

@@ -62,6 +62,30 @@ pub fn render(
                             w.origin
                         )
                     }
+                    LinkStep::Rename { from, to, mac, .. } => {
+                        n.change += 1;
+                        format!("  ~ link {from} ({mac}): rename to {to}")
+                    }
+                    LinkStep::Enslave { name, master, .. } => {
+                        n.change += 1;
+                        format!("  ~ link {name}: join {master}")
+                    }
+                    LinkStep::SetBond {
+                        name,
+                        miimon_ms,
+                        primary,
+                        ..
+                    } => {
+                        n.change += 1;
+                        let mut what = Vec::new();
+                        if let Some(m) = miimon_ms {
+                            what.push(format!("miimon {m}ms"));
+                        }
+                        if let Some((p, _)) = primary {
+                            what.push(format!("primary {p}"));
+                        }
+                        format!("  ~ bond {name}: {}", what.join(", "))
+                    }
                     LinkStep::Matches(what) => {
                         n.same += 1;
                         format!("  = {what}")

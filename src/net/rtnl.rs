@@ -75,12 +75,26 @@ impl Rtnl {
                 .get_attr_payload_as_with_len::<String>(Ifla::Ifname)
                 .unwrap_or_default();
             let mtu = attrs.get_attr_payload_as::<u32>(Ifla::Mtu).unwrap_or(0);
+            let raw = |t: Ifla| attrs.get_attribute(t).map(|a| a.rta_payload().as_ref());
+            let mac = raw(Ifla::PermAddress)
+                .filter(|m| m.iter().any(|b| *b != 0))
+                .or_else(|| raw(Ifla::Address))
+                .map(|m| {
+                    m.iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":")
+                })
+                .unwrap_or_default();
             out.push(LinkLive {
                 index: u32::try_from(*p.ifi_index()).unwrap_or(0),
                 name: name.trim_end_matches('\0').to_string(),
                 up: p.ifi_flags().contains(Iff::UP),
                 carrier: p.ifi_flags().contains(Iff::LOWERUP),
                 mtu,
+                mac,
+                master: attrs.get_attr_payload_as::<u32>(Ifla::Master).ok(),
+                bond: raw(Ifla::Linkinfo).and_then(bond_info),
             });
         }
         Ok(out)
@@ -237,6 +251,86 @@ impl Rtnl {
             .build()
             .map_err(|e| err(&what, e))?;
         self.request(&what, Rtm::Setlink, NlmF::empty(), msg)
+    }
+
+    /// RTM_SETLINK (or RTM_NEWLINK, which alone applies IFLA_LINKINFO to an
+    /// existing link) with one attribute on link `index`.
+    fn set_attr(
+        &self,
+        what: &str,
+        rtm: Rtm,
+        index: u32,
+        ty: Ifla,
+        payload: Vec<u8>,
+    ) -> Result<(), String> {
+        let mut attrs = RtBuffer::<Ifla, Buffer>::new();
+        attrs.push(
+            RtattrBuilder::default()
+                .rta_type(ty)
+                .rta_payload(payload)
+                .build()
+                .map_err(|e| err(what, e))?,
+        );
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .ifi_index(i32::try_from(index).map_err(|e| err(what, e))?)
+            .rtattrs(attrs)
+            .build()
+            .map_err(|e| err(what, e))?;
+        self.request(what, rtm, NlmF::empty(), msg)
+    }
+
+    /// Gives link `index` the name `to` (the kernel wants it down).
+    pub fn rename(&self, from: &str, index: u32, to: &str) -> Result<(), String> {
+        let what = format!("renaming link {from} to {to}");
+        self.set_link(from, index, Some(false), None)?;
+        self.set_attr(
+            &what,
+            Rtm::Setlink,
+            index,
+            Ifla::Ifname,
+            format!("{to}\0").into_bytes(),
+        )
+    }
+
+    /// Makes link `index` a port of bond or bridge `master_index`.
+    pub fn set_master(
+        &self,
+        name: &str,
+        index: u32,
+        master: &str,
+        master_index: u32,
+    ) -> Result<(), String> {
+        let what = format!("adding {name} to {master}");
+        self.set_attr(
+            &what,
+            Rtm::Setlink,
+            index,
+            Ifla::Master,
+            master_index.to_ne_bytes().to_vec(),
+        )
+    }
+
+    /// Changes a bond's MII interval and/or primary member in place
+    /// (RTM_NEWLINK on the existing link with IFLA_INFO_DATA).
+    pub fn set_bond(
+        &self,
+        name: &str,
+        index: u32,
+        miimon_ms: Option<u32>,
+        primary: Option<u32>,
+    ) -> Result<(), String> {
+        let what = format!("changing bond {name}");
+        let mut data = Vec::new();
+        if let Some(m) = miimon_ms {
+            data.extend(nla(3, &m.to_ne_bytes()));
+        }
+        if let Some(p) = primary {
+            data.extend(nla(11, &p.to_ne_bytes()));
+        }
+        let mut info = nla(1, b"bond\0");
+        info.extend(nla(2 | 0x8000, &data));
+        self.set_attr(&what, Rtm::Newlink, index, Ifla::Linkinfo, info)
     }
 }
 
@@ -437,7 +531,28 @@ impl Rtnl {
                 );
                 ("vlan", nla(1, &id.to_ne_bytes())) // IFLA_VLAN_ID
             }
-            K::Bond { mode } => {
+            K::Bridge { .. } => ("bridge", vec![]),
+            K::Macvlan { parent: p, mode } => {
+                parent = Some(
+                    self.links()?
+                        .into_iter()
+                        .find(|l| &l.name == p)
+                        .ok_or_else(|| format!("{what}: its parent {p} does not exist"))?
+                        .index,
+                );
+                // IFLA_MACVLAN_MODE (1); linux/if_link.h MACVLAN_MODE_*.
+                let m: u32 = match mode.as_str() {
+                    "private" => 1,
+                    "vepa" => 2,
+                    "bridge" => 4,
+                    "passthru" => 8,
+                    other => return Err(format!("{what}: unknown macvlan mode {other}")),
+                };
+                ("macvlan", nla(1, &m.to_ne_bytes()))
+            }
+            K::Bond {
+                mode, miimon_ms, ..
+            } => {
                 let m: u8 = match mode.as_str() {
                     "balance-rr" => 0,
                     "active-backup" => 1,
@@ -448,7 +563,10 @@ impl Rtnl {
                     "balance-alb" => 6,
                     other => return Err(format!("{what}: unknown bonding mode {other}")),
                 };
-                ("bond", nla(1, &[m])) // IFLA_BOND_MODE
+                // IFLA_BOND_MODE 1, IFLA_BOND_MIIMON 3.
+                let mut d = nla(1, &[m]);
+                d.extend(nla(3, &miimon_ms.to_ne_bytes()));
+                ("bond", d)
             }
             K::Ipip { local, remote, ttl } | K::Gre { local, remote, ttl } => {
                 // IFLA_IPTUN_{LOCAL,REMOTE,TTL} = 2, 3, 4; IFLA_GRE_{...} = 6, 7, 8.
@@ -519,6 +637,48 @@ impl Rtnl {
             .map_err(|e| err(&what, e))?;
         self.request(&what, Rtm::Newlink, NlmF::CREATE | NlmF::EXCL, msg)
     }
+}
+
+/// Netlink attributes in `b` as (type, payload), nested flag masked off.
+pub fn nlas(mut b: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    while b.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
+        let ty = u16::from_ne_bytes([b[2], b[3]]) & 0x3fff;
+        if len < 4 || len > b.len() {
+            break;
+        }
+        out.push((ty, &b[4..len]));
+        b = &b[(len + 3) & !3..];
+        if b.len() < 4 {
+            break;
+        }
+    }
+    out
+}
+
+fn u32_of(b: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+/// A bond's options from its IFLA_LINKINFO (IFLA_INFO_KIND 1 = "bond",
+/// IFLA_INFO_DATA 2 holding IFLA_BOND_MIIMON 3 and IFLA_BOND_PRIMARY 11).
+fn bond_info(linkinfo: &[u8]) -> Option<super::link::BondLive> {
+    let info = nlas(linkinfo);
+    let kind = info.iter().find(|(t, _)| *t == 1)?.1;
+    if kind.strip_suffix(b"\0").unwrap_or(kind) != b"bond" {
+        return None;
+    }
+    let data = nlas(info.iter().find(|(t, _)| *t == 2)?.1);
+    let get = |t: u16| {
+        data.iter()
+            .find(|(x, _)| *x == t)
+            .and_then(|(_, v)| u32_of(v))
+    };
+    Some(super::link::BondLive {
+        miimon_ms: get(3).unwrap_or(0),
+        primary: get(11),
+    })
 }
 
 fn ip_from(b: &[u8]) -> Option<IpAddr> {

@@ -181,7 +181,7 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
     // Links and addresses: always the whole desired set against the live
     // kernel (an address pharos owns is only removed when no longer wanted
     // anywhere), before the sysctls that name interfaces.
-    apply_links(all, shared, state);
+    let kernel = apply_links(all, shared, state);
     let wants: Vec<Want> = items
         .iter()
         .filter_map(|(k, v)| {
@@ -226,10 +226,16 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
         .filter_map(|k| k.strip_prefix("module:"))
         .map(|m| json!({ "module": m, "loaded": modules::is_loaded(m) }))
         .collect();
-    shared.publish("net", json!({ "modules": mods, "sysctls": sysctls }));
+    let mut section = json!({ "modules": mods, "sysctls": sysctls });
+    if let (Some(obj), serde_json::Value::Object(k)) = (section.as_object_mut(), kernel) {
+        obj.extend(k);
+    }
+    shared.publish("net", section);
 }
 
-fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) {
+/// Applies links, addresses and routes; returns their state as read back
+/// (`links`, `addresses`, `routes` for the status section).
+fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) -> serde_json::Value {
     let rtnl = &state.rtnl;
     let links: Vec<LinkWant> = all
         .iter()
@@ -253,7 +259,7 @@ fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) {
         Ok(x) => x,
         Err(e) => {
             shared.emit(Event::new("net", "rtnetlink", e));
-            return;
+            return json!({});
         }
     };
     report_carrier(&links, &live_links, shared, &state.carriers);
@@ -270,7 +276,7 @@ fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) {
         Ok(x) => x,
         Err(e) => {
             shared.emit(Event::new("net", "rtnetlink", e));
-            return;
+            return json!({});
         }
     };
     let oif = |dev: &str| links_now.iter().find(|l| l.name == dev).map(|l| l.index);
@@ -318,6 +324,13 @@ fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) {
             }
         }
     }
+    match rtnl.snapshot() {
+        Ok(now) => kernel_state(&links, &addrs, &routes, &now),
+        Err(e) => {
+            shared.emit(Event::new("net", "rtnetlink", e));
+            json!({})
+        }
+    }
 }
 
 fn apply_link_step(rtnl: &super::rtnl::Rtnl, step: &LinkStep, shared: &Shared) {
@@ -339,6 +352,50 @@ fn apply_link_step(rtnl: &super::rtnl::Rtnl, step: &LinkStep, shared: &Shared) {
                 )
             }
             LinkStep::Matches(_) => return,
+            LinkStep::Rename {
+                index,
+                from,
+                to,
+                mac,
+            } => (
+                to.clone(),
+                rtnl.rename(from, *index, to),
+                format!("renamed {from} ({mac}) to {to}"),
+            ),
+            LinkStep::Enslave {
+                name,
+                index,
+                master,
+                master_index,
+                down_first,
+            } => {
+                let result = if *down_first {
+                    rtnl.set_link(name, *index, Some(false), None)
+                } else {
+                    Ok(())
+                }
+                .and_then(|()| rtnl.set_master(name, *index, master, *master_index));
+                (name.clone(), result, format!("added {name} to {master}"))
+            }
+            LinkStep::SetBond {
+                name,
+                index,
+                miimon_ms,
+                primary,
+            } => {
+                let mut what = Vec::new();
+                if let Some(m) = miimon_ms {
+                    what.push(format!("miimon {m}ms"));
+                }
+                if let Some((p, _)) = primary {
+                    what.push(format!("primary {p}"));
+                }
+                (
+                    name.clone(),
+                    rtnl.set_bond(name, *index, *miimon_ms, primary.as_ref().map(|p| p.1)),
+                    format!("set bond {name} {}", what.join(", ")),
+                )
+            }
             LinkStep::Missing { name, origin } => (
                 name.clone(),
                 Err(format!(
@@ -385,6 +442,90 @@ fn apply_link_step(rtnl: &super::rtnl::Rtnl, step: &LinkStep, shared: &Shared) {
             }
         }
     }
+}
+
+/// Each managed link, address and route against the kernel as it is now:
+/// `ok`, `missing`, or what still differs.
+fn kernel_state(
+    links: &[LinkWant],
+    addrs: &[AddrWant],
+    routes: &[RouteWant],
+    now: &super::rtnl::Live,
+) -> serde_json::Value {
+    let steps = link::diff(links, addrs, &now.links, &now.addrs);
+    let links_json: Vec<serde_json::Value> = links
+        .iter()
+        .map(|w| {
+            let live = now.links.iter().find(|l| l.name == w.name);
+            let differs: Vec<String> = steps
+                .iter()
+                .filter_map(|s| match s {
+                    LinkStep::SetMtu { name, mtu, .. } if *name == w.name => {
+                        Some(format!("mtu {mtu} wanted"))
+                    }
+                    LinkStep::SetUp { name, up, .. } if *name == w.name => {
+                        Some(if *up { "down" } else { "up" }.to_string())
+                    }
+                    LinkStep::Enslave { name, master, .. } if *master == w.name => {
+                        Some(format!("{name} not a member"))
+                    }
+                    LinkStep::SetBond { name, .. } if *name == w.name => {
+                        Some("bond options differ".into())
+                    }
+                    _ => None,
+                })
+                .collect();
+            let state = match live {
+                None => "missing".to_string(),
+                Some(_) if differs.is_empty() => "ok".to_string(),
+                Some(_) => differs.join(", "),
+            };
+            json!({
+                "name": w.name,
+                "up": live.map(|l| l.up),
+                "carrier": live.map(|l| l.carrier),
+                "mtu": live.map(|l| l.mtu),
+                "state": state,
+                "from": w.origin,
+            })
+        })
+        .collect();
+    let addrs_json: Vec<serde_json::Value> = addrs
+        .iter()
+        .map(|a| {
+            let ok = steps.iter().any(|s| {
+                matches!(s, LinkStep::Matches(m) if *m == format!("address {} on {}", a.cidr, a.iface))
+            });
+            json!({
+                "address": a.cidr.to_string(),
+                "link": a.iface,
+                "state": if ok { "ok" } else { "missing" },
+                "from": a.origin,
+            })
+        })
+        .collect();
+    let oif = |dev: &str| now.links.iter().find(|l| l.name == dev).map(|l| l.index);
+    let routes_json: Vec<serde_json::Value> = route::diff(routes, &now.routes, oif)
+        .into_iter()
+        .filter_map(|s| {
+            let (w, state) = match s {
+                RouteStep::Matches(w) => (w, "ok"),
+                RouteStep::Add(w) => (w, "missing"),
+                RouteStep::Replace(w) => (w, "differs"),
+                RouteStep::Conflict(w) => (w, "conflict"),
+                RouteStep::Del(_) => return None,
+            };
+            let via = w.via.map(|v| v.to_string()).or(w.dev.clone());
+            Some(json!({
+                "route": w.dst.to_string(),
+                "via": via,
+                "metric": w.metric,
+                "state": state,
+                "from": w.origin,
+            }))
+        })
+        .collect();
+    json!({ "links": links_json, "addresses": addrs_json, "routes": routes_json })
 }
 
 /// Reports carrier changes of the managed links: a link going down is what
