@@ -248,8 +248,10 @@ dummy = true
 [interfaces.d2]
 dummy = true
 
-[tunnels.tunl0]
-type = "ipip"
+# The TUN real-server role: the VIP on tunl0 (made by the ipip module),
+# rp_filter off on tunl0 and all.
+[realserver.tun]
+vips = ["192.168.199.20"]
 
 [tunnels.gre1]
 type = "gre"
@@ -263,7 +265,7 @@ local = "10.56.0.1"
 remote = "10.56.0.3"
 "#,
     );
-    disk.put("test.sh", "i=0; while [ $i -lt 60 ] && ! /usr/sbin/ip -d link show bond0 2>/dev/null | grep -q 'primary d2'; do sleep 0.5; i=$((i+1)); done\nsleep 1\n/usr/sbin/ip -br addr\n/usr/sbin/ip -d link show eth0.10 | grep -o 'vlan protocol 802.1Q id 10'\n/usr/sbin/ip -d link show bond0 | grep -o 'bond mode active-backup.*miimon 200'\n/usr/sbin/ip -d link show bond0 | grep -o 'primary d2'\n/usr/sbin/ip -o link show d1 | grep -o 'master bond0'\n/usr/sbin/ip -o link show d2 | grep -o 'master bond0'\n");
+    disk.put("test.sh", "i=0; while [ $i -lt 60 ] && ! /usr/sbin/ip -d link show bond0 2>/dev/null | grep -q 'primary d2'; do sleep 0.5; i=$((i+1)); done\nsleep 1\n/usr/sbin/ip -br addr\necho rp_filter $(cat /proc/sys/net/ipv4/conf/tunl0/rp_filter) $(cat /proc/sys/net/ipv4/conf/all/rp_filter)\n/usr/sbin/ip -d link show eth0.10 | grep -o 'vlan protocol 802.1Q id 10'\n/usr/sbin/ip -d link show bond0 | grep -o 'bond mode active-backup.*miimon 200'\n/usr/sbin/ip -d link show bond0 | grep -o 'primary d2'\n/usr/sbin/ip -o link show d1 | grep -o 'master bond0'\n/usr/sbin/ip -o link show d2 | grep -o 'master bond0'\n");
     let append = "console=ttyS0 panic=-1 pharos.test=/config/test.sh";
     let mut vm = Vm::boot_on_lan(
         &disk,
@@ -277,7 +279,8 @@ remote = "10.56.0.3"
     assert!(has("eth0.10@eth0", "10.57.0.1/24"), "{c}");
     assert!(has("gre1@NONE", "10.58.0.1/30"), "{c}");
     assert!(c.lines().any(|l| l.starts_with("ipip1@NONE")), "{c}");
-    assert!(c.lines().any(|l| l.starts_with("tunl0@NONE")), "{c}");
+    assert!(has("tunl0@NONE", "192.168.199.20/32"), "{c}");
+    assert!(c.contains("rp_filter 0 0"), "{c}");
     assert!(has("bond0", "10.59.0.1/24"), "{c}");
     assert_eq!(
         c.matches("master bond0").count(),
