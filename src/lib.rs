@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod init;
+pub mod ipvs;
 pub mod net;
 pub mod runtime;
