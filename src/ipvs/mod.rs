@@ -1,8 +1,16 @@
 //! IPVS: the director's data plane, owned over generic netlink.
 //!
 //! - [`model`]: the kernel's table as plain data.
+//! - [`codec`]: the generic-netlink messages as bytes (sans-IO).
+//! - [`genl`]: the socket that carries them.
+//! - [`desired`]: the config's services in the kernel's terms.
+//! - [`reconcile`]: wanted against live, as operations (sans-IO).
 //!
 //! Talks to: the kernel (family "IPVS"), the network plane (modules), the
 //! supervisor (status, events, metrics).
 
+pub mod codec;
+pub mod desired;
+pub mod genl;
 pub mod model;
+pub mod reconcile;

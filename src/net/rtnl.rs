@@ -19,6 +19,7 @@ use neli::types::{Buffer, RtBuffer};
 use neli::utils::Groups;
 
 use super::link::{AddrLive, LinkLive, PROTO};
+use super::nla::{nla, nlas};
 use super::route::{self, RouteLive, RouteWant};
 use crate::config::types::Cidr;
 
@@ -493,17 +494,6 @@ impl Rtnl {
 
 /// One netlink attribute as bytes (length, type, payload, padding to 4),
 /// for nested link-type data neli has no names for.
-fn nla(ty: u16, payload: &[u8]) -> Vec<u8> {
-    let len = u16::try_from(4 + payload.len()).expect("small attribute");
-    let mut b = Vec::with_capacity(usize::from(len) + 3);
-    b.extend_from_slice(&len.to_ne_bytes());
-    b.extend_from_slice(&ty.to_ne_bytes());
-    b.extend_from_slice(payload);
-    while b.len() % 4 != 0 {
-        b.push(0);
-    }
-    b
-}
 
 fn ip_bytes(ip: IpAddr) -> Vec<u8> {
     match ip {
@@ -637,24 +627,6 @@ impl Rtnl {
             .map_err(|e| err(&what, e))?;
         self.request(&what, Rtm::Newlink, NlmF::CREATE | NlmF::EXCL, msg)
     }
-}
-
-/// Netlink attributes in `b` as (type, payload), nested flag masked off.
-pub fn nlas(mut b: &[u8]) -> Vec<(u16, &[u8])> {
-    let mut out = Vec::new();
-    while b.len() >= 4 {
-        let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
-        let ty = u16::from_ne_bytes([b[2], b[3]]) & 0x3fff;
-        if len < 4 || len > b.len() {
-            break;
-        }
-        out.push((ty, &b[4..len]));
-        b = &b[(len + 3) & !3..];
-        if b.len() < 4 {
-            break;
-        }
-    }
-    out
 }
 
 fn u32_of(b: &[u8]) -> Option<u32> {

@@ -1,0 +1,208 @@
+//! What the config wants in the IPVS table: each `[services.NAME]` as the
+//! kernel's service and destinations. Weights come from the config here;
+//! the health checker (issue 8) will lower them to 0 for failed servers.
+
+use std::time::Duration;
+
+use super::model::{DestSpec, Forward, Proto, ServiceKey, ServiceSpec, TunType, flags, tun_flags};
+use crate::config::Config;
+use crate::config::model::{
+    FailureAction, Forwarding, Protocol, SchedulerFlag, Service, TunnelChecksum, TunnelEncapKind,
+};
+use crate::config::types::Family;
+
+/// One virtual service as pharos wants it in the kernel.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Wanted {
+    /// The config's name for it (`services.NAME`), for messages.
+    pub name: String,
+    pub spec: ServiceSpec,
+    pub dests: Vec<DestSpec>,
+    /// Put in when no real server can take traffic.
+    pub sorry: Option<DestSpec>,
+    /// Real servers dropped from the config stay at weight 0 this long.
+    pub drain: Option<Duration>,
+    pub on_failure: FailureAction,
+}
+
+fn forward(f: Forwarding) -> Forward {
+    match f {
+        Forwarding::Nat => Forward::Masq,
+        Forwarding::Dr => Forward::Route,
+        Forwarding::Tun => Forward::Tunnel,
+    }
+}
+
+fn proto(p: Protocol) -> Proto {
+    match p {
+        Protocol::Tcp => Proto::Tcp,
+        Protocol::Udp => Proto::Udp,
+        Protocol::Sctp => Proto::Sctp,
+    }
+}
+
+/// The kernel's form of one service; `None` for a service that has neither
+/// an address nor a mark (validation rejects those).
+pub fn service(name: &str, s: &Service) -> Option<Wanted> {
+    let key = match (&s.address, &s.fwmark) {
+        (Some(ep), _) => ServiceKey::Addr {
+            proto: proto(s.protocol),
+            addr: ep.ip,
+            port: ep.port.unwrap_or(0),
+        },
+        (None, Some(m)) => ServiceKey::Fwmark {
+            mark: m.get(),
+            v6: s.family == Some(Family::Ipv6),
+        },
+        (None, None) => return None,
+    };
+    let v6 = key.is_v6();
+    let mut f = 0;
+    if s.persistence.is_some() {
+        f |= flags::PERSISTENT;
+    }
+    if s.one_packet {
+        f |= flags::ONEPACKET;
+    }
+    for x in &s.scheduler_flags {
+        f |= match x {
+            SchedulerFlag::Fallback => flags::SCHED1,
+            SchedulerFlag::Port => flags::SCHED2,
+        };
+    }
+    let timeout = s.persistence.map_or(0, |d| {
+        u32::try_from(d.0.as_secs().max(1)).unwrap_or(u32::MAX)
+    });
+    let spec = ServiceSpec {
+        key,
+        scheduler: s.scheduler.name().to_string(),
+        flags: f,
+        timeout,
+        netmask: ServiceSpec::netmask_for(
+            v6,
+            s.persistence_netmask.unwrap_or(if v6 { 128 } else { 32 }),
+        ),
+        pe_name: None,
+    };
+    let (tun_type, tun_port, tun_fl) = match &s.tunnel {
+        None => (TunType::Ipip, 0, tun_flags::NOCSUM),
+        Some(t) => (
+            match t.kind {
+                TunnelEncapKind::Ipip => TunType::Ipip,
+                TunnelEncapKind::Gue => TunType::Gue,
+                TunnelEncapKind::Gre => TunType::Gre,
+            },
+            t.port.map_or(0, |p| p.get()),
+            match t.checksum {
+                TunnelChecksum::None => tun_flags::NOCSUM,
+                TunnelChecksum::Checksum => tun_flags::CSUM,
+                TunnelChecksum::Remote => tun_flags::REMCSUM,
+            },
+        ),
+    };
+    let port_of = |p: Option<u16>| p.or(s.address.and_then(|a| a.port)).unwrap_or(0);
+    let dest = |ip, port, fwd: Forward, weight, u, l| {
+        let tunnel = fwd == Forward::Tunnel;
+        DestSpec {
+            addr: ip,
+            port,
+            forward: fwd,
+            weight,
+            u_threshold: u,
+            l_threshold: l,
+            tun_type: if tunnel { tun_type } else { TunType::Ipip },
+            tun_port: if tunnel { tun_port } else { 0 },
+            tun_flags: if tunnel { tun_fl } else { 0 },
+        }
+    };
+    let dests = s
+        .real_servers
+        .iter()
+        .map(|(ep, rs)| {
+            dest(
+                ep.ip,
+                port_of(ep.port),
+                forward(rs.forwarding.unwrap_or(s.forwarding)),
+                rs.weight.get(),
+                rs.upper_threshold.unwrap_or(0),
+                rs.lower_threshold.unwrap_or(0),
+            )
+        })
+        .collect();
+    let sorry = s
+        .sorry_server
+        .map(|ep| dest(ep.ip, port_of(ep.port), forward(s.forwarding), 1, 0, 0));
+    Some(Wanted {
+        name: name.to_string(),
+        spec,
+        dests,
+        sorry,
+        drain: s.drain.map(|d| d.0),
+        on_failure: s.on_failure,
+    })
+}
+
+/// Every service of the config, in name order.
+pub fn wanted(cfg: &Config) -> Vec<Wanted> {
+    cfg.services
+        .iter()
+        .filter_map(|(n, s)| service(n, s))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Wanted {
+        let c = crate::config::check_text(text, &crate::config::Selection::All);
+        assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+        wanted(&c.configs[0].1).remove(0)
+    }
+
+    #[test]
+    fn a_service_becomes_the_kernels_service_and_destinations() {
+        let w = one(
+            "[system]\nip_forward = true\n[services.web]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nscheduler = \"sh\"\nscheduler_flags = [\"fallback\", \"port\"]\npersistence = \"5m\"\npersistence_netmask = 24\n[services.web.real_servers.\"10.0.0.2\"]\nweight = 3\n[services.web.real_servers.\"10.0.0.3:8080\"]\nforwarding = \"nat\"\nupper_threshold = 100\n",
+        );
+        assert_eq!(
+            w.spec.key,
+            ServiceKey::Addr {
+                proto: Proto::Tcp,
+                addr: "10.0.0.1".parse().unwrap(),
+                port: 80
+            }
+        );
+        assert_eq!(w.spec.scheduler, "sh");
+        assert_eq!(
+            w.spec.flags,
+            flags::PERSISTENT | flags::SCHED1 | flags::SCHED2
+        );
+        assert_eq!(w.spec.timeout, 300);
+        assert_eq!(w.spec.netmask.to_ne_bytes(), [255, 255, 255, 0]);
+        assert_eq!(w.dests.len(), 2);
+        assert_eq!(
+            (w.dests[0].port, w.dests[0].forward, w.dests[0].weight),
+            (80, Forward::Route, 3)
+        );
+        assert_eq!(
+            (w.dests[1].port, w.dests[1].forward, w.dests[1].u_threshold),
+            (8080, Forward::Masq, 100)
+        );
+    }
+
+    #[test]
+    fn fwmark_services_tunnels_and_sorry_servers() {
+        let w = one(
+            "[services.m]\nfwmark = 7\nfamily = \"ipv6\"\nforwarding = \"tun\"\ntunnel = { type = \"gue\", port = 5555, checksum = \"remote\" }\nsorry_server = \"[2001:db8::9]:80\"\n[services.m.real_servers.\"[2001:db8::2]:80\"]\n",
+        );
+        assert_eq!(w.spec.key, ServiceKey::Fwmark { mark: 7, v6: true });
+        assert_eq!(w.spec.netmask, 128);
+        let d = &w.dests[0];
+        assert_eq!(
+            (d.tun_type, d.tun_port, d.tun_flags),
+            (TunType::Gue, 5555, tun_flags::REMCSUM)
+        );
+        assert_eq!(w.sorry.as_ref().unwrap().port, 80);
+    }
+}

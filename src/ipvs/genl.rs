@@ -1,0 +1,240 @@
+//! The IO shell of IPVS: a generic-netlink socket (neli) to the kernel's
+//! "IPVS" family. Moves the codec's requests and replies; changes are sent
+//! in pipelined batches (many requests in flight, each acknowledged on its
+//! own) so a large table is not paced by one round trip per entry.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+
+use neli::consts::nl::{NlmF, Nlmsg};
+use neli::consts::socket::NlFamily;
+use neli::genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, NlattrBuilder};
+use neli::nl::{NlPayload, NlmsghdrBuilder};
+use neli::router::synchronous::NlRouter;
+use neli::socket::synchronous::NlSocketHandle;
+use neli::types::{Buffer, GenlBuffer};
+use neli::utils::Groups;
+
+use super::codec::{self, Request};
+use super::model::{Daemon, Info, ServiceLive, Table, Timeouts};
+use crate::net::nla::NESTED;
+
+/// Requests in flight at once in [`Ipvs::batch`]: the acknowledgements of
+/// one window fit the socket's receive buffer with room to spare.
+const WINDOW: usize = 256;
+
+/// A reply's top-level attributes: (type, payload).
+pub type Attrs = Vec<(u16, Vec<u8>)>;
+
+pub struct Ipvs {
+    sock: NlSocketHandle,
+    family: u16,
+    seq: Cell<u32>,
+}
+
+/// A request the kernel refused, with its errno.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub errno: i32,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", nix::errno::Errno::from_raw(self.errno).desc())
+    }
+}
+
+impl Ipvs {
+    /// Opens the socket; the "IPVS" family exists once `ip_vs` is loaded.
+    pub fn connect() -> Result<Ipvs, String> {
+        let (router, _) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
+            .map_err(|e| format!("opening generic netlink: {e}"))?;
+        let family = router.resolve_genl_family("IPVS").map_err(|e| {
+            format!("the kernel has no IPVS generic-netlink family (is ip_vs loaded?): {e}")
+        })?;
+        drop(router);
+        let sock = NlSocketHandle::connect(NlFamily::Generic, None, Groups::empty())
+            .map_err(|e| format!("opening generic netlink: {e}"))?;
+        // Dumps of big tables and windows of acknowledgements.
+        let _ = sock.set_recv_buffer_size(4 << 20);
+        Ok(Ipvs {
+            sock,
+            family,
+            seq: Cell::new(1),
+        })
+    }
+
+    fn send(&self, r: &Request) -> Result<u32, String> {
+        let what = |e: &dyn std::fmt::Display| format!("sending an IPVS request: {e}");
+        let mut attrs = GenlBuffer::<u16, Buffer>::new();
+        for (t, p) in &r.attrs {
+            let ty = AttrTypeBuilder::default()
+                .nla_type(t & !NESTED)
+                .nla_nested(t & NESTED != 0)
+                .build()
+                .map_err(|e| what(&e))?;
+            attrs.push(
+                NlattrBuilder::default()
+                    .nla_type(ty)
+                    .nla_payload(Buffer::from(p.clone()))
+                    .build()
+                    .map_err(|e| what(&e))?,
+            );
+        }
+        let genl = GenlmsghdrBuilder::<u8, u16>::default()
+            .cmd(r.cmd)
+            .version(codec::VERSION)
+            .attrs(attrs)
+            .build()
+            .map_err(|e| what(&e))?;
+        let seq = self.seq.get();
+        self.seq.set(seq.wrapping_add(1));
+        let flags = if r.dump {
+            NlmF::REQUEST | NlmF::DUMP
+        } else {
+            NlmF::REQUEST | NlmF::ACK
+        };
+        let msg = NlmsghdrBuilder::default()
+            .nl_type(self.family)
+            .nl_flags(flags)
+            .nl_seq(seq)
+            .nl_payload(NlPayload::Payload(genl))
+            .build()
+            .map_err(|e| what(&e))?;
+        self.sock.send(&msg).map_err(|e| what(&e))?;
+        Ok(seq)
+    }
+
+    /// Reads replies until every sequence number in `pending` is answered
+    /// (acknowledged, refused or, for a dump, done). Payloads go to `data`.
+    fn collect(
+        &self,
+        pending: &mut BTreeMap<u32, Option<Refused>>,
+        data: &mut Vec<Attrs>,
+    ) -> Result<(), String> {
+        let mut open: usize = pending.values().filter(|v| v.is_none()).count();
+        let mut answered = std::collections::BTreeSet::new();
+        while open > 0 {
+            let (iter, _) = self
+                .sock
+                .recv::<u16, Genlmsghdr<u8, u16>>()
+                .map_err(|e| format!("reading IPVS replies: {e}"))?;
+            for m in iter {
+                let m = m.map_err(|e| format!("reading IPVS replies: {e}"))?;
+                let seq = *m.nl_seq();
+                let done = match m.nl_payload() {
+                    NlPayload::Payload(p) => {
+                        data.push(
+                            p.attrs()
+                                .iter()
+                                .map(|a| {
+                                    (*a.nla_type().nla_type(), a.nla_payload().as_ref().to_vec())
+                                })
+                                .collect(),
+                        );
+                        false
+                    }
+                    NlPayload::Err(e) => {
+                        if let Some(slot) = pending.get_mut(&seq) {
+                            *slot = Some(Refused { errno: -*e.error() });
+                        }
+                        true
+                    }
+                    NlPayload::Ack(_) | NlPayload::DumpExtAck(_) => true,
+                    NlPayload::Empty => *m.nl_type() == u16::from(Nlmsg::Done),
+                };
+                if done && pending.contains_key(&seq) && answered.insert(seq) {
+                    open -= 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One request and its answer; the payloads of a dump or a GET.
+    pub fn call(&self, r: &Request) -> Result<Result<Vec<Attrs>, Refused>, String> {
+        let seq = self.send(r)?;
+        let mut pending = BTreeMap::from([(seq, None)]);
+        let mut data = Vec::new();
+        self.collect(&mut pending, &mut data)?;
+        Ok(match pending.remove(&seq).flatten() {
+            Some(refused) => Err(refused),
+            None => Ok(data),
+        })
+    }
+
+    /// Sends changes `WINDOW` at a time and returns each one's outcome, in
+    /// order. An error (not a refusal) means the socket failed.
+    pub fn batch(&self, reqs: &[Request]) -> Result<Vec<Result<(), Refused>>, String> {
+        let mut out = Vec::with_capacity(reqs.len());
+        for chunk in reqs.chunks(WINDOW) {
+            let mut seqs = Vec::with_capacity(chunk.len());
+            let mut pending = BTreeMap::new();
+            for r in chunk {
+                let seq = self.send(r)?;
+                seqs.push(seq);
+                pending.insert(seq, None);
+            }
+            self.collect(&mut pending, &mut Vec::new())?;
+            out.extend(seqs.iter().map(|s| match pending.remove(s).flatten() {
+                Some(r) => Err(r),
+                None => Ok(()),
+            }));
+        }
+        Ok(out)
+    }
+
+    fn expect(&self, r: &Request, what: &str) -> Result<Vec<Attrs>, String> {
+        self.call(r)?
+            .map_err(|e| format!("{what}: the kernel refused: {e}"))
+    }
+
+    /// The whole table: services, then each one's destinations.
+    pub fn table(&self) -> Result<Table, String> {
+        let mut services = Vec::new();
+        for attrs in self.expect(&codec::get_services(), "listing IPVS services")? {
+            let Some(p) = codec::service_of(&attrs) else {
+                continue;
+            };
+            let (spec, stats) = codec::decode_service(p).map_err(|e| e.to_string())?;
+            services.push(ServiceLive {
+                spec,
+                stats,
+                dests: Vec::new(),
+            });
+        }
+        for s in &mut services {
+            let v6 = s.spec.key.is_v6();
+            for attrs in self.expect(
+                &codec::get_dests(&s.spec.key),
+                &format!("listing the real servers of {}", s.spec.key),
+            )? {
+                if let Some(p) = codec::dest_of(&attrs) {
+                    s.dests
+                        .push(codec::decode_dest(p, v6).map_err(|e| e.to_string())?);
+                }
+            }
+        }
+        Ok(Table { services })
+    }
+
+    pub fn info(&self) -> Result<Info, String> {
+        let r = self.expect(&codec::get_info(), "reading the IPVS version")?;
+        Ok(r.first().map(|a| codec::decode_info(a)).unwrap_or(Info {
+            version: 0,
+            conn_tab_size: 0,
+        }))
+    }
+
+    pub fn timeouts(&self) -> Result<Timeouts, String> {
+        let r = self.expect(&codec::get_config(), "reading the IPVS timeouts")?;
+        Ok(r.first()
+            .map(|a| codec::decode_config(a))
+            .unwrap_or_default())
+    }
+
+    pub fn daemons(&self) -> Result<Vec<Daemon>, String> {
+        let r = self.expect(&codec::get_daemons(), "reading the IPVS sync daemons")?;
+        Ok(r.iter().filter_map(|a| codec::decode_daemon(a)).collect())
+    }
+}

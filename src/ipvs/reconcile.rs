@@ -1,0 +1,425 @@
+//! The IPVS reconciler, sans-IO: the wanted services against the LIVE
+//! kernel table give the fewest operations that make them equal. A service
+//! or destination whose settings differ is edited in place (SET_SERVICE,
+//! SET_DEST), never deleted and re-added, so its connections survive.
+//!
+//! What pharos answers for: the services of the config, and those it put
+//! in earlier and the config has since dropped (`owned`). Other services
+//! are left alone unless the table is pharos's alone (`exclusive`). Inside
+//! a service of pharos's, every destination is pharos's.
+//!
+//! Linear in the table: one pass over the wanted services and one over the
+//! live ones, with maps by key.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::codec::{self, Request};
+use super::desired::Wanted;
+use super::model::{DestLive, DestSpec, Forward, ServiceKey, ServiceSpec, Table};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    AddService(ServiceSpec),
+    EditService(ServiceSpec),
+    DelService(ServiceKey),
+    AddDest(ServiceKey, DestSpec),
+    EditDest(ServiceKey, DestSpec),
+    DelDest(ServiceKey, DestSpec),
+}
+
+impl Op {
+    pub fn request(&self) -> Request {
+        match self {
+            Op::AddService(s) => codec::new_service(s),
+            Op::EditService(s) => codec::set_service(s),
+            Op::DelService(k) => codec::del_service(k),
+            Op::AddDest(k, d) => codec::new_dest(k, d),
+            Op::EditDest(k, d) => codec::set_dest(k, d),
+            Op::DelDest(k, d) => codec::del_dest(k, d),
+        }
+    }
+
+    pub fn service(&self) -> &ServiceKey {
+        match self {
+            Op::AddService(s) | Op::EditService(s) => &s.key,
+            Op::DelService(k) | Op::AddDest(k, _) | Op::EditDest(k, _) | Op::DelDest(k, _) => k,
+        }
+    }
+
+    /// For events and logs: what was done, to what.
+    pub fn describe(&self) -> String {
+        let rs = |d: &DestSpec| match d.addr {
+            IpAddr::V4(a) => format!("{a}:{}", d.port),
+            IpAddr::V6(a) => format!("[{a}]:{}", d.port),
+        };
+        match self {
+            Op::AddService(s) => format!("added service {} ({})", s.key, s.scheduler),
+            Op::EditService(s) => format!("changed service {} ({})", s.key, s.scheduler),
+            Op::DelService(k) => format!("removed service {k}"),
+            Op::AddDest(k, d) => {
+                format!("added real server {} to {k} (weight {})", rs(d), d.weight)
+            }
+            Op::EditDest(k, d) => {
+                format!("set real server {} of {k} to weight {}", rs(d), d.weight)
+            }
+            Op::DelDest(k, d) => format!("removed real server {} from {k}", rs(d)),
+        }
+    }
+}
+
+/// What the reconciler remembers between steps.
+#[derive(Debug, Default)]
+pub struct Reconciler {
+    /// Services pharos has put in (or adopted) for the config.
+    owned: BTreeSet<ServiceKey>,
+    /// Destinations being drained: at weight 0 until the deadline.
+    draining: HashMap<(ServiceKey, IpAddr, u16), Instant>,
+}
+
+/// One step's outcome.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub ops: Vec<Op>,
+    /// When a drain ends: step again then.
+    pub wake: Option<Instant>,
+}
+
+fn same_dest(a: &DestSpec, b: &DestSpec) -> bool {
+    let tunnel_same = a.forward != Forward::Tunnel
+        || (a.tun_type == b.tun_type && a.tun_port == b.tun_port && a.tun_flags == b.tun_flags);
+    a.forward == b.forward
+        && a.weight == b.weight
+        && a.u_threshold == b.u_threshold
+        && a.l_threshold == b.l_threshold
+        && tunnel_same
+}
+
+impl Reconciler {
+    pub fn new() -> Reconciler {
+        Reconciler::default()
+    }
+
+    /// Services pharos answers for now.
+    pub fn owned(&self) -> &BTreeSet<ServiceKey> {
+        &self.owned
+    }
+
+    /// The operations from `live` to `want` at `now`.
+    pub fn step(&mut self, now: Instant, want: &[Wanted], live: &Table, exclusive: bool) -> Plan {
+        let mut plan = Plan::default();
+        let live_by_key: HashMap<&ServiceKey, usize> = live
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (&s.spec.key, i))
+            .collect();
+        let wanted_keys: BTreeSet<ServiceKey> = want.iter().map(|w| w.spec.key).collect();
+        let mut still_draining = HashMap::new();
+        for w in want {
+            let key = w.spec.key;
+            let mut dests: Vec<&DestSpec> = w.dests.iter().collect();
+            // The sorry server stands in while no real server can take
+            // traffic (none configured, or all at weight 0).
+            if let Some(s) = &w.sorry
+                && !w.dests.iter().any(|d| d.weight > 0)
+            {
+                dests.push(s);
+            }
+            let Some(&i) = live_by_key.get(&key) else {
+                plan.ops.push(Op::AddService(w.spec.clone()));
+                plan.ops
+                    .extend(dests.iter().map(|d| Op::AddDest(key, (*d).clone())));
+                continue;
+            };
+            let l = &live.services[i];
+            if !w.spec.same_settings(&l.spec) {
+                plan.ops.push(Op::EditService(w.spec.clone()));
+            }
+            let live_dests: HashMap<(IpAddr, u16), &DestLive> =
+                l.dests.iter().map(|d| (d.spec.key(), d)).collect();
+            let wanted_dests: BTreeSet<(IpAddr, u16)> = dests.iter().map(|d| d.key()).collect();
+            for d in &dests {
+                match live_dests.get(&d.key()) {
+                    None => plan.ops.push(Op::AddDest(key, (*d).clone())),
+                    Some(ld) if !same_dest(d, &ld.spec) => {
+                        plan.ops.push(Op::EditDest(key, (*d).clone()));
+                    }
+                    Some(_) => {}
+                }
+            }
+            for ld in &l.dests {
+                let (addr, port) = ld.spec.key();
+                if wanted_dests.contains(&(addr, port)) {
+                    continue;
+                }
+                let is_sorry = w.sorry.as_ref().is_some_and(|s| s.key() == (addr, port));
+                match w.drain.filter(|_| !is_sorry) {
+                    None => plan.ops.push(Op::DelDest(key, ld.spec.clone())),
+                    Some(grace) => {
+                        let id = (key, addr, port);
+                        let until = *self.draining.get(&id).unwrap_or(&(now + grace));
+                        if now >= until {
+                            plan.ops.push(Op::DelDest(key, ld.spec.clone()));
+                        } else {
+                            if ld.spec.weight != 0 {
+                                plan.ops.push(Op::EditDest(
+                                    key,
+                                    DestSpec {
+                                        weight: 0,
+                                        ..ld.spec.clone()
+                                    },
+                                ));
+                            }
+                            still_draining.insert(id, until);
+                            plan.wake = Some(plan.wake.map_or(until, |w: Instant| w.min(until)));
+                        }
+                    }
+                }
+            }
+        }
+        for l in &live.services {
+            let k = l.spec.key;
+            if !wanted_keys.contains(&k) && (exclusive || self.owned.contains(&k)) {
+                plan.ops.push(Op::DelService(k));
+            }
+        }
+        self.draining = still_draining;
+        self.owned = wanted_keys;
+        plan
+    }
+
+    /// Forgets a service pharos no longer answers for (after a refused delete).
+    pub fn disown(&mut self, key: &ServiceKey) {
+        self.owned.remove(key);
+    }
+
+    /// Adds to `owned` services pharos answered for before a restart (from
+    /// the last config it applied), so that dropping them while it was
+    /// down still removes them.
+    pub fn adopt(&mut self, keys: impl IntoIterator<Item = ServiceKey>) {
+        self.owned.extend(keys);
+    }
+}
+
+/// How long until `wake`, for a task's timer.
+pub fn until(now: Instant, wake: Option<Instant>) -> Option<Duration> {
+    wake.map(|w| w.saturating_duration_since(now))
+}
+
+/// Services grouped by key, for callers that need a lookup.
+pub fn by_key(t: &Table) -> BTreeMap<ServiceKey, &super::model::ServiceLive> {
+    t.services.iter().map(|s| (s.spec.key, s)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipvs::model::{Proto, ServiceLive, Stats, TunType};
+
+    fn key(port: u16) -> ServiceKey {
+        ServiceKey::Addr {
+            proto: Proto::Tcp,
+            addr: "10.0.0.1".parse().unwrap(),
+            port,
+        }
+    }
+
+    fn spec(port: u16) -> ServiceSpec {
+        ServiceSpec {
+            key: key(port),
+            scheduler: "wlc".into(),
+            flags: 0,
+            timeout: 0,
+            netmask: u32::MAX,
+            pe_name: None,
+        }
+    }
+
+    fn dest(last: u8, weight: u32) -> DestSpec {
+        DestSpec {
+            addr: IpAddr::from([10, 0, 1, last]),
+            port: 80,
+            forward: Forward::Route,
+            weight,
+            u_threshold: 0,
+            l_threshold: 0,
+            tun_type: TunType::Ipip,
+            tun_port: 0,
+            tun_flags: 0,
+        }
+    }
+
+    fn want(port: u16, dests: Vec<DestSpec>) -> Wanted {
+        Wanted {
+            name: format!("s{port}"),
+            spec: spec(port),
+            dests,
+            sorry: None,
+            drain: None,
+            on_failure: Default::default(),
+        }
+    }
+
+    /// The kernel's table after applying `w` (as the kernel reports it:
+    /// with the HASHED flag set).
+    fn live(ws: &[Wanted]) -> Table {
+        Table {
+            services: ws
+                .iter()
+                .map(|w| ServiceLive {
+                    spec: ServiceSpec {
+                        flags: w.spec.flags | crate::ipvs::model::flags::HASHED,
+                        ..w.spec.clone()
+                    },
+                    stats: Stats::default(),
+                    dests: w
+                        .dests
+                        .iter()
+                        .map(|d| DestLive {
+                            spec: d.clone(),
+                            active_conns: 0,
+                            inact_conns: 0,
+                            persist_conns: 0,
+                            stats: Stats::default(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn adds_what_is_missing_and_adopts_what_matches_without_touching_it() {
+        let now = Instant::now();
+        let w = vec![want(80, vec![dest(2, 1), dest(3, 1)])];
+        let mut r = Reconciler::new();
+        let p = r.step(now, &w, &Table::default(), false);
+        assert_eq!(
+            p.ops,
+            vec![
+                Op::AddService(spec(80)),
+                Op::AddDest(key(80), dest(2, 1)),
+                Op::AddDest(key(80), dest(3, 1))
+            ]
+        );
+        // A fresh reconciler (a restart) finds it all there: nothing to do.
+        let mut r = Reconciler::new();
+        assert_eq!(r.step(now, &w, &live(&w), false), Plan::default());
+    }
+
+    #[test]
+    fn edits_in_place_and_deletes_only_what_it_owns() {
+        let now = Instant::now();
+        let mut r = Reconciler::new();
+        let before = vec![want(80, vec![dest(2, 1), dest(3, 1)]), want(443, vec![])];
+        let _ = r.step(now, &before, &live(&before), false);
+        // An operator's own service, never in the config.
+        let mut kernel = live(&before);
+        kernel
+            .services
+            .extend(live(&[want(8080, vec![dest(9, 1)])]).services);
+        let mut after = vec![want(80, vec![dest(2, 5)])];
+        after[0].spec.scheduler = "rr".into();
+        let p = r.step(now, &after, &kernel, false);
+        let mut rr = spec(80);
+        rr.scheduler = "rr".into();
+        assert_eq!(
+            p.ops,
+            vec![
+                Op::EditService(rr),
+                Op::EditDest(key(80), dest(2, 5)),
+                Op::DelDest(key(80), dest(3, 1)),
+                Op::DelService(key(443)),
+            ],
+            "8080 is not pharos's: left alone"
+        );
+        // With the table pharos's alone, 8080 goes too.
+        let p = r.step(now, &after, &kernel, true);
+        assert!(p.ops.contains(&Op::DelService(key(8080))));
+    }
+
+    #[test]
+    fn a_dropped_real_server_drains_at_weight_zero_before_it_goes() {
+        let t0 = Instant::now();
+        let mut r = Reconciler::new();
+        let mut w = vec![want(80, vec![dest(2, 1), dest(3, 4)])];
+        w[0].drain = Some(Duration::from_secs(30));
+        let kernel = live(&w);
+        w[0].dests.pop();
+        let p = r.step(t0, &w, &kernel, false);
+        assert_eq!(p.ops, vec![Op::EditDest(key(80), dest(3, 0))]);
+        assert_eq!(p.wake, Some(t0 + Duration::from_secs(30)));
+        // Still draining ten seconds on (the kernel has it at 0 now).
+        let mut drained = kernel.clone();
+        drained.services[0].dests[1].spec.weight = 0;
+        let p = r.step(t0 + Duration::from_secs(10), &w, &drained, false);
+        assert_eq!(p.ops, vec![]);
+        assert_eq!(p.wake, Some(t0 + Duration::from_secs(30)));
+        let p = r.step(t0 + Duration::from_secs(30), &w, &drained, false);
+        assert_eq!(p.ops, vec![Op::DelDest(key(80), dest(3, 0))]);
+        assert_eq!(p.wake, None);
+    }
+
+    #[test]
+    fn the_sorry_server_stands_in_while_no_real_server_can_take_traffic() {
+        let now = Instant::now();
+        let mut r = Reconciler::new();
+        let mut w = vec![want(80, vec![dest(2, 1)])];
+        w[0].sorry = Some(dest(99, 1));
+        let kernel = live(&w);
+        assert_eq!(r.step(now, &w, &kernel, false).ops, vec![]);
+        w[0].dests[0].weight = 0;
+        let p = r.step(now, &w, &kernel, false);
+        assert_eq!(
+            p.ops,
+            vec![
+                Op::EditDest(key(80), dest(2, 0)),
+                Op::AddDest(key(80), dest(99, 1))
+            ]
+        );
+        // Back up: the sorry server goes at once, not drained.
+        w[0].dests[0].weight = 1;
+        w[0].drain = Some(Duration::from_secs(30));
+        let mut with_sorry = live(&w);
+        with_sorry.services[0].dests.push(DestLive {
+            spec: dest(99, 1),
+            active_conns: 0,
+            inact_conns: 0,
+            persist_conns: 0,
+            stats: Stats::default(),
+        });
+        let p = r.step(now, &w, &with_sorry, false);
+        assert_eq!(p.ops, vec![Op::DelDest(key(80), dest(99, 1))]);
+    }
+
+    #[test]
+    fn a_big_table_is_planned_in_linear_time() {
+        // 10,000 services of 10 real servers: one step against an empty
+        // kernel and one against a 1% change. Quadratic work would take
+        // minutes here; this is a correctness check, the times are the
+        // benchmark's.
+        let ws: Vec<Wanted> = (0..10_000u32)
+            .map(|i| {
+                let mut w = want(0, (0..10).map(|d| dest(d, 1)).collect());
+                w.spec.key = ServiceKey::Addr {
+                    proto: Proto::Tcp,
+                    addr: IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i)),
+                    port: 80,
+                };
+                w
+            })
+            .collect();
+        let mut r = Reconciler::new();
+        let p = r.step(Instant::now(), &ws, &Table::default(), false);
+        assert_eq!(p.ops.len(), 110_000);
+        let kernel = live(&ws);
+        let mut changed = ws.clone();
+        for w in changed.iter_mut().step_by(100) {
+            w.dests[0].weight = 7;
+        }
+        let p = r.step(Instant::now(), &changed, &kernel, false);
+        assert_eq!(p.ops.len(), 100);
+    }
+}
