@@ -431,7 +431,7 @@ pub fn decode_dest(payload: &[u8], v6: bool) -> Result<DestLive, CodecError> {
 }
 
 /// Finds the nested attribute `ty` among a reply's top-level attributes.
-pub fn top<'a>(attrs: &'a [(u16, Vec<u8>)], ty: u16) -> Option<&'a [u8]> {
+pub fn top(attrs: &[(u16, Vec<u8>)], ty: u16) -> Option<&[u8]> {
     attrs
         .iter()
         .find(|(t, _)| t & !NESTED == ty)

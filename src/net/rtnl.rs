@@ -492,9 +492,6 @@ impl Rtnl {
     }
 }
 
-/// One netlink attribute as bytes (length, type, payload, padding to 4),
-/// for nested link-type data neli has no names for.
-
 fn ip_bytes(ip: IpAddr) -> Vec<u8> {
     match ip {
         IpAddr::V4(a) => a.octets().to_vec(),
