@@ -5,6 +5,7 @@
 //! - [`genl`]: the socket that carries them.
 //! - [`desired`]: the config's services in the kernel's terms.
 //! - [`reconcile`]: wanted against live, as operations (sans-IO).
+//! - [`task`]: the supervised task that applies them and reports.
 //!
 //! Talks to: the kernel (family "IPVS"), the network plane (modules), the
 //! supervisor (status, events, metrics).
@@ -14,3 +15,4 @@ pub mod desired;
 pub mod genl;
 pub mod model;
 pub mod reconcile;
+pub mod task;

@@ -50,21 +50,51 @@ impl Op {
 
     /// For events and logs: what was done, to what.
     pub fn describe(&self) -> String {
+        self.text(true)
+    }
+
+    /// What was being tried, for a refusal.
+    pub fn attempt(&self) -> String {
+        self.text(false)
+    }
+
+    fn text(&self, done: bool) -> String {
         let rs = |d: &DestSpec| match d.addr {
             IpAddr::V4(a) => format!("{a}:{}", d.port),
             IpAddr::V6(a) => format!("[{a}]:{}", d.port),
         };
+        let v = |past: &'static str, ing: &'static str| if done { past } else { ing };
         match self {
-            Op::AddService(s) => format!("added service {} ({})", s.key, s.scheduler),
-            Op::EditService(s) => format!("changed service {} ({})", s.key, s.scheduler),
-            Op::DelService(k) => format!("removed service {k}"),
-            Op::AddDest(k, d) => {
-                format!("added real server {} to {k} (weight {})", rs(d), d.weight)
-            }
-            Op::EditDest(k, d) => {
-                format!("set real server {} of {k} to weight {}", rs(d), d.weight)
-            }
-            Op::DelDest(k, d) => format!("removed real server {} from {k}", rs(d)),
+            Op::AddService(s) => format!(
+                "{} service {} ({})",
+                v("added", "adding"),
+                s.key,
+                s.scheduler
+            ),
+            Op::EditService(s) => format!(
+                "{} service {} ({})",
+                v("changed", "changing"),
+                s.key,
+                s.scheduler
+            ),
+            Op::DelService(k) => format!("{} service {k}", v("removed", "removing")),
+            Op::AddDest(k, d) => format!(
+                "{} real server {} to {k} (weight {})",
+                v("added", "adding"),
+                rs(d),
+                d.weight
+            ),
+            Op::EditDest(k, d) => format!(
+                "{} real server {} of {k} to weight {}",
+                v("set", "setting"),
+                rs(d),
+                d.weight
+            ),
+            Op::DelDest(k, d) => format!(
+                "{} real server {} from {k}",
+                v("removed", "removing"),
+                rs(d)
+            ),
         }
     }
 }

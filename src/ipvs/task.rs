@@ -1,0 +1,465 @@
+//! The `ipvs` task: reconciles the config's services with the kernel's
+//! IPVS table on start, on every reload, when a drain ends, and every
+//! [`RECONCILE`] so that `ipvsadm -C` or `ipvsadm -d` by someone else is
+//! undone. Publishes the table in `pharos status` and the metrics.
+//!
+//! Talks to: the kernel (genl "IPVS", finit_module for ip_vs and the
+//! schedulers), the supervisor (updates in; status, events, metrics out).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use serde_json::json;
+
+use super::desired::{self, Wanted};
+use super::genl::Ipvs;
+use super::model::{Forward, Table, Timeouts};
+use super::reconcile::{Op, Reconciler};
+use crate::config::Config;
+use crate::config::model::ShutdownAction;
+use crate::runtime::diff::Slice;
+use crate::runtime::status::Event;
+use crate::runtime::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture, Update};
+
+/// How often the live table is compared again without a reason.
+pub const RECONCILE: Duration = Duration::from_secs(2);
+
+/// Changes sent before the task pauses a moment, so one huge change does
+/// not hold the kernel's IPVS lock against the packet path for long.
+const CHURN: usize = 4096;
+
+/// Above this many changes in one pass, one summary event instead of one
+/// per change.
+const EVENTS_MAX: usize = 64;
+
+/// The IPVS part of a config.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Service(Box<Wanted>),
+    Settings {
+        exclusive: bool,
+        flush_on_shutdown: bool,
+        timeouts: Option<Timeouts>,
+    },
+}
+
+pub struct IpvsTask;
+
+impl Subsystem for IpvsTask {
+    type Item = Item;
+
+    fn name(&self) -> &'static str {
+        "ipvs"
+    }
+
+    fn shutdown_rank(&self) -> u8 {
+        30
+    }
+
+    fn slice(&self, cfg: &Config) -> Slice<Item> {
+        let mut s = Slice::new();
+        for w in desired::wanted(cfg) {
+            s.insert(format!("service:{}", w.name), Item::Service(Box::new(w)));
+        }
+        let secs = |d: Option<crate::config::types::Duration>| {
+            d.map_or(0, |d| u32::try_from(d.0.as_secs()).unwrap_or(u32::MAX))
+        };
+        let timeouts = cfg.ipvs.timeouts.as_ref().map(|t| Timeouts {
+            tcp: secs(t.tcp),
+            tcp_fin: secs(t.tcpfin),
+            udp: secs(t.udp),
+        });
+        if cfg.ipvs.exclusive || timeouts.is_some() || !s.is_empty() {
+            s.insert(
+                "settings".into(),
+                Item::Settings {
+                    exclusive: cfg.ipvs.exclusive,
+                    flush_on_shutdown: cfg.ipvs.on_shutdown == ShutdownAction::Flush,
+                    timeouts,
+                },
+            );
+        }
+        s
+    }
+
+    fn run(self: Arc<Self>, mut ctx: TaskCtx<Item>) -> TaskFuture {
+        Box::pin(async move {
+            let mut current: Slice<Item> = Slice::new();
+            let mut shell = Shell::default();
+            let mut tick = tokio::time::interval(RECONCILE);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut wake: Option<Instant> = None;
+            loop {
+                let drain_end = async {
+                    match wake {
+                        Some(w) => tokio::time::sleep_until(w.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = ctx.cancel.cancelled() => {
+                        let flush = matches!(current.get("settings"), Some(Item::Settings { flush_on_shutdown: true, .. }));
+                        if flush {
+                            let shared = ctx.shared.clone();
+                            let _ = tokio::task::spawn_blocking(move || shell.flush_owned(&shared)).await;
+                        }
+                        return Ok(());
+                    }
+                    u = ctx.updates.recv() => match u {
+                        Some(Update::Full(s)) => current = s,
+                        Some(Update::Diff(d)) => {
+                            for k in &d.removed {
+                                current.remove(k);
+                            }
+                            for (k, v) in d.added.into_iter().chain(d.changed) {
+                                current.insert(k, v);
+                            }
+                        }
+                        None => return Ok(()),
+                    },
+                    _ = tick.tick() => {}
+                    () = drain_end => {}
+                }
+                if current.is_empty() && !shell.touched {
+                    // Nothing of IPVS in the config: leave the kernel alone.
+                    ctx.ready.mark("ipvs");
+                    continue;
+                }
+                let all = current.clone();
+                let shared = ctx.shared.clone();
+                let (back, next) = tokio::task::spawn_blocking(move || {
+                    let next = shell.pass(&all, &shared);
+                    (shell, next)
+                })
+                .await
+                .map_err(|e| format!("reconciling IPVS: {e}"))?;
+                shell = back;
+                wake = next;
+                ctx.ready.mark("ipvs");
+            }
+        })
+    }
+}
+
+/// The blocking side: the socket and the reconciler's memory.
+#[derive(Default)]
+struct Shell {
+    ipvs: Option<Ipvs>,
+    rec: Reconciler,
+    /// The last connection error reported (said once, not every pass).
+    last_error: Option<String>,
+    /// Set once pharos has had IPVS work to do in this run.
+    touched: bool,
+}
+
+impl Shell {
+    fn connect(&mut self) -> Result<&Ipvs, String> {
+        if self.ipvs.is_none() {
+            if !crate::net::modules::is_loaded("ip_vs") {
+                for (m, r) in crate::net::modules::load_all(["ip_vs"]) {
+                    r.map_err(|e| format!("loading {m}: {e}"))?;
+                }
+            }
+            self.ipvs = Some(Ipvs::connect()?);
+        }
+        Ok(self.ipvs.as_ref().expect("just connected"))
+    }
+
+    /// One reconcile pass; returns when to come back for a drain.
+    fn pass(&mut self, items: &Slice<Item>, shared: &Shared) -> Option<Instant> {
+        self.touched = true;
+        let want: Vec<Wanted> = items
+            .values()
+            .filter_map(|i| match i {
+                Item::Service(w) => Some((**w).clone()),
+                Item::Settings { .. } => None,
+            })
+            .collect();
+        let (exclusive, timeouts) = items
+            .values()
+            .find_map(|i| match i {
+                Item::Settings {
+                    exclusive,
+                    timeouts,
+                    ..
+                } => Some((*exclusive, *timeouts)),
+                Item::Service(_) => None,
+            })
+            .unwrap_or((false, None));
+        // Scheduler modules on demand (the kernel cannot autoload them here).
+        let scheds: Vec<String> = want
+            .iter()
+            .map(|w| format!("ip_vs_{}", w.spec.scheduler))
+            .filter(|m| !crate::net::modules::is_loaded(m))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for (m, r) in crate::net::modules::load_all(scheds.iter().map(String::as_str)) {
+            if let Err(e) = r {
+                shared.emit(Event::new(
+                    "ipvs",
+                    &m,
+                    format!("cannot load scheduler module {m}: {e}"),
+                ));
+            }
+        }
+        let result = self.connect().and_then(|ipvs| {
+            let table = ipvs.table()?;
+            Ok((table, timeouts.map(|_| ipvs.timeouts()).transpose()?))
+        });
+        let (table, live_timeouts) = match result {
+            Ok(t) => {
+                self.last_error = None;
+                t
+            }
+            Err(e) => {
+                self.ipvs = None;
+                if self.last_error.as_ref() != Some(&e) {
+                    tracing::error!("{e}");
+                    shared.emit(Event::new("ipvs", "kernel", e.clone()));
+                    self.last_error = Some(e.clone());
+                }
+                shared.publish("ipvs", json!({ "error": e }));
+                return None;
+            }
+        };
+        let now = Instant::now();
+        let plan = self.rec.step(now, &want, &table, exclusive);
+        let names: BTreeMap<_, _> = want.iter().map(|w| (w.spec.key, w.name.as_str())).collect();
+        let ipvs = self.ipvs.as_ref().expect("connected above");
+        let mut done = 0usize;
+        let mut refused = 0usize;
+        for chunk in plan.ops.chunks(CHURN) {
+            let reqs: Vec<_> = chunk.iter().map(Op::request).collect();
+            let results = match ipvs.batch(&reqs) {
+                Ok(r) => r,
+                Err(e) => {
+                    shared.emit(Event::new("ipvs", "kernel", e));
+                    self.ipvs = None;
+                    return None;
+                }
+            };
+            for (op, r) in chunk.iter().zip(results) {
+                let from = names
+                    .get(op.service())
+                    .map_or_else(String::new, |n| format!(" (from `services.{n}`)"));
+                match r {
+                    Ok(()) => {
+                        done += 1;
+                        if plan.ops.len() <= EVENTS_MAX {
+                            let msg = format!("{}{from}", op.describe());
+                            tracing::info!("{msg}");
+                            shared.emit(Event::new("ipvs", &op.service().to_string(), msg));
+                        }
+                    }
+                    Err(e) => {
+                        refused += 1;
+                        let msg = format!("{}{from} was refused by the kernel: {e}", op.attempt());
+                        tracing::error!("{msg}");
+                        shared.emit(Event::new("ipvs", &op.service().to_string(), msg));
+                        if let Op::DelService(k) = op {
+                            self.rec.disown(k);
+                        }
+                    }
+                }
+            }
+            if plan.ops.len() > CHURN {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        if plan.ops.len() > EVENTS_MAX {
+            let msg = format!("applied {done} IPVS changes ({refused} refused)");
+            tracing::info!("{msg}");
+            shared.emit(Event::new("ipvs", "table", msg));
+        }
+        if let (Some(t), Some(live)) = (timeouts, live_timeouts) {
+            let differs = (t.tcp != 0 && t.tcp != live.tcp)
+                || (t.tcp_fin != 0 && t.tcp_fin != live.tcp_fin)
+                || (t.udp != 0 && t.udp != live.udp);
+            if differs {
+                let msg = match ipvs.call(&super::codec::set_config(&t)) {
+                    Ok(Ok(_)) => format!(
+                        "set timeouts tcp {}s tcpfin {}s udp {}s",
+                        t.tcp, t.tcp_fin, t.udp
+                    ),
+                    Ok(Err(e)) => {
+                        format!("setting the IPVS timeouts was refused by the kernel: {e}")
+                    }
+                    Err(e) => e,
+                };
+                shared.emit(Event::new("ipvs", "timeouts", msg));
+            }
+        }
+        // What the kernel has now, for status and metrics.
+        let now_table = if plan.ops.is_empty() {
+            Ok(table)
+        } else {
+            ipvs.table()
+        };
+        match now_table {
+            Ok(t) => publish(&t, &want, shared),
+            Err(e) => shared.emit(Event::new("ipvs", "kernel", e)),
+        }
+        plan.wake
+    }
+
+    /// On shutdown with `on_shutdown = "flush"`: the services pharos put in go.
+    fn flush_owned(&mut self, shared: &Shared) {
+        let ops: Vec<_> = self
+            .rec
+            .owned()
+            .iter()
+            .map(super::codec::del_service)
+            .collect();
+        let Ok(ipvs) = self.connect() else { return };
+        if let Ok(r) = ipvs.batch(&ops) {
+            let n = r.iter().filter(|r| r.is_ok()).count();
+            shared.emit(Event::new(
+                "ipvs",
+                "table",
+                format!("flushed {n} services on shutdown"),
+            ));
+        }
+    }
+}
+
+fn fwd_name(f: Forward) -> &'static str {
+    match f {
+        Forward::Masq => "masq",
+        Forward::Local => "local",
+        Forward::Tunnel => "tunnel",
+        Forward::Route => "route",
+        Forward::Bypass => "bypass",
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceLabel {
+    service: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServerLabel {
+    service: String,
+    server: String,
+}
+
+struct IpvsMetrics {
+    conns: Family<ServiceLabel, Gauge>,
+    inbytes: Family<ServiceLabel, Gauge>,
+    outbytes: Family<ServiceLabel, Gauge>,
+    weight: Family<ServerLabel, Gauge>,
+    active: Family<ServerLabel, Gauge>,
+    inactive: Family<ServerLabel, Gauge>,
+}
+
+static METRICS: OnceLock<IpvsMetrics> = OnceLock::new();
+
+fn metrics(shared: &Shared) -> &'static IpvsMetrics {
+    METRICS.get_or_init(|| {
+        let m = IpvsMetrics {
+            conns: Family::default(),
+            inbytes: Family::default(),
+            outbytes: Family::default(),
+            weight: Family::default(),
+            active: Family::default(),
+            inactive: Family::default(),
+        };
+        let mut r = shared.metrics.registry();
+        r.register(
+            "ipvs_service_connections",
+            "Connections scheduled by an IPVS service since it was added (kernel counter)",
+            m.conns.clone(),
+        );
+        r.register(
+            "ipvs_service_in_bytes",
+            "Bytes in through an IPVS service (kernel counter)",
+            m.inbytes.clone(),
+        );
+        r.register(
+            "ipvs_service_out_bytes",
+            "Bytes out through an IPVS service (kernel counter)",
+            m.outbytes.clone(),
+        );
+        r.register(
+            "ipvs_real_server_weight",
+            "Weight of a real server in the kernel",
+            m.weight.clone(),
+        );
+        r.register(
+            "ipvs_real_server_active_connections",
+            "Active connections of a real server",
+            m.active.clone(),
+        );
+        r.register(
+            "ipvs_real_server_inactive_connections",
+            "Inactive connections of a real server",
+            m.inactive.clone(),
+        );
+        m
+    })
+}
+
+fn gauge(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The `ipvs` status section and the metrics, from the live table.
+fn publish(t: &Table, want: &[Wanted], shared: &Shared) {
+    let m = metrics(shared);
+    let by_key = super::reconcile::by_key(t);
+    let mut services = Vec::new();
+    for w in want {
+        let live = by_key.get(&w.spec.key);
+        let label = ServiceLabel {
+            service: w.name.clone(),
+        };
+        if let Some(l) = live {
+            m.conns.get_or_create(&label).set(gauge(l.stats.conns));
+            m.inbytes.get_or_create(&label).set(gauge(l.stats.inbytes));
+            m.outbytes
+                .get_or_create(&label)
+                .set(gauge(l.stats.outbytes));
+        }
+        let servers: Vec<serde_json::Value> = live
+            .map(|l| {
+                l.dests
+                    .iter()
+                    .map(|d| {
+                        let server = match d.spec.addr {
+                            std::net::IpAddr::V4(a) => format!("{a}:{}", d.spec.port),
+                            std::net::IpAddr::V6(a) => format!("[{a}]:{}", d.spec.port),
+                        };
+                        let sl = ServerLabel {
+                            service: w.name.clone(),
+                            server: server.clone(),
+                        };
+                        m.weight.get_or_create(&sl).set(i64::from(d.spec.weight));
+                        m.active.get_or_create(&sl).set(i64::from(d.active_conns));
+                        m.inactive.get_or_create(&sl).set(i64::from(d.inact_conns));
+                        json!({
+                            "server": server,
+                            "forward": fwd_name(d.spec.forward),
+                            "weight": d.spec.weight,
+                            "active": d.active_conns,
+                            "inactive": d.inact_conns,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        services.push(json!({
+            "name": w.name,
+            "service": w.spec.key.to_string(),
+            "scheduler": w.spec.scheduler,
+            "state": if live.is_some() { "ok" } else { "missing" },
+            "connections": live.map(|l| l.stats.conns),
+            "servers": servers,
+        }));
+    }
+    shared.publish("ipvs", json!({ "services": services }));
+}
