@@ -6,6 +6,7 @@
 //! - [`desired`]: the config's services in the kernel's terms.
 //! - [`reconcile`]: wanted against live, as operations (sans-IO).
 //! - [`task`]: the supervised task that applies them and reports.
+//! - [`render`]: the table as `ipvsadm -Ln` / `ipvsadm -Sn` print it.
 //!
 //! Talks to: the kernel (family "IPVS"), the network plane (modules), the
 //! supervisor (status, events, metrics).
@@ -15,4 +16,5 @@ pub mod desired;
 pub mod genl;
 pub mod model;
 pub mod reconcile;
+pub mod render;
 pub mod task;
