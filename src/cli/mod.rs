@@ -3,6 +3,7 @@
 
 mod check;
 mod control;
+mod ipvs;
 mod plan;
 
 use std::process::ExitCode;
@@ -77,6 +78,32 @@ enum Command {
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: std::path::PathBuf,
     },
+    /// The kernel's IPVS table, as ipvsadm shows it.
+    Ipvs {
+        #[command(subcommand)]
+        what: IpvsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum IpvsCommand {
+    /// The table in the layout of `ipvsadm -Ln`.
+    List {
+        /// Counters, as `ipvsadm -Ln --stats`.
+        #[arg(long)]
+        stats: bool,
+        /// Rates, as `ipvsadm -Ln --rate`.
+        #[arg(long, conflicts_with = "stats")]
+        rate: bool,
+        /// The table as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The table as `ipvsadm-save -n` writes it (input for `ipvsadm-restore`).
+    Save,
+    /// The kernel's raw replies as hex (for the codec's test vectors).
+    #[command(hide = true)]
+    Capture,
 }
 
 const DEFAULT_SOCKET: &str = "/run/pharos/control.sock";
@@ -117,6 +144,11 @@ pub fn main() -> ExitCode {
         Command::Status { json, socket } => control::status(&socket, json),
         Command::Reload { socket } => control::reload(&socket),
         Command::Events { socket } => control::events(&socket),
+        Command::Ipvs { what } => match what {
+            IpvsCommand::List { stats, rate, json } => ipvs::list(stats, rate, json),
+            IpvsCommand::Save => ipvs::save(),
+            IpvsCommand::Capture => ipvs::capture(),
+        },
         Command::Schema => {
             let schema = crate::config::schema::schema();
             println!(

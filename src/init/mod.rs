@@ -58,6 +58,13 @@ pub fn main() -> ! {
         "loaded {} boot modules",
         results.iter().filter(|r| r.1.is_ok()).count()
     ));
+    // Loopback up, as every init does: the kernel's local routing table
+    // (which IPVS consults to accept a real server) exists only then.
+    if let Err(e) =
+        crate::net::rtnl::Rtnl::connect().and_then(|r| r.set_link("lo", 1, Some(true), None))
+    {
+        say(&format!("cannot set lo up: {e}"));
+    }
     let (config, state_dir, errors_file) = match mount_config() {
         Ok(dir) => (
             dir.join("pharos.toml"),

@@ -207,6 +207,7 @@ impl Shell {
                 ));
             }
         }
+        let started = Instant::now();
         let result = self.connect().and_then(|ipvs| {
             let table = ipvs.table()?;
             Ok((table, timeouts.map(|_| ipvs.timeouts()).transpose()?))
@@ -228,7 +229,9 @@ impl Shell {
             }
         };
         let now = Instant::now();
+        let read = now - started;
         let plan = self.rec.step(now, &want, &table, exclusive);
+        let planned = now.elapsed();
         let names: BTreeMap<_, _> = want.iter().map(|w| (w.spec.key, w.name.as_str())).collect();
         let ipvs = self.ipvs.as_ref().expect("connected above");
         let mut done = 0usize;
@@ -272,7 +275,13 @@ impl Shell {
             }
         }
         if plan.ops.len() > EVENTS_MAX {
-            let msg = format!("applied {done} IPVS changes ({refused} refused)");
+            let msg = format!(
+                "applied {done} IPVS changes ({refused} refused) to a table of {} services: read {:.3}s, planned {:.3}s, applied {:.3}s",
+                table.services.len(),
+                read.as_secs_f64(),
+                planned.as_secs_f64(),
+                (now.elapsed() - planned).as_secs_f64()
+            );
             tracing::info!("{msg}");
             shared.emit(Event::new("ipvs", "table", msg));
         }

@@ -1,0 +1,57 @@
+# The IPVS scale benchmark's VM side (benches/ipvs_scale.rs): N services of
+# 10 real servers applied in one go, then a 1% change, by pharos and by
+# ipvsadm-restore, each in a fresh network namespace (its own IPVS table).
+# Prints `BENCH key: value` lines. Times from /proc/uptime (10 ms steps).
+export PATH=/usr/sbin:/sbin:/bin
+N=$(cat /config/n)
+now() { cut -d' ' -f1 /proc/uptime; }
+secs() { awk -v a=$1 -v b=$2 'BEGIN { printf "%.2f", b - a }'; }
+addr() { echo "10.$((($1 / 65536) % 256 + 10)).$((($1 / 256) % 256)).$(($1 % 256))"; }
+awk -v n=$N 'BEGIN { for (i = 0; i < n; i++) {
+  a = sprintf("10.%d.%d.%d", int(i / 65536) % 256 + 10, int(i / 256) % 256, i % 256)
+  printf "-A -t %s:80 -s wlc\n", a
+  for (d = 1; d <= 10; d++) printf "-a -t %s:80 -r 10.250.%d.%d:80 -m -w 1\n", a, int(i / 256) % 256, d } }' > /tmp/restore.txt
+awk -v n=$N 'BEGIN { for (i = 0; i < n; i += 10) {
+  a = sprintf("10.%d.%d.%d", int(i / 65536) % 256 + 10, int(i / 256) % 256, i % 256)
+  printf "-e -t %s:80 -r 10.250.%d.1:80 -m -w 2\n", a, int(i / 256) % 256 } }' > /tmp/edits.txt
+gen() { # weight of the changed servers
+  awk -v n=$N -v w=$1 'BEGIN { print "[system]\nip_forward = true\n"; for (i = 0; i < n; i++) {
+    a = sprintf("10.%d.%d.%d", int(i / 65536) % 256 + 10, int(i / 256) % 256, i % 256)
+    printf "[services.s%d]\naddress = \"%s:80\"\nforwarding = \"nat\"\n\n[services.s%d.real_servers]\n", i, a, i
+    for (d = 1; d <= 10; d++) printf "\"10.250.%d.%d:80\" = { weight = %d }\n", int(i / 256) % 256, d, (d == 1 && i % 10 == 0) ? w : 1
+    print "" } }'
+}
+gen 1 > /tmp/big.toml
+gen 2 > /tmp/big2.toml
+echo "BENCH entries: $(wc -l < /tmp/restore.txt) ipvsadm lines, $(wc -l < /tmp/edits.txt) edits"
+mkdir -p /run/netns
+ip netns add a
+t0=$(now); ip netns exec a ipvsadm -R < /tmp/restore.txt; t1=$(now)
+echo "BENCH ipvsadm-restore full: $(secs $t0 $t1) s"
+t0=$(now); ip netns exec a ipvsadm -R < /tmp/edits.txt; t1=$(now)
+echo "BENCH ipvsadm-restore 1%: $(secs $t0 $t1) s"
+echo "BENCH kernel table: $(ip netns exec a ipvsadm -Ln | grep -c -e '^TCP') services, $(ip netns exec a ipvsadm -Ln | grep -c -e '->.*Masq') real servers"
+ip netns del a
+ip netns add p
+t0=$(now); pharos check /tmp/big.toml > /dev/null; t1=$(now)
+echo "BENCH pharos check: $(secs $t0 $t1) s"
+t0=$(now)
+ip netns exec p pharos run --config /tmp/big.toml --state-dir /tmp/p --socket /tmp/p.sock > /tmp/p.log 2>&1 &
+pid=$!
+while ! grep -q 'applied .* IPVS changes' /tmp/p.log; do sleep 0.1; done
+t1=$(now)
+echo "BENCH pharos full (start to applied): $(secs $t0 $t1) s"
+echo "BENCH pharos full pass: $(grep -o 'applied [0-9]* IPVS changes.*' /tmp/p.log | head -1)"
+echo "BENCH pharos memory after full: $(grep -e VmHWM -e VmRSS /proc/$pid/status | tr -s ' \n' ' ')"
+sleep 3
+cp /tmp/big2.toml /tmp/big.toml
+t0=$(now); pharos reload --socket /tmp/p.sock > /dev/null 2>&1
+while [ "$(grep -c 'applied .* IPVS changes' /tmp/p.log)" -lt 2 ]; do sleep 0.1; done
+t1=$(now)
+echo "BENCH pharos 1% (reload to applied): $(secs $t0 $t1) s"
+echo "BENCH pharos 1% pass: $(grep -o 'applied [0-9]* IPVS changes.*' /tmp/p.log | sed -n 2p)"
+sleep 2
+echo "BENCH pharos idle pass (no change): $(grep -c 'applied' /tmp/p.log) summary lines (2 expected)"
+echo "BENCH pharos memory: $(grep -e VmHWM -e VmRSS /proc/$pid/status | tr -s ' \n' ' ')"
+echo "BENCH weights now 2: $(ip netns exec p ipvsadm -Ln | grep -c 'Masq    2')"
+kill $pid

@@ -1,0 +1,138 @@
+# The IPVS VM test (tests/vm_ipvs.rs), run by the debug image's pharos
+# after it is ready. pharos (PID 1) is the director; network namespaces are
+# the client (cl, routed through the director), the LAN client (lan, on
+# the real servers' segment) and two real servers (rs1, rs2), each with a
+# busybox httpd and its own pharos in the DR and TUN real-server roles.
+# Prints `KEY: value` lines the test reads.
+export PATH=/usr/sbin:/sbin:/bin
+mkdir -p /run/netns
+for n in cl rs1 rs2 lan; do ip netns add $n; ip -n $n link set lo up; done
+
+ip link add dc0 type veth peer name cl0 netns cl
+ip addr add 10.100.0.254/24 dev dc0
+ip addr add 10.100.0.1/24 dev dc0
+ip -6 addr add 2001:db8:100::1/64 dev dc0 nodad
+ip link set dc0 up
+ip -n cl addr add 10.100.0.2/24 dev cl0
+ip -n cl -6 addr add 2001:db8:100::2/64 dev cl0 nodad
+ip -n cl link set cl0 up
+ip -n cl route add default via 10.100.0.254
+ip -n cl -6 route add default via 2001:db8:100::1
+
+ip link add br1 type bridge
+ip link set br1 up
+ip addr add 10.101.0.254/24 dev br1
+ip -6 addr add 2001:db8:101::1/64 dev br1 nodad
+ip addr add 10.101.0.10/32 dev br1
+ip addr add 10.101.0.20/32 dev br1
+for n in 1 2; do
+  ip link add b$n type veth peer name eth0 netns rs$n
+  ip link set b$n master br1 up
+  ip -n rs$n addr add 10.101.0.$((n + 1))/24 dev eth0
+  ip -n rs$n -6 addr add 2001:db8:101::$((n + 1))/64 dev eth0 nodad
+  ip -n rs$n link set eth0 up
+  ip -n rs$n route add default via 10.101.0.254
+  ip -n rs$n -6 route add default via 2001:db8:101::1
+  mkdir -p /tmp/www$n
+  echo rs$n > /tmp/www$n/index.html
+  ip netns exec rs$n httpd -p 80 -h /tmp/www$n
+  ip netns exec rs$n httpd -p [::]:80 -h /tmp/www$n 2>/dev/null
+  printf '[realserver.dr]\nvips = ["10.101.0.10"]\narp_interfaces = ["eth0"]\n\n[realserver.tun]\nvips = ["10.101.0.20"]\n' > /tmp/rs$n.toml
+  ip netns exec rs$n pharos run --config /tmp/rs$n.toml --state-dir /tmp/rs$n --socket /tmp/rs$n.sock > /tmp/rs$n.log 2>&1 &
+done
+ip link add b9 type veth peer name eth0 netns lan
+ip link set b9 master br1 up
+ip -n lan addr add 10.101.0.100/24 dev eth0
+ip -n lan link set eth0 up
+
+diagnose() {
+  for f in /tmp/rs1.log /tmp/d2-first.log /tmp/d2-second.log; do
+    [ -f $f ] && { echo "--- $f"; tail -n 20 $f; }
+  done
+  echo "--- ipvsadm -Ln"; ipvsadm -Ln | head -n 30
+  echo "--- ip -br addr"; ip -br addr
+  echo "---"
+}
+wait_for() { # seconds, command...
+  t=$1; shift; i=0
+  while ! "$@" > /dev/null 2>&1; do
+    i=$((i + 1)); [ $i -gt $((t * 10)) ] && { echo "TIMEOUT: $*"; diagnose; return 1; }
+    sleep 0.1
+  done
+}
+has_vip() { ip -n $1 -o addr show dev $2 | grep -q " $3/32"; }
+for n in 1 2; do
+  wait_for 20 has_vip rs$n lo 10.101.0.10
+  wait_for 20 has_vip rs$n tunl0 10.101.0.20
+done
+echo "RS1 SYSCTLS: $(ip netns exec rs1 cat /proc/sys/net/ipv4/conf/all/arp_ignore /proc/sys/net/ipv4/conf/all/arp_announce /proc/sys/net/ipv4/conf/tunl0/rp_filter | tr '\n' ' ')"
+wait_for 20 sh -c 'ipvsadm -Ln -t 10.101.0.20:80 | grep -q 10.101.0.3'
+
+get() { ip netns exec $1 wget -q -T 3 -O - "http://$2/" 2> /dev/null || echo FAIL; }
+for m in "cl 10.100.0.1 nat" "lan 10.101.0.10 dr" "lan 10.101.0.20 tun" "cl 10.100.0.1:81 sticky" "cl [2001:db8:100::1] v6"; do
+  set -- $m
+  r=""
+  for i in 1 2 3 4 5 6; do r="$r $(get $1 $2)"; done
+  echo "MODE $3:$r"
+done
+
+# Scheduler names as the kernel has them.
+echo "SCHEDULERS: $(ipvsadm -Ln | awk '/^TCP|^UDP|^FWM/ {print $3}' | sort -u | tr '\n' ' ')"
+
+# Entries pharos does not manage are left alone; and pharos's listing is
+# ipvsadm's, byte for byte, for its own tables and ipvsadm-made ones.
+ipvsadm -A -f 5 -s rr
+ipvsadm -a -f 5 -r 10.101.0.3 -g -w 2
+ipvsadm -A -6 -f 6 -s wlc -p 60
+ipvsadm -A -u 10.100.0.1:53 -s sh -b sh-fallback -o
+ipvsadm -a -u 10.100.0.1:53 -r 10.101.0.2:53 -m -x 50 -y 5
+ipvsadm -A -t [2001:db8:100::1]:443 -s lc -p 120 -M 64
+ipvsadm -A -t 10.100.0.1:443 -s lblc -p 300 -M 255.255.255.0
+sleep 3
+compare() { # name, ipvsadm args, pharos args
+  name=$1; a=$2; p=$3; ok=0
+  for try in 1 2 3; do
+    ipvsadm $a > /tmp/want.txt 2>&1
+    pharos ipvs $p > /tmp/got.txt 2>&1
+    cmp -s /tmp/want.txt /tmp/got.txt && { ok=1; break; }
+    sleep 1
+  done
+  if [ $ok = 1 ]; then echo "SAME $name"; else echo "DIFF $name"; diff /tmp/want.txt /tmp/got.txt; fi
+}
+compare list "-Ln" "list"
+compare stats "-Ln --stats" "list --stats"
+compare rate "-Ln --rate" "list --rate"
+compare save "-Sn" "save"
+pharos ipvs capture | sed 's/^/CAPTURE /'
+echo "LEFT ALONE: $(ipvsadm -Ln | grep -c -e 'FWM  5' -e '10.100.0.1:53')"
+
+# Tampering is undone.
+ipvsadm -C
+if wait_for 15 sh -c 'ipvsadm -Ln -t 10.101.0.20:80 | grep -q 10.101.0.3'; then echo "RESTORED: yes"; fi
+ipvsadm -d -t 10.100.0.1:80 -r 10.101.0.3:80
+if wait_for 15 sh -c 'ipvsadm -Ln -t 10.100.0.1:80 | grep -q 10.101.0.3'; then echo "RS RESTORED: yes"; fi
+
+# A reload while a client is busy with an unchanged service: no failure.
+(fails=0; for i in $(seq 60); do [ "$(get cl 10.100.0.1)" = FAIL ] && fails=$((fails + 1)); done; echo "RELOAD FAILURES: $fails") &
+loop=$!
+sleep 0.5
+sed -i 's/persistence = "5m"/persistence = "10m"/' /config/pharos.toml
+echo "RELOAD: $(pharos reload 2>&1 | tail -1)"
+wait $loop
+echo "STICKY NOW: $(ipvsadm -Ln -t 10.100.0.1:81 | grep -o 'persistent [0-9]*')"
+
+# A restart adopts the kernel's table: nothing deleted and added again.
+ip netns add d2
+ip -n d2 link set lo up
+printf '[services.a]\naddress = "10.200.0.1:80"\nforwarding = "dr"\n\n[services.a.real_servers]\n"10.200.0.2:80" = {}\n' > /tmp/d2.toml
+d2() { ip netns exec d2 pharos run --config /tmp/d2.toml --state-dir /tmp/d2 --socket /tmp/d2.sock > /tmp/d2-$1.log 2>&1 & }
+d2 first
+pid=$!
+wait_for 20 sh -c 'ip netns exec d2 ipvsadm -Ln | grep -q 10.200.0.2'
+kill $pid; wait $pid
+d2 second
+pid=$!
+wait_for 20 pharos status --socket /tmp/d2.sock
+sleep 3
+echo "D2 FIRST: $(grep -c added /tmp/d2-first.log) SECOND: $(grep -c -e added -e removed /tmp/d2-second.log)"
+kill $pid; wait $pid

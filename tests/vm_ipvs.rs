@@ -1,0 +1,75 @@
+//! IPVS in a VM (the host kernel has none): pharos as the director programs
+//! NAT, DR and TUN services that a client's requests actually cross to the
+//! real servers (which run pharos in the DR and TUN real-server roles);
+//! persistence keeps a client on one server; every scheduler is set;
+//! `pharos ipvs list` / `save` equal `ipvsadm -Ln` / `-Sn` byte for byte;
+//! `ipvsadm -C` is undone; a reload under load fails no request; a restart
+//! adds and removes nothing. The script is tests/vm/ipvs.sh.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::vm::{Disk, Vm};
+
+fn value<'a>(console: &'a str, key: &str) -> &'a str {
+    console
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("no `{key}` line in\n{console}"))
+        .trim()
+}
+
+#[test]
+fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {
+    let disk = Disk::copy("debug");
+    disk.put("pharos.toml", include_str!("vm/ipvs-director.toml"));
+    disk.put("test.sh", include_str!("vm/ipvs.sh"));
+    let append = "console=ttyS0 panic=-1 pharos.test=/config/test.sh";
+    let mut vm = Vm::boot(&disk, Some(("debug", append)));
+    vm.wait_for("test script finished", Duration::from_secs(600));
+    let c = vm.console();
+    assert!(!c.contains("TIMEOUT:"), "{c}");
+    assert_eq!(
+        value(&c, "RS1 SYSCTLS:"),
+        "1 2 0",
+        "arp_ignore, arp_announce, tunl0 rp_filter"
+    );
+    for mode in ["nat", "dr", "tun", "v6"] {
+        let got: BTreeSet<&str> = value(&c, &format!("MODE {mode}:")).split(' ').collect();
+        if mode == "v6" {
+            // sh hashes the source: one client, one server.
+            assert_eq!(got, BTreeSet::from(["rs1"]), "{mode}: {c}");
+        } else {
+            assert_eq!(got, BTreeSet::from(["rs1", "rs2"]), "{mode}: {c}");
+        }
+    }
+    let sticky: BTreeSet<&str> = value(&c, "MODE sticky:").split(' ').collect();
+    assert_eq!(
+        sticky.len(),
+        1,
+        "persistence keeps the client on one server: {c}"
+    );
+    assert!(!sticky.contains("FAIL"), "{c}");
+    let scheds: BTreeSet<&str> = value(&c, "SCHEDULERS:").split(' ').collect();
+    for s in [
+        "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
+    ] {
+        assert!(scheds.contains(s), "scheduler {s} missing: {scheds:?}");
+    }
+    for what in ["list", "stats", "rate", "save"] {
+        assert!(c.contains(&format!("SAME {what}")), "{what}: {c}");
+    }
+    assert_eq!(value(&c, "LEFT ALONE:"), "2", "{c}");
+    assert_eq!(value(&c, "RESTORED:"), "yes");
+    assert_eq!(value(&c, "RS RESTORED:"), "yes");
+    assert_eq!(value(&c, "RELOAD FAILURES:"), "0", "{c}");
+    assert!(
+        value(&c, "RELOAD:").starts_with("reloaded: revision 2"),
+        "{c}"
+    );
+    assert_eq!(value(&c, "STICKY NOW:"), "persistent 600");
+    assert_eq!(value(&c, "D2 FIRST:"), "2 SECOND: 0", "{c}");
+    vm.powerdown();
+}
