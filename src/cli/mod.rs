@@ -3,6 +3,7 @@
 
 mod check;
 mod control;
+mod import;
 mod plan;
 
 use std::process::ExitCode;
@@ -35,6 +36,11 @@ enum Command {
     },
     /// Print the JSON Schema of the config (for taplo / Even Better TOML).
     Schema,
+    /// Convert an existing setup to pharos TOML on stdout, warnings on stderr. Exit 0 (warnings allowed), 2: unreadable.
+    Import {
+        #[command(subcommand)]
+        what: import::ImportWhat,
+    },
     /// Show what applying FILE would change on this machine (nothing is written).
     Plan {
         file: std::path::PathBuf,
@@ -114,6 +120,7 @@ pub fn main() -> ExitCode {
             errors_file: None,
         }),
         Command::Plan { file, node } => plan::run(&file, node),
+        Command::Import { what } => import::run(what),
         Command::Status { json, socket } => control::status(&socket, json),
         Command::Reload { socket } => control::reload(&socket),
         Command::Events { socket } => control::events(&socket),
