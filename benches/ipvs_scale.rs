@@ -8,7 +8,6 @@
 //! the comparison with ipvsadm in the same VM is what means something.
 
 #[path = "../tests/common/vm.rs"]
-#[allow(dead_code)]
 mod vm;
 
 use std::time::Duration;

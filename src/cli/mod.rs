@@ -3,6 +3,7 @@
 
 mod check;
 mod control;
+mod import;
 mod ipvs;
 mod plan;
 
@@ -36,6 +37,11 @@ enum Command {
     },
     /// Print the JSON Schema of the config (for taplo / Even Better TOML).
     Schema,
+    /// Convert an existing setup to pharos TOML on stdout, warnings on stderr. Exit 0 (warnings allowed), 2: unreadable.
+    Import {
+        #[command(subcommand)]
+        what: import::ImportWhat,
+    },
     /// Show what applying FILE would change on this machine (nothing is written).
     Plan {
         file: std::path::PathBuf,
@@ -141,6 +147,7 @@ pub fn main() -> ExitCode {
             errors_file: None,
         }),
         Command::Plan { file, node } => plan::run(&file, node),
+        Command::Import { what } => import::run(what),
         Command::Status { json, socket } => control::status(&socket, json),
         Command::Reload { socket } => control::reload(&socket),
         Command::Events { socket } => control::events(&socket),
