@@ -3,6 +3,8 @@
 # ipvsadm-restore, each in a fresh network namespace (its own IPVS table).
 # Prints `BENCH key: value` lines. Times from /proc/uptime (10 ms steps).
 export PATH=/usr/sbin:/sbin:/bin
+# busybox sh prefers its own applets to PATH; iproute2's ip has netns.
+ip() { /usr/sbin/ip "$@"; }
 N=$(cat /config/n)
 now() { cut -d' ' -f1 /proc/uptime; }
 secs() { awk -v a=$1 -v b=$2 'BEGIN { printf "%.2f", b - a }'; }

@@ -5,6 +5,10 @@
 # busybox httpd and its own pharos in the DR and TUN real-server roles.
 # Prints `KEY: value` lines the test reads.
 export PATH=/usr/sbin:/sbin:/bin
+# busybox sh prefers its own applets to PATH; iproute2's ip has netns.
+ip() { /usr/sbin/ip "$@"; }
+# The kernel cannot load modules by itself here (no modprobe helper).
+modprobe veth; modprobe bridge
 mkdir -p /run/netns
 for n in cl rs1 rs2 lan; do ip netns add $n; ip -n $n link set lo up; done
 
@@ -68,7 +72,17 @@ done
 echo "RS1 SYSCTLS: $(ip netns exec rs1 cat /proc/sys/net/ipv4/conf/all/arp_ignore /proc/sys/net/ipv4/conf/all/arp_announce /proc/sys/net/ipv4/conf/tunl0/rp_filter | tr '\n' ' ')"
 wait_for 20 sh -c 'ipvsadm -Ln -t 10.101.0.20:80 | grep -q 10.101.0.3'
 
-get() { ip netns exec $1 wget -q -T 3 -O - "http://$2/" 2> /dev/null || echo FAIL; }
+# An HTTP GET with nc (busybox wget crashes in the image without NSS);
+# prints the body's last line, FAIL when there is none.
+get() {
+  host=${2%:*}; port=${2##*:}
+  case $2 in *]*) host=${2%]*}; host=${host#[}; port=${2##*]}; port=${port#:} ;; *:*) ;; *) host=$2; port= ;; esac
+  r=$(printf 'GET / HTTP/1.0\r\n\r\n' | ip netns exec $1 nc -w 3 $host ${port:-80} 2> /tmp/wget.err | tail -n 1)
+  [ -n "$r" ] && echo "$r" || echo FAIL
+}
+for n in lan cl rs1; do echo "NS $n: $(ip -n $n -br addr | tr -s ' \n' ' ') | $(ip -n $n route | tr '\n' ';')"; done
+# The real servers answer directly (no IPVS in the way).
+echo "DIRECT: $(get lan 10.101.0.2) $(get lan 10.101.0.3) $(cat /tmp/wget.err)"
 for m in "cl 10.100.0.1 nat" "lan 10.101.0.10 dr" "lan 10.101.0.20 tun" "cl 10.100.0.1:81 sticky" "cl [2001:db8:100::1] v6"; do
   set -- $m
   r=""
@@ -128,11 +142,11 @@ printf '[services.a]\naddress = "10.200.0.1:80"\nforwarding = "dr"\n\n[services.
 d2() { ip netns exec d2 pharos run --config /tmp/d2.toml --state-dir /tmp/d2 --socket /tmp/d2.sock > /tmp/d2-$1.log 2>&1 & }
 d2 first
 pid=$!
-wait_for 20 sh -c 'ip netns exec d2 ipvsadm -Ln | grep -q 10.200.0.2'
+wait_for 20 sh -c '/usr/sbin/ip netns exec d2 ipvsadm -Ln | grep -q 10.200.0.2'
 kill $pid; wait $pid
 d2 second
 pid=$!
 wait_for 20 pharos status --socket /tmp/d2.sock
 sleep 3
-echo "D2 FIRST: $(grep -c added /tmp/d2-first.log) SECOND: $(grep -c -e added -e removed /tmp/d2-second.log)"
+echo "D2 FIRST: $(grep -c 'ipvs::task: added' /tmp/d2-first.log) SECOND: $(grep -c -e 'ipvs::task: added' -e 'ipvs::task: removed' /tmp/d2-second.log)"
 kill $pid; wait $pid
