@@ -506,27 +506,22 @@ impl Rtnl {
         use super::link::LinkKind as K;
         let what = format!("creating link {name}");
         let mut parent = None;
+        let parent_index = |p: &str| -> Result<u32, String> {
+            self.links()?
+                .into_iter()
+                .find(|l| l.name == p)
+                .map(|l| l.index)
+                .ok_or_else(|| format!("{what}: its parent {p} does not exist"))
+        };
         let (kind_name, data): (&str, Vec<u8>) = match kind {
             K::Dummy => ("dummy", vec![]),
             K::Vlan { parent: p, id } => {
-                parent = Some(
-                    self.links()?
-                        .into_iter()
-                        .find(|l| &l.name == p)
-                        .ok_or_else(|| format!("{what}: its parent {p} does not exist"))?
-                        .index,
-                );
+                parent = Some(parent_index(p)?);
                 ("vlan", nla(1, &id.to_ne_bytes())) // IFLA_VLAN_ID
             }
             K::Bridge { .. } => ("bridge", vec![]),
             K::Macvlan { parent: p, mode } => {
-                parent = Some(
-                    self.links()?
-                        .into_iter()
-                        .find(|l| &l.name == p)
-                        .ok_or_else(|| format!("{what}: its parent {p} does not exist"))?
-                        .index,
-                );
+                parent = Some(parent_index(p)?);
                 // IFLA_MACVLAN_MODE (1); linux/if_link.h MACVLAN_MODE_*.
                 let m: u32 = match mode.as_str() {
                     "private" => 1,
