@@ -97,10 +97,11 @@ echo "SCHEDULERS: $(ipvsadm -Ln | awk '/^TCP|^UDP|^FWM/ {print $3}' | sort -u | 
 # ipvsadm's, byte for byte, for its own tables and ipvsadm-made ones.
 ipvsadm -A -f 5 -s rr
 ipvsadm -a -f 5 -r 10.101.0.3 -g -w 2
-ipvsadm -A -6 -f 6 -s wlc -p 60
+ipvsadm -A -f 6 -6 -s wlc -p 60
 ipvsadm -A -u 10.100.0.1:53 -s sh -b sh-fallback -o
 ipvsadm -a -u 10.100.0.1:53 -r 10.101.0.2:53 -m -x 50 -y 5
-ipvsadm -A -t [2001:db8:100::1]:443 -s lc -p 120 -M 64
+ipvsadm -A -t [2001:db8:100::1]:443 -s lc -p 120
+ipvsadm -a -t [2001:db8:100::1]:443 -r [2001:db8:101::3]:443 -m
 ipvsadm -A -t 10.100.0.1:443 -s lblc -p 300 -M 255.255.255.0
 sleep 3
 compare() { # name, ipvsadm args, pharos args
@@ -118,7 +119,7 @@ compare stats "-Ln --stats" "list --stats"
 compare rate "-Ln --rate" "list --rate"
 compare save "-Sn" "save"
 pharos ipvs capture | sed 's/^/CAPTURE /'
-echo "LEFT ALONE: $(ipvsadm -Ln | grep -c -e 'FWM  5' -e '10.100.0.1:53')"
+echo "LEFT ALONE: $(ipvsadm -Ln | grep -c -e 'FWM  5' -e '10.100.0.1:53' -e 'FWM  6 IPv6' -e '\[2001:db8:100::1\]:443')"
 
 # Tampering is undone.
 ipvsadm -C
