@@ -52,6 +52,11 @@ fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {
         "persistence keeps the client on one server: {c}"
     );
     assert!(!sticky.contains("FAIL"), "{c}");
+    assert_eq!(
+        value(&c, "SYNC:"),
+        "backup sync daemon (mcast=dc0, syncid=5);",
+        "backup always; master only while the followed instance is master"
+    );
     let scheds: BTreeSet<&str> = value(&c, "SCHEDULERS:").split(' ').collect();
     for s in [
         "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
@@ -61,7 +66,11 @@ fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {
     for what in ["list", "stats", "rate", "save"] {
         assert!(c.contains(&format!("SAME {what}")), "{what}: {c}");
     }
-    assert_eq!(value(&c, "LEFT ALONE:"), "4", "ipvsadm-made IPv4, IPv6 and fwmark services: {c}");
+    assert_eq!(
+        value(&c, "LEFT ALONE:"),
+        "4",
+        "ipvsadm-made IPv4, IPv6 and fwmark services: {c}"
+    );
     assert_eq!(value(&c, "RESTORED:"), "yes");
     assert_eq!(value(&c, "RS RESTORED:"), "yes");
     assert_eq!(value(&c, "RELOAD FAILURES:"), "0", "{c}");

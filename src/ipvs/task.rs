@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::desired::{self, Wanted};
 use super::genl::Ipvs;
-use super::model::{Forward, Table, Timeouts};
+use super::model::{Daemon, Forward, Table, Timeouts};
 use super::reconcile::{Op, Reconciler};
 use crate::config::Config;
 use crate::config::model::ShutdownAction;
@@ -44,6 +44,13 @@ pub enum Item {
         exclusive: bool,
         flush_on_shutdown: bool,
         timeouts: Option<Timeouts>,
+    },
+    /// The connection-sync daemon: backup always (ready to take over the
+    /// peer's connections), master while `follows` is VRRP master.
+    Sync {
+        ifname: String,
+        sync_id: u32,
+        follows: String,
     },
 }
 
@@ -73,6 +80,16 @@ impl Subsystem for IpvsTask {
             tcp_fin: secs(t.tcpfin),
             udp: secs(t.udp),
         });
+        if let Some(sync) = &cfg.ipvs.sync {
+            s.insert(
+                "sync".into(),
+                Item::Sync {
+                    ifname: sync.interface.to_string(),
+                    sync_id: u32::from(sync.sync_id),
+                    follows: sync.follows.clone(),
+                },
+            );
+        }
         if cfg.ipvs.exclusive || timeouts.is_some() || !s.is_empty() {
             s.insert(
                 "settings".into(),
@@ -93,6 +110,7 @@ impl Subsystem for IpvsTask {
             let mut tick = tokio::time::interval(RECONCILE);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut wake: Option<Instant> = None;
+            let mut roles = ctx.shared.vrrp_roles.subscribe();
             loop {
                 let drain_end = async {
                     match wake {
@@ -123,6 +141,7 @@ impl Subsystem for IpvsTask {
                     },
                     _ = tick.tick() => {}
                     () = drain_end => {}
+                    Ok(()) = roles.changed() => {}
                 }
                 if current.is_empty() && !shell.touched {
                     // Nothing of IPVS in the config: leave the kernel alone.
@@ -154,6 +173,8 @@ struct Shell {
     last_error: Option<String>,
     /// Set once pharos has had IPVS work to do in this run.
     touched: bool,
+    /// The last sync-daemon refusal reported.
+    last_sync_error: Option<String>,
 }
 
 impl Shell {
@@ -176,7 +197,7 @@ impl Shell {
             .values()
             .filter_map(|i| match i {
                 Item::Service(w) => Some((**w).clone()),
-                Item::Settings { .. } => None,
+                Item::Settings { .. } | Item::Sync { .. } => None,
             })
             .collect();
         let (exclusive, timeouts) = items
@@ -187,7 +208,7 @@ impl Shell {
                     timeouts,
                     ..
                 } => Some((*exclusive, *timeouts)),
-                Item::Service(_) => None,
+                Item::Service(_) | Item::Sync { .. } => None,
             })
             .unwrap_or((false, None));
         // Scheduler modules on demand (the kernel cannot autoload them here).
@@ -313,7 +334,85 @@ impl Shell {
             Ok(t) => publish(&t, &want, shared),
             Err(e) => shared.emit(Event::new("ipvs", "kernel", e)),
         }
+        let sync = items.values().find_map(|i| match i {
+            Item::Sync {
+                ifname,
+                sync_id,
+                follows,
+            } => Some((ifname.clone(), *sync_id, follows.clone())),
+            _ => None,
+        });
+        if let Some((ifname, sync_id, follows)) = sync {
+            let master = shared
+                .vrrp_roles
+                .borrow()
+                .get(&follows)
+                .copied()
+                .unwrap_or(false);
+            self.sync_daemons(&ifname, sync_id, master, shared);
+        }
         plan.wake
+    }
+
+    /// Starts and stops the kernel's sync daemons to match: a backup daemon
+    /// always, a master daemon while master. One with the wrong interface
+    /// or id is restarted.
+    fn sync_daemons(&mut self, ifname: &str, sync_id: u32, master: bool, shared: &Shared) {
+        let Some(ipvs) = self.ipvs.as_ref() else {
+            return;
+        };
+        let live = match ipvs.daemons() {
+            Ok(d) => d,
+            Err(e) => {
+                shared.emit(Event::new("ipvs", "sync", e));
+                return;
+            }
+        };
+        let mut msgs = Vec::new();
+        for (role, wanted) in [(true, master), (false, true)] {
+            let want = Daemon {
+                master: role,
+                ifname: ifname.to_string(),
+                sync_id,
+            };
+            let name = if role { "master" } else { "backup" };
+            let have = live.iter().find(|d| d.master == role);
+            if have == Some(&want) && wanted || have.is_none() && !wanted {
+                continue;
+            }
+            if have.is_some() {
+                match ipvs.call(&super::codec::del_daemon(role)) {
+                    Ok(Ok(_)) => msgs.push(format!("stopped the {name} sync daemon")),
+                    Ok(Err(e)) => msgs.push(format!(
+                        "stopping the {name} sync daemon was refused by the kernel: {e}"
+                    )),
+                    Err(e) => msgs.push(e),
+                }
+            }
+            if wanted {
+                match ipvs.call(&super::codec::new_daemon(&want)) {
+                    Ok(Ok(_)) => msgs.push(format!(
+                        "started the {name} sync daemon on {ifname} (sync id {sync_id})"
+                    )),
+                    Ok(Err(e)) => msgs.push(format!(
+                        "starting the {name} sync daemon on {ifname} (from `ipvs.sync`) was refused by the kernel: {e}"
+                    )),
+                    Err(e) => msgs.push(e),
+                }
+            }
+        }
+        for m in msgs {
+            // A refusal repeats every pass until fixed: said once.
+            if m.contains("refused") && self.last_sync_error.as_ref() == Some(&m) {
+                continue;
+            }
+            if m.contains("refused") {
+                self.last_sync_error = Some(m.clone());
+            } else {
+                self.last_sync_error = None;
+            }
+            shared.emit(Event::new("ipvs", "sync", m));
+        }
     }
 
     /// On shutdown with `on_shutdown = "flush"`: the services pharos put in go.

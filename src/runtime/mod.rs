@@ -316,6 +316,7 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
         })),
         metrics: Arc::new(Metrics::new()),
         ready: Ready::default(),
+        vrrp_roles: Arc::new(tokio::sync::watch::Sender::new(Default::default())),
     };
     shared.metrics.set_revision(1);
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);

@@ -86,7 +86,13 @@ pub struct Shared {
     pub status: Arc<Mutex<Status>>,
     pub metrics: Arc<Metrics>,
     pub ready: Ready,
+    /// Whether each VRRP instance is master now, by name: written by the
+    /// VRRP task, followed by the IPVS sync daemon (`[ipvs.sync] follows`).
+    pub vrrp_roles: Arc<tokio::sync::watch::Sender<VrrpRoles>>,
 }
+
+/// VRRP instance name → master now.
+pub type VrrpRoles = std::collections::BTreeMap<String, bool>;
 
 impl Shared {
     pub fn emit(&self, event: Event) {

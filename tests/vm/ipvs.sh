@@ -90,6 +90,10 @@ for m in "cl 10.100.0.1 nat" "lan 10.101.0.10 dr" "lan 10.101.0.20 tun" "cl 10.1
   echo "MODE $3:$r"
 done
 
+# The connection-sync daemon: backup (VI_1 is not master: no VRRP yet).
+wait_for 15 sh -c 'ipvsadm -L --daemon | grep -q backup'
+echo "SYNC: $(ipvsadm -L --daemon | tr '\n' ';')"
+
 # Scheduler names as the kernel has them.
 echo "SCHEDULERS: $(ipvsadm -Ln | awk '/^TCP|^UDP|^FWM/ {print $3}' | sort -u | tr '\n' ' ')"
 
