@@ -54,7 +54,7 @@ fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {
     assert!(!sticky.contains("FAIL"), "{c}");
     assert_eq!(
         value(&c, "SYNC:"),
-        "backup sync daemon (mcast=dc0, syncid=5);",
+        "backup sync daemon (mcast=dc0, syncid=5, maxlen=1472, group=224.0.0.81, port=8848, ttl=1);",
         "backup always; master only while the followed instance is master"
     );
     let scheds: BTreeSet<&str> = value(&c, "SCHEDULERS:").split(' ').collect();
