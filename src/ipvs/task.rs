@@ -1,6 +1,7 @@
 //! The `ipvs` task: reconciles the config's services with the kernel's
-//! IPVS table on start, on every reload, when a drain ends, and every
-//! [`RECONCILE`] so that `ipvsadm -C` or `ipvsadm -d` by someone else is
+//! IPVS table on start, on every reload, when a drain ends, when a VRRP
+//! role changes, and every [`RECONCILE`] (longer for a table that takes
+//! long to read) so that `ipvsadm -C` or `ipvsadm -d` by someone else is
 //! undone. Publishes the table in `pharos status` and the metrics.
 //!
 //! Talks to: the kernel (genl "IPVS", finit_module for ip_vs and the
@@ -107,8 +108,7 @@ impl Subsystem for IpvsTask {
         Box::pin(async move {
             let mut current: Slice<Item> = Slice::new();
             let mut shell = Shell::default();
-            let mut tick = tokio::time::interval(RECONCILE);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut next_check = tokio::time::Instant::now() + RECONCILE;
             let mut wake: Option<Instant> = None;
             let mut roles = ctx.shared.vrrp_roles.subscribe();
             loop {
@@ -139,10 +139,11 @@ impl Subsystem for IpvsTask {
                         }
                         None => return Ok(()),
                     },
-                    _ = tick.tick() => {}
+                    () = tokio::time::sleep_until(next_check) => {}
                     () = drain_end => {}
                     Ok(()) = roles.changed() => {}
                 }
+                next_check = tokio::time::Instant::now() + RECONCILE;
                 if current.is_empty() && !shell.touched {
                     // Nothing of IPVS in the config: leave the kernel alone.
                     ctx.ready.mark("ipvs");
@@ -156,6 +157,9 @@ impl Subsystem for IpvsTask {
                 })
                 .await
                 .map_err(|e| format!("reconciling IPVS: {e}"))?;
+                // A huge table takes a while to read: the periodic check
+                // then spends at most a tenth of the time reading.
+                next_check = tokio::time::Instant::now() + RECONCILE.max(back.last_read * 10);
                 shell = back;
                 wake = next;
                 ctx.ready.mark("ipvs");
@@ -175,6 +179,8 @@ struct Shell {
     touched: bool,
     /// The last sync-daemon refusal reported.
     last_sync_error: Option<String>,
+    /// How long the last read of the kernel's table took.
+    last_read: Duration,
 }
 
 impl Shell {
@@ -251,6 +257,7 @@ impl Shell {
         };
         let now = Instant::now();
         let read = now - started;
+        self.last_read = read;
         let plan = self.rec.step(now, &want, &table, exclusive);
         let planned = now.elapsed();
         let names: BTreeMap<_, _> = want.iter().map(|w| (w.spec.key, w.name.as_str())).collect();
