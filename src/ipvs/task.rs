@@ -376,35 +376,29 @@ impl Shell {
             }
         };
         let mut msgs = Vec::new();
-        for (role, wanted) in [(true, master), (false, true)] {
-            let want = Daemon {
-                master: role,
-                ifname: ifname.to_string(),
-                sync_id,
-            };
-            let name = if role { "master" } else { "backup" };
-            let have = live.iter().find(|d| d.master == role);
-            if have == Some(&want) && wanted || have.is_none() && !wanted {
-                continue;
-            }
-            if have.is_some() {
-                match ipvs.call(&super::codec::del_daemon(role)) {
-                    Ok(Ok(_)) => msgs.push(format!("stopped the {name} sync daemon")),
-                    Ok(Err(e)) => msgs.push(format!(
-                        "stopping the {name} sync daemon was refused by the kernel: {e}"
-                    )),
-                    Err(e) => msgs.push(e),
+        for step in daemon_steps(&live, ifname, sync_id, master) {
+            match step {
+                DaemonStep::Stop(role) => {
+                    let name = role_name(role);
+                    match ipvs.call(&super::codec::del_daemon(role)) {
+                        Ok(Ok(_)) => msgs.push(format!("stopped the {name} sync daemon")),
+                        Ok(Err(e)) => msgs.push(format!(
+                            "stopping the {name} sync daemon was refused by the kernel: {e}"
+                        )),
+                        Err(e) => msgs.push(e),
+                    }
                 }
-            }
-            if wanted {
-                match ipvs.call(&super::codec::new_daemon(&want)) {
-                    Ok(Ok(_)) => msgs.push(format!(
-                        "started the {name} sync daemon on {ifname} (sync id {sync_id})"
-                    )),
-                    Ok(Err(e)) => msgs.push(format!(
-                        "starting the {name} sync daemon on {ifname} (from `ipvs.sync`) was refused by the kernel: {e}"
-                    )),
-                    Err(e) => msgs.push(e),
+                DaemonStep::Start(want) => {
+                    let name = role_name(want.master);
+                    match ipvs.call(&super::codec::new_daemon(&want)) {
+                        Ok(Ok(_)) => msgs.push(format!(
+                            "started the {name} sync daemon on {ifname} (sync id {sync_id})"
+                        )),
+                        Ok(Err(e)) => msgs.push(format!(
+                            "starting the {name} sync daemon on {ifname} (from `ipvs.sync`) was refused by the kernel: {e}"
+                        )),
+                        Err(e) => msgs.push(e),
+                    }
                 }
             }
         }
@@ -440,6 +434,42 @@ impl Shell {
             ));
         }
     }
+}
+
+fn role_name(master: bool) -> &'static str {
+    if master { "master" } else { "backup" }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum DaemonStep {
+    Stop(bool),
+    Start(Daemon),
+}
+
+/// Sans-IO: the sync daemons to stop and start. A backup daemon always
+/// runs (so this director holds the peer's connections if it takes over);
+/// a master daemon while the followed instance is master. One on the
+/// wrong interface or sync id is stopped and started again.
+fn daemon_steps(live: &[Daemon], ifname: &str, sync_id: u32, master: bool) -> Vec<DaemonStep> {
+    let mut steps = Vec::new();
+    for (role, wanted) in [(true, master), (false, true)] {
+        let want = Daemon {
+            master: role,
+            ifname: ifname.to_string(),
+            sync_id,
+        };
+        let have = live.iter().find(|d| d.master == role);
+        if (wanted && have == Some(&want)) || (!wanted && have.is_none()) {
+            continue;
+        }
+        if have.is_some() {
+            steps.push(DaemonStep::Stop(role));
+        }
+        if wanted {
+            steps.push(DaemonStep::Start(want));
+        }
+    }
+    steps
 }
 
 fn fwd_name(f: Forward) -> &'static str {
@@ -577,4 +607,47 @@ fn publish(t: &Table, want: &[Wanted], shared: &Shared) {
         }));
     }
     shared.publish("ipvs", json!({ "services": services }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(master: bool, ifname: &str, id: u32) -> Daemon {
+        Daemon {
+            master,
+            ifname: ifname.into(),
+            sync_id: id,
+        }
+    }
+
+    #[test]
+    fn the_sync_daemon_is_backup_always_and_master_while_master() {
+        // Start as backup.
+        assert_eq!(
+            daemon_steps(&[], "eth0", 5, false),
+            vec![DaemonStep::Start(d(false, "eth0", 5))]
+        );
+        // VRRP becomes master: the master daemon joins the backup one.
+        let backup = [d(false, "eth0", 5)];
+        assert_eq!(
+            daemon_steps(&backup, "eth0", 5, true),
+            vec![DaemonStep::Start(d(true, "eth0", 5))]
+        );
+        let both = [d(true, "eth0", 5), d(false, "eth0", 5)];
+        assert_eq!(daemon_steps(&both, "eth0", 5, true), vec![]);
+        // Back to backup: the master daemon stops.
+        assert_eq!(
+            daemon_steps(&both, "eth0", 5, false),
+            vec![DaemonStep::Stop(true)]
+        );
+        // A changed sync id restarts the daemon.
+        assert_eq!(
+            daemon_steps(&backup, "eth0", 6, false),
+            vec![
+                DaemonStep::Stop(false),
+                DaemonStep::Start(d(false, "eth0", 6))
+            ]
+        );
+    }
 }
