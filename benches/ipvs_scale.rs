@@ -3,7 +3,8 @@
 //! re-applied, beside `ipvsadm-restore` of the same table in the same VM.
 //! A benchmark, not a test: `cargo bench --bench ipvs_scale` (after `make
 //! image VARIANT=debug`) prints the numbers; they are recorded in
-//! benches/RESULTS.md. `PHAROS_BENCH_N` sets the number of services.
+//! benches/RESULTS.md. `PHAROS_BENCH_N` sets the number of services,
+//! `PHAROS_VM_MEM` the VM's memory in MiB (512 by default).
 //! The VM is TCG-emulated: absolute times are several times a real box's;
 //! the comparison with ipvsadm in the same VM is what means something.
 

@@ -33,7 +33,8 @@ t0=$(now); ip netns exec a ipvsadm -R < /tmp/restore.txt; t1=$(now)
 echo "BENCH ipvsadm-restore full: $(secs $t0 $t1) s"
 t0=$(now); ip netns exec a ipvsadm -R < /tmp/edits.txt; t1=$(now)
 echo "BENCH ipvsadm-restore 1%: $(secs $t0 $t1) s"
-echo "BENCH ipvsadm table: $(ip netns exec a ipvsadm -Ln | grep -c '^TCP') services, $(ip netns exec a ipvsadm -Ln | grep -c 'Masq') real servers"
+ip netns exec a ipvsadm -Ln > /tmp/a.txt 2>&1
+echo "BENCH ipvsadm table: $(grep -c '^TCP' /tmp/a.txt) services, $(grep -c 'Masq' /tmp/a.txt) real servers ($(head -c 300 /tmp/a.txt | tr '\n' ';'))"
 ip netns del a
 ip netns add p
 ip -n p link set lo up

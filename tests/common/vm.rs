@@ -113,9 +113,21 @@ impl Vm {
         let dir = tempfile::tempdir().unwrap();
         let qmp = dir.path().join("qmp.sock");
         let mut cmd = Command::new("qemu-system-x86_64");
+        // PHAROS_VM_MEM (MiB) for the benchmarks' big tables.
+        let mem = std::env::var("PHAROS_VM_MEM").unwrap_or_else(|_| "512".into());
         cmd.args([
-            "-accel", "tcg", "-m", "512", "-smp", "1", "-display", "none", "-serial", "stdio",
-            "-monitor", "none",
+            "-accel",
+            "tcg",
+            "-m",
+            mem.as_str(),
+            "-smp",
+            "1",
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+            "-monitor",
+            "none",
         ])
         .arg("-no-reboot")
         .arg("-qmp")
