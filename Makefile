@@ -7,7 +7,7 @@ CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
 # Installed only when missing.
 IMAGE_PACKAGES := dpkg-dev kmod dosfstools mtools syslinux syslinux-common fdisk cpio qemu-utils busybox-static iproute2 ipvsadm
-TEST_PACKAGES := systemd qemu-system-x86 $(IMAGE_PACKAGES)
+TEST_PACKAGES := systemd qemu-system-x86 keepalived tcpdump $(IMAGE_PACKAGES)
 
 KERNEL ?= cloud
 VARIANT ?= prod

@@ -14,3 +14,4 @@ pub mod init;
 pub mod ipvs;
 pub mod net;
 pub mod runtime;
+pub mod vrrp;
