@@ -14,6 +14,10 @@ use crate::config::types::Cidr;
 /// The IFA_PROTO value that marks an address as pharos's ('p').
 pub const PROTO: u8 = 0x70;
 
+/// The IFA_PROTO value of VRRP virtual addresses ('q'): added and removed by
+/// the VRRP task as mastership moves, never touched by the network plane.
+pub const VIP_PROTO: u8 = 0x71;
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LinkWant {
     pub name: String,

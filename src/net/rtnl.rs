@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use neli::consts::nl::NlmF;
 use neli::consts::rtnl::{
-    Ifa, Iff, Ifla, IflaInfo, RtAddrFamily, RtScope, RtTable, Rta, Rtm, Rtn, Rtprot,
+    Ifa, IfaF, Iff, Ifla, IflaInfo, RtAddrFamily, RtScope, RtTable, Rta, Rtm, Rtn, Rtprot,
 };
 use neli::consts::socket::NlFamily;
 use neli::nl::NlPayload;
@@ -18,7 +18,7 @@ use neli::socket::synchronous::NlSocketHandle;
 use neli::types::{Buffer, RtBuffer};
 use neli::utils::Groups;
 
-use super::link::{AddrLive, LinkLive, PROTO};
+use super::link::{AddrLive, LinkLive, PROTO, VIP_PROTO};
 use super::nla::{nla, nlas};
 use super::route::{self, RouteLive, RouteWant};
 use crate::config::types::Cidr;
@@ -150,7 +150,7 @@ impl Rtnl {
         Ok(out)
     }
 
-    fn addr_msg(index: u32, cidr: &Cidr, with_proto: bool) -> Result<Ifaddrmsg, String> {
+    fn addr_msg(index: u32, cidr: &Cidr, proto: Option<u8>) -> Result<Ifaddrmsg, String> {
         let (family, bytes) = match cidr.addr {
             IpAddr::V4(a) => (RtAddrFamily::Inet, a.octets().to_vec()),
             IpAddr::V6(a) => (RtAddrFamily::Inet6, a.octets().to_vec()),
@@ -165,17 +165,25 @@ impl Rtnl {
                     .map_err(|e| err("building an address", e))?,
             );
         }
-        if with_proto {
+        if let Some(proto) = proto {
             attrs.push(
                 RtattrBuilder::default()
                     .rta_type(Ifa::UnrecognizedConst(IFA_PROTO))
-                    .rta_payload(PROTO)
+                    .rta_payload(proto)
                     .build()
                     .map_err(|e| err("building an address", e))?,
             );
         }
+        // A VIP moves between routers: an IPv6 one must be usable at once,
+        // not after duplicate address detection (the old master let go).
+        let flags = if proto == Some(VIP_PROTO) && family == RtAddrFamily::Inet6 {
+            IfaF::NODAD
+        } else {
+            IfaF::empty()
+        };
         IfaddrmsgBuilder::default()
             .ifa_family(family)
+            .ifa_flags(flags)
             .ifa_prefixlen(cidr.prefix)
             .ifa_scope(RtScope::Universe)
             .ifa_index(index)
@@ -206,7 +214,20 @@ impl Rtnl {
             &what,
             Rtm::Newaddr,
             NlmF::CREATE | NlmF::EXCL,
-            Self::addr_msg(index, cidr, true)?,
+            Self::addr_msg(index, cidr, Some(PROTO))?,
+        )
+    }
+
+    /// Adds a VRRP virtual address, marked [`VIP_PROTO`] so the network
+    /// plane (which removes its own [`PROTO`] addresses when unwanted) leaves
+    /// it alone. Already there is fine.
+    pub fn add_vip(&self, name: &str, index: u32, cidr: &Cidr) -> Result<(), String> {
+        let what = format!("adding virtual address {cidr} to {name}");
+        self.request(
+            &what,
+            Rtm::Newaddr,
+            NlmF::CREATE | NlmF::REPLACE,
+            Self::addr_msg(index, cidr, Some(VIP_PROTO))?,
         )
     }
 
@@ -216,7 +237,7 @@ impl Rtnl {
             &what,
             Rtm::Deladdr,
             NlmF::empty(),
-            Self::addr_msg(index, cidr, false)?,
+            Self::addr_msg(index, cidr, None)?,
         )
     }
 
