@@ -23,6 +23,8 @@ use nix::ifaddrs::getifaddrs;
 use nix::sys::socket::{AddressFamily, LinkAddr, MsgFlags, SockFlag, SockType, bind, send, socket};
 
 const ETH_P_ARP: u16 = 0x0806;
+/// if_arp.h: the hardware type of Ethernet-framed links.
+const ARPHRD_ETHER: u16 = 1;
 const ETH_P_IPV6: u16 = 0x86dd;
 const ETH_BROADCAST: [u8; 6] = [0xff; 6];
 /// ff02::1 mapped to Ethernet per RFC 2464 §7: 33:33 + the low 32 bits.
@@ -132,31 +134,45 @@ fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, icmp: &[u8]) -> u16 {
 /// filled in; binding to it is how we reach an interface without `unsafe`.
 /// getifaddrs asks rtnetlink, so it answers for the calling thread's
 /// network namespace (unlike /sys, which is the mounter's).
-fn link_addr(
-    matches: impl Fn(&str, &LinkAddr) -> bool,
-) -> Result<Option<(String, LinkAddr)>, String> {
+fn links() -> Result<Vec<(String, Option<LinkAddr>)>, String> {
     let addrs =
         getifaddrs().map_err(|e| format!("listing the network interfaces (getifaddrs): {e}"))?;
-    for ifa in addrs {
-        let Some(ll) = ifa.address.as_ref().and_then(|a| a.as_link_addr()) else {
-            continue;
-        };
-        if matches(&ifa.interface_name, ll) {
-            return Ok(Some((ifa.interface_name, *ll)));
-        }
-    }
-    Ok(None)
+    // A link without a hardware address (tun) is listed with none at all.
+    Ok(addrs
+        .filter_map(|ifa| match ifa.address {
+            None => Some((ifa.interface_name, None)),
+            Some(a) => a.as_link_addr().map(|ll| (ifa.interface_name, Some(*ll))),
+        })
+        .collect())
 }
 
 /// The interface's index and MAC address by name.
 pub fn link_info(ifname: &str) -> Result<(u32, [u8; 6]), String> {
-    let (_, ll) = link_addr(|name, _| name == ifname)?.ok_or_else(|| {
-        format!("interface {ifname} does not exist in this network namespace; check the VRRP instance's interface (ip link show)")
-    })?;
-    if ll.halen() != 6 {
+    let mut named = links()?
+        .into_iter()
+        .filter(|(name, _)| name == ifname)
+        .peekable();
+    if named.peek().is_none() {
         return Err(format!(
-            "interface {ifname} has no Ethernet address (hardware address length {}); \
-             gratuitous ARP and neighbour advertisements need an Ethernet interface",
+            "interface {ifname} does not exist in this network namespace; \
+             check the VRRP instance's interface (ip link show)"
+        ));
+    }
+    let Some(ll) = named.find_map(|(_, ll)| ll) else {
+        return Err(format!(
+            "interface {ifname} is not an Ethernet link (it has no hardware address); \
+             gratuitous ARP and neighbour advertisements need an Ethernet interface \
+             (a NIC, bond, bridge, VLAN or macvlan)"
+        ));
+    };
+    // The frames built here are Ethernet II; a loopback, tun or
+    // InfiniBand link would carry them as garbage.
+    if ll.hatype() != ARPHRD_ETHER || ll.halen() != 6 {
+        return Err(format!(
+            "interface {ifname} is not an Ethernet link (ARP hardware type {}, address length {}); \
+             gratuitous ARP and neighbour advertisements need an Ethernet interface \
+             (a NIC, bond, bridge, VLAN or macvlan)",
+            ll.hatype(),
             ll.halen()
         ));
     }
@@ -183,13 +199,16 @@ impl Sender {
     /// Opens a packet socket bound to interface `ifindex`. Needs
     /// CAP_NET_RAW.
     pub fn open(ifindex: u32) -> Result<Sender, String> {
-        let (ifname, ll) =
-            link_addr(|_, ll| ll.ifindex() == ifindex as usize)?.ok_or_else(|| {
-                format!(
-                    "no interface with index {ifindex} in this network namespace \
+        let found = links()?.into_iter().find_map(|(name, ll)| {
+            ll.filter(|ll| ll.ifindex() == ifindex as usize)
+                .map(|ll| (name, ll))
+        });
+        let (ifname, ll) = found.ok_or_else(|| {
+            format!(
+                "no link with index {ifindex} and a hardware address in this network namespace \
                  (was it removed?); cannot send gratuitous ARP/NA on it"
-                )
-            })?;
+            )
+        })?;
         let fd = socket(
             AddressFamily::Packet,
             SockType::Raw,
