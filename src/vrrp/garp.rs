@@ -1,6 +1,6 @@
 //! What a new VRRP master sends so that switches and neighbours learn where
 //! the virtual addresses now live (RFC 5798 §6.4.2): a gratuitous ARP for
-//! each IPv4 VIP (RFC 5227 §3 "ARP Announcement") and an unsolicited
+//! each IPv4 VIP (an ARP Announcement, RFC 5227 §2.3) and an unsolicited
 //! Neighbour Advertisement for each IPv6 VIP (RFC 4861 §7.2.6).
 //!
 //! Owns the exact bytes of those frames (sans-IO: [`arp_frame`],
@@ -32,17 +32,21 @@ const ETH_ALL_NODES: [u8; 6] = [0x33, 0x33, 0x00, 0x00, 0x00, 0x01];
 const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 const IPPROTO_ICMPV6: u8 = 58;
 const ND_NEIGHBOR_ADVERT: u8 = 136;
-/// RFC 4861 §4.4: R (0x80) and S (0x40) clear, O (0x20) set, so that
-/// neighbours replace the old master's MAC in their caches (§7.2.5).
+/// RFC 4861 §4.4: O (0x20) set and S (0x40) clear, so that neighbours
+/// replace the old master's MAC in their caches (§7.2.5); R (0x80) only on
+/// request.
 const NA_FLAG_OVERRIDE: u8 = 0x20;
+const NA_FLAG_ROUTER: u8 = 0x80;
 /// RFC 4861 §4.6.1: Target Link-Layer Address option.
 const ND_OPT_TARGET_LL: u8 = 2;
 
 /// Ethernet header + ARP request announcing `vip` at `mac` (42 bytes).
 ///
-/// keepalived sends gratuitous ARP as a *request* (RFC 5227 §3 prefers
-/// requests because some stacks ignore unsolicited replies), broadcast, with
-/// sender IP = target IP = VIP and target MAC ff:ff:ff:ff:ff:ff.
+/// As keepalived sends it: an ARP *request* (RFC 5227 §3 says why
+/// announcements are requests, not replies), broadcast, with sender IP =
+/// target IP = VIP. The target MAC is ignored by receivers; RFC 5227 §2.3
+/// suggests zeroes, keepalived puts ff:ff:ff:ff:ff:ff and so do we, since
+/// that is the frame the network already sees at every failover.
 pub fn arp_frame(mac: [u8; 6], vip: Ipv4Addr) -> Vec<u8> {
     let mut f = Vec::with_capacity(42);
     // Ethernet II
@@ -67,15 +71,27 @@ pub fn arp_frame(mac: [u8; 6], vip: Ipv4Addr) -> Vec<u8> {
 ///
 /// RFC 4861 §7.2.6: sent to ff02::1 with the Override flag set and the
 /// Solicited flag clear; §7.1.2: hop limit 255, which receivers check to
-/// know it was not forwarded. The Router flag stays clear, as keepalived
-/// sends it, so hosts do not start treating the VIP as a router.
+/// know it was not forwarded. The Router flag is clear; see
+/// [`na_frame_with_router`] for a director that forwards IPv6.
 pub fn na_frame(mac: [u8; 6], vip: Ipv6Addr) -> Vec<u8> {
+    na_frame_with_router(mac, vip, false)
+}
+
+/// [`na_frame`] with the Router flag set when `router` is true.
+///
+/// keepalived sets it when IPv6 forwarding is on for the interface
+/// (`net.ipv6.conf.IF.forwarding`), as an LVS-NAT director has. It matters:
+/// RFC 4861 §7.2.5 has a neighbour that sees R go from set to clear drop
+/// the sender from its Default Router List, so a forwarding master must
+/// keep saying it is a router.
+pub fn na_frame_with_router(mac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8> {
     // ICMPv6 message: 24 bytes of NA + 8 bytes of option.
     let mut icmp = Vec::with_capacity(32);
     icmp.push(ND_NEIGHBOR_ADVERT);
     icmp.push(0); // code
     icmp.extend_from_slice(&[0, 0]); // checksum, filled below
-    icmp.extend_from_slice(&[NA_FLAG_OVERRIDE, 0, 0, 0]); // flags + reserved
+    let flags = NA_FLAG_OVERRIDE | if router { NA_FLAG_ROUTER } else { 0 };
+    icmp.extend_from_slice(&[flags, 0, 0, 0]); // flags + reserved
     icmp.extend_from_slice(&vip.octets()); // target address
     icmp.push(ND_OPT_TARGET_LL);
     icmp.push(1); // option length in units of 8 octets
@@ -337,6 +353,26 @@ mod tests {
         // (next header) + 0x0102 + 0x0300 = 0x0442 → !0x0442 = 0xfbbd.
         let sum = icmpv6_checksum(Ipv6Addr::LOCALHOST, "::2".parse().unwrap(), &[1, 2, 3]);
         assert_eq!(sum, 0xfbbd);
+    }
+
+    #[test]
+    fn na_with_router_differs_only_in_the_flag_and_checksum() {
+        let vip: Ipv6Addr = "2001:db8::10".parse().unwrap();
+        let plain = na_frame(MAC, vip);
+        let router = na_frame_with_router(MAC, vip, true);
+        assert_eq!(router[54 + 4], 0xa0, "R and O set, S clear");
+        assert_eq!(
+            icmpv6_checksum(vip, ALL_NODES, &router[54..]),
+            0,
+            "verifies to zero"
+        );
+        let differ: Vec<usize> = (0..plain.len())
+            .filter(|&i| plain[i] != router[i])
+            .collect();
+        assert!(
+            differ.iter().all(|i| [56, 57, 58].contains(i)),
+            "{differ:?}"
+        );
     }
 
     #[test]
