@@ -345,8 +345,8 @@ fn spawn_failed(label: &str, program: &str, e: &std::io::Error) -> String {
     msg
 }
 
-/// The command as it appears in log lines: arguments in backquotes, so a
-/// trailing space or an empty argument is visible.
+/// The command as it appears in log lines, in backquotes so that where it
+/// starts and ends is plain.
 fn shown(argv: &[String]) -> String {
     format!("`{}`", argv.join(" "))
 }
