@@ -332,6 +332,7 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
     );
     sup.add(MetricsServer, cfg);
     sup.add(crate::net::task::NetPlane, cfg);
+    sup.add(crate::vrrp::task::VrrpTask, cfg);
     sup.add(crate::ipvs::task::IpvsTask, cfg);
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
     let sup_handle = tokio::spawn(sup.run(cmd_rx));

@@ -130,7 +130,10 @@ pub enum Input {
     /// A fault appeared (`Some(what)`) or cleared (`None`).
     Fault(Option<String>),
     /// A sync-group peer changed state: follow it (see [`Group`]).
-    Follow { to: State, why: Why },
+    Follow {
+        to: State,
+        why: Why,
+    },
     /// The Shutdown event: a master sends priority 0 and lets go.
     Shutdown,
 }
@@ -322,10 +325,8 @@ impl Instance {
                     self.master = None;
                     return;
                 }
-                let may_preempt = self.p.preempt
-                    && self
-                        .started
-                        .is_none_or(|s| now >= s + self.p.preempt_delay);
+                let may_preempt =
+                    self.p.preempt && self.started.is_none_or(|s| now >= s + self.p.preempt_delay);
                 if !may_preempt || h.priority >= self.priority {
                     if self.p.version == VrrpVersion::V3 {
                         self.master_interval = h.interval;
@@ -381,7 +382,11 @@ impl Instance {
 
     fn set_priority(&mut self, now: Instant, p: u8, out: &mut Vec<Action>) {
         // The owner's priority is not moved by tracking (it must stay 255).
-        let p = if self.p.priority == 255 { 255 } else { p.clamp(1, 254) };
+        let p = if self.p.priority == 255 {
+            255
+        } else {
+            p.clamp(1, 254)
+        };
         if p == self.priority {
             return;
         }
@@ -689,11 +694,14 @@ mod tests {
         let acts: Vec<Action> = log.iter().map(|(_, a)| a.clone()).collect();
         assert_eq!(log[0].0, Duration::from_micros(3_609_375));
         // Advert first, then the VIPs, then GARPs (interop.md).
-        assert_eq!(&acts[..3], &[
-            Action::Send { priority: 100 },
-            Action::AddVips,
-            Action::Announce
-        ]);
+        assert_eq!(
+            &acts[..3],
+            &[
+                Action::Send { priority: 100 },
+                Action::AddVips,
+                Action::Announce
+            ]
+        );
         assert_eq!(became(&acts), Some(State::Master));
         assert_eq!(i.master(), Some(ip(1)));
     }
@@ -739,7 +747,10 @@ mod tests {
         // Down interval now 3 × 200 ms + (156 × 200 ms / 256) = 721.875 ms.
         assert_eq!(i.master_down_interval(), Duration::from_micros(721_875));
         let log = c.run(&mut i, Duration::from_secs(10));
-        assert_eq!(log[0].0, Duration::from_secs(9) + Duration::from_micros(721_875));
+        assert_eq!(
+            log[0].0,
+            Duration::from_secs(9) + Duration::from_micros(721_875)
+        );
     }
 
     #[test]
@@ -747,7 +758,11 @@ mod tests {
         let mut c = Clock::new();
         let mut i = Instance::new(params(VrrpVersion::V2, 100, Duration::from_secs(1)));
         c.feed(&mut i, Duration::ZERO, Input::Start);
-        c.feed(&mut i, Duration::from_secs(1), heard(2, 150, Duration::from_secs(3)));
+        c.feed(
+            &mut i,
+            Duration::from_secs(1),
+            heard(2, 150, Duration::from_secs(3)),
+        );
         assert_eq!(i.master_interval(), Duration::from_secs(1));
     }
 
@@ -756,8 +771,16 @@ mod tests {
         let mut c = Clock::new();
         let mut i = Instance::new(params(VrrpVersion::V2, 100, Duration::from_secs(1)));
         c.feed(&mut i, Duration::ZERO, Input::Start);
-        c.feed(&mut i, Duration::from_secs(1), heard(2, 150, Duration::from_secs(1)));
-        c.feed(&mut i, Duration::from_secs(2), heard(2, 0, Duration::from_secs(1)));
+        c.feed(
+            &mut i,
+            Duration::from_secs(1),
+            heard(2, 150, Duration::from_secs(1)),
+        );
+        c.feed(
+            &mut i,
+            Duration::from_secs(2),
+            heard(2, 0, Duration::from_secs(1)),
+        );
         let log = c.run(&mut i, Duration::from_secs(4));
         assert_eq!(
             log[0].0,
@@ -789,7 +812,11 @@ mod tests {
         c.feed(&mut i, Duration::ZERO, Input::Start);
         c.run(&mut i, Duration::from_secs(4));
         assert_eq!(i.state(), State::Master);
-        let a = c.feed(&mut i, Duration::from_secs(5), heard(2, 150, Duration::from_secs(1)));
+        let a = c.feed(
+            &mut i,
+            Duration::from_secs(5),
+            heard(2, 150, Duration::from_secs(1)),
+        );
         assert_eq!(&a[..2], &[Action::Send { priority: 0 }, Action::RemoveVips]);
         assert_eq!(became(&a), Some(State::Backup));
         assert_eq!(i.master(), Some(ip(2)));
@@ -803,12 +830,20 @@ mod tests {
         c.run(&mut i, Duration::from_secs(4));
         assert_eq!(i.state(), State::Master);
         // Lower address, same priority: we win and say so at once.
-        let a = c.feed(&mut i, Duration::from_secs(5), heard(0, 100, Duration::from_secs(1)));
+        let a = c.feed(
+            &mut i,
+            Duration::from_secs(5),
+            heard(0, 100, Duration::from_secs(1)),
+        );
         assert!(a.contains(&Action::Send { priority: 100 }));
         assert!(a.contains(&Action::Announce));
         assert_eq!(i.state(), State::Master);
         // Higher address, same priority: we yield.
-        let a = c.feed(&mut i, Duration::from_secs(6), heard(9, 100, Duration::from_secs(1)));
+        let a = c.feed(
+            &mut i,
+            Duration::from_secs(6),
+            heard(9, 100, Duration::from_secs(1)),
+        );
         assert_eq!(became(&a), Some(State::Backup));
     }
 
@@ -818,15 +853,22 @@ mod tests {
         let mut i = Instance::new(params(VrrpVersion::V2, 200, Duration::from_secs(1)));
         c.feed(&mut i, Duration::ZERO, Input::Start);
         c.run(&mut i, Duration::from_secs(4));
-        let a = c.feed(&mut i, Duration::from_secs(5), heard(2, 50, Duration::from_secs(1)));
-        assert_eq!(a, vec![
-            Action::Send { priority: 200 },
-            Action::Announce,
-            Action::Answered {
-                to: ip(2),
-                priority: 50
-            }
-        ]);
+        let a = c.feed(
+            &mut i,
+            Duration::from_secs(5),
+            heard(2, 50, Duration::from_secs(1)),
+        );
+        assert_eq!(
+            a,
+            vec![
+                Action::Send { priority: 200 },
+                Action::Announce,
+                Action::Answered {
+                    to: ip(2),
+                    priority: 50
+                }
+            ]
+        );
     }
 
     #[test]
@@ -836,7 +878,11 @@ mod tests {
         c.feed(&mut i, Duration::ZERO, Input::Start);
         // A lower master keeps advertising; with preempt they are discarded.
         for s in 1..4 {
-            c.feed(&mut i, Duration::from_secs(s), heard(2, 100, Duration::from_secs(1)));
+            c.feed(
+                &mut i,
+                Duration::from_secs(s),
+                heard(2, 100, Duration::from_secs(1)),
+            );
         }
         let log = c.run(&mut i, Duration::from_secs(4));
         assert_eq!(log[0].0, Duration::from_micros(3_218_750), "3 s + 56/256 s");
@@ -851,7 +897,11 @@ mod tests {
         let mut i = Instance::new(p);
         c.feed(&mut i, Duration::ZERO, Input::Start);
         for s in 1..30 {
-            c.feed(&mut i, Duration::from_secs(s), heard(2, 100, Duration::from_secs(1)));
+            c.feed(
+                &mut i,
+                Duration::from_secs(s),
+                heard(2, 100, Duration::from_secs(1)),
+            );
             assert!(c.run(&mut i, Duration::from_secs(s) + 999 * MS).is_empty());
         }
         assert_eq!(i.state(), State::Backup);
@@ -866,16 +916,31 @@ mod tests {
         let mut i = Instance::new(p);
         c.feed(&mut i, Duration::ZERO, Input::Start);
         for s in 1..10 {
-            c.feed(&mut i, Duration::from_secs(s), heard(2, 100, Duration::from_secs(1)));
+            c.feed(
+                &mut i,
+                Duration::from_secs(s),
+                heard(2, 100, Duration::from_secs(1)),
+            );
             assert!(c.run(&mut i, Duration::from_secs(s) + 999 * MS).is_empty());
         }
         assert_eq!(i.state(), State::Backup);
         // From 10 s on the lower master's adverts are discarded: the timer
         // armed by the one at 9 s fires at 12.22 s.
-        c.feed(&mut i, Duration::from_secs(10), heard(2, 100, Duration::from_secs(1)));
-        c.feed(&mut i, Duration::from_secs(11), heard(2, 100, Duration::from_secs(1)));
+        c.feed(
+            &mut i,
+            Duration::from_secs(10),
+            heard(2, 100, Duration::from_secs(1)),
+        );
+        c.feed(
+            &mut i,
+            Duration::from_secs(11),
+            heard(2, 100, Duration::from_secs(1)),
+        );
         let log = c.run(&mut i, Duration::from_secs(14));
-        assert_eq!(log[0].0, Duration::from_secs(9) + Duration::from_micros(3_218_750));
+        assert_eq!(
+            log[0].0,
+            Duration::from_secs(9) + Duration::from_micros(3_218_750)
+        );
         assert_eq!(i.state(), State::Master);
     }
 
@@ -904,12 +969,23 @@ mod tests {
         c.feed(&mut i, Duration::ZERO, Input::Start);
         c.run(&mut i, Duration::from_secs(4));
         assert_eq!(i.state(), State::Master);
-        let a = c.feed(&mut i, Duration::from_secs(5), Input::Fault(Some("eth0 link down".into())));
+        let a = c.feed(
+            &mut i,
+            Duration::from_secs(5),
+            Input::Fault(Some("eth0 link down".into())),
+        );
         assert_eq!(&a[..2], &[Action::Send { priority: 0 }, Action::RemoveVips]);
         assert_eq!(became(&a), Some(State::Fault));
         assert_eq!(i.deadline(), None, "a faulty instance runs no timers");
         // Adverts are ignored in Fault.
-        assert!(c.feed(&mut i, Duration::from_secs(6), heard(2, 50, Duration::from_secs(1))).is_empty());
+        assert!(
+            c.feed(
+                &mut i,
+                Duration::from_secs(6),
+                heard(2, 50, Duration::from_secs(1))
+            )
+            .is_empty()
+        );
         let a = c.feed(&mut i, Duration::from_secs(7), Input::Fault(None));
         assert_eq!(became(&a), Some(State::Backup));
         let log = c.run(&mut i, Duration::from_secs(12));
@@ -923,7 +999,11 @@ mod tests {
     fn fault_at_start_starts_in_fault() {
         let mut c = Clock::new();
         let mut i = Instance::new(params(VrrpVersion::V2, 100, Duration::from_secs(1)));
-        c.feed(&mut i, Duration::ZERO, Input::Fault(Some("check x is down".into())));
+        c.feed(
+            &mut i,
+            Duration::ZERO,
+            Input::Fault(Some("check x is down".into())),
+        );
         let a = c.feed(&mut i, Duration::ZERO, Input::Start);
         assert_eq!(became(&a), Some(State::Fault));
     }
@@ -947,7 +1027,10 @@ mod tests {
         let mut c = Clock::new();
         let mut i = Instance::new(params(VrrpVersion::V2, 255, Duration::from_secs(1)));
         c.feed(&mut i, Duration::ZERO, Input::Start);
-        assert!(c.feed(&mut i, Duration::from_secs(1), Input::Priority(10)).is_empty());
+        assert!(
+            c.feed(&mut i, Duration::from_secs(1), Input::Priority(10))
+                .is_empty()
+        );
         assert_eq!(i.priority(), 255);
     }
 
@@ -960,7 +1043,11 @@ mod tests {
         };
         assert_eq!(effective(100, &[t(20, true), t(-30, false)]), (90, None));
         assert_eq!(effective(100, &[t(20, false), t(-30, true)]), (100, None));
-        assert_eq!(effective(250, &[t(20, true)]), (254, None), "clamped below 255");
+        assert_eq!(
+            effective(250, &[t(20, true)]),
+            (254, None),
+            "clamped below 255"
+        );
         assert_eq!(effective(10, &[t(-30, false)]), (1, None), "never below 1");
         assert_eq!(effective(255, &[t(-30, false)]), (255, None), "owner stays");
         assert_eq!(
@@ -982,7 +1069,11 @@ mod tests {
         c.feed(&mut a, Duration::ZERO, Input::Start);
         c.feed(&mut b, Duration::ZERO, Input::Start);
         // b hears a master, a does not: a's timer fires, b follows a.
-        c.feed(&mut b, 3 * Duration::from_secs(1), heard(2, 150, Duration::from_secs(1)));
+        c.feed(
+            &mut b,
+            3 * Duration::from_secs(1),
+            heard(2, 150, Duration::from_secs(1)),
+        );
         let log = c.run(&mut a, Duration::from_secs(4));
         let acts: Vec<Action> = log.into_iter().map(|(_, x)| x).collect();
         assert_eq!(a.state(), State::Master);
@@ -993,9 +1084,16 @@ mod tests {
         let bact = c.feed(&mut b, Duration::from_secs(4), input);
         assert_eq!(b.state(), State::Master);
         assert!(bact.contains(&Action::AddVips));
-        assert!(g.follow("b", &bact).is_empty(), "forced changes do not cascade");
+        assert!(
+            g.follow("b", &bact).is_empty(),
+            "forced changes do not cascade"
+        );
         // a faults: b follows into Fault and back out when a recovers.
-        let fa = c.feed(&mut a, Duration::from_secs(5), Input::Fault(Some("link".into())));
+        let fa = c.feed(
+            &mut a,
+            Duration::from_secs(5),
+            Input::Fault(Some("link".into())),
+        );
         for (_, input) in g.follow("a", &fa) {
             c.feed(&mut b, Duration::from_secs(5), input);
         }
@@ -1010,14 +1108,22 @@ mod tests {
         let mut x = Instance::new(params(VrrpVersion::V2, 100, Duration::from_secs(1)));
         c.feed(&mut x, Duration::ZERO, Input::Fault(Some("own".into())));
         c.feed(&mut x, Duration::ZERO, Input::Start);
-        c.feed(&mut x, Duration::from_secs(1), Input::Follow {
-            to: State::Fault,
-            why: Why::Shutdown,
-        });
-        c.feed(&mut x, Duration::from_secs(2), Input::Follow {
-            to: State::Backup,
-            why: Why::Shutdown,
-        });
+        c.feed(
+            &mut x,
+            Duration::from_secs(1),
+            Input::Follow {
+                to: State::Fault,
+                why: Why::Shutdown,
+            },
+        );
+        c.feed(
+            &mut x,
+            Duration::from_secs(2),
+            Input::Follow {
+                to: State::Backup,
+                why: Why::Shutdown,
+            },
+        );
         assert_eq!(x.state(), State::Fault);
     }
 
@@ -1026,8 +1132,18 @@ mod tests {
         let mut c = Clock::new();
         let mut i = Instance::new(params(VrrpVersion::V2, 100, Duration::from_secs(1)));
         assert!(c.feed(&mut i, Duration::ZERO, Input::Tick).is_empty());
-        assert!(c.feed(&mut i, Duration::ZERO, heard(2, 150, Duration::from_secs(1))).is_empty());
-        assert!(c.feed(&mut i, Duration::ZERO, Input::Priority(50)).is_empty());
+        assert!(
+            c.feed(
+                &mut i,
+                Duration::ZERO,
+                heard(2, 150, Duration::from_secs(1))
+            )
+            .is_empty()
+        );
+        assert!(
+            c.feed(&mut i, Duration::ZERO, Input::Priority(50))
+                .is_empty()
+        );
         assert_eq!(i.state(), State::Init);
         assert_eq!(i.deadline(), None);
     }

@@ -1,1 +1,1147 @@
-//! placeholder
+//! The `vrrp` task: the IO shell around the per-instance state machines.
+//!
+//! ```text
+//!  rx socket per (interface, family) ──reader task──┐
+//!  rtnetlink monitor (links, addresses) ──kick──────┤
+//!  supervisor updates (start, reload diffs) ────────┼─► loop ─► fsm.handle(now, input)
+//!  the earliest fsm deadline (sleep_until) ─────────┤            │ actions, in order
+//!  notify hook reports ─────────────────────────────┘            ▼
+//!      tx socket (adverts) · rtnetlink (VIPs, marked VIP_PROTO) · AF_PACKET (GARP/NA)
+//!      notifier (hooks, in order) · Shared.vrrp_roles (IPVS sync daemon)
+//!      status section "vrrp" · events · metrics pharos_vrrp_*
+//! ```
+//!
+//! One task owns every instance, so sync groups are applied between them
+//! without locks. An instance whose interface or source address is missing
+//! waits in Fault and is retried on every link change.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family as MFamily;
+use prometheus_client::metrics::gauge::Gauge;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::fsm::{self, Action, Group, Heard, Input, Instance, Params, State, TrackedState, Why};
+use super::garp;
+use super::notify::{Hook, Notifier, Report};
+use super::packet::{self, Advert, Auth, Drop, Expect};
+use super::socket::{self, Datagram, Rx, Tx};
+use crate::config::Config;
+use crate::config::model::{AuthKind, SyncGroup, VrrpInstance, VrrpVersion};
+use crate::config::types::{Cidr, Family};
+use crate::net::link::{AddrLive, LinkLive, VIP_PROTO};
+use crate::net::rtnl::Rtnl;
+use crate::runtime::diff::Slice;
+use crate::runtime::status::Event;
+use crate::runtime::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture, Update};
+
+/// The VRRP part of a config.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Instance(Box<VrrpInstance>),
+    Group(SyncGroup),
+}
+
+pub struct VrrpTask;
+
+/// Links and addresses are read again this often even without a kick.
+const RECHECK: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the stop hooks.
+const HOOKS_BOUND: Duration = Duration::from_secs(5);
+
+impl Subsystem for VrrpTask {
+    type Item = Item;
+
+    fn name(&self) -> &'static str {
+        "vrrp"
+    }
+
+    /// First to stop: the VIPs go to the peer while IPVS still forwards.
+    fn shutdown_rank(&self) -> u8 {
+        10
+    }
+
+    fn slice(&self, cfg: &Config) -> Slice<Item> {
+        let mut s = Slice::new();
+        for (name, i) in &cfg.vrrp {
+            s.insert(
+                format!("instance:{name}"),
+                Item::Instance(Box::new(i.clone())),
+            );
+        }
+        for (name, g) in &cfg.sync_groups {
+            s.insert(format!("group:{name}"), Item::Group(g.clone()));
+        }
+        s
+    }
+
+    fn run(self: Arc<Self>, mut ctx: TaskCtx<Item>) -> TaskFuture {
+        Box::pin(async move {
+            let (pkt_tx, mut pkt_rx) = mpsc::channel(1024);
+            let (rep_tx, mut reports) = mpsc::unbounded_channel();
+            let (kick_tx, mut kick) = mpsc::channel(1);
+            if let Err(e) = crate::net::rtnl::monitor(kick_tx) {
+                ctx.shared.emit(Event::new("vrrp", "rtnetlink", e));
+            }
+            let mut r = Runner {
+                rtnl: Rtnl::connect()?,
+                shared: ctx.shared.clone(),
+                insts: BTreeMap::new(),
+                groups: BTreeMap::new(),
+                rx: BTreeMap::new(),
+                pkt_tx,
+                notifier: Notifier::spawn(rep_tx),
+                links: Vec::new(),
+                addrs: Vec::new(),
+                metrics: metrics(&ctx.shared),
+            };
+            let mut recheck = tokio::time::interval(RECHECK);
+            recheck.tick().await;
+            let mut ready = false;
+            loop {
+                let deadline = r.insts.values().filter_map(|i| i.fsm.deadline()).min();
+                tokio::select! {
+                    () = ctx.cancel.cancelled() => {
+                        r.shutdown().await;
+                        return Ok(());
+                    }
+                    u = ctx.updates.recv() => match u {
+                        Some(Update::Full(s)) => {
+                            r.full(s);
+                            if !ready {
+                                ready = true;
+                                ctx.ready.mark("vrrp");
+                            }
+                        }
+                        Some(Update::Diff(d)) => {
+                            for k in d.removed {
+                                r.remove(&k);
+                            }
+                            for (k, v) in d.added.into_iter().chain(d.changed) {
+                                r.put(&k, v);
+                            }
+                            r.start_all();
+                        }
+                        None => {
+                            r.shutdown().await;
+                            return Ok(());
+                        }
+                    },
+                    Some((key, got)) = pkt_rx.recv() => r.on_packet(&key, got),
+                    () = sleep_until(deadline) => r.tick(),
+                    Some(()) = kick.recv() => r.resync(),
+                    _ = recheck.tick() => r.resync(),
+                    Some(rep) = reports.recv() => r.on_report(rep),
+                }
+                r.publish();
+            }
+        })
+    }
+}
+
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+type RxKey = (String, Family);
+
+/// What one instance has besides its state machine.
+struct Inst {
+    cfg: VrrpInstance,
+    fsm: Instance,
+    family: Family,
+    vips: Vec<Cidr>,
+    vip_ifname: String,
+    auth: Auth,
+    /// Resolved once the interface and source address exist.
+    tx: Option<Tx>,
+    /// Why it cannot run yet (missing interface or address), if so.
+    blocked: Option<String>,
+    started: bool,
+    /// Tracked objects by description (`interface eth1`).
+    tracked: BTreeMap<String, TrackedState>,
+    /// The interface the adverts use is down: Fault (keepalived does the same).
+    link_fault: Option<String>,
+    sent: u64,
+    received: u64,
+    dropped: BTreeMap<&'static str, u64>,
+    transitions: u64,
+    since: SystemTime,
+    /// The peer's address list differs from ours: logged once per change.
+    mismatch: Option<Vec<IpAddr>>,
+    last_error: Option<String>,
+}
+
+struct Runner {
+    rtnl: Rtnl,
+    shared: Shared,
+    insts: BTreeMap<String, Inst>,
+    groups: BTreeMap<String, SyncGroup>,
+    rx: BTreeMap<RxKey, JoinHandle<()>>,
+    pkt_tx: mpsc::Sender<(RxKey, std::io::Result<Result<Datagram, Drop>>)>,
+    notifier: Notifier,
+    links: Vec<LinkLive>,
+    addrs: Vec<AddrLive>,
+    metrics: &'static VrrpMetrics,
+}
+
+fn interval_cs(d: Duration) -> u16 {
+    u16::try_from(d.as_millis() / 10).unwrap_or(4095).min(4095)
+}
+
+impl Runner {
+    fn full(&mut self, s: Slice<Item>) {
+        let keep: BTreeSet<String> = s.keys().cloned().collect();
+        let gone: Vec<String> = self
+            .insts
+            .keys()
+            .map(|n| format!("instance:{n}"))
+            .chain(self.groups.keys().map(|n| format!("group:{n}")))
+            .filter(|k| !keep.contains(k))
+            .collect();
+        for k in gone {
+            self.remove(&k);
+        }
+        for (k, v) in s {
+            self.put(&k, v);
+        }
+        self.release_stale_vips();
+        self.start_all();
+    }
+
+    /// VIPs marked as ours that no instance holds (left by a crash or a
+    /// removed instance) are removed: a backup must not answer for them.
+    fn release_stale_vips(&mut self) {
+        self.read_kernel();
+        let held: BTreeSet<(String, Cidr)> = self
+            .insts
+            .values()
+            .filter(|i| i.fsm.state() == State::Master)
+            .flat_map(|i| i.vips.iter().map(|c| (i.vip_ifname.clone(), *c)))
+            .collect();
+        for a in self.addrs.clone() {
+            if a.proto != VIP_PROTO {
+                continue;
+            }
+            let Some(l) = self.links.iter().find(|l| l.index == a.index) else {
+                continue;
+            };
+            if !held.contains(&(l.name.clone(), a.cidr)) {
+                match self.rtnl.del_addr(&l.name, a.index, &a.cidr) {
+                    Ok(()) => self.shared.emit(Event::new(
+                        "vrrp",
+                        &l.name,
+                        format!(
+                            "removed stale virtual address {} (no instance is master for it)",
+                            a.cidr
+                        ),
+                    )),
+                    Err(e) => self.shared.emit(Event::new("vrrp", &l.name, e)),
+                }
+            }
+        }
+    }
+
+    fn put(&mut self, key: &str, item: Item) {
+        match (key.split_once(':'), item) {
+            (Some((_, name)), Item::Group(g)) => {
+                self.groups.insert(name.to_string(), g);
+            }
+            (Some((_, name)), Item::Instance(cfg)) => {
+                let name = name.to_string();
+                if let Some(old) = self.insts.get_mut(&name) {
+                    if same_identity(&old.cfg, &cfg) {
+                        // In place: no flap for a priority, timer, hook,
+                        // tracking or VIP-list change.
+                        let vips_before = old.vips.clone();
+                        let held = old.fsm.state() == State::Master;
+                        let new = Inst::new(&cfg, old.fsm.params().primary);
+                        old.fsm.set_params(new.fsm.params().clone());
+                        old.vips = new.vips;
+                        old.auth = new.auth;
+                        old.cfg = *cfg;
+                        old.tracked.clear();
+                        if held {
+                            self.move_vips(&name, &vips_before);
+                        }
+                        self.retrack();
+                        return;
+                    }
+                    self.remove(key);
+                }
+                let inst = Inst::new(&cfg, IpAddr::from([0u8; 4]));
+                self.insts.insert(name, inst);
+            }
+            _ => {}
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        let Some((kind, name)) = key.split_once(':') else {
+            return;
+        };
+        if kind == "group" {
+            self.groups.remove(name);
+            return;
+        }
+        if self.insts.contains_key(name) {
+            let acts = self
+                .insts
+                .get_mut(name)
+                .map(|i| i.fsm.handle(now(), Input::Shutdown));
+            if let Some(acts) = acts {
+                self.act(name, acts);
+            }
+            self.insts.remove(name);
+            self.shared.vrrp_roles.send_modify(|r| {
+                r.remove(name);
+            });
+        }
+    }
+
+    /// Resolves and starts every instance not started yet.
+    fn start_all(&mut self) {
+        self.read_kernel();
+        let names: Vec<String> = self.insts.keys().cloned().collect();
+        for name in names {
+            self.resolve(&name);
+        }
+        self.retrack();
+        let names: Vec<String> = self
+            .insts
+            .iter()
+            .filter(|(_, i)| !i.started)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            let Some(i) = self.insts.get_mut(&name) else {
+                continue;
+            };
+            i.started = true;
+            let acts = i.fsm.handle(now(), Input::Start);
+            self.act(&name, acts);
+        }
+    }
+
+    fn read_kernel(&mut self) {
+        match (self.rtnl.links(), self.rtnl.addrs()) {
+            (Ok(l), Ok(a)) => {
+                self.links = l;
+                self.addrs = a;
+            }
+            (Err(e), _) | (_, Err(e)) => self.shared.emit(Event::new("vrrp", "rtnetlink", e)),
+        }
+    }
+
+    /// Finds the interface, the source address and the sockets of one
+    /// instance; what is missing becomes a Fault with a reason.
+    fn resolve(&mut self, name: &str) {
+        let Some(i) = self.insts.get(name) else {
+            return;
+        };
+        let ifname = i.cfg.interface.as_str().to_string();
+        let family = i.family;
+        let link = self.links.iter().find(|l| l.name == ifname).cloned();
+        let blocked = match &link {
+            None => Some(format!("interface {ifname} does not exist")),
+            Some(l) => {
+                let src = match i.cfg.unicast_source {
+                    Some(s) => Some(s.0),
+                    None => primary(&self.addrs, l.index, family),
+                };
+                match src {
+                    None => Some(format!(
+                        "{ifname} has no {} address to send adverts from",
+                        if family == Family::Ipv4 {
+                            "IPv4"
+                        } else {
+                            "IPv6 link-local"
+                        }
+                    )),
+                    Some(src) => {
+                        let need_tx = i.tx.as_ref().is_none_or(|t| t.src != src);
+                        if need_tx {
+                            match Tx::open(&ifname, l.index, src) {
+                                Ok(tx) => {
+                                    let i = self.insts.get_mut(name).expect("present");
+                                    i.tx = Some(tx);
+                                    let mut p = i.fsm.params().clone();
+                                    p.primary = src;
+                                    i.fsm.set_params(p);
+                                    None
+                                }
+                                Err(e) => Some(e),
+                            }
+                        } else {
+                            None
+                        }
+                    }
+                }
+            }
+        };
+        let key = (ifname.clone(), family);
+        let rx_alive = self.rx.get(&key).is_some_and(|h| !h.is_finished());
+        let blocked = match (blocked, &link) {
+            (None, Some(l)) if !rx_alive => match Rx::open(family, &ifname, l.index) {
+                Ok(rx) => {
+                    let tx = self.pkt_tx.clone();
+                    let k = key.clone();
+                    let h = tokio::spawn(async move {
+                        loop {
+                            let got = rx.recv().await;
+                            let failed = got.is_err();
+                            if tx.send((k.clone(), got)).await.is_err() || failed {
+                                return;
+                            }
+                        }
+                    });
+                    self.rx.insert(key, h);
+                    None
+                }
+                Err(e) => Some(e),
+            },
+            (b, _) => b,
+        };
+        let i = self.insts.get_mut(name).expect("present");
+        if i.blocked != blocked {
+            if let Some(b) = &blocked {
+                self.shared
+                    .emit(Event::new("vrrp", name, format!("cannot run yet: {b}")));
+            }
+            i.blocked = blocked;
+        }
+    }
+
+    /// Recomputes each instance's fault and effective priority from link
+    /// states (and, as they land, checks and services).
+    fn retrack(&mut self) {
+        let names: Vec<String> = self.insts.keys().cloned().collect();
+        for name in names {
+            let (prio, fault) = {
+                let i = self.insts.get_mut(&name).expect("present");
+                let own = i.cfg.interface.as_str();
+                i.link_fault = match self.links.iter().find(|l| l.name == own) {
+                    Some(l) if l.up && l.carrier => None,
+                    Some(_) => Some(format!("interface {own} is down")),
+                    None => None, // covered by `blocked`
+                };
+                i.tracked.clear();
+                for (ifn, t) in &i.cfg.track.interfaces {
+                    let up = self
+                        .links
+                        .iter()
+                        .any(|l| l.name == ifn.as_str() && l.up && l.carrier);
+                    i.tracked.insert(
+                        format!("interface {ifn}"),
+                        TrackedState {
+                            what: format!("interface {ifn}"),
+                            weight: t.weight.get(),
+                            up,
+                        },
+                    );
+                }
+                let tracked: Vec<TrackedState> = i.tracked.values().cloned().collect();
+                let (prio, fault) = fsm::effective(i.cfg.priority.get(), &tracked);
+                let fault = i.blocked.clone().or(i.link_fault.clone()).or(fault);
+                (prio, fault)
+            };
+            let i = self.insts.get_mut(&name).expect("present");
+            let mut acts = Vec::new();
+            if fault.as_deref() != i.fsm.fault() {
+                acts.extend(i.fsm.handle(now(), Input::Fault(fault)));
+            }
+            if prio != i.fsm.priority() {
+                acts.extend(i.fsm.handle(now(), Input::Priority(prio)));
+            }
+            self.act(&name, acts);
+        }
+    }
+
+    fn resync(&mut self) {
+        self.start_all();
+        // A VIP removed behind our back while master is put back.
+        let masters: Vec<String> = self
+            .insts
+            .iter()
+            .filter(|(_, i)| i.fsm.state() == State::Master)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in masters {
+            let i = &self.insts[&name];
+            let Some(l) = self.links.iter().find(|l| l.name == i.vip_ifname) else {
+                continue;
+            };
+            let missing: Vec<Cidr> = i
+                .vips
+                .iter()
+                .filter(|c| {
+                    !self
+                        .addrs
+                        .iter()
+                        .any(|a| a.index == l.index && a.cidr.addr == c.addr)
+                })
+                .copied()
+                .collect();
+            if !missing.is_empty() {
+                let list: Vec<String> = missing.iter().map(ToString::to_string).collect();
+                self.shared.emit(Event::new(
+                    "vrrp",
+                    &name,
+                    format!(
+                        "virtual address {} was removed behind pharos's back; put back",
+                        list.join(", ")
+                    ),
+                ));
+                self.add_vips(&name);
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        let t = now();
+        let due: Vec<String> = self
+            .insts
+            .iter()
+            .filter(|(_, i)| i.fsm.deadline().is_some_and(|d| d <= t))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in due {
+            let acts = self
+                .insts
+                .get_mut(&name)
+                .map(|i| i.fsm.handle(t, Input::Tick));
+            if let Some(acts) = acts {
+                self.act(&name, acts);
+            }
+        }
+    }
+
+    fn on_packet(&mut self, key: &RxKey, got: std::io::Result<Result<Datagram, Drop>>) {
+        let d = match got {
+            Err(e) => {
+                self.shared.emit(Event::new(
+                    "vrrp",
+                    &key.0,
+                    format!(
+                        "receiving adverts on {} failed: {e}; reopening the socket",
+                        key.0
+                    ),
+                ));
+                self.rx.remove(key);
+                return;
+            }
+            Ok(Err(drop)) => {
+                self.metrics.dropped(&key.0, drop.reason());
+                return;
+            }
+            Ok(Ok(d)) => d,
+        };
+        // Our own adverts (a second instance of ours, or a looped copy).
+        if self.addrs.iter().any(|a| a.cidr.addr == d.src) {
+            return;
+        }
+        let adv = match packet::decode(&d.payload, d.src, d.dst) {
+            Ok(a) => a,
+            Err(drop) => {
+                self.metrics.dropped(&key.0, drop.reason());
+                return;
+            }
+        };
+        let Some((name, i)) = self.insts.iter_mut().find(|(_, i)| {
+            i.cfg.interface.as_str() == key.0
+                && i.family == key.1
+                && i.cfg.vrid.get() == adv.vrid
+                && i.cfg.version == adv.version
+        }) else {
+            self.metrics.dropped(&key.0, "other_vrid");
+            return;
+        };
+        let name = name.clone();
+        let unicast = !i.cfg.unicast_peers.is_empty();
+        if unicast && !i.cfg.unicast_peers.iter().any(|p| p.0 == d.src) {
+            *i.dropped.entry("unknown_peer").or_default() += 1;
+            self.metrics.dropped(&name, "unknown_peer");
+            return;
+        }
+        let addrs: Vec<IpAddr> = i.vips.iter().map(|c| c.addr).collect();
+        let want = Expect {
+            version: i.cfg.version,
+            auth: &i.auth,
+            interval_cs: interval_cs(i.cfg.advert_interval.0),
+            addrs: &addrs,
+            multicast: !unicast,
+        };
+        match packet::check(&adv, d.ttl, &want) {
+            Err(drop) => {
+                *i.dropped.entry(drop.reason()).or_default() += 1;
+                self.metrics.dropped(&name, drop.reason());
+                return;
+            }
+            Ok(true) => i.mismatch = None,
+            Ok(false) => {
+                if i.mismatch.as_ref() != Some(&adv.addrs) {
+                    i.mismatch = Some(adv.addrs.clone());
+                    let theirs: Vec<String> = adv.addrs.iter().map(ToString::to_string).collect();
+                    let ours: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                    self.shared.emit(Event::new(
+                        "vrrp",
+                        &name,
+                        format!(
+                            "configuration mismatch: {} advertises [{}], this node has [{}]; the election goes on, fix the configs to match",
+                            d.src,
+                            theirs.join(", "),
+                            ours.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        i.received += 1;
+        self.metrics.received(&name);
+        let interval = Duration::from_millis(u64::from(adv.interval_cs) * 10);
+        let acts = i.fsm.handle(
+            now(),
+            Input::Advert(Heard {
+                src: d.src,
+                priority: adv.priority,
+                interval,
+            }),
+        );
+        self.act(&name, acts);
+    }
+
+    /// Carries out one instance's actions, then lets its sync groups follow.
+    fn act(&mut self, name: &str, acts: Vec<Action>) {
+        for a in &acts {
+            match a {
+                Action::Send { priority } => self.send(name, *priority),
+                Action::AddVips => self.add_vips(name),
+                Action::RemoveVips => self.del_vips(name),
+                Action::Announce => self.announce(name),
+                Action::Became { from, to, why } => self.became(name, *from, *to, why),
+                Action::Answered { to, priority } => {
+                    tracing::warn!(
+                        instance = name,
+                        "{to} advertises priority {priority} while this node is master: answered at once and re-announced the addresses (split brain healing)"
+                    );
+                }
+            }
+        }
+        let follows: Vec<(String, Input)> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.members.iter().any(|m| m == name))
+            .flat_map(|(gname, g)| {
+                Group {
+                    name: gname.clone(),
+                    members: g.members.clone(),
+                }
+                .follow(name, &acts)
+            })
+            .collect();
+        for (member, input) in follows {
+            let more = self
+                .insts
+                .get_mut(&member)
+                .map(|i| i.fsm.handle(now(), input));
+            if let Some(more) = more {
+                // Forced changes do not cascade (Group::follow skips them).
+                self.act(&member, more);
+            }
+        }
+    }
+
+    fn send(&mut self, name: &str, priority: u8) {
+        let Some(i) = self.insts.get_mut(name) else {
+            return;
+        };
+        let Some(tx) = &i.tx else { return };
+        let adv = Advert {
+            version: i.cfg.version,
+            vrid: i.cfg.vrid.get(),
+            priority,
+            interval_cs: interval_cs(i.cfg.advert_interval.0),
+            addrs: i.vips.iter().map(|c| c.addr).collect(),
+            auth: i.auth.clone(),
+        };
+        let dsts: Vec<IpAddr> = if i.cfg.unicast_peers.is_empty() {
+            vec![socket::group(i.family)]
+        } else {
+            i.cfg.unicast_peers.iter().map(|p| p.0).collect()
+        };
+        for dst in dsts {
+            let bytes = packet::encode(&adv, tx.src, dst);
+            match tx.send(&bytes, dst) {
+                Ok(()) => {
+                    i.sent += 1;
+                    self.metrics.sent(name);
+                }
+                Err(e) => {
+                    if i.last_error.as_ref() != Some(&e) {
+                        self.shared.emit(Event::new("vrrp", name, e.clone()));
+                        i.last_error = Some(e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn vip_index(&self, name: &str) -> Option<(String, u32)> {
+        let i = self.insts.get(name)?;
+        let l = self.links.iter().find(|l| l.name == i.vip_ifname)?;
+        Some((l.name.clone(), l.index))
+    }
+
+    fn add_vips(&mut self, name: &str) {
+        let Some((ifn, idx)) = self.vip_index(name) else {
+            self.shared.emit(Event::new(
+                "vrrp",
+                name,
+                "cannot add the virtual addresses: their interface does not exist",
+            ));
+            return;
+        };
+        let vips = self.insts[name].vips.clone();
+        for c in vips {
+            if let Err(e) = self.rtnl.add_vip(&ifn, idx, &c) {
+                self.shared.emit(Event::new("vrrp", name, e));
+            }
+        }
+    }
+
+    fn del_vips(&mut self, name: &str) {
+        let vips = self
+            .insts
+            .get(name)
+            .map(|i| i.vips.clone())
+            .unwrap_or_default();
+        self.del_these(name, &vips);
+    }
+
+    fn del_these(&mut self, name: &str, vips: &[Cidr]) {
+        let Some((ifn, idx)) = self.vip_index(name) else {
+            return;
+        };
+        for c in vips {
+            if let Err(e) = self.rtnl.del_addr(&ifn, idx, c) {
+                // Already gone is what we wanted.
+                if !e.contains("Cannot assign")
+                    && !e.contains("No such")
+                    && !e.contains("os error 99")
+                {
+                    self.shared.emit(Event::new("vrrp", name, e));
+                }
+            }
+        }
+    }
+
+    /// After a reload changed the VIP list of a master: add the new ones,
+    /// remove the dropped ones, and announce.
+    fn move_vips(&mut self, name: &str, before: &[Cidr]) {
+        let now_vips = self.insts[name].vips.clone();
+        let gone: Vec<Cidr> = before
+            .iter()
+            .filter(|c| !now_vips.contains(c))
+            .copied()
+            .collect();
+        self.del_these(name, &gone);
+        if now_vips.iter().any(|c| !before.contains(c)) {
+            self.add_vips(name);
+            self.announce(name);
+        }
+    }
+
+    /// A burst of gratuitous ARPs / unsolicited NAs, on its own task so
+    /// the spacing between packets does not hold up the loop.
+    fn announce(&mut self, name: &str) {
+        let Some(i) = self.insts.get(name) else {
+            return;
+        };
+        let Some(l) = self.links.iter().find(|l| l.name == i.vip_ifname) else {
+            return;
+        };
+        let Some(mac) = parse_mac(&l.mac) else { return };
+        // keepalived sets the NA Router flag when the interface forwards
+        // IPv6 (an LVS-NAT director does); clearing it would make
+        // neighbours drop this router from their default router list
+        // (RFC 4861 §7.2.5).
+        let router =
+            std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{}/forwarding", l.name))
+                .is_ok_and(|v| v.trim() == "1");
+        let frames: Vec<Vec<u8>> = i
+            .vips
+            .iter()
+            .map(|c| match c.addr {
+                IpAddr::V6(v6) => garp::na_frame_with_router(mac, v6, router),
+                IpAddr::V4(_) => garp::frame_for(mac, c.addr),
+            })
+            .collect();
+        let (count, spacing, idx) = (i.cfg.garp.count, i.cfg.garp.interval.0, l.index);
+        let shared = self.shared.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            let sender = match garp::Sender::open(idx) {
+                Ok(s) => s,
+                Err(e) => {
+                    shared.emit(Event::new("vrrp", &name, e));
+                    return;
+                }
+            };
+            for k in 0..count {
+                for f in &frames {
+                    if let Err(e) = sender.send(f) {
+                        shared.emit(Event::new("vrrp", &name, e));
+                        return;
+                    }
+                }
+                if k + 1 < count && !spacing.is_zero() {
+                    tokio::time::sleep(spacing).await;
+                }
+            }
+        });
+    }
+
+    fn became(&mut self, name: &str, from: State, to: State, why: &Why) {
+        let Some(i) = self.insts.get_mut(name) else {
+            return;
+        };
+        i.transitions += 1;
+        i.since = SystemTime::now();
+        let prio = i.fsm.priority();
+        let msg = format!("{from} → {to}: {why} (priority {prio})");
+        self.shared.emit(Event::new("vrrp", name, msg));
+        self.metrics.transition(name, to);
+        let master = to == State::Master;
+        self.shared.vrrp_roles.send_if_modified(|r| {
+            let old = r.insert(name.to_string(), master);
+            old != Some(master)
+        });
+        let n = &i.cfg.notify;
+        let specific = match to {
+            State::Master => n.master.clone(),
+            State::Backup => n.backup.clone(),
+            State::Fault => n.fault.clone(),
+            State::Init => n.stop.clone(),
+        };
+        let env = vec![
+            ("PHAROS_INSTANCE".to_string(), name.to_string()),
+            ("PHAROS_STATE".to_string(), to.name().to_string()),
+            ("PHAROS_OLD_STATE".to_string(), from.name().to_string()),
+            ("PHAROS_PRIORITY".to_string(), prio.to_string()),
+            ("PHAROS_REASON".to_string(), why.to_string()),
+            ("PHAROS_VRID".to_string(), i.cfg.vrid.get().to_string()),
+        ];
+        for argv in [specific, n.any.clone()].into_iter().flatten() {
+            self.notifier.submit(Hook {
+                label: format!("{name} {to}"),
+                argv,
+                env: env.clone(),
+                timeout: n.timeout.0,
+            });
+        }
+        // A sync group's own hooks run when all its members agree.
+        for (gname, g) in &self.groups {
+            if !g.members.iter().any(|m| m == name) {
+                continue;
+            }
+            let all = g
+                .members
+                .iter()
+                .all(|m| m == name || self.insts.get(m).is_some_and(|o| o.fsm.state() == to));
+            if !all {
+                continue;
+            }
+            let argv = match to {
+                State::Master => g.notify.master.clone(),
+                State::Backup => g.notify.backup.clone(),
+                State::Fault => g.notify.fault.clone(),
+                State::Init => g.notify.stop.clone(),
+            };
+            let mut genv = env.clone();
+            genv.push(("PHAROS_GROUP".to_string(), gname.clone()));
+            for argv in [argv, g.notify.any.clone()].into_iter().flatten() {
+                self.notifier.submit(Hook {
+                    label: format!("group {gname} {to}"),
+                    argv,
+                    env: genv.clone(),
+                    timeout: g.notify.timeout.0,
+                });
+            }
+        }
+    }
+
+    fn on_report(&mut self, rep: Report) {
+        let msg = format!(
+            "notify hook {:?} ({}): {:?} after {} ms",
+            rep.argv,
+            rep.label,
+            rep.outcome,
+            rep.took.as_millis()
+        );
+        self.shared.emit(Event::new("notify", &rep.label, msg));
+    }
+
+    async fn shutdown(&mut self) {
+        let names: Vec<String> = self.insts.keys().cloned().collect();
+        for name in names {
+            let acts = self
+                .insts
+                .get_mut(&name)
+                .map(|i| i.fsm.handle(now(), Input::Shutdown));
+            if let Some(acts) = acts {
+                self.act(&name, acts);
+            }
+        }
+        self.publish();
+        self.notifier.drain(HOOKS_BOUND).await;
+        for (_, h) in std::mem::take(&mut self.rx) {
+            h.abort();
+        }
+    }
+
+    fn publish(&self) {
+        let mut out = serde_json::Map::new();
+        for (name, i) in &self.insts {
+            out.insert(
+                name.clone(),
+                json!({
+                    "state": i.fsm.state().name(),
+                    "priority": i.fsm.priority(),
+                    "base_priority": i.cfg.priority.get(),
+                    "master": i.fsm.master().map(|m| m.to_string()),
+                    "interface": i.cfg.interface.as_str(),
+                    "vrid": i.cfg.vrid.get(),
+                    "version": match i.cfg.version { VrrpVersion::V2 => 2, VrrpVersion::V3 => 3 },
+                    "advert_interval_ms": u64::try_from(i.fsm.master_interval().as_millis()).unwrap_or(u64::MAX),
+                    "virtual_addresses": i.vips.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "fault": i.fsm.fault(),
+                    "since": humantime::format_rfc3339_seconds(i.since).to_string(),
+                    "transitions": i.transitions,
+                    "adverts": {
+                        "sent": i.sent,
+                        "received": i.received,
+                        "dropped": i.dropped,
+                    },
+                    "tracked": i.tracked.values().map(|t| json!({"what": t.what, "weight": t.weight, "up": t.up})).collect::<Vec<_>>(),
+                }),
+            );
+            self.metrics.state(name, i.fsm.state(), i.fsm.priority());
+        }
+        self.shared.publish("vrrp", json!({ "instances": out }));
+    }
+}
+
+impl Inst {
+    fn new(cfg: &VrrpInstance, primary: IpAddr) -> Inst {
+        let vips: Vec<Cidr> = cfg.virtual_addresses.iter().map(|v| v.0).collect();
+        let family = vips.first().map_or(Family::Ipv4, Cidr::family);
+        let auth = match &cfg.authentication {
+            Some(a) if a.kind == AuthKind::Pass => Auth::pass(a.password.as_deref().unwrap_or("")),
+            _ => Auth::None,
+        };
+        let p = Params {
+            version: cfg.version,
+            priority: cfg.priority.get(),
+            interval: cfg.advert_interval.0,
+            preempt: cfg.preempt,
+            preempt_delay: cfg.preempt_delay.map(|d| d.0).unwrap_or_default(),
+            primary,
+            garp_delay: cfg.garp.delay.0,
+            garp_refresh: cfg.garp.refresh.map(|d| d.0),
+        };
+        Inst {
+            vip_ifname: cfg
+                .vip_interface
+                .as_ref()
+                .unwrap_or(&cfg.interface)
+                .as_str()
+                .to_string(),
+            cfg: cfg.clone(),
+            fsm: Instance::new(p),
+            family,
+            vips,
+            auth,
+            tx: None,
+            blocked: None,
+            started: false,
+            tracked: BTreeMap::new(),
+            link_fault: None,
+            sent: 0,
+            received: 0,
+            dropped: BTreeMap::new(),
+            transitions: 0,
+            since: SystemTime::now(),
+            mismatch: None,
+            last_error: None,
+        }
+    }
+}
+
+/// Whether a changed instance can be updated in place: same wire identity
+/// and sockets.
+fn same_identity(a: &VrrpInstance, b: &VrrpInstance) -> bool {
+    let fam = |i: &VrrpInstance| i.virtual_addresses.first().map(|v| v.0.family());
+    a.interface == b.interface
+        && a.vrid == b.vrid
+        && a.version == b.version
+        && a.unicast_source == b.unicast_source
+        && a.vip_interface == b.vip_interface
+        && fam(a) == fam(b)
+}
+
+/// The address adverts are sent from: IPv4, the interface's first address
+/// that is not a VIP (RFC 5798 §5.1.1.1 "primary"); IPv6, its link-local
+/// address (§5.1.2.1).
+fn primary(addrs: &[AddrLive], index: u32, family: Family) -> Option<IpAddr> {
+    addrs
+        .iter()
+        .filter(|a| a.index == index && a.proto != VIP_PROTO)
+        .map(|a| a.cidr.addr)
+        .find(|ip| match (family, ip) {
+            (Family::Ipv4, IpAddr::V4(_)) => true,
+            (Family::Ipv6, IpAddr::V6(v)) => socket::is_link_local(v),
+            _ => false,
+        })
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut out {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+// ---------------------------------------------------------------- metrics
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InstLabel {
+    instance: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DropLabel {
+    instance: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    instance: String,
+    state: String,
+}
+
+struct VrrpMetrics {
+    sent: MFamily<InstLabel, Counter>,
+    received: MFamily<InstLabel, Counter>,
+    dropped: MFamily<DropLabel, Counter>,
+    transitions: MFamily<StateLabel, Counter>,
+    state: MFamily<StateLabel, Gauge>,
+    priority: MFamily<InstLabel, Gauge>,
+}
+
+impl VrrpMetrics {
+    fn sent(&self, i: &str) {
+        self.sent
+            .get_or_create(&InstLabel { instance: i.into() })
+            .inc();
+    }
+    fn received(&self, i: &str) {
+        self.received
+            .get_or_create(&InstLabel { instance: i.into() })
+            .inc();
+    }
+    /// `who` is the instance, or the interface when the packet could not
+    /// be matched to one.
+    fn dropped(&self, who: &str, reason: &str) {
+        self.dropped
+            .get_or_create(&DropLabel {
+                instance: who.into(),
+                reason: reason.into(),
+            })
+            .inc();
+    }
+    fn transition(&self, i: &str, to: State) {
+        self.transitions
+            .get_or_create(&StateLabel {
+                instance: i.into(),
+                state: to.name().into(),
+            })
+            .inc();
+    }
+    fn state(&self, i: &str, s: State, prio: u8) {
+        for st in [State::Init, State::Backup, State::Master, State::Fault] {
+            self.state
+                .get_or_create(&StateLabel {
+                    instance: i.into(),
+                    state: st.name().into(),
+                })
+                .set(i64::from(st == s));
+        }
+        self.priority
+            .get_or_create(&InstLabel { instance: i.into() })
+            .set(i64::from(prio));
+    }
+}
+
+static METRICS: OnceLock<VrrpMetrics> = OnceLock::new();
+
+fn metrics(shared: &Shared) -> &'static VrrpMetrics {
+    METRICS.get_or_init(|| {
+        let m = VrrpMetrics {
+            sent: MFamily::default(),
+            received: MFamily::default(),
+            dropped: MFamily::default(),
+            transitions: MFamily::default(),
+            state: MFamily::default(),
+            priority: MFamily::default(),
+        };
+        let mut r = shared.metrics.registry();
+        r.register(
+            "vrrp_adverts_sent",
+            "VRRP advertisements sent",
+            m.sent.clone(),
+        );
+        r.register(
+            "vrrp_adverts_received",
+            "VRRP advertisements received and accepted",
+            m.received.clone(),
+        );
+        r.register(
+            "vrrp_adverts_dropped",
+            "VRRP packets dropped, by reason (RFC 5798 §7.1 checks)",
+            m.dropped.clone(),
+        );
+        r.register(
+            "vrrp_transitions",
+            "VRRP state changes, by new state",
+            m.transitions.clone(),
+        );
+        r.register(
+            "vrrp_state",
+            "1 for the state each VRRP instance is in",
+            m.state.clone(),
+        );
+        r.register(
+            "vrrp_priority",
+            "Effective VRRP priority (configured plus tracking)",
+            m.priority.clone(),
+        );
+        m
+    })
+}

@@ -67,6 +67,22 @@ pub struct Run {
 }
 
 impl Run {
+    /// Everything this `pharos run` logged so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pharos.log")).unwrap_or_default()
+    }
+    /// `pharos status --json`, or Null when it does not answer.
+    pub fn status(&self) -> serde_json::Value {
+        let out = self.ctl(&["status", "--json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+    /// Sends a signal (`-KILL`, `-TERM`) and waits for the process to end.
+    pub fn signal(&mut self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("c.sock")
     }
@@ -98,8 +114,9 @@ pub fn start(ns: &Netns, config: &str) -> Run {
         .arg("--socket")
         .arg(dir.path().join("c.sock"))
         .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("pharos.log")).unwrap())
         .spawn()
         .unwrap();
     let run = Run { child, dir };

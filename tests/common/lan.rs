@@ -1,0 +1,143 @@
+//! A switched LAN of network namespaces for VRRP tests: one "switch"
+//! namespace holding bridge `br0`, and nodes each with an `eth0` plugged
+//! into it (10.9.0.N/24, fd00:9::N/64, link-local without DAD delay).
+//! Everything is removed on drop, even when a test fails.
+
+#![allow(dead_code)]
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::netns::Netns;
+
+pub struct Lan {
+    pub switch: Netns,
+    pub nodes: Vec<Netns>,
+}
+
+impl Lan {
+    pub fn new(n: usize) -> Lan {
+        let switch = Netns::new();
+        switch.run(&["ip", "link", "set", "lo", "up"]);
+        switch.run(&[
+            "ip",
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]);
+        switch.run(&["ip", "link", "set", "br0", "up"]);
+        let mut nodes = Vec::new();
+        for i in 0..n {
+            let ns = Netns::new();
+            ns.run(&["ip", "link", "set", "lo", "up"]);
+            for k in [
+                "net.ipv6.conf.all.accept_dad",
+                "net.ipv6.conf.default.accept_dad",
+            ] {
+                ns.write(k, "0");
+            }
+            let port = format!("sw{i}");
+            switch.run(&[
+                "ip", "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns.0,
+            ]);
+            switch.run(&["ip", "link", "set", &port, "master", "br0", "up"]);
+            ns.run(&["ip", "link", "set", "eth0", "up"]);
+            ns.run(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("10.9.0.{}/24", i + 1),
+                "dev",
+                "eth0",
+            ]);
+            ns.run(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("fd00:9::{}/64", i + 1),
+                "dev",
+                "eth0",
+            ]);
+            nodes.push(ns);
+        }
+        Lan { switch, nodes }
+    }
+
+    /// Unplugs node `i` from the switch without it seeing a link change
+    /// (its carrier stays up): the way a split brain happens.
+    pub fn isolate(&self, i: usize) {
+        self.switch
+            .run(&["ip", "link", "set", &format!("sw{i}"), "nomaster"]);
+    }
+
+    pub fn rejoin(&self, i: usize) {
+        self.switch
+            .run(&["ip", "link", "set", &format!("sw{i}"), "master", "br0"]);
+    }
+
+    /// Whether node `i` has `ip` on eth0.
+    pub fn holds(&self, i: usize, ip: &str) -> bool {
+        holds(&self.nodes[i], ip)
+    }
+
+    /// The nodes (among `among`) that hold `ip`.
+    pub fn holders(&self, ip: &str, among: &[usize]) -> Vec<usize> {
+        among
+            .iter()
+            .copied()
+            .filter(|&i| self.holds(i, ip))
+            .collect()
+    }
+}
+
+pub fn holds(ns: &Netns, ip: &str) -> bool {
+    let want: IpAddr = ip.parse().unwrap();
+    let out = ns
+        .exec(&["ip", "-j", "addr", "show", "dev", "eth0"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v[0]["addr_info"].as_array().is_some_and(|a| {
+        a.iter().any(|x| {
+            x["local"]
+                .as_str()
+                .and_then(|s| s.parse::<IpAddr>().ok())
+                .is_some_and(|x| x == want)
+        })
+    })
+}
+
+/// Polls `f` every 20 ms until it is true, or panics with `what` after `within`.
+pub fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < within,
+            "timed out after {within:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+/// Samples who holds `ip` among `among` for `during`, every 20 ms, and
+/// returns the longest stretch during which more than one node held it.
+pub fn longest_overlap(lan: &Lan, ip: &str, among: &[usize], during: Duration) -> Duration {
+    let end = Instant::now() + during;
+    let mut worst = Duration::ZERO;
+    let mut since: Option<Instant> = None;
+    while Instant::now() < end {
+        let n = lan.holders(ip, among).len();
+        match (n > 1, since) {
+            (true, None) => since = Some(Instant::now()),
+            (true, Some(s)) => worst = worst.max(s.elapsed()),
+            (false, _) => since = None,
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    worst
+}

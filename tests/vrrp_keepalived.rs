@@ -1,0 +1,294 @@
+//! Interop with keepalived 2.2 (from apt) on the wire, both ways, for
+//! VRRPv2 with PASS authentication, VRRPv3 over IPv4 and VRRPv3 over IPv6:
+//! election, failover when the master is killed, preemption when it comes
+//! back, handoff when it stops. Throughout, a VIP held by both nodes for
+//! longer than one advert interval once the election settled fails the test.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::lan::{Lan, longest_overlap, wait_for};
+use common::netns::{Netns, Run, start};
+
+const LONG: Duration = Duration::from_secs(20);
+
+#[derive(Clone, Copy)]
+enum Mode {
+    V2Pass,
+    V3Ipv4,
+    V3Ipv6,
+}
+
+impl Mode {
+    fn vip(self) -> &'static str {
+        match self {
+            Mode::V3Ipv6 => "fd00:9::100",
+            _ => "10.9.0.100",
+        }
+    }
+    fn prefix(self) -> u8 {
+        match self {
+            Mode::V3Ipv6 => 64,
+            _ => 24,
+        }
+    }
+    fn interval(self) -> Duration {
+        match self {
+            Mode::V2Pass => Duration::from_secs(1),
+            _ => Duration::from_millis(500),
+        }
+    }
+
+    fn pharos(self, priority: u8) -> String {
+        let (version, auth, interval) = match self {
+            Mode::V2Pass => (
+                2,
+                "authentication = { type = \"pass\", password = \"secret1\" }",
+                "1s",
+            ),
+            _ => (3, "", "500ms"),
+        };
+        format!(
+            r#"
+[vrrp.VI_1]
+interface = "eth0"
+vrid = 51
+version = {version}
+priority = {priority}
+advert_interval = "{interval}"
+virtual_addresses = ["{}/{}"]
+{auth}
+"#,
+            self.vip(),
+            self.prefix()
+        )
+    }
+
+    fn keepalived(self, priority: u8) -> String {
+        let (version, auth, interval) = match self {
+            Mode::V2Pass => (
+                2,
+                "authentication {\n    auth_type PASS\n    auth_pass secret1\n  }",
+                "1",
+            ),
+            _ => (3, "", "0.5"),
+        };
+        format!(
+            r#"
+global_defs {{
+  router_id ka
+  vrrp_garp_master_delay 0
+}}
+vrrp_instance VI_1 {{
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  version {version}
+  priority {priority}
+  advert_int {interval}
+  {auth}
+  virtual_ipaddress {{
+    {}/{}
+  }}
+}}
+"#,
+            self.vip(),
+            self.prefix()
+        )
+    }
+}
+
+/// keepalived in a namespace, killed when dropped.
+struct Keepalived {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Keepalived {
+    fn start(ns: &Netns, conf: &str) -> Keepalived {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("keepalived.conf");
+        std::fs::write(&f, conf).unwrap();
+        let p = |n: &str| dir.path().join(n).to_string_lossy().to_string();
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.0,
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+                "-f",
+            ])
+            .arg(&f)
+            .args(["-p", &p("k.pid"), "-r", &p("v.pid"), "-c", &p("c.pid")])
+            .stdout(std::fs::File::create(dir.path().join("log")).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("keepalived is installed (make test installs it)");
+        Keepalived {
+            child: Some(child),
+            dir,
+        }
+    }
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+    fn signal(&mut self, sig: &str) {
+        if let Some(mut c) = self.child.take() {
+            // keepalived forks a VRRP child; signal the whole group we made.
+            let pid = c.id().to_string();
+            if sig == "-KILL" {
+                // The parent and its VRRP child, so nothing says goodbye.
+                let _ = Command::new("pkill").args([sig, "-P", &pid]).status();
+            }
+            let _ = Command::new("kill").args([sig, &pid]).status();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Keepalived {
+    fn drop(&mut self) {
+        self.signal("-KILL");
+    }
+}
+
+fn state(r: &Run) -> String {
+    r.status()["subsystems"]["vrrp"]["instances"]["VI_1"]["state"]
+        .as_str()
+        .unwrap_or("?")
+        .to_string()
+}
+
+fn wait_holders(lan: &Lan, mode: Mode, want: &[usize], what: &str, diag: &dyn Fn() -> String) {
+    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for(what, LONG, || lan.holders(mode.vip(), &[0, 1]) == want)
+    }));
+    if ok.is_err() {
+        panic!(
+            "{what}: holders {:?}\n{}",
+            lan.holders(mode.vip(), &[0, 1]),
+            diag()
+        );
+    }
+}
+
+/// Node 0 runs pharos, node 1 keepalived; `pharos_first` says which has
+/// the higher priority (and so is master first).
+fn pair(mode: Mode, pharos_high: bool) {
+    let lan = Lan::new(2);
+    let (pp, kp) = if pharos_high { (150, 100) } else { (100, 150) };
+    let mut ph = start(&lan.nodes[0], &mode.pharos(pp));
+    let mut ka = Keepalived::start(&lan.nodes[1], &mode.keepalived(kp));
+    let (hi, lo) = if pharos_high { (0, 1) } else { (1, 0) };
+    let diag = |ph: &Run, ka: &Keepalived| {
+        format!(
+            "pharos status: {}\npharos log:\n{}\nkeepalived log:\n{}",
+            ph.status()["subsystems"]["vrrp"],
+            ph.log(),
+            ka.log()
+        )
+    };
+    wait_holders(&lan, mode, &[hi], "election", &|| diag(&ph, &ka));
+    let overlap = longest_overlap(&lan, mode.vip(), &[0, 1], mode.interval() * 4);
+    assert!(
+        overlap <= mode.interval(),
+        "VIP on both nodes for {overlap:?}"
+    );
+    if pharos_high {
+        assert_eq!(state(&ph), "master");
+    } else {
+        assert_eq!(state(&ph), "backup", "{}", diag(&ph, &ka));
+    }
+
+    // Failover: the master is killed without a goodbye.
+    if pharos_high {
+        ph.signal("-KILL");
+        // The killed pharos cannot remove its VIP; only keepalived counts.
+        wait_for("keepalived takes over", LONG, || lan.holds(1, mode.vip()));
+        let _ = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lan.nodes[0].0,
+                "ip",
+                "addr",
+                "flush",
+                "dev",
+                "eth0",
+                "to",
+                mode.vip(),
+            ])
+            .status();
+        ph = start(&lan.nodes[0], &mode.pharos(pp));
+    } else {
+        ka.signal("-KILL");
+        wait_for("pharos takes over", LONG, || state(&ph) == "master");
+        assert!(lan.holds(0, mode.vip()));
+        let _ = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lan.nodes[1].0,
+                "ip",
+                "addr",
+                "flush",
+                "dev",
+                "eth0",
+                "to",
+                mode.vip(),
+            ])
+            .status();
+        ka = Keepalived::start(&lan.nodes[1], &mode.keepalived(kp));
+    }
+    // Preemption: the higher-priority node is back and takes the VIP.
+    wait_holders(&lan, mode, &[hi], "preemption", &|| diag(&ph, &ka));
+    let overlap = longest_overlap(&lan, mode.vip(), &[0, 1], mode.interval() * 4);
+    assert!(
+        overlap <= mode.interval(),
+        "VIP on both nodes for {overlap:?}"
+    );
+
+    // Handoff: the master stops cleanly (priority 0); the other takes over.
+    if pharos_high {
+        ph.signal("-TERM");
+    } else {
+        ka.signal("-TERM");
+    }
+    wait_holders(&lan, mode, &[lo], "handoff", &|| diag(&ph, &ka));
+}
+
+#[test]
+fn v2_pass_pharos_master_keepalived_backup() {
+    pair(Mode::V2Pass, true);
+}
+
+#[test]
+fn v2_pass_keepalived_master_pharos_backup() {
+    pair(Mode::V2Pass, false);
+}
+
+#[test]
+fn v3_ipv4_pharos_master_keepalived_backup() {
+    pair(Mode::V3Ipv4, true);
+}
+
+#[test]
+fn v3_ipv4_keepalived_master_pharos_backup() {
+    pair(Mode::V3Ipv4, false);
+}
+
+#[test]
+fn v3_ipv6_pharos_master_keepalived_backup() {
+    pair(Mode::V3Ipv6, true);
+}
+
+#[test]
+fn v3_ipv6_keepalived_master_pharos_backup() {
+    pair(Mode::V3Ipv6, false);
+}
