@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::lan::{Lan, longest_overlap, wait_for};
@@ -127,7 +127,7 @@ impl Keepalived {
             .arg(&f)
             .args(["-p", &p("k.pid"), "-r", &p("v.pid"), "-c", &p("c.pid")])
             .stdout(std::fs::File::create(dir.path().join("log")).unwrap())
-            .stderr(Stdio::inherit())
+            .stderr(std::fs::File::create(dir.path().join("err")).unwrap())
             .spawn()
             .expect("keepalived is installed (make test installs it)");
         Keepalived {
@@ -204,6 +204,10 @@ fn pair(mode: Mode, pharos_high: bool) {
         assert_eq!(state(&ph), "master");
     } else {
         assert_eq!(state(&ph), "backup", "{}", diag(&ph, &ka));
+        // keepalived's adverts were heard and none was dropped.
+        let adverts = &ph.status()["subsystems"]["vrrp"]["instances"]["VI_1"]["adverts"];
+        assert!(adverts["received"].as_u64().unwrap_or(0) >= 2, "{adverts}");
+        assert_eq!(adverts["dropped"], serde_json::json!({}), "{adverts}");
     }
 
     // Failover: the master is killed without a goodbye.
