@@ -6,6 +6,7 @@
 //! - [`cli`]: the command line, the contract other tools rely on.
 //! - [`import`]: existing setups (ipvsadm rules) converted to pharos TOML.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod diag;

@@ -54,9 +54,11 @@ fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {
     assert!(!sticky.contains("FAIL"), "{c}");
     assert_eq!(
         value(&c, "SYNC:"),
-        "backup sync daemon (mcast=dc0, syncid=5, maxlen=1472, group=224.0.0.81, port=8848, ttl=1);",
-        "backup always; master only while the followed instance is master"
+        "backup sync daemon (mcast=dc0, syncid=5, maxlen=1472, group=224.0.0.81, port=8848, ttl=1);master sync daemon (mcast=dc0, syncid=5, maxlen=1472, group=224.0.0.81, port=8848, ttl=1);",
+        "backup always, and master while the followed VRRP instance is master"
     );
+    assert_eq!(value(&c, "VRRP:"), r#""VI_1":{"state":"master""#);
+    assert_eq!(value(&c, "VIP:"), "1", "the VRRP master holds its VIP on br1");
     let scheds: BTreeSet<&str> = value(&c, "SCHEDULERS:").split(' ').collect();
     for s in [
         "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",

@@ -210,3 +210,45 @@ fn split_brain_heals_to_one_master_when_the_link_is_back() {
         lan.holders(VIP, &[0, 1]) == vec![0]
     });
 }
+
+#[test]
+fn a_reload_leaves_unchanged_instances_alone_and_starts_new_ones() {
+    let lan = Lan::new(2);
+    let a = start(&lan.nodes[0], &config(150, ""));
+    let b = start(&lan.nodes[1], &config(100, ""));
+    wait_state(&a, "master", LONG);
+    wait_state(&b, "backup", LONG);
+    let inst = |r: &Run, n: &str| r.status()["subsystems"]["vrrp"]["instances"][n].clone();
+    let before = inst(&a, "VI_1");
+    // A second instance, and a hook added to the first (changed in place).
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("hook-ran");
+    let cfg = config(
+        150,
+        &format!(
+            "notify.master = [\"/bin/touch\", \"{}\"]\n\n[vrrp.VI_2]\ninterface = \"eth0\"\nvrid = 52\nversion = 3\nadvert_interval = \"200ms\"\nvirtual_addresses = [\"10.9.0.101/24\"]\n",
+            marker.display()
+        ),
+    );
+    std::fs::write(a.dir.path().join("pharos.toml"), cfg).unwrap();
+    let out = a.ctl(&["reload"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_for("VI_2 master", LONG, || inst(&a, "VI_2")["state"] == "master");
+    assert!(lan.holds(0, "10.9.0.101"));
+    let after = inst(&a, "VI_1");
+    assert_eq!(after["state"], "master");
+    assert_eq!(after["transitions"], before["transitions"], "VI_1 was not disturbed");
+    assert_eq!(after["since"], before["since"]);
+    assert_eq!(state(&b), "backup");
+    assert!(!marker.exists(), "no transition, so no hook");
+    // The hook does run on the next transition into master.
+    std::fs::write(a.dir.path().join("pharos.toml"), config(90, &format!("notify.master = [\"/bin/touch\", \"{}\"]", marker.display()))).unwrap();
+    assert!(a.ctl(&["reload"]).status.success());
+    wait_state(&b, "master", LONG);
+    wait_state(&a, "backup", LONG);
+    std::fs::write(a.dir.path().join("pharos.toml"), config(150, &format!("notify.master = [\"/bin/touch\", \"{}\"]", marker.display()))).unwrap();
+    assert!(a.ctl(&["reload"]).status.success());
+    wait_state(&a, "master", LONG);
+    wait_for("master hook ran", LONG, || marker.exists());
+    assert!(!lan.holds(0, "10.9.0.101"), "VI_2, dropped from the config, let go of its VIP");
+}

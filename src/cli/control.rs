@@ -96,6 +96,7 @@ pub fn human(s: &Status) -> String {
     for (name, section) in &s.subsystems {
         match name.as_str() {
             "net" => out.push_str(&net_table(section)),
+            "vrrp" => out.push_str(&vrrp_table(section)),
             _ => out.push_str(&format!(
                 "\n[{name}]\n{}\n",
                 serde_json::to_string_pretty(section).unwrap_or_default()
@@ -165,6 +166,44 @@ pub fn events(socket: &Path) -> ExitCode {
 }
 
 /// The network plane's section: modules, then each sysctl with its state.
+/// One line per VRRP instance: state, effective (and configured) priority,
+/// who is master, advert counters, and the fault if any.
+fn vrrp_table(v: &serde_json::Value) -> String {
+    let mut out = String::from(
+        "\nVRRP INSTANCE    STATE   PRIO     IFACE    VRID  MASTER                     SENT   RCVD  DROP  SINCE\n",
+    );
+    for (name, i) in v["instances"].as_object().into_iter().flatten() {
+        let prio = match (i["priority"].as_u64(), i["base_priority"].as_u64()) {
+            (Some(p), Some(b)) if p != b => format!("{p}({b})"),
+            (Some(p), _) => p.to_string(),
+            _ => "?".into(),
+        };
+        let dropped: u64 = i["adverts"]["dropped"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, n)| n.as_u64())
+            .sum();
+        out.push_str(&format!(
+            "{:<16} {:<7} {:<8} {:<8} {:<5} {:<26} {:>5} {:>6} {:>5}  {}\n",
+            name,
+            i["state"].as_str().unwrap_or("?"),
+            prio,
+            i["interface"].as_str().unwrap_or("?"),
+            i["vrid"].as_u64().unwrap_or(0),
+            i["master"].as_str().unwrap_or("-"),
+            i["adverts"]["sent"].as_u64().unwrap_or(0),
+            i["adverts"]["received"].as_u64().unwrap_or(0),
+            dropped,
+            i["since"].as_str().unwrap_or("-"),
+        ));
+        if let Some(f) = i["fault"].as_str() {
+            out.push_str(&format!("  fault: {f}\n"));
+        }
+    }
+    out
+}
+
 fn net_table(net: &serde_json::Value) -> String {
     let mut out = String::from("\nMODULE                LOADED\n");
     for m in net["modules"].as_array().into_iter().flatten() {

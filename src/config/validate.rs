@@ -699,6 +699,21 @@ fn instance(cfg: &Config, name: &str, inst: &VrrpInstance, p: &Path, ctx: &mut C
             );
         }
     }
+    // Said plainly rather than ignored: these two are not built yet.
+    if inst.virtual_mac {
+        ctx.error(
+            &p.k("virtual_mac"),
+            "pharos does not run VRRP virtual MACs yet",
+            "drop `virtual_mac`: the VIPs move with gratuitous ARPs / unsolicited NAs from the interface's own MAC (what works on VM platforms that drop VMAC frames)",
+        );
+    }
+    if !inst.accept {
+        ctx.error(
+            &p.k("accept"),
+            "`accept = false` (RFC 5798 Accept_Mode off) is not supported yet: pharos's master always accepts packets to its VIPs, as keepalived does by default",
+            "drop `accept`",
+        );
+    }
     if inst.preempt_delay.is_some() && !inst.preempt {
         ctx.warn(
             &p.k("preempt_delay"),

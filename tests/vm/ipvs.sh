@@ -90,9 +90,13 @@ for m in "cl 10.100.0.1 nat" "lan 10.101.0.10 dr" "lan 10.101.0.20 tun" "cl 10.1
   echo "MODE $3:$r"
 done
 
-# The connection-sync daemon: backup (VI_1 is not master: no VRRP yet).
+# The connection-sync daemon: backup always; master too once VI_1 (alone
+# on br1, no peer) has become VRRP master and holds its VIP.
 wait_for 15 sh -c 'ipvsadm -L --daemon | grep -q backup'
-echo "SYNC: $(ipvsadm -L --daemon | tr '\n' ';')"
+wait_for 30 sh -c 'ipvsadm -L --daemon | grep -q master'
+echo "SYNC: $(ipvsadm -L --daemon | sort | tr '\n' ';')"
+echo "VRRP: $(pharos status --json | tr -d ' \n' | grep -o '"VI_1":{"state":"[a-z]*"')"
+echo "VIP: $(ip -o addr show dev br1 | grep -c 10.101.0.30/24)"
 
 # Scheduler names as the kernel has them.
 echo "SCHEDULERS: $(ipvsadm -Ln | awk '/^TCP|^UDP|^FWM/ {print $3}' | sort -u | tr '\n' ' ')"

@@ -1,0 +1,14 @@
+//! Health checks of the real servers (keepalived's TCP_CHECK, HTTP_GET,
+//! SSL_GET, UDP_CHECK, DNS_CHECK and MISC_CHECK) and of stand-alone
+//! `[checks]` for VRRP tracking, as one async engine.
+//!
+//! - [`probe`]: one attempt of each kind against one target (IO).
+//! - [`health`]: each target's rise/fall and each service's quorum with
+//!   hysteresis, `(now, result) -> transitions` (sans-IO).
+//! - [`task`]: the supervisor's `check` task: schedules the probes, spread
+//!   over the interval, and publishes the board that the IPVS task (weights,
+//!   sorry server) and the VRRP task (tracking) follow.
+
+pub mod health;
+pub mod probe;
+pub mod task;

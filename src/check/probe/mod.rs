@@ -1,0 +1,1 @@
+//! placeholder: one attempt of a check against one target.
