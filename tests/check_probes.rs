@@ -399,6 +399,27 @@ async fn https_verify_ca_with_another_ca_fails_on_the_certificate() {
 }
 
 #[tokio::test]
+async fn https_over_tls12() {
+    let pki = servers::pki("pharos test CA");
+    let (addr, log) = servers::https_tls12(&pki).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ca_file(&dir, "ca.pem", &pki.ca_pem);
+    // verify = "none" still checks the TLS 1.2 handshake's signature.
+    pass("type = \"https\"\npath = \"/ok\"", addr).await;
+    pass(
+        &format!(
+            "type = \"https\"\npath = \"/ok\"\nhost = \"www.pharos.test\"\nverify = \"ca\"\nca_file = \"{ca}\""
+        ),
+        addr,
+    )
+    .await;
+    assert_eq!(
+        log.lock().unwrap().pop().unwrap().sni.as_deref(),
+        Some("www.pharos.test")
+    );
+}
+
+#[tokio::test]
 async fn https_against_plain_http_times_out_in_the_handshake() {
     // The plain server waits for a request line that never comes.
     let (addr, _) = servers::http(LOCAL).await;

@@ -95,10 +95,22 @@ pub fn pki(ca_name: &str) -> Pki {
 /// The HTTP server of [`http`] behind TLS with `pki`'s certificate, on
 /// 127.0.0.1. A failed handshake is logged as a request to `!handshake`.
 pub async fn https(pki: &Pki) -> (SocketAddr, Log) {
+    https_with(pki, rustls::DEFAULT_VERSIONS).await
+}
+
+/// [`https`] speaking only TLS 1.2, as older real servers do.
+pub async fn https_tls12(pki: &Pki) -> (SocketAddr, Log) {
+    https_with(pki, &[&rustls::version::TLS12]).await
+}
+
+async fn https_with(
+    pki: &Pki,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> (SocketAddr, Log) {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key_der.clone()));
     let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(pki.chain.clone(), key)
