@@ -190,7 +190,7 @@ impl Http {
             let response = deadline
                 .step("waiting for the response", sender.send_request(request))
                 .await?
-                .map_err(|e| Failure::new(hyper_reason("no response", &e)))?;
+                .map_err(|e| Stop::Broken(Failure::new(hyper_reason("no response", &e))))?;
             self.judge(response, deadline).await
         };
         let mut exchange = std::pin::pin!(exchange);
@@ -200,34 +200,36 @@ impl Http {
         // The connection future moves the bytes; it may end (the server
         // closed after the response) before the exchange has read all the
         // body hyper already buffered, so keep going until the exchange ends.
+        // The connection goes first: when it breaks, the exchange sees that
+        // in the same turn, and its error must be known by then.
         loop {
             tokio::select! {
-                outcome = &mut exchange => {
-                    return match (outcome, conn_error) {
-                        // The connection's error says more than "connection
-                        // closed before message completed".
-                        (Err(_), Some(e)) => Err(Failure::new(e)),
-                        (outcome, _) => outcome,
-                    };
-                }
+                biased;
                 ended = &mut conn, if !conn_done => {
                     conn_done = true;
                     if let Err(e) = ended {
                         conn_error = Some(hyper_reason("connection failed", &e));
                     }
                 }
+                outcome = &mut exchange => {
+                    return match (outcome, conn_error) {
+                        (Ok(()), _) => Ok(()),
+                        (Err(Stop::Broken(_)), Some(e)) => Err(Failure::new(e)),
+                        (Err(Stop::Broken(f) | Stop::Judged(f)), _) => Err(f),
+                    };
+                }
             }
         }
     }
 
-    async fn judge(&self, response: Response<Incoming>, deadline: Deadline) -> Outcome {
+    async fn judge(&self, response: Response<Incoming>, deadline: Deadline) -> Result<(), Stop> {
         let code = response.status().as_u16();
         if !self.status.iter().any(|r| r.contains(code)) {
             let ranges: Vec<String> = self.status.iter().map(ToString::to_string).collect();
-            return Err(Failure::new(format!(
+            return Err(Stop::Judged(Failure::new(format!(
                 "status {code} not in {}",
                 ranges.join(", ")
-            )));
+            ))));
         }
         if self.md5.is_none() && self.sha256.is_none() && self.contains.is_none() {
             return Ok(());
@@ -238,16 +240,17 @@ impl Http {
         let mut search = self.contains.as_deref().map(Search::new);
         let mut read: u64 = 0;
         while let Some(frame) = deadline.step("reading the body", body.frame()).await? {
-            let frame = frame.map_err(|e| Failure::new(hyper_reason("reading the body", &e)))?;
+            let frame = frame
+                .map_err(|e| Stop::Broken(Failure::new(hyper_reason("reading the body", &e))))?;
             let Ok(data) = frame.into_data() else {
                 continue; // trailers
             };
             read += data.len() as u64;
             if read > MAX_BODY {
-                return Err(Failure::new(format!(
+                return Err(Stop::Judged(Failure::new(format!(
                     "body longer than {} MiB; body rules are for small health pages",
                     MAX_BODY >> 20
-                )));
+                ))));
             }
             if let Some(h) = &mut md5 {
                 h.update(&data);
@@ -265,32 +268,48 @@ impl Http {
         if let (Some(h), Some(want)) = (md5, &self.md5) {
             let got = h.finalize();
             if got[..] != want[..] {
-                return Err(Failure::new(format!(
+                return Err(Stop::Judged(Failure::new(format!(
                     "body md5 {} differs from the expected {}",
                     to_hex(&got),
                     to_hex(want)
-                )));
+                ))));
             }
         }
         if let (Some(h), Some(want)) = (sha256, &self.sha256) {
             let got = h.finalize();
             if got[..] != want[..] {
-                return Err(Failure::new(format!(
+                return Err(Stop::Judged(Failure::new(format!(
                     "body sha256 {} differs from the expected {}",
                     to_hex(&got),
                     to_hex(want)
-                )));
+                ))));
             }
         }
         if let (Some(s), Some(text)) = (search, &self.contains) {
             if !s.found {
-                return Err(Failure::new(format!(
+                return Err(Stop::Judged(Failure::new(format!(
                     "body ({read} bytes) does not contain `{}`",
                     shorten(text, 64)
-                )));
+                ))));
             }
         }
         Ok(())
+    }
+}
+
+/// How an exchange failed: the response was judged and found wanting, or
+/// the transport broke, in which case the connection's own error (if it
+/// ended with one, like "connection reset") says more than what the
+/// request saw ("connection closed before message completed").
+enum Stop {
+    Judged(Failure),
+    Broken(Failure),
+}
+
+/// Timeouts are judged: the deadline, not the transport, ended them.
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Stop {
+        Stop::Judged(f)
     }
 }
 
