@@ -16,10 +16,9 @@
 //!   (the latter only when there is a port), so one script can serve every
 //!   real server.
 
+use std::net::IpAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
-
-use std::net::IpAddr;
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
