@@ -1,0 +1,57 @@
+//! The tcp probe (keepalived's TCP_CHECK): a connect that completes is a
+//! pass; the connection is closed at once. Also owns the connect step that
+//! the http and https probes start with.
+
+use std::net::{IpAddr, SocketAddr};
+
+use tokio::net::{TcpSocket, TcpStream};
+
+use super::{Deadline, Failure, Outcome, io_reason};
+
+pub struct Tcp {
+    target: SocketAddr,
+    bind: Option<IpAddr>,
+}
+
+impl Tcp {
+    pub(crate) fn new(target: SocketAddr, bind: Option<IpAddr>) -> Tcp {
+        Tcp { target, bind }
+    }
+
+    pub(crate) async fn run(&self, deadline: Deadline) -> Outcome {
+        // Dropping the stream closes it: nothing is sent, as with keepalived.
+        connect(self.target, self.bind, deadline).await.map(drop)
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match self.bind {
+            Some(b) => format!("tcp connect {} from {b}", self.target),
+            None => format!("tcp connect {}", self.target),
+        }
+    }
+}
+
+/// Connects to `target`, from `bind` if set, within the deadline.
+pub(crate) async fn connect(
+    target: SocketAddr,
+    bind: Option<IpAddr>,
+    deadline: Deadline,
+) -> Result<TcpStream, Failure> {
+    let sock = match target {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(|e| Failure::new(format!("cannot create a TCP socket: {}", io_reason(&e))))?;
+    if let Some(ip) = bind {
+        sock.bind(SocketAddr::new(ip, 0)).map_err(|e| {
+            Failure::new(format!(
+                "cannot bind to {ip} (`bind_to`): {}",
+                io_reason(&e)
+            ))
+        })?;
+    }
+    let stream = deadline.io_step("connecting", sock.connect(target)).await?;
+    // Requests are one small write; do not let Nagle hold them back.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
