@@ -45,6 +45,28 @@ fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {
             assert_eq!(got, BTreeSet::from(["rs1", "rs2"]), "{mode}: {c}");
         }
     }
+    // Health checks drive the kernel's weights; the client is answered throughout.
+    assert_eq!(
+        value(&c, "HEALTH DOWN WEIGHT:"),
+        "0",
+        "stopped real server quiesced"
+    );
+    assert_eq!(
+        value(&c, "HEALTH UP WEIGHT:"),
+        "1",
+        "restarted real server back in"
+    );
+    let answers = value(&c, "HEALTH ANSWERS:");
+    assert!(
+        !answers.contains("FAIL"),
+        "a request failed while rs1 was down: {answers}"
+    );
+    assert!(
+        answers.split(' ').all(|a| a == "rs1" || a == "rs2"),
+        "{answers}"
+    );
+    let after: BTreeSet<&str> = value(&c, "HEALTH AFTER:").split(' ').collect();
+    assert_eq!(after, BTreeSet::from(["rs1", "rs2"]), "rs1 serves again");
     let sticky: BTreeSet<&str> = value(&c, "MODE sticky:").split(' ').collect();
     assert_eq!(
         sticky.len(),
@@ -58,7 +80,11 @@ fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {
         "backup always, and master while the followed VRRP instance is master"
     );
     assert_eq!(value(&c, "VRRP:"), r#""VI_1":{"state":"master""#);
-    assert_eq!(value(&c, "VIP:"), "1", "the VRRP master holds its VIP on br1");
+    assert_eq!(
+        value(&c, "VIP:"),
+        "1",
+        "the VRRP master holds its VIP on br1"
+    );
     let scheds: BTreeSet<&str> = value(&c, "SCHEDULERS:").split(' ').collect();
     for s in [
         "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",

@@ -232,23 +232,49 @@ fn a_reload_leaves_unchanged_instances_alone_and_starts_new_ones() {
     );
     std::fs::write(a.dir.path().join("pharos.toml"), cfg).unwrap();
     let out = a.ctl(&["reload"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    wait_for("VI_2 master", LONG, || inst(&a, "VI_2")["state"] == "master");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for("VI_2 master", LONG, || {
+        inst(&a, "VI_2")["state"] == "master"
+    });
     assert!(lan.holds(0, "10.9.0.101"));
     let after = inst(&a, "VI_1");
     assert_eq!(after["state"], "master");
-    assert_eq!(after["transitions"], before["transitions"], "VI_1 was not disturbed");
+    assert_eq!(
+        after["transitions"], before["transitions"],
+        "VI_1 was not disturbed"
+    );
     assert_eq!(after["since"], before["since"]);
     assert_eq!(state(&b), "backup");
     assert!(!marker.exists(), "no transition, so no hook");
     // The hook does run on the next transition into master.
-    std::fs::write(a.dir.path().join("pharos.toml"), config(90, &format!("notify.master = [\"/bin/touch\", \"{}\"]", marker.display()))).unwrap();
+    std::fs::write(
+        a.dir.path().join("pharos.toml"),
+        config(
+            90,
+            &format!("notify.master = [\"/bin/touch\", \"{}\"]", marker.display()),
+        ),
+    )
+    .unwrap();
     assert!(a.ctl(&["reload"]).status.success());
     wait_state(&b, "master", LONG);
     wait_state(&a, "backup", LONG);
-    std::fs::write(a.dir.path().join("pharos.toml"), config(150, &format!("notify.master = [\"/bin/touch\", \"{}\"]", marker.display()))).unwrap();
+    std::fs::write(
+        a.dir.path().join("pharos.toml"),
+        config(
+            150,
+            &format!("notify.master = [\"/bin/touch\", \"{}\"]", marker.display()),
+        ),
+    )
+    .unwrap();
     assert!(a.ctl(&["reload"]).status.success());
     wait_state(&a, "master", LONG);
     wait_for("master hook ran", LONG, || marker.exists());
-    assert!(!lan.holds(0, "10.9.0.101"), "VI_2, dropped from the config, let go of its VIP");
+    assert!(
+        !lan.holds(0, "10.9.0.101"),
+        "VI_2, dropped from the config, let go of its VIP"
+    );
 }

@@ -1,1 +1,589 @@
-//! placeholder
+//! The `check` task: runs every real server's check and every stand-alone
+//! `[checks]` entry on its own schedule, keeps their rise/fall and each
+//! service's quorum ([`super::health`]), and publishes the result.
+//!
+//! ```text
+//!  supervisor updates ──► targets (Target + Probe), one due time each
+//!  earliest due ─────────► spawn probe(timeout) ──► results channel
+//!  results ──────────────► Target::record ─► transition? ─► board, events
+//!                                                     └──► Quorum::update
+//!  Shared.health (watch) ──► IPVS task: weight 0 / removed / sorry server
+//!                         └► VRRP task: track.checks / track.services
+//! ```
+//!
+//! Probes run as their own tokio tasks, so a slow server delays nothing but
+//! its own next check. Start times are spread over the interval by key.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family as MFamily;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::health::{Quorum, Target, Timing, Transition, spread};
+use super::probe::{Failure, Probe};
+use crate::config::Config;
+use crate::config::model::{Check, CheckType};
+use crate::runtime::diff::Slice;
+use crate::runtime::status::Event;
+use crate::runtime::supervisor::{HealthBoard, Shared, Subsystem, TaskCtx, TaskFuture, Update};
+
+/// The check part of a config.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// A real server's check (`rs:SERVICE/IP:PORT`).
+    RealServer {
+        service: String,
+        server: String,
+        ip: std::net::IpAddr,
+        port: Option<u16>,
+        check: Box<Check>,
+    },
+    /// A stand-alone check (`check:NAME`).
+    Standalone { name: String, check: Box<Check> },
+    /// A service's quorum over its real servers (`svc:NAME`).
+    Service {
+        name: String,
+        quorum: u32,
+        hysteresis: u32,
+        /// `ip:port`, weight, and whether it is checked (unchecked ones
+        /// always count as up).
+        members: Vec<(String, u32, bool)>,
+        sorry: Option<String>,
+    },
+}
+
+pub struct CheckTask;
+
+/// How often `pharos status` gets a fresh copy of every check's state.
+const PUBLISH: Duration = Duration::from_secs(2);
+
+fn checked(c: &Check) -> bool {
+    c.kind != CheckType::None
+}
+
+impl Subsystem for CheckTask {
+    type Item = Item;
+
+    fn name(&self) -> &'static str {
+        "check"
+    }
+
+    /// After VRRP has handed over, before IPVS is left.
+    fn shutdown_rank(&self) -> u8 {
+        20
+    }
+
+    fn slice(&self, cfg: &Config) -> Slice<Item> {
+        let mut s = Slice::new();
+        for (name, svc) in &cfg.services {
+            let mut members = Vec::new();
+            for (ep, rs) in &svc.real_servers {
+                let server = ep.to_string();
+                let check = rs.check.as_ref().or(svc.check.as_ref());
+                let is_checked = check.is_some_and(checked);
+                members.push((server.clone(), rs.weight.get(), is_checked));
+                if let Some(c) = check.filter(|c| checked(c)) {
+                    s.insert(
+                        format!("rs:{name}/{server}"),
+                        Item::RealServer {
+                            service: name.clone(),
+                            server,
+                            ip: ep.ip,
+                            port: ep
+                                .port
+                                .or_else(|| svc.address.as_ref().and_then(|a| a.port)),
+                            check: Box::new(c.clone()),
+                        },
+                    );
+                }
+            }
+            s.insert(
+                format!("svc:{name}"),
+                Item::Service {
+                    name: name.clone(),
+                    quorum: svc.quorum.unwrap_or(1),
+                    hysteresis: svc.hysteresis,
+                    members,
+                    sorry: svc.sorry_server.as_ref().map(ToString::to_string),
+                },
+            );
+        }
+        for (name, c) in &cfg.checks {
+            s.insert(
+                format!("check:{name}"),
+                Item::Standalone {
+                    name: name.clone(),
+                    check: Box::new(c.clone()),
+                },
+            );
+        }
+        s
+    }
+
+    fn run(self: Arc<Self>, mut ctx: TaskCtx<Item>) -> TaskFuture {
+        Box::pin(async move {
+            let (tx, mut results) = mpsc::unbounded_channel();
+            let mut r = Runner {
+                shared: ctx.shared.clone(),
+                targets: HashMap::new(),
+                services: BTreeMap::new(),
+                queue: BTreeSet::new(),
+                results: tx,
+                generation: 0,
+                metrics: metrics(&ctx.shared),
+            };
+            let mut publish = tokio::time::interval(PUBLISH);
+            let mut ready = false;
+            loop {
+                let next = r.queue.first().map(|(t, _)| *t);
+                tokio::select! {
+                    () = ctx.cancel.cancelled() => return Ok(()),
+                    u = ctx.updates.recv() => match u {
+                        Some(Update::Full(s)) => {
+                            r.full(s);
+                            if !ready {
+                                ready = true;
+                                ctx.ready.mark("check");
+                            }
+                        }
+                        Some(Update::Diff(d)) => {
+                            for k in &d.removed {
+                                r.remove(k);
+                            }
+                            for (k, v) in d.added.into_iter().chain(d.changed) {
+                                r.remove(&k);
+                                r.put(k, v);
+                            }
+                            r.requorum_all();
+                            r.board_sync();
+                        }
+                        None => return Ok(()),
+                    },
+                    () = sleep_until(next) => r.fire(),
+                    Some(res) = results.recv() => r.on_result(res),
+                    _ = publish.tick() => r.publish(),
+                }
+            }
+        })
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+struct Running {
+    item: Item,
+    probe: Option<Arc<Probe>>,
+    state: Target,
+    generation: u64,
+    in_flight: bool,
+    latency: Option<Duration>,
+}
+
+struct Svc {
+    quorum: Quorum,
+    members: Vec<(String, u32, bool)>,
+    sorry: Option<String>,
+}
+
+/// One probe's result: key, generation, outcome, how long it took.
+type Res = (String, u64, Result<(), Failure>, Duration);
+
+struct Runner {
+    shared: Shared,
+    targets: HashMap<String, Running>,
+    services: BTreeMap<String, Svc>,
+    queue: BTreeSet<(Instant, String)>,
+    results: mpsc::UnboundedSender<Res>,
+    generation: u64,
+    metrics: &'static CheckMetrics,
+}
+
+impl Runner {
+    fn full(&mut self, s: Slice<Item>) {
+        let keys: Vec<String> = self.targets.keys().cloned().collect();
+        for k in keys {
+            if !s.contains_key(&k) {
+                self.remove(&k);
+            }
+        }
+        for k in self.services.keys().cloned().collect::<Vec<_>>() {
+            if !s.contains_key(&format!("svc:{k}")) {
+                self.services.remove(&k);
+            }
+        }
+        for (k, v) in s {
+            let same = self.targets.get(&k).is_some_and(|t| t.item == v);
+            if !same {
+                self.remove(&k);
+                self.put(k, v);
+            }
+        }
+        self.requorum_all();
+        self.board_sync();
+    }
+
+    fn put(&mut self, key: String, item: Item) {
+        match &item {
+            Item::Service {
+                name,
+                quorum,
+                hysteresis,
+                members,
+                sorry,
+            } => {
+                self.services.insert(
+                    name.clone(),
+                    Svc {
+                        quorum: Quorum::new(*quorum, *hysteresis),
+                        members: members.clone(),
+                        sorry: sorry.clone(),
+                    },
+                );
+            }
+            Item::RealServer {
+                ip, port, check, ..
+            } => {
+                let probe = Probe::new(check, *ip, *port);
+                self.add_target(key, item.clone(), check, probe);
+            }
+            Item::Standalone { check, .. } => {
+                let Some(ip) = check.address.map(|a| a.0) else {
+                    // Validation requires `address` for probes that need one;
+                    // an exec check runs with the loopback as its target.
+                    let probe = Probe::new(check, std::net::IpAddr::from([127, 0, 0, 1]), None);
+                    self.add_target(key, item.clone(), check, probe);
+                    return;
+                };
+                let probe = Probe::new(check, ip, None);
+                self.add_target(key, item.clone(), check, probe);
+            }
+        }
+    }
+
+    fn add_target(&mut self, key: String, item: Item, check: &Check, probe: Result<Probe, String>) {
+        let timing = Timing {
+            interval: check.interval.0,
+            retries: check.retries,
+            retry_delay: check.retry_delay.0,
+            rise: check.rise,
+            fall: check.fall,
+        };
+        let first = now() + spread(&key, check.interval.0);
+        self.generation += 1;
+        let probe = match probe {
+            Ok(p) => Some(Arc::new(p)),
+            Err(e) => {
+                // Stays down, and says why, rather than pretending.
+                self.shared.emit(Event::new(
+                    "check",
+                    &key,
+                    format!("cannot run this check: {e}; the target stays down"),
+                ));
+                None
+            }
+        };
+        if probe.is_some() {
+            self.queue.insert((first, key.clone()));
+        }
+        self.targets.insert(
+            key,
+            Running {
+                item,
+                probe,
+                state: Target::new(timing, first),
+                generation: self.generation,
+                in_flight: false,
+                latency: None,
+            },
+        );
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(name) = key.strip_prefix("svc:") {
+            self.services.remove(name);
+            return;
+        }
+        if let Some(t) = self.targets.remove(key) {
+            self.queue.remove(&(t.state.due(), key.to_string()));
+        }
+    }
+
+    /// Starts every probe that is due.
+    fn fire(&mut self) {
+        let t = now();
+        while let Some((due, key)) = self.queue.first().cloned() {
+            if due > t {
+                break;
+            }
+            self.queue.pop_first();
+            let Some(r) = self.targets.get_mut(&key) else {
+                continue;
+            };
+            let Some(probe) = r.probe.clone() else {
+                continue;
+            };
+            r.in_flight = true;
+            self.metrics
+                .lateness
+                .observe(t.saturating_duration_since(due).as_secs_f64());
+            let timeout = match &r.item {
+                Item::RealServer { check, .. } | Item::Standalone { check, .. } => {
+                    check.timeout().0
+                }
+                Item::Service { .. } => continue,
+            };
+            let (tx, generation) = (self.results.clone(), r.generation);
+            tokio::spawn(async move {
+                let start = Instant::now();
+                let out = probe.run(timeout).await;
+                let _ = tx.send((key, generation, out, start.elapsed()));
+            });
+        }
+    }
+
+    fn on_result(&mut self, (key, generation, out, took): Res) {
+        let Some(r) = self.targets.get_mut(&key) else {
+            return;
+        };
+        if r.generation != generation {
+            return;
+        }
+        r.in_flight = false;
+        r.latency = Some(took);
+        let passed = out.is_ok();
+        self.metrics
+            .results
+            .get_or_create(&ResultLabel {
+                result: if passed { "pass" } else { "fail" }.into(),
+            })
+            .inc();
+        self.metrics.latency.observe(took.as_secs_f64());
+        let t = now();
+        let change = r.state.record(t, out.map_err(|f| f.reason));
+        self.queue.insert((r.state.due(), key.clone()));
+        let Some(change) = change else { return };
+        let up = change == Transition::Up;
+        let describe = r.probe.as_ref().map(|p| p.describe()).unwrap_or_default();
+        let why = match r.state.last() {
+            Some(Err(reason)) => format!("{reason} ({} failures in a row)", r.state.fails()),
+            _ => format!("passed in {} ms", took.as_millis()),
+        };
+        self.metrics
+            .up
+            .get_or_create(&TargetLabel {
+                target: key.clone(),
+            })
+            .set(i64::from(up));
+        match r.item.clone() {
+            Item::RealServer {
+                service, server, ..
+            } => {
+                let msg = if up {
+                    format!("making {server} available in service {service}: {describe} {why}")
+                } else {
+                    format!("shutting down {server} in service {service}: {describe}: {why}")
+                };
+                self.shared
+                    .emit(Event::new("check", &format!("{service}/{server}"), msg));
+                self.shared.health.send_modify(|b| {
+                    b.real_servers.insert((service.clone(), server.clone()), up);
+                });
+                self.requorum(&service);
+            }
+            Item::Standalone { name, .. } => {
+                let msg = if up {
+                    format!("check {name} is up: {describe} {why}")
+                } else {
+                    format!("check {name} is down: {describe}: {why}")
+                };
+                self.shared.emit(Event::new("check", &name, msg));
+                self.shared.health.send_modify(|b| {
+                    b.checks.insert(name.clone(), up);
+                });
+            }
+            Item::Service { .. } => {}
+        }
+    }
+
+    fn server_up(&self, service: &str, server: &str, is_checked: bool) -> bool {
+        !is_checked
+            || self
+                .targets
+                .get(&format!("rs:{service}/{server}"))
+                .is_some_and(|t| t.state.is_up())
+    }
+
+    fn requorum_all(&mut self) {
+        for name in self.services.keys().cloned().collect::<Vec<_>>() {
+            self.requorum(&name);
+        }
+    }
+
+    fn requorum(&mut self, service: &str) {
+        let Some(svc) = self.services.get(service) else {
+            return;
+        };
+        let alive: u64 = svc
+            .members
+            .iter()
+            .filter(|(s, _, c)| self.server_up(service, s, *c))
+            .map(|(_, w, _)| u64::from(*w))
+            .sum();
+        let svc = self.services.get_mut(service).expect("present");
+        if let Some(up) = svc.quorum.update(alive) {
+            let sorry = svc
+                .sorry
+                .as_ref()
+                .map(|s| {
+                    format!(
+                        "; sorry server {s} {}",
+                        if up { "leaves" } else { "stands in" }
+                    )
+                })
+                .unwrap_or_default();
+            let msg = if up {
+                format!("service {service} has its quorum again (up weight {alive}){sorry}")
+            } else {
+                format!("service {service} is below its quorum (up weight {alive}){sorry}")
+            };
+            self.shared.emit(Event::new("check", service, msg));
+            self.shared.health.send_modify(|b| {
+                b.services.insert(service.to_string(), up);
+            });
+        }
+    }
+
+    /// Makes the board match the targets and services exactly (after a
+    /// start or reload: entries for removed ones go).
+    fn board_sync(&mut self) {
+        let mut b = HealthBoard::default();
+        for r in self.targets.values() {
+            match &r.item {
+                Item::RealServer {
+                    service, server, ..
+                } => {
+                    b.real_servers
+                        .insert((service.clone(), server.clone()), r.state.is_up());
+                }
+                Item::Standalone { name, .. } => {
+                    b.checks.insert(name.clone(), r.state.is_up());
+                }
+                Item::Service { .. } => {}
+            }
+        }
+        for (name, s) in &self.services {
+            b.services.insert(name.clone(), s.quorum.is_up());
+        }
+        self.shared.health.send_if_modified(|old| {
+            let changed = *old != b;
+            *old = b;
+            changed
+        });
+    }
+
+    fn publish(&self) {
+        let mut targets: Vec<(&String, &Running)> = self.targets.iter().collect();
+        targets.sort_by(|a, b| a.0.cmp(b.0));
+        let list: Vec<serde_json::Value> = targets
+            .iter()
+            .map(|(k, r)| {
+                json!({
+                    "target": k,
+                    "check": r.probe.as_ref().map(|p| p.describe()),
+                    "state": if r.state.is_up() { "up" } else { "down" },
+                    "last": match r.state.last() {
+                        None => "not checked yet".to_string(),
+                        Some(Ok(())) => "pass".to_string(),
+                        Some(Err(e)) => e.clone(),
+                    },
+                    "latency_ms": r.latency.map(|d| d.as_secs_f64() * 1000.0),
+                    "passes": r.state.passes(),
+                    "fails": r.state.fails(),
+                    "rise": r.state.timing().rise,
+                    "fall": r.state.timing().fall,
+                    "checks": r.state.checks(),
+                })
+            })
+            .collect();
+        let services: serde_json::Map<String, serde_json::Value> = self
+            .services
+            .iter()
+            .map(|(n, s)| (n.clone(), json!({ "quorum_up": s.quorum.is_up() })))
+            .collect();
+        self.shared
+            .publish("check", json!({ "targets": list, "services": services }));
+    }
+}
+
+// ---------------------------------------------------------------- metrics
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabel {
+    target: String,
+}
+
+struct CheckMetrics {
+    results: MFamily<ResultLabel, Counter>,
+    up: MFamily<TargetLabel, Gauge>,
+    latency: Histogram,
+    lateness: Histogram,
+}
+
+static METRICS: OnceLock<CheckMetrics> = OnceLock::new();
+
+fn metrics(shared: &Shared) -> &'static CheckMetrics {
+    METRICS.get_or_init(|| {
+        let buckets = [
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
+        let m = CheckMetrics {
+            results: MFamily::default(),
+            up: MFamily::default(),
+            latency: Histogram::new(buckets),
+            lateness: Histogram::new(buckets),
+        };
+        let mut r = shared.metrics.registry();
+        r.register(
+            "check_results",
+            "Check attempts by result",
+            m.results.clone(),
+        );
+        r.register(
+            "check_up",
+            "1 while a checked target is up (after rise passes), 0 while down",
+            m.up.clone(),
+        );
+        r.register(
+            "check_latency_seconds",
+            "How long check attempts took",
+            m.latency.clone(),
+        );
+        r.register(
+            "check_lateness_seconds",
+            "How late check attempts started against their schedule",
+            m.lateness.clone(),
+        );
+        m
+    })
+}

@@ -10,6 +10,7 @@ use crate::config::model::{
     FailureAction, Forwarding, Protocol, SchedulerFlag, Service, TunnelChecksum, TunnelEncapKind,
 };
 use crate::config::types::Family;
+use crate::runtime::supervisor::HealthBoard;
 
 /// One virtual service as pharos wants it in the kernel.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -23,6 +24,9 @@ pub struct Wanted {
     /// Real servers dropped from the config stay at weight 0 this long.
     pub drain: Option<Duration>,
     pub on_failure: FailureAction,
+    /// For each of `dests`, the name of its check target on the health
+    /// board (`ip[:port]` as the config writes it), when it has a check.
+    pub checked: Vec<Option<String>>,
 }
 
 fn forward(f: Forwarding) -> Forward {
@@ -129,6 +133,17 @@ pub fn service(name: &str, s: &Service) -> Option<Wanted> {
             )
         })
         .collect();
+    let checked = s
+        .real_servers
+        .iter()
+        .map(|(ep, rs)| {
+            rs.check
+                .as_ref()
+                .or(s.check.as_ref())
+                .filter(|c| c.kind != crate::config::model::CheckType::None)
+                .map(|_| ep.to_string())
+        })
+        .collect();
     let sorry = s
         .sorry_server
         .map(|ep| dest(ep.ip, port_of(ep.port), forward(s.forwarding), 1, 0, 0));
@@ -139,7 +154,43 @@ pub fn service(name: &str, s: &Service) -> Option<Wanted> {
         sorry,
         drain: s.drain.map(|d| d.0),
         on_failure: s.on_failure,
+        checked,
     })
+}
+
+/// The config's wants with the health checks applied: a checked real
+/// server that is down, or not checked yet (never in service before its
+/// first pass), gets weight 0 (`on_failure = "quiesce"`, keeping its
+/// connections) or is left out (`"remove"`); a service below its quorum
+/// has every real server at weight 0, so its sorry server stands in.
+pub fn with_health(want: &[Wanted], board: &HealthBoard) -> Vec<Wanted> {
+    want.iter()
+        .map(|w| {
+            let quorum_lost = board.services.get(&w.name) == Some(&false);
+            let mut out = w.clone();
+            out.dests.clear();
+            out.checked.clear();
+            for (i, d) in w.dests.iter().enumerate() {
+                let c = &w.checked.get(i).cloned().flatten();
+                let up = c.as_ref().is_none_or(|k| {
+                    board.real_servers.get(&(w.name.clone(), k.clone())) == Some(&true)
+                });
+                let mut d = d.clone();
+                if !up {
+                    if w.on_failure == FailureAction::Remove {
+                        continue;
+                    }
+                    d.weight = 0;
+                }
+                if quorum_lost {
+                    d.weight = 0;
+                }
+                out.dests.push(d);
+                out.checked.push(c.clone());
+            }
+            out
+        })
+        .collect()
 }
 
 /// Every service of the config, in name order.
@@ -188,6 +239,41 @@ mod tests {
         assert_eq!(
             (w.dests[1].port, w.dests[1].forward, w.dests[1].u_threshold),
             (8080, Forward::Masq, 100)
+        );
+    }
+
+    #[test]
+    fn health_quiesces_or_removes_failed_servers_and_quorum_brings_the_sorry_server() {
+        let text = "[services.web]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nsorry_server = \"10.0.0.9:80\"\ncheck = { type = \"tcp\" }\n[services.web.real_servers.\"10.0.0.2\"]\nweight = 3\n[services.web.real_servers.\"10.0.0.3\"]\ncheck = { type = \"none\" }\n";
+        let w = one(text);
+        assert_eq!(w.checked, vec![Some("10.0.0.2".to_string()), None]);
+        let mut board = HealthBoard::default();
+        // Not checked yet: weight 0, the unchecked one keeps its weight.
+        let h = with_health(std::slice::from_ref(&w), &board);
+        assert_eq!(
+            h[0].dests.iter().map(|d| d.weight).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        board
+            .real_servers
+            .insert(("web".into(), "10.0.0.2".into()), true);
+        let h = with_health(std::slice::from_ref(&w), &board);
+        assert_eq!(
+            h[0].dests.iter().map(|d| d.weight).collect::<Vec<_>>(),
+            vec![3, 1]
+        );
+        let mut removing = w.clone();
+        removing.on_failure = FailureAction::Remove;
+        board
+            .real_servers
+            .insert(("web".into(), "10.0.0.2".into()), false);
+        let h = with_health(std::slice::from_ref(&removing), &board);
+        assert_eq!(h[0].dests.len(), 1, "a failed server is left out");
+        board.services.insert("web".into(), false);
+        let h = with_health(std::slice::from_ref(&w), &board);
+        assert!(
+            h[0].dests.iter().all(|d| d.weight == 0),
+            "below quorum: all at 0, sorry stands in"
         );
     }
 

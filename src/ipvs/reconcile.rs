@@ -285,6 +285,7 @@ mod tests {
         Wanted {
             name: format!("s{port}"),
             spec: spec(port),
+            checked: vec![None; dests.len()],
             dests,
             sorry: None,
             drain: None,

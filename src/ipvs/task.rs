@@ -111,6 +111,7 @@ impl Subsystem for IpvsTask {
             let mut next_check = tokio::time::Instant::now() + RECONCILE;
             let mut wake: Option<Instant> = None;
             let mut roles = ctx.shared.vrrp_roles.subscribe();
+            let mut health = ctx.shared.health.subscribe();
             loop {
                 let drain_end = async {
                     match wake {
@@ -142,6 +143,7 @@ impl Subsystem for IpvsTask {
                     () = tokio::time::sleep_until(next_check) => {}
                     () = drain_end => {}
                     Ok(()) = roles.changed() => {}
+                    Ok(()) = health.changed() => {}
                 }
                 next_check = tokio::time::Instant::now() + RECONCILE;
                 if current.is_empty() && !shell.touched {
@@ -206,6 +208,7 @@ impl Shell {
                 Item::Settings { .. } | Item::Sync { .. } => None,
             })
             .collect();
+        let want = desired::with_health(&want, &shared.health.borrow());
         let (exclusive, timeouts) = items
             .values()
             .find_map(|i| match i {

@@ -317,6 +317,7 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
         metrics: Arc::new(Metrics::new()),
         ready: Ready::default(),
         vrrp_roles: Arc::new(tokio::sync::watch::Sender::new(Default::default())),
+        health: Arc::new(tokio::sync::watch::Sender::new(Default::default())),
     };
     shared.metrics.set_revision(1);
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
@@ -333,6 +334,7 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
     sup.add(MetricsServer, cfg);
     sup.add(crate::net::task::NetPlane, cfg);
     sup.add(crate::vrrp::task::VrrpTask, cfg);
+    sup.add(crate::check::task::CheckTask, cfg);
     sup.add(crate::ipvs::task::IpvsTask, cfg);
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
     let sup_handle = tokio::spawn(sup.run(cmd_rx));

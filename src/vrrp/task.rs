@@ -104,6 +104,7 @@ impl Subsystem for VrrpTask {
             };
             let mut recheck = tokio::time::interval(RECHECK);
             recheck.tick().await;
+            let mut health = ctx.shared.health.subscribe();
             let mut ready = false;
             loop {
                 let deadline = r.insts.values().filter_map(|i| i.fsm.deadline()).min();
@@ -139,6 +140,7 @@ impl Subsystem for VrrpTask {
                     Some(()) = kick.recv() => r.resync(),
                     _ = recheck.tick() => r.resync(),
                     Some(rep) = reports.recv() => r.on_report(rep),
+                    Ok(()) = health.changed() => r.retrack(),
                 }
                 r.publish();
             }
@@ -427,7 +429,7 @@ impl Runner {
     }
 
     /// Recomputes each instance's fault and effective priority from link
-    /// states (and, as they land, checks and services).
+    /// states and from the checks and services it tracks.
     fn retrack(&mut self) {
         let names: Vec<String> = self.insts.keys().cloned().collect();
         for name in names {
@@ -454,6 +456,30 @@ impl Runner {
                         },
                     );
                 }
+                // Checks and services from the check task's board; one
+                // not reported yet counts as down (nothing passed yet).
+                let board = self.shared.health.borrow();
+                for (c, t) in &i.cfg.track.checks {
+                    i.tracked.insert(
+                        format!("check {c}"),
+                        TrackedState {
+                            what: format!("check {c}"),
+                            weight: t.weight.get(),
+                            up: board.checks.get(c) == Some(&true),
+                        },
+                    );
+                }
+                for (svc, t) in &i.cfg.track.services {
+                    i.tracked.insert(
+                        format!("service {svc}"),
+                        TrackedState {
+                            what: format!("service {svc}"),
+                            weight: t.weight.get(),
+                            up: board.services.get(svc) == Some(&true),
+                        },
+                    );
+                }
+                drop(board);
                 let tracked: Vec<TrackedState> = i.tracked.values().cloned().collect();
                 let (prio, fault) = fsm::effective(i.cfg.priority.get(), &tracked);
                 let fault = i.blocked.clone().or(i.link_fault.clone()).or(fault);

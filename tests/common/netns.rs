@@ -127,7 +127,11 @@ pub fn start(ns: &Netns, config: &str) -> Run {
                 .is_ok_and(|s| s["ready"] == true)
     };
     while !ready(run.ctl(&["status", "--json"])) {
-        assert!(Instant::now() < deadline, "pharos run did not come up");
+        assert!(
+            Instant::now() < deadline,
+            "pharos run did not come up; its log:\n{}",
+            run.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     run

@@ -80,6 +80,9 @@ get() {
   r=$(printf 'GET / HTTP/1.0\r\n\r\n' | ip netns exec $1 nc -w 3 $host ${port:-80} 2> /tmp/wget.err | tail -n 1)
   [ -n "$r" ] && echo "$r" || echo FAIL
 }
+# The DR service's real servers are checked: in service after their first pass.
+dr_weight() { ipvsadm -Ln -t 10.101.0.10:80 | awk -v rs="$1:80" '$2==rs {print $4}'; }
+wait_for 20 sh -c '[ "$(ipvsadm -Ln -t 10.101.0.10:80 | grep -c "Route *1 ")" = 2 ]'
 for n in lan cl rs1; do echo "NS $n: $(ip -n $n -br addr | tr -s ' \n' ' ') | $(ip -n $n route | tr '\n' ';')"; done
 # The real servers answer directly (no IPVS in the way).
 echo "DIRECT: $(get lan 10.101.0.2) $(get lan 10.101.0.3) $(cat /tmp/wget.err)"
@@ -89,6 +92,23 @@ for m in "cl 10.100.0.1 nat" "lan 10.101.0.10 dr" "lan 10.101.0.20 tun" "cl 10.1
   for i in 1 2 3 4 5 6; do r="$r $(get $1 $2)"; done
   echo "MODE $3:$r"
 done
+
+# Health checks: rs1's httpd stops; its weight goes to 0 and the client
+# keeps being answered (a refused connection is retried once, as clients
+# do, during the half second before the check notices); it starts again
+# and its weight comes back.
+ask() { r=$(get lan 10.101.0.10); [ "$r" = FAIL ] && r=$(get lan 10.101.0.10); echo "$r"; }
+answers=""
+ip netns exec rs1 pkill -f 'httpd -p 80 -h /tmp/www1'
+i=0; while [ "$(dr_weight 10.101.0.2)" != 0 ] && [ $i -lt 100 ]; do answers="$answers $(ask)"; i=$((i + 1)); done
+echo "HEALTH DOWN WEIGHT: $(dr_weight 10.101.0.2)"
+for i in 1 2 3 4; do answers="$answers $(ask)"; done
+ip netns exec rs1 httpd -p 80 -h /tmp/www1
+i=0; while [ "$(dr_weight 10.101.0.2)" != 1 ] && [ $i -lt 100 ]; do answers="$answers $(ask)"; i=$((i + 1)); done
+echo "HEALTH UP WEIGHT: $(dr_weight 10.101.0.2)"
+after=""; for i in 1 2 3 4; do after="$after $(ask)"; done
+echo "HEALTH ANSWERS:$answers"
+echo "HEALTH AFTER:$after"
 
 # The connection-sync daemon: backup always; master too once VI_1 (alone
 # on br1, no peer) has become VRRP master and holds its VIP.

@@ -1,0 +1,167 @@
+//! The check task inside `pharos run`, against real HTTP servers (busybox
+//! httpd) in a network namespace of the test's own: real servers start
+//! DOWN and come up only after passing; a service below its quorum says so
+//! and names its sorry server; a VRRP instance tracking the service goes to
+//! Fault while the service is down and back when it recovers; a stand-alone
+//! exec check is tracked too.
+
+mod common;
+
+use std::process::Child;
+use std::time::Duration;
+
+use common::lan::wait_for;
+use common::netns::{Netns, Run, start};
+
+const LONG: Duration = Duration::from_secs(15);
+
+struct Httpd(Child);
+
+impl Httpd {
+    fn start(ns: &Netns, port: u16, dir: &std::path::Path) -> Httpd {
+        std::fs::write(dir.join("index.html"), format!("hello from {port}\n")).unwrap();
+        let c = ns
+            .exec(&[
+                "busybox",
+                "httpd",
+                "-f",
+                "-p",
+                &format!("127.0.0.1:{port}"),
+                "-h",
+            ])
+            .arg(dir)
+            .spawn()
+            .expect("busybox is installed");
+        Httpd(c)
+    }
+}
+
+impl Drop for Httpd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn target(r: &Run, name: &str) -> serde_json::Value {
+    r.status()["subsystems"]["check"]["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["target"] == name)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn vrrp_state(r: &Run) -> String {
+    r.status()["subsystems"]["vrrp"]["instances"]["VI_1"]["state"]
+        .as_str()
+        .unwrap_or("?")
+        .to_string()
+}
+
+#[test]
+fn servers_start_down_quorum_and_sorry_server_and_vrrp_tracking() {
+    let ns = Netns::new();
+    ns.run(&["ip", "link", "set", "lo", "up"]);
+    ns.run(&[
+        "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+    ]);
+    ns.run(&["ip", "link", "set", "eth0", "up"]);
+    ns.run(&["ip", "link", "set", "eth1", "up"]);
+    ns.run(&["ip", "addr", "add", "10.8.0.1/24", "dev", "eth0"]);
+    let www = tempfile::tempdir().unwrap();
+    let flag = www.path().join("ok");
+    let cfg = format!(
+        r#"
+[system]
+ip_forward = true
+
+[services.web]
+address = "10.8.0.100:80"
+forwarding = "nat"
+quorum = 2
+sorry_server = "127.0.0.1:9999"
+check = {{ type = "http", path = "/index.html", interval = "200ms", timeout = "150ms", retries = 0, body_contains = "hello" }}
+
+[services.web.real_servers]
+"127.0.0.1:8081" = {{}}
+"127.0.0.1:8082" = {{}}
+
+[checks.flag]
+type = "exec"
+command = ["/bin/test", "-e", "{}"]
+interval = "200ms"
+
+[vrrp.VI_1]
+interface = "eth0"
+vrid = 7
+version = 3
+advert_interval = "100ms"
+virtual_addresses = ["10.8.0.100/24"]
+track.services.web = {{}}
+track.checks.flag = {{ weight = 20 }}
+"#,
+        flag.display()
+    );
+    let r = start(&ns, &cfg);
+    // Nothing listens yet: both real servers are down, never up.
+    wait_for("first failures", LONG, || {
+        target(&r, "rs:web/127.0.0.1:8081")["checks"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 2
+    });
+    let t = target(&r, "rs:web/127.0.0.1:8081");
+    assert_eq!(t["state"], "down", "{t}");
+    assert!(t["last"].as_str().unwrap().contains("refused"), "{t}");
+    assert_eq!(
+        r.status()["subsystems"]["check"]["services"]["web"]["quorum_up"],
+        false
+    );
+    wait_for(
+        "VRRP in fault while the tracked service is down",
+        LONG,
+        || vrrp_state(&r) == "fault",
+    );
+
+    // One server up: still below the quorum of 2.
+    let d1 = tempfile::tempdir().unwrap();
+    let _h1 = Httpd::start(&ns, 8081, d1.path());
+    wait_for("8081 up", LONG, || {
+        target(&r, "rs:web/127.0.0.1:8081")["state"] == "up"
+    });
+    assert_eq!(
+        r.status()["subsystems"]["check"]["services"]["web"]["quorum_up"],
+        false
+    );
+    // Both up: quorum, and VRRP leaves Fault and takes the VIP.
+    let d2 = tempfile::tempdir().unwrap();
+    let h2 = Httpd::start(&ns, 8082, d2.path());
+    wait_for("quorum", LONG, || {
+        r.status()["subsystems"]["check"]["services"]["web"]["quorum_up"] == true
+    });
+    wait_for("VRRP master", LONG, || vrrp_state(&r) == "master");
+    let prio = |r: &Run| r.status()["subsystems"]["vrrp"]["instances"]["VI_1"]["priority"].as_u64();
+    assert_eq!(prio(&r), Some(100), "the flag check is down: no bonus");
+    std::fs::write(&flag, "").unwrap();
+    wait_for("exec check up adds its weight", LONG, || {
+        prio(&r) == Some(120)
+    });
+
+    // One server stops: below quorum; the event names the sorry server.
+    let mut ev = common::events(&r.socket(), LONG);
+    drop(h2);
+    let mut saw = (false, false);
+    for line in ev.by_ref() {
+        let line = line.unwrap();
+        saw.0 |= line.contains("shutting down 127.0.0.1:8082 in service web");
+        saw.1 |=
+            line.contains("service web is below its quorum") && line.contains("127.0.0.1:9999");
+        if saw.0 && saw.1 {
+            break;
+        }
+    }
+    assert_eq!(saw, (true, true), "down and quorum events");
+    wait_for("VRRP fault again", LONG, || vrrp_state(&r) == "fault");
+}
