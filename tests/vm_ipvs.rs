@@ -46,10 +46,12 @@ fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {
         }
     }
     // Health checks drive the kernel's weights; the client is answered throughout.
+    let health: Vec<&str> = c.lines().filter(|l| l.starts_with("HEALTH")).collect();
+    let health = health.join("\n");
     assert_eq!(
         value(&c, "HEALTH DOWN WEIGHT:"),
         "0",
-        "stopped real server quiesced"
+        "stopped real server quiesced\n{health}"
     );
     assert_eq!(
         value(&c, "HEALTH UP WEIGHT:"),

@@ -138,6 +138,8 @@ impl Subsystem for CheckTask {
                 results: tx,
                 generation: 0,
                 metrics: metrics(&ctx.shared),
+                late: Vec::new(),
+                window_start: now(),
             };
             let mut publish = tokio::time::interval(PUBLISH);
             let mut ready = false;
@@ -212,6 +214,10 @@ struct Runner {
     results: mpsc::UnboundedSender<Res>,
     generation: u64,
     metrics: &'static CheckMetrics,
+    /// How late each attempt started since the last publish (for the
+    /// status's p50/p99: is the scheduler keeping up?).
+    late: Vec<Duration>,
+    window_start: Instant,
 }
 
 impl Runner {
@@ -339,9 +345,9 @@ impl Runner {
                 continue;
             };
             r.in_flight = true;
-            self.metrics
-                .lateness
-                .observe(t.saturating_duration_since(due).as_secs_f64());
+            let late = t.saturating_duration_since(due);
+            self.metrics.lateness.observe(late.as_secs_f64());
+            self.late.push(late);
             let timeout = match &r.item {
                 Item::RealServer { check, .. } | Item::Standalone { check, .. } => {
                     check.timeout().0
@@ -497,7 +503,22 @@ impl Runner {
         });
     }
 
-    fn publish(&self) {
+    fn publish(&mut self) {
+        let window = self.window_start.elapsed();
+        self.window_start = now();
+        self.late.sort_unstable();
+        let q = |p: usize| {
+            self.late
+                .get((self.late.len() * p / 100).min(self.late.len().saturating_sub(1)))
+                .map(|d| d.as_secs_f64() * 1000.0)
+        };
+        let schedule = json!({
+            "attempts_per_s": self.late.len() as f64 / window.as_secs_f64().max(0.001),
+            "late_p50_ms": q(50),
+            "late_p99_ms": q(99),
+            "late_max_ms": self.late.last().map(|d| d.as_secs_f64() * 1000.0),
+        });
+        self.late.clear();
         let mut targets: Vec<(&String, &Running)> = self.targets.iter().collect();
         targets.sort_by(|a, b| a.0.cmp(b.0));
         let list: Vec<serde_json::Value> = targets
@@ -526,8 +547,10 @@ impl Runner {
             .iter()
             .map(|(n, s)| (n.clone(), json!({ "quorum_up": s.quorum.is_up() })))
             .collect();
-        self.shared
-            .publish("check", json!({ "targets": list, "services": services }));
+        self.shared.publish(
+            "check",
+            json!({ "schedule": schedule, "targets": list, "services": services }),
+        );
     }
 }
 

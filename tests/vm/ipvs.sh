@@ -99,9 +99,11 @@ done
 # and its weight comes back.
 ask() { r=$(get lan 10.101.0.10); [ "$r" = FAIL ] && r=$(get lan 10.101.0.10); echo "$r"; }
 answers=""
-ip netns exec rs1 pkill -f 'httpd -p 80 -h /tmp/www1'
+kill $(ps | awk '/[h]ttpd -p 80 -h \/tmp\/www1/ {print $1}')
 i=0; while [ "$(dr_weight 10.101.0.2)" != 0 ] && [ $i -lt 100 ]; do answers="$answers $(ask)"; i=$((i + 1)); done
 echo "HEALTH DOWN WEIGHT: $(dr_weight 10.101.0.2)"
+echo "HEALTH STATUS: $(pharos status --json | tr -d ' \n' | grep -o '"target":"rs:dr/10.101.0.2:80"[^}]*')"
+echo "HEALTH PS: $(ps | grep -c '[h]ttpd -p 80 -h /tmp/www1')"
 for i in 1 2 3 4; do answers="$answers $(ask)"; done
 ip netns exec rs1 httpd -p 80 -h /tmp/www1
 i=0; while [ "$(dr_weight 10.101.0.2)" != 1 ] && [ $i -lt 100 ]; do answers="$answers $(ask)"; i=$((i + 1)); done
