@@ -302,7 +302,10 @@ fn status_json_matches_its_schema_and_the_table_reads_well() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["control", "metrics", "net", "ipvs"]);
+    assert_eq!(
+        names,
+        vec!["control", "metrics", "net", "vrrp", "check", "ipvs"]
+    );
     let table = String::from_utf8(p.ctl(&["status"]).stdout).unwrap();
     assert!(
         table.contains("TASK          STATE        RESTARTS  LAST ERROR"),
@@ -359,7 +362,7 @@ fn the_metrics_endpoint_serves_valid_prometheus_text() {
             (s.labels.get("task").unwrap().to_string(), v)
         })
         .collect();
-    assert_eq!(up.len(), 4, "{body}");
+    assert_eq!(up.len(), 6, "{body}");
     assert!(up.iter().all(|(_, v)| *v == 1.0), "{up:?}");
     assert!(scrape.docs.contains_key("pharos_config_revision"), "{body}");
 }

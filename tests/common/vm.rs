@@ -66,6 +66,27 @@ impl Disk {
         format!("{}@@{}", self.path.display(), self.offset)
     }
 
+    /// Copies local files into a directory of the config partition (the
+    /// benchmarks bring programs the image lacks, e.g. keepalived).
+    pub fn put_files(&self, dir: &str, files: &[std::path::PathBuf]) {
+        let img = self.image_arg();
+        let _ = Command::new("mmd")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-i", &img, &format!("::{dir}")])
+            .status();
+        for f in files {
+            let name = f.file_name().unwrap().to_string_lossy().to_string();
+            let st = Command::new("mcopy")
+                .env("MTOOLS_SKIP_CHECK", "1")
+                .args(["-o", "-i", &img])
+                .arg(f)
+                .arg(format!("::{dir}/{name}"))
+                .status()
+                .unwrap();
+            assert!(st.success(), "mcopy {}", f.display());
+        }
+    }
+
     /// Writes a file onto the config partition, as an admin would from any computer.
     pub fn put(&self, name: &str, text: &str) {
         let local = self.path.with_file_name(name);

@@ -1,0 +1,57 @@
+//! Health checks beside keepalived's checker, in the VM lab (keepalived's
+//! checker will not start without IPVS, which the host kernel lacks): N
+//! real servers TCP-checked every second by pharos and by keepalived 2.2.7
+//! (the host's binary and its libraries, copied onto the config partition
+//! and run through their own ld.so). A benchmark, not a test: `cargo bench
+//! --bench check_keepalived` after `make image VARIANT=debug`;
+//! `PHAROS_BENCH_SIZES` (default "1000 10000"), `PHAROS_BENCH_SECS` (30).
+//! The VM is TCG-emulated with one vCPU: compare the two, not the absolutes.
+
+#[path = "../tests/common/vm.rs"]
+mod vm;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// keepalived and every library it loads, ld.so included.
+fn keepalived_files() -> Vec<PathBuf> {
+    let bin = PathBuf::from("/usr/sbin/keepalived");
+    let out = Command::new("ldd").arg(&bin).output().expect("ldd");
+    let mut files = vec![bin];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let path = line
+            .split_whitespace()
+            .find(|w| w.starts_with('/'))
+            .map(PathBuf::from);
+        if let Some(p) = path {
+            // Copy under the name the loader asks for, not the symlink target's.
+            files.push(p);
+        }
+    }
+    files
+}
+
+fn main() {
+    let sizes = std::env::var("PHAROS_BENCH_SIZES").unwrap_or_else(|_| "1000 10000".into());
+    let secs = std::env::var("PHAROS_BENCH_SECS").unwrap_or_else(|_| "30".into());
+    let disk = vm::Disk::copy("debug");
+    disk.put_files("ka", &keepalived_files());
+    disk.put("sizes", &format!("{sizes}\n"));
+    disk.put("secs", &format!("{secs}\n"));
+    disk.put("test.sh", include_str!("check_keepalived.sh"));
+    let append = "console=ttyS0 panic=-1 pharos.test=/config/test.sh";
+    let mut vm = vm::Vm::boot(&disk, Some(("debug", append)));
+    vm.wait_for("test script finished", Duration::from_secs(3600));
+    println!(
+        "Health checks, pharos beside keepalived's checker (QEMU TCG, 1 vCPU), TCP every 1 s, {secs} s measured:"
+    );
+    for line in vm
+        .console()
+        .lines()
+        .filter_map(|l| l.strip_prefix("BENCH "))
+    {
+        println!("  {line}");
+    }
+    vm.powerdown();
+}
