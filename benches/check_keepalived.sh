@@ -14,7 +14,7 @@ SECS=$(cat /config/secs)
 cpu() { awk '{print $14 + $15}' /proc/$1/stat; }
 opens() { ip netns exec $1 awk '/^Tcp:/ && $6 ~ /^[0-9]+$/ {print $6}' /proc/net/snmp; }
 rss() { awk '/^VmRSS/ {print $2 " kB"}' /proc/$1/status; }
-rsaddr() { echo "127.$((1 + $1 / 65536)).$((($1 / 256) % 256)).$(($1 % 256 + 1))"; }
+rsaddr() { echo "127.$((1 + $1 / 62500)).$((($1 / 250) % 250)).$(($1 % 250 + 1))"; }
 measure() { # name, netns, pids...
   name=$1; ns=$2; shift 2
   sleep 15

@@ -23,7 +23,14 @@ fn listener(ns: &Netns) {
     std::thread::spawn(move || {
         let f = std::fs::File::open(path).expect("the namespace exists");
         nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns (root)");
-        let l = TcpListener::bind("0.0.0.0:8080").expect("bind 8080 in the namespace");
+        // A deep accept queue: 10,000 connects a second come in bursts.
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_reuse_address(true).unwrap();
+        let addr: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        sock.bind(&addr.into()).expect("bind 8080 in the namespace");
+        sock.listen(4096).unwrap();
+        let l: TcpListener = sock.into();
         for c in l.incoming() {
             drop(c);
         }
@@ -44,9 +51,9 @@ fn config(n: usize) -> String {
             let _ = writeln!(
                 s,
                 "\"127.{}.{}.{}:8080\" = {{}}",
-                1 + i / 65536,
-                (i / 256) % 256,
-                i % 256 + 1
+                1 + i / 62500,
+                (i / 250) % 250,
+                i % 250 + 1
             );
         }
     }

@@ -41,7 +41,11 @@ async fn drive(kind: &str, good: &Probe, bad: &Probe) {
     };
     // Starts down; up after two passes, not one.
     assert!(!t.is_up(), "{kind}");
-    assert_eq!(step(good, &mut t).await, None, "{kind}: one pass is not enough");
+    assert_eq!(
+        step(good, &mut t).await,
+        None,
+        "{kind}: one pass is not enough"
+    );
     assert_eq!(step(good, &mut t).await, Some(Transition::Up), "{kind}");
     // A failure followed by a passing retry changes nothing.
     assert_eq!(step(bad, &mut t).await, None, "{kind}");
@@ -56,31 +60,56 @@ async fn drive(kind: &str, good: &Probe, bad: &Probe) {
     assert!(t.is_up(), "{kind}");
     // Really down: two counted failures (each retried once) take it out.
     assert_eq!(step(bad, &mut t).await, None, "{kind}");
-    assert_eq!(step(bad, &mut t).await, None, "{kind}: first counted failure");
+    assert_eq!(
+        step(bad, &mut t).await,
+        None,
+        "{kind}: first counted failure"
+    );
     assert_eq!(step(bad, &mut t).await, None, "{kind}");
     assert_eq!(step(bad, &mut t).await, Some(Transition::Down), "{kind}");
     let reason = t.last().unwrap().clone().unwrap_err();
     assert!(!reason.is_empty(), "{kind}");
     // Recovers: back after two passes.
     assert_eq!(step(good, &mut t).await, None, "{kind}");
-    assert_eq!(step(good, &mut t).await, Some(Transition::Up), "{kind}: recovered");
+    assert_eq!(
+        step(good, &mut t).await,
+        Some(Transition::Up),
+        "{kind}: recovered"
+    );
 }
 
 #[tokio::test]
 async fn tcp_refused_then_recovers() {
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .unwrap();
     let up = listener.local_addr().unwrap();
     tokio::spawn(async move { while listener.accept().await.is_ok() {} });
     let down = servers::closed_port(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    drive("tcp", &probe("type = \"tcp\"", up), &probe("type = \"tcp\"", down)).await;
+    drive(
+        "tcp",
+        &probe("type = \"tcp\"", up),
+        &probe("type = \"tcp\"", down),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn http_503_and_timeouts() {
     let (addr, _) = servers::http(IpAddr::V4(Ipv4Addr::LOCALHOST)).await;
     let good = probe("type = \"http\"\npath = \"/ok\"", addr);
-    drive("http 503", &good, &probe("type = \"http\"\npath = \"/down\"", addr)).await;
-    drive("http slow", &good, &probe("type = \"http\"\npath = \"/slow\"", addr)).await;
+    drive(
+        "http 503",
+        &good,
+        &probe("type = \"http\"\npath = \"/down\"", addr),
+    )
+    .await;
+    drive(
+        "http slow",
+        &good,
+        &probe("type = \"http\"\npath = \"/slow\"", addr),
+    )
+    .await;
     let silent = servers::silent_tcp().await;
     drive("http silent", &good, &probe("type = \"http\"", silent)).await;
 }
@@ -90,20 +119,34 @@ async fn https_503() {
     let pki = servers::pki("pharos rise/fall CA");
     let (addr, _) = servers::https(&pki).await;
     let good = probe("type = \"https\"\npath = \"/ok\"", addr);
-    drive("https", &good, &probe("type = \"https\"\npath = \"/down\"", addr)).await;
+    drive(
+        "https",
+        &good,
+        &probe("type = \"https\"\npath = \"/down\"", addr),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn udp_silence_times_out() {
-    let good = probe("type = \"udp\"\npayload = \"ping\"", servers::udp_pong().await);
-    let bad = probe("type = \"udp\"\npayload = \"ping\"", servers::udp_silent().await);
+    let good = probe(
+        "type = \"udp\"\npayload = \"ping\"",
+        servers::udp_pong().await,
+    );
+    let bad = probe(
+        "type = \"udp\"\npayload = \"ping\"",
+        servers::udp_silent().await,
+    );
     drive("udp", &good, &bad).await;
 }
 
 #[tokio::test]
 async fn dns_wrong_answer() {
     let addr = servers::dns().await;
-    let good = probe("type = \"dns\"\nquery_name = \"www.pharos.test\"\nanswer = \"192.0.2.10\"", addr);
+    let good = probe(
+        "type = \"dns\"\nquery_name = \"www.pharos.test\"\nanswer = \"192.0.2.10\"",
+        addr,
+    );
     let bad = probe("type = \"dns\"\nquery_name = \"gone.pharos.test\"", addr);
     drive("dns", &good, &bad).await;
 }
@@ -112,6 +155,16 @@ async fn dns_wrong_answer() {
 async fn exec_status_and_hang() {
     let any: SocketAddr = "127.0.0.1:1".parse().unwrap();
     let good = probe("type = \"exec\"\ncommand = [\"/bin/true\"]", any);
-    drive("exec status", &good, &probe("type = \"exec\"\ncommand = [\"/bin/false\"]", any)).await;
-    drive("exec hang", &good, &probe("type = \"exec\"\ncommand = [\"/bin/sleep\", \"10\"]", any)).await;
+    drive(
+        "exec status",
+        &good,
+        &probe("type = \"exec\"\ncommand = [\"/bin/false\"]", any),
+    )
+    .await;
+    drive(
+        "exec hang",
+        &good,
+        &probe("type = \"exec\"\ncommand = [\"/bin/sleep\", \"10\"]", any),
+    )
+    .await;
 }

@@ -38,6 +38,10 @@ pub struct Target {
     /// Retries used in the current round.
     attempt: u32,
     next: Instant,
+    /// When the current round was due: rounds keep a fixed rate (the next
+    /// is `interval` after this, not after the attempt ended), so a slow
+    /// answer does not stretch "every second" into "every 1.05 s".
+    round: Instant,
     checks: u64,
     last: Option<Result<(), String>>,
 }
@@ -53,6 +57,7 @@ impl Target {
             fails: 0,
             attempt: 0,
             next: first,
+            round: first,
             checks: 0,
             last: None,
         }
@@ -83,6 +88,14 @@ impl Target {
         self.timing
     }
 
+    /// The next round is `interval` after this one was due; if that has
+    /// passed already (a long retry sequence), right away.
+    fn next_round(&mut self, now: Instant) {
+        let next = self.round + self.timing.interval;
+        self.next = if next > now { next } else { now };
+        self.round = self.next;
+    }
+
     /// The outcome of the attempt that was due; sets the next due time and
     /// returns the transition, if any.
     pub fn record(&mut self, now: Instant, outcome: Result<(), String>) -> Option<Transition> {
@@ -94,7 +107,7 @@ impl Target {
             self.attempt = 0;
             self.fails = 0;
             self.passes = self.passes.saturating_add(1);
-            self.next = now + t.interval;
+            self.next_round(now);
             if !self.up && self.passes >= t.rise.max(1) {
                 self.up = true;
                 return Some(Transition::Up);
@@ -109,7 +122,7 @@ impl Target {
         self.attempt = 0;
         self.passes = 0;
         self.fails = self.fails.saturating_add(1);
-        self.next = now + t.interval;
+        self.next_round(now);
         if self.up && self.fails >= t.fall.max(1) {
             self.up = false;
             return Some(Transition::Down);
@@ -210,6 +223,22 @@ mod tests {
     }
 
     #[test]
+    fn rounds_keep_a_fixed_rate_whatever_the_answer_time() {
+        let t0 = Instant::now();
+        let mut t = Target::new(timing(0, 1, 1), t0);
+        // Answers take 300 ms; rounds stay 5 s apart.
+        t.record(t0 + 300 * Duration::from_millis(1), Ok(()));
+        assert_eq!(t.due(), t0 + 5 * S);
+        t.record(t0 + 5 * S + 300 * Duration::from_millis(1), Ok(()));
+        assert_eq!(t.due(), t0 + 10 * S);
+        // A round that ended after the next was due: run at once.
+        t.record(t0 + 16 * S, Ok(()));
+        assert_eq!(t.due(), t0 + 16 * S);
+        t.record(t0 + 16 * S, Ok(()));
+        assert_eq!(t.due(), t0 + 21 * S);
+    }
+
+    #[test]
     fn a_failure_resets_the_rise_count() {
         let t0 = Instant::now();
         let mut t = Target::new(timing(0, 2, 1), t0);
@@ -231,7 +260,7 @@ mod tests {
         assert_eq!(t.record(t1 + S, fail()), None);
         assert_eq!(t.due(), t1 + 2 * S);
         assert_eq!(t.record(t1 + 2 * S, fail()), Some(Transition::Down));
-        assert_eq!(t.due(), t1 + 7 * S, "back to the interval");
+        assert_eq!(t.due(), t1 + 5 * S, "the next round keeps the fixed rate");
         // A pass during the retries ends the round without a failure.
         let mut u = Target::new(timing(2, 1, 1), t0);
         u.record(t0, Ok(()));
