@@ -9,7 +9,7 @@ mod common;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use common::lan::{Lan, longest_overlap, wait_for};
+use common::lan::{Lan, Watch, longest_overlap, wait_for};
 use common::netns::{Netns, Run, start};
 
 const LONG: Duration = Duration::from_secs(20);
@@ -195,6 +195,9 @@ fn pair(mode: Mode, pharos_high: bool) {
         )
     };
     wait_holders(&lan, mode, &[hi], "election", &|| diag(&ph, &ka));
+    // From here on, the VIP on both nodes for more than one interval fails
+    // the test, whatever the phase.
+    let watch = Watch::start([lan.nodes[0].0.clone(), lan.nodes[1].0.clone()], mode.vip());
     let overlap = longest_overlap(&lan, mode.vip(), &[0, 1], mode.interval() * 4);
     assert!(
         overlap <= mode.interval(),
@@ -212,6 +215,7 @@ fn pair(mode: Mode, pharos_high: bool) {
 
     // Failover: the master is killed without a goodbye.
     if pharos_high {
+        watch.pause(true);
         ph.signal("-KILL");
         // The killed pharos cannot remove its VIP; only keepalived counts.
         wait_for("keepalived takes over", LONG, || lan.holds(1, mode.vip()));
@@ -229,8 +233,10 @@ fn pair(mode: Mode, pharos_high: bool) {
                 mode.vip(),
             ])
             .status();
+        watch.pause(false);
         ph = start(&lan.nodes[0], &mode.pharos(pp));
     } else {
+        watch.pause(true);
         ka.signal("-KILL");
         wait_for("pharos takes over", LONG, || state(&ph) == "master");
         assert!(lan.holds(0, mode.vip()));
@@ -248,6 +254,7 @@ fn pair(mode: Mode, pharos_high: bool) {
                 mode.vip(),
             ])
             .status();
+        watch.pause(false);
         ka = Keepalived::start(&lan.nodes[1], &mode.keepalived(kp));
     }
     // Preemption: the higher-priority node is back and takes the VIP.
@@ -265,6 +272,12 @@ fn pair(mode: Mode, pharos_high: bool) {
         ka.signal("-TERM");
     }
     wait_holders(&lan, mode, &[lo], "handoff", &|| diag(&ph, &ka));
+    std::thread::sleep(mode.interval() * 2);
+    let worst = watch.finish();
+    assert!(
+        worst <= mode.interval(),
+        "the VIP was on both nodes for {worst:?} at some point after the first election"
+    );
 }
 
 #[test]

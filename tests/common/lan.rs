@@ -141,3 +141,69 @@ pub fn longest_overlap(lan: &Lan, ip: &str, among: &[usize], during: Duration) -
     }
     worst
 }
+
+/// Watches who holds `ip` among nodes 0 and 1 every 20 ms on its own
+/// thread, for the whole of a test, and keeps the longest stretch both held
+/// it. `pause` covers the time a killed node still has its VIP (it cannot
+/// remove it; a dead box does not answer ARP either).
+pub struct Watch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    worst: std::sync::Arc<std::sync::Mutex<Duration>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watch {
+    pub fn start(nodes: [String; 2], ip: &str) -> Watch {
+        use std::sync::atomic::Ordering::SeqCst;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let worst = std::sync::Arc::new(std::sync::Mutex::new(Duration::ZERO));
+        let (s, p, w, ip) = (stop.clone(), paused.clone(), worst.clone(), ip.to_string());
+        let handle = std::thread::spawn(move || {
+            let ns: Vec<Netns> = nodes.iter().map(|n| Netns(n.clone())).collect();
+            let mut since: Option<Instant> = None;
+            while !s.load(SeqCst) {
+                let both = !p.load(SeqCst) && ns.iter().all(|n| holds(n, &ip));
+                match (both, since) {
+                    (true, None) => since = Some(Instant::now()),
+                    (true, Some(t)) => {
+                        let mut g = w.lock().unwrap();
+                        *g = (*g).max(t.elapsed());
+                    }
+                    (false, _) => since = None,
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // Borrowed names: do not delete the namespaces on drop.
+            for n in ns {
+                std::mem::forget(n);
+            }
+        });
+        Watch {
+            stop,
+            paused,
+            worst,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn pause(&self, on: bool) {
+        self.paused.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Stops watching; the longest time both held the address.
+    pub fn finish(mut self) -> Duration {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        *self.worst.lock().unwrap()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
