@@ -9,7 +9,7 @@ export PATH=/usr/sbin:/sbin:/bin
 ip() { /usr/sbin/ip "$@"; }
 modprobe ip_vs
 mkdir -p /run/netns /tmp/ka
-cp /config/ka/* /tmp/ka/ && chmod +x /tmp/ka/*
+tar -xzf /config/ka/ka.tgz -C /tmp/ka && chmod +x /tmp/ka/*
 SECS=$(cat /config/secs)
 cpu() { awk '{print $14 + $15}' /proc/$1/stat; }
 opens() { ip netns exec $1 awk '/^Tcp:/ && $6 ~ /^[0-9]+$/ {print $6}' /proc/net/snmp; }

@@ -35,7 +35,7 @@ async fn drive(kind: &str, good: &Probe, bad: &Probe) {
         fall: 2,
     };
     let mut t = Target::new(timing, Instant::now());
-    let mut step = async |p: &Probe, t: &mut Target| {
+    let step = async |p: &Probe, t: &mut Target| {
         let out = p.run(TIMEOUT).await.map_err(|f| f.reason);
         t.record(Instant::now(), out)
     };

@@ -191,6 +191,8 @@ fn now() -> Instant {
 struct Running {
     item: Item,
     probe: Option<Arc<Probe>>,
+    /// `probe.describe()`, made once: status and events use it often.
+    describe: Arc<str>,
     state: Target,
     generation: u64,
     in_flight: bool,
@@ -311,6 +313,9 @@ impl Runner {
             key,
             Running {
                 item,
+                describe: probe
+                    .as_ref()
+                    .map_or_else(|| Arc::from("(not runnable)"), |p| Arc::from(p.describe())),
                 probe,
                 state: Target::new(timing, first),
                 generation: self.generation,
@@ -385,7 +390,7 @@ impl Runner {
         self.queue.insert((r.state.due(), key.clone()));
         let Some(change) = change else { return };
         let up = change == Transition::Up;
-        let describe = r.probe.as_ref().map(|p| p.describe()).unwrap_or_default();
+        let describe = r.describe.clone();
         let why = match r.state.last() {
             Some(Err(reason)) => format!("{reason} ({} failures in a row)", r.state.fails()),
             _ => format!("passed in {} ms", took.as_millis()),
@@ -519,27 +524,22 @@ impl Runner {
             "late_max_ms": self.late.last().map(|d| d.as_secs_f64() * 1000.0),
         });
         self.late.clear();
-        let mut targets: Vec<(&String, &Running)> = self.targets.iter().collect();
-        targets.sort_by(|a, b| a.0.cmp(b.0));
-        let list: Vec<serde_json::Value> = targets
+        // A cheap copy here; sorting and JSON on a blocking thread, so a
+        // big table's status does not hold up the schedule.
+        let rows: Vec<Row> = self
+            .targets
             .iter()
-            .map(|(k, r)| {
-                json!({
-                    "target": k,
-                    "check": r.probe.as_ref().map(|p| p.describe()),
-                    "state": if r.state.is_up() { "up" } else { "down" },
-                    "last": match r.state.last() {
-                        None => "not checked yet".to_string(),
-                        Some(Ok(())) => "pass".to_string(),
-                        Some(Err(e)) => e.clone(),
-                    },
-                    "latency_ms": r.latency.map(|d| d.as_secs_f64() * 1000.0),
-                    "passes": r.state.passes(),
-                    "fails": r.state.fails(),
-                    "rise": r.state.timing().rise,
-                    "fall": r.state.timing().fall,
-                    "checks": r.state.checks(),
-                })
+            .map(|(k, r)| Row {
+                target: k.clone(),
+                check: r.describe.clone(),
+                up: r.state.is_up(),
+                last: r.state.last().cloned(),
+                latency: r.latency,
+                passes: r.state.passes(),
+                fails: r.state.fails(),
+                rise: r.state.timing().rise,
+                fall: r.state.timing().fall,
+                checks: r.state.checks(),
             })
             .collect();
         let services: serde_json::Map<String, serde_json::Value> = self
@@ -547,11 +547,51 @@ impl Runner {
             .iter()
             .map(|(n, s)| (n.clone(), json!({ "quorum_up": s.quorum.is_up() })))
             .collect();
-        self.shared.publish(
-            "check",
-            json!({ "schedule": schedule, "targets": list, "services": services }),
-        );
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut rows = rows;
+            rows.sort_by(|a, b| a.target.cmp(&b.target));
+            let list: Vec<serde_json::Value> = rows
+                .into_iter()
+                .map(|r| {
+                    json!({
+                        "target": r.target,
+                        "check": &*r.check,
+                        "state": if r.up { "up" } else { "down" },
+                        "last": match r.last {
+                            None => "not checked yet".to_string(),
+                            Some(Ok(())) => "pass".to_string(),
+                            Some(Err(e)) => e,
+                        },
+                        "latency_ms": r.latency.map(|d| d.as_secs_f64() * 1000.0),
+                        "passes": r.passes,
+                        "fails": r.fails,
+                        "rise": r.rise,
+                        "fall": r.fall,
+                        "checks": r.checks,
+                    })
+                })
+                .collect();
+            shared.publish(
+                "check",
+                json!({ "schedule": schedule, "targets": list, "services": services }),
+            );
+        });
     }
+}
+
+/// One target's state, copied for the status.
+struct Row {
+    target: String,
+    check: Arc<str>,
+    up: bool,
+    last: Option<Result<(), String>>,
+    latency: Option<Duration>,
+    passes: u32,
+    fails: u32,
+    rise: u32,
+    fall: u32,
+    checks: u64,
 }
 
 // ---------------------------------------------------------------- metrics
