@@ -3,7 +3,8 @@
 //! DOWN and come up only after passing; a service below its quorum says so
 //! and names its sorry server; a VRRP instance tracking the service goes to
 //! Fault while the service is down and back when it recovers; a stand-alone
-//! exec check is tracked too.
+//! exec check is tracked too; the server's return brings the quorum back
+//! and the sorry server leaves.
 
 mod common;
 
@@ -164,4 +165,18 @@ track.checks.flag = {{ weight = 20 }}
     }
     assert_eq!(saw, (true, true), "down and quorum events");
     wait_for("VRRP fault again", LONG, || vrrp_state(&r) == "fault");
+
+    // The server comes back: quorum again, the sorry server leaves.
+    let _h2 = Httpd::start(&ns, 8082, d2.path());
+    let mut back = false;
+    for line in ev.by_ref() {
+        let line = line.unwrap();
+        if line.contains("service web has its quorum again") {
+            assert!(line.contains("sorry server 127.0.0.1:9999 leaves"), "{line}");
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "quorum regained event");
+    wait_for("VRRP master again", LONG, || vrrp_state(&r) == "master");
 }

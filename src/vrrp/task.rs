@@ -591,7 +591,6 @@ impl Runner {
             i.cfg.interface.as_str() == key.0
                 && i.family == key.1
                 && i.cfg.vrid.get() == adv.vrid
-                && i.cfg.version == adv.version
         }) else {
             self.metrics.dropped(&key.0, "other_vrid");
             return;
