@@ -46,13 +46,14 @@ for N in $(cat /config/sizes); do
     done
   } > /tmp/k.conf
   ip netns add p$N; ip -n p$N link set lo up
-  ip netns exec p$N pharos run --config /tmp/p.toml --state-dir /tmp/ps$N --socket /tmp/p$N.sock > /tmp/p$N.log 2>&1 &
+  # iproute2 itself (not the ip() function), so that $! is the program's pid.
+  /usr/sbin/ip netns exec p$N pharos run --config /tmp/p.toml --state-dir /tmp/ps$N --socket /tmp/p$N.sock > /tmp/p$N.log 2>&1 &
   pp=$!
   measure "pharos $N" p$N $pp
   echo "BENCH pharos $N late: $(pharos status --json --socket /tmp/p$N.sock | tr -d ' \n' | grep -o '"schedule":{[^}]*}')"
   kill $pp; wait $pp 2>/dev/null
   ip netns add k$N; ip -n k$N link set lo up
-  ip netns exec k$N /tmp/ka/ld-linux-x86-64.so.2 --library-path /tmp/ka /tmp/ka/keepalived -n -C -f /tmp/k.conf -p /tmp/k$N.pid -c /tmp/kc$N.pid > /tmp/k$N.log 2>&1 &
+  /usr/sbin/ip netns exec k$N /tmp/ka/ld-linux-x86-64.so.2 --library-path /tmp/ka /tmp/ka/keepalived -n -C -f /tmp/k.conf -p /tmp/k$N.pid -c /tmp/kc$N.pid > /tmp/k$N.log 2>&1 &
   kp=$!
   sleep 2
   kids=$(awk -v p=$kp '$4 == p {print $1}' /proc/[0-9]*/stat 2>/dev/null | tr '\n' ' ')

@@ -172,11 +172,38 @@ track.checks.flag = {{ weight = 20 }}
     for line in ev.by_ref() {
         let line = line.unwrap();
         if line.contains("service web has its quorum again") {
-            assert!(line.contains("sorry server 127.0.0.1:9999 leaves"), "{line}");
+            assert!(
+                line.contains("sorry server 127.0.0.1:9999 leaves"),
+                "{line}"
+            );
             back = true;
             break;
         }
     }
     assert!(back, "quorum regained event");
     wait_for("VRRP master again", LONG, || vrrp_state(&r) == "master");
+
+    // A reload that adds a check keeps the state of the unchanged ones:
+    // their counters go on, they do not start down again.
+    let before = target(&r, "rs:web/127.0.0.1:8081");
+    assert_eq!(before["state"], "up");
+    let more = format!(
+        "{cfg}\n[checks.extra]\ntype = \"tcp\"\naddress = \"127.0.0.1\"\nport = 8081\ninterval = \"200ms\"\n"
+    );
+    std::fs::write(r.dir.path().join("pharos.toml"), more).unwrap();
+    let out = r.ctl(&["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for("the new check runs", LONG, || {
+        target(&r, "check:extra")["state"] == "up"
+    });
+    let after = target(&r, "rs:web/127.0.0.1:8081");
+    assert_eq!(after["state"], "up", "{after}");
+    assert!(
+        after["checks"].as_u64() > before["checks"].as_u64(),
+        "counters carried on: {before} then {after}"
+    );
 }

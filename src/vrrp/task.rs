@@ -588,9 +588,7 @@ impl Runner {
             }
         };
         let Some((name, i)) = self.insts.iter_mut().find(|(_, i)| {
-            i.cfg.interface.as_str() == key.0
-                && i.family == key.1
-                && i.cfg.vrid.get() == adv.vrid
+            i.cfg.interface.as_str() == key.0 && i.family == key.1 && i.cfg.vrid.get() == adv.vrid
         }) else {
             self.metrics.dropped(&key.0, "other_vrid");
             return;
