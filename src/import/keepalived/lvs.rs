@@ -1136,7 +1136,18 @@ impl Mapper {
                 (None, _) => {
                     if rs.port != 0 {
                         if first {
-                            rs_notes.push(Note::new(rs.loc, format!("real server port {} dropped: DR and TUN send a firewall-mark service's traffic to the port the client used", rs.port)));
+                            let probes = if rs.checks.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (its check still probes {})", rs.port)
+                            };
+                            rs_notes.push(Note::new(
+                                rs.loc,
+                                format!(
+                                    "real server port {} dropped: DR and TUN send a firewall-mark service's traffic to the port the client used{probes}",
+                                    rs.port
+                                ),
+                            ));
                         }
                         old_port = Some(rs.port);
                     }

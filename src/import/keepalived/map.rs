@@ -477,6 +477,33 @@ fn unsupported_reason(kw: &str) -> &'static str {
             "pharos tracks per instance; add it to each member's `track`"
         }
         "reverse" => "pharos has no reversed tracking weight",
+        "vrrp_strict" | "strict_mode" => {
+            "pharos keeps to RFC 3768/5798 without it and adds no firewall rules"
+        }
+        "vrrp_iptables"
+        | "vrrp_ipsets"
+        | "vrrp_nftables"
+        | "vrrp_nftables_priority"
+        | "nftables"
+        | "iptables" => "pharos adds no firewall rules",
+        k if k.ends_with("_priority") && k != "notify_priority_changes"
+            || k.ends_with("_no_swap")
+            || k.ends_with("_rt_priority")
+            || k.ends_with("_rlimit_rttime")
+            || k.ends_with("_process_name")
+            || k == "process_names"
+            || k == "process_name" =>
+        {
+            "pharos is one process; its scheduling and memory locking come from its service unit"
+        }
+        "notify_fifo"
+        | "notify_fifo_script"
+        | "vrrp_notify_fifo"
+        | "vrrp_notify_fifo_script"
+        | "lvs_notify_fifo"
+        | "lvs_notify_fifo_script" => {
+            "pharos streams transitions as JSON lines with `pharos events`"
+        }
         _ => "pharos has no equivalent",
     }
 }
