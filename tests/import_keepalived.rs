@@ -610,3 +610,44 @@ fn fifty_thousand_mutated_and_random_inputs_never_panic_and_import_to_valid_conf
         "{services} services, {instances} instances"
     );
 }
+
+#[test]
+fn a_config_as_big_as_the_largest_reported_imports_whole() {
+    // interop.md: 2277 virtual servers, 37,205 real servers. The import
+    // is linear; a quadratic step would make this test take minutes.
+    use std::fmt::Write as _;
+    let vip = |i: u32| format!("10.{}.{}.{}", 100 + i / 65536, (i / 256) % 256, i % 256);
+    let mut t = String::from(
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n",
+    );
+    for i in 0..2277 {
+        let _ = writeln!(t, "  {}/16", vip(i));
+    }
+    t.push_str(" }\n}\n");
+    for i in 0..2277 {
+        let _ = writeln!(
+            t,
+            "virtual_server {} 80 {{\n lb_kind DR\n protocol TCP\n delay_loop 5",
+            vip(i)
+        );
+        for r in 0..16 {
+            let _ = writeln!(
+                t,
+                " real_server 172.16.{r}.{} 80 {{\n  weight 1\n  notify_up /bin/up\n  HTTP_GET {{\n   url {{\n    path /\n   }}\n  }}\n }}",
+                i % 250 + 1
+            );
+        }
+        t.push_str("}\n");
+    }
+    let src = Source {
+        name: "big.conf".into(),
+        text: t,
+    };
+    let imp = keepalived::import(&src, &mut keepalived::no_includes, Options::default());
+    assert_eq!(imp.warnings.len(), 2277 * 16, "one per notify_up");
+    assert_eq!(imp.toml.matches("[services.").count(), 2 * 2277);
+    assert_eq!(
+        imp.toml.matches(":80\" = { weight = 1 }").count(),
+        2277 * 16
+    );
+}

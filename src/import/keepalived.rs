@@ -172,16 +172,20 @@ pub fn import_pair(a: &Source, b: &Source, include: &mut IncludeFn<'_>, opts: Op
 /// One warning per place of each note, in file and line order.
 fn warnings(doc: &doc::Doc, files: &[String]) -> Vec<Warning> {
     let mut out: Vec<(usize, Warning)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for n in doc::notes(doc) {
         for at in &n.at {
-            let w = Warning {
-                file: files.get(at.file).cloned(),
-                line: at.line,
-                message: doc::sanitize(&n.message),
-            };
-            if !out.iter().any(|(_, x)| *x == w) {
-                out.push((at.file, w));
+            if !seen.insert((*at, n.message.as_str())) {
+                continue;
             }
+            out.push((
+                at.file,
+                Warning {
+                    file: files.get(at.file).cloned(),
+                    line: at.line,
+                    message: doc::sanitize(&n.message),
+                },
+            ));
         }
     }
     out.sort_by_key(|(f, w)| (*f, w.line));

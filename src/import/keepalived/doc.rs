@@ -6,6 +6,7 @@
 //! to each one's `[nodes.NAME]` table, and a note both files earned is
 //! written once with both places.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::parse::Loc;
@@ -387,25 +388,33 @@ struct NodePart {
 pub(super) fn merge(a: Doc, b: Doc, heads: [NodeHead; 2]) -> Doc {
     // The order: a's sections, with b's own ones after the section that
     // precedes them in b.
-    let mut order: Vec<Vec<String>> = a.sections.iter().map(|s| s.path.clone()).collect();
-    let mut after: Option<usize> = None;
+    // a's sections in order, each followed by b's own ones that come
+    // after it in b (those before any shared one go first).
+    let in_a: HashSet<&Vec<String>> = a.sections.iter().map(|s| &s.path).collect();
+    let mut b_after: HashMap<Option<&Vec<String>>, Vec<Vec<String>>> = HashMap::new();
+    let mut last_shared: Option<&Vec<String>> = None;
     for s in &b.sections {
-        match order.iter().position(|p| p == &s.path) {
-            Some(i) => after = Some(i),
-            None => {
-                let at = after.map_or(0, |i| i + 1);
-                order.insert(at, s.path.clone());
-                after = Some(at);
-            }
+        if in_a.contains(&s.path) {
+            last_shared = Some(&s.path);
+        } else {
+            b_after.entry(last_shared).or_default().push(s.path.clone());
         }
     }
-    let mut a_secs: Vec<Option<Section>> = a.sections.into_iter().map(Some).collect();
-    let mut b_secs: Vec<Option<Section>> = b.sections.into_iter().map(Some).collect();
-    let take = |secs: &mut Vec<Option<Section>>, path: &[String]| {
-        secs.iter_mut()
-            .find(|s| s.as_ref().is_some_and(|s| s.path == path))
-            .and_then(Option::take)
+    let mut order: Vec<Vec<String>> = b_after.remove(&None).unwrap_or_default();
+    for s in &a.sections {
+        order.push(s.path.clone());
+        order.extend(b_after.remove(&Some(&s.path)).unwrap_or_default());
+    }
+    let index = |secs: Vec<Section>| -> HashMap<Vec<String>, Section> {
+        let mut m = HashMap::new();
+        for s in secs {
+            m.entry(s.path.clone()).or_insert(s);
+        }
+        m
     };
+    let mut a_secs = index(a.sections);
+    let mut b_secs = index(b.sections);
+    let take = |secs: &mut HashMap<Vec<String>, Section>, path: &[String]| secs.remove(path);
     let mut parts = [NodePart::default(), NodePart::default()];
     let mut base = Vec::new();
     for path in order {
@@ -422,10 +431,16 @@ pub(super) fn merge(a: Doc, b: Doc, heads: [NodeHead; 2]) -> Doc {
                     tail: merge_comments(sa.tail, sb.tail),
                 };
                 let mut b_lines: Vec<Option<Line>> = sb.lines.into_iter().map(Some).collect();
+                let mut b_index: HashMap<String, usize> = HashMap::new();
+                for (i, l) in b_lines.iter().enumerate() {
+                    if let Some(l) = l {
+                        b_index.entry(l.key.clone()).or_insert(i);
+                    }
+                }
                 for la in sa.lines {
-                    let lb = b_lines
-                        .iter_mut()
-                        .find(|l| l.as_ref().is_some_and(|l| l.key == la.key))
+                    let lb = b_index
+                        .remove(&la.key)
+                        .and_then(|i| b_lines.get_mut(i))
                         .and_then(Option::take);
                     match lb {
                         Some(lb) if lb.value == la.value && lb.comment == la.comment => {

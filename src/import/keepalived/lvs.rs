@@ -338,6 +338,17 @@ impl Mapper {
                 }
             };
             let vs = self.read_vs(s, &mut notes);
+            if vs.rs.is_empty() {
+                self.drop_vs(
+                    s,
+                    "it has no real servers (keepalived ignores such a virtual server too)".into(),
+                    std::mem::take(&mut notes)
+                        .into_iter()
+                        .chain(vs.notes)
+                        .collect(),
+                );
+                continue;
+            }
             // One kernel service per protocol, address and port (or mark
             // and family): a second definition is not imported.
             let family = vs
@@ -1072,6 +1083,7 @@ impl Mapper {
         // Real servers, as keepalived would add them.
         let defaults = vs.defaults;
         let mut servers: Vec<Placed<'_>> = Vec::new();
+        let mut added = std::collections::HashSet::new();
         for rs in &vs.rs {
             let mut rs_notes: Vec<Note> = if first { rs.notes.clone() } else { Vec::new() };
             let rfwd = rs.fwd.unwrap_or(fwd);
@@ -1158,7 +1170,7 @@ impl Mapper {
                 ip: rs.ip,
                 port: (port != 0).then_some(port),
             };
-            if servers.iter().any(|(e, ..)| *e == ep) {
+            if !added.insert(ep) {
                 if first {
                     sec.tail.push(Comment::Note(Note::new(rs.loc, format!("real server {ep} not imported: it is listed before (keepalived drops it too)"))));
                 }
@@ -1254,6 +1266,18 @@ impl Mapper {
                     && h > 0
                 {
                     let h2 = u64::from(h).min(q2 - 1);
+                    if h2 != u64::from(h) && first {
+                        push(
+                            &mut notes,
+                            "quorum",
+                            Note::new(
+                                loc,
+                                format!(
+                                    "hysteresis {h} became {h2}: keepalived keeps it below the quorum"
+                                ),
+                            ),
+                        );
+                    }
                     if h2 > 0 {
                         sec.line("hysteresis", h2.to_string());
                     }

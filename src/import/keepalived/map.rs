@@ -1435,6 +1435,10 @@ impl Mapper {
                         ),
                     );
                 }
+                // What pharos does anyway.
+                "scope" if args.clone().next().map(String::as_str) == Some("global") => {
+                    args.next();
+                }
                 "brd" | "broadcast" | "scope" | "peer" | "metric" | "preferred_lft" => {
                     let val = args.next().cloned().unwrap_or_default();
                     dropped.push(format!("{a} {val}"));
