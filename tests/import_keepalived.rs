@@ -525,12 +525,12 @@ fn fifty_thousand_mutated_and_random_inputs_never_panic_and_import_to_valid_conf
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect();
     seeds.sort();
-    let mut rng = fastrand::Rng::with_seed(0x6b61);
+    // KA_ROUNDS, KA_SEED and KA_CHECK_EVERY hunt further by hand.
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let mut rng = fastrand::Rng::with_seed(env("KA_SEED").unwrap_or(0x6b61));
+    let check_every = env("KA_CHECK_EVERY").unwrap_or(50) as usize;
     let (mut checked, mut services, mut instances) = (0, 0, 0);
-    let rounds: usize = std::env::var("KA_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(50_000);
+    let rounds = env("KA_ROUNDS").unwrap_or(50_000) as usize;
     for round in 0..rounds {
         let text = if round % 10 == 9 {
             let bytes: Vec<u8> = (0..rng.usize(0..800)).map(|_| rng.u8(..)).collect();
@@ -571,7 +571,7 @@ fn fifty_thousand_mutated_and_random_inputs_never_panic_and_import_to_valid_conf
         for w in &imported.warnings {
             assert!(w.line > 0 && !w.message.contains('\n'), "{w:?}");
         }
-        if round % 50 == 0 {
+        if round % check_every == 0 {
             let c = config::check_text(&imported.toml, &Selection::All);
             let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
             if !errors.is_empty() {
@@ -606,7 +606,9 @@ fn fifty_thousand_mutated_and_random_inputs_never_panic_and_import_to_valid_conf
     }
     // Close enough to real files for much to come through.
     assert!(
-        rounds < 50_000 || checked == 1000 && services > 300 && instances > 300,
+        rounds < 50_000
+            || check_every != 50
+            || checked == 1000 && services > 300 && instances > 300,
         "{services} services, {instances} instances"
     );
 }

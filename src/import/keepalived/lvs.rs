@@ -945,30 +945,6 @@ impl Mapper {
             sec.line("scheduler_flags", array(&fs));
         }
         sec.line("forwarding", string(fwd_name(fwd)));
-        if fwd == Forwarding::Nat || vs.rs.iter().any(|r| r.fwd == Some(Forwarding::Nat)) {
-            if family == Family::Ipv6 {
-                self.nat6 = true;
-            } else {
-                self.nat4 = true;
-            }
-        }
-        let uses_tun =
-            fwd == Forwarding::Tun || vs.rs.iter().any(|r| r.fwd == Some(Forwarding::Tun));
-        if uses_tun {
-            let t = tun.unwrap_or(Tun {
-                kind: "ipip",
-                port: None,
-                checksum: None,
-            });
-            let mut p = vec![("type".to_string(), string(t.kind))];
-            if let Some(port) = t.port {
-                p.push(("port".into(), port.to_string()));
-            }
-            if let Some(c) = t.checksum {
-                p.push(("checksum".into(), string(c)));
-            }
-            sec.line("tunnel", inline(&p));
-        }
         let mut persistence = vs.persistence;
         if vport == Some(0) && persistence.is_none() {
             persistence = Some(300);
@@ -1228,6 +1204,47 @@ impl Mapper {
                 check = Some((spec, check_notes));
             }
             servers.push((ep, rs, check, rs_notes));
+        }
+
+        // What the real servers imported need: IP forwarding for NAT, the
+        // tunnel (right after `forwarding`) for TUN.
+        let uses = |f: Forwarding| {
+            fwd == f && !servers.is_empty() || servers.iter().any(|(_, rs, ..)| rs.fwd == Some(f))
+        };
+        if uses(Forwarding::Nat) || fwd == Forwarding::Nat {
+            if family == Family::Ipv6 {
+                self.nat6 = true;
+            } else {
+                self.nat4 = true;
+            }
+        }
+        if uses(Forwarding::Tun) || fwd == Forwarding::Tun {
+            let t = tun.unwrap_or(Tun {
+                kind: "ipip",
+                port: None,
+                checksum: None,
+            });
+            let mut p = vec![("type".to_string(), string(t.kind))];
+            if let Some(port) = t.port {
+                p.push(("port".into(), port.to_string()));
+            }
+            if let Some(c) = t.checksum {
+                p.push(("checksum".into(), string(c)));
+            }
+            let at = sec
+                .lines
+                .iter()
+                .position(|l| l.key == "forwarding")
+                .map_or(sec.lines.len(), |i| i + 1);
+            sec.lines.insert(
+                at,
+                super::doc::Line {
+                    key: "tunnel".into(),
+                    value: inline(&p),
+                    comment: None,
+                    before: Vec::new(),
+                },
+            );
         }
 
         // Quorum, as keepalived bounds it.

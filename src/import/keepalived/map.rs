@@ -1556,6 +1556,13 @@ impl Mapper {
             devs.push((dev.unwrap_or_else(|| interface.clone()), loc));
             vips.push((addr, written));
         }
+        if vips.is_empty() {
+            return drop_all(
+                self,
+                "none of its virtual addresses can be imported".into(),
+                notes,
+            );
+        }
         let vip_interface = most_common(devs.iter().map(|(d, _)| d.clone()));
         if let Some(chosen) = &vip_interface {
             for (d, loc) in &devs {

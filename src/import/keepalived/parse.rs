@@ -14,6 +14,8 @@
 //! `vrrp_instance` inside another because a `}` was forgotten) we say so
 //! and recover the way the writer evidently meant.
 
+use std::collections::HashMap;
+
 use super::Source;
 
 /// Where something is: an index into [`Parsed::files`] and a 1-based line.
@@ -119,96 +121,244 @@ enum Piece {
 }
 
 pub(super) fn parse(main: &Source, include: &mut IncludeFn<'_>) -> Parsed {
-    let mut out = Parsed::default();
-    let mut pieces = Vec::new();
-    let mut stack = Vec::new();
-    lex(main, include, &mut out, &mut pieces, &mut stack);
-    out.stmts = build(pieces, &mut out.problems);
+    let mut lx = Lexer {
+        include,
+        out: Parsed::default(),
+        pieces: Vec::new(),
+        stack: Vec::new(),
+        defs: HashMap::new(),
+    };
+    lx.file(main);
+    let mut out = lx.out;
+    out.stmts = build(lx.pieces, &mut out.problems);
     out
 }
 
-fn lex(
-    src: &Source,
-    include: &mut IncludeFn<'_>,
-    out: &mut Parsed,
-    pieces: &mut Vec<Piece>,
-    stack: &mut Vec<String>,
-) {
-    let file = out.files.len();
-    out.files.push(src.name.clone());
-    stack.push(src.name.clone());
-    for (i, physical) in src.text.lines().enumerate() {
-        let loc = Loc { file, line: i + 1 };
-        let (line, unclosed) = decomment(physical);
-        if unclosed {
-            out.problems.push((
-                loc,
-                "a quote (`\"`) is not closed on this line; keepalived reads it to the end of the line".into(),
-            ));
-        }
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with("include") {
-            let words = split_words(line);
-            if words.len() == 2 && words[0] == "include" {
-                include_files(&words[1], loc, include, out, pieces, stack);
-                continue;
-            }
-        }
-        split_braces(line, loc, pieces);
-    }
-    stack.pop();
+/// A definition's expansion may not grow a line beyond this.
+const MAX_EXPANDED: usize = 64 * 1024;
+
+struct Lexer<'i, 'a> {
+    include: &'i mut IncludeFn<'a>,
+    out: Parsed,
+    pieces: Vec<Piece>,
+    /// The files being read, innermost last.
+    stack: Vec<String>,
+    /// keepalived's `$NAME=value` definitions, for all files after them.
+    defs: HashMap<String, String>,
 }
 
-fn include_files(
-    pattern: &str,
-    loc: Loc,
-    include: &mut IncludeFn<'_>,
-    out: &mut Parsed,
-    pieces: &mut Vec<Piece>,
-    stack: &mut Vec<String>,
-) {
-    if stack.len() > MAX_INCLUDE_DEPTH {
-        out.problems.push((
-            loc,
-            format!(
-                "`include {pattern}` not read: includes nest more than {MAX_INCLUDE_DEPTH} deep"
-            ),
-        ));
-        return;
+impl Lexer<'_, '_> {
+    fn problem(&mut self, loc: Loc, message: impl Into<String>) {
+        self.out.problems.push((loc, message.into()));
     }
-    let including = stack.last().cloned().unwrap_or_default();
-    match include(&including, pattern) {
-        Err(why) => out
-            .problems
-            .push((loc, format!("`include {pattern}` not read: {why}"))),
-        Ok(files) if files.is_empty() => out.problems.push((
-            loc,
-            format!("`include {pattern}`: no file matches (keepalived goes on without it)"),
-        )),
-        Ok(files) => {
-            for f in files {
-                if stack.contains(&f.name) {
-                    out.problems.push((
-                        loc,
-                        format!("`include {pattern}` not read again: `{}` is already being read (an include loop)", f.name),
-                    ));
-                } else if out.files.len() >= MAX_FILES {
-                    out.problems.push((
-                        loc,
-                        format!(
-                            "`{}` not read: more than {MAX_FILES} files are included in all",
-                            f.name
-                        ),
-                    ));
-                } else {
-                    lex(&f, include, out, pieces, stack);
+
+    fn file(&mut self, src: &Source) {
+        let file = self.out.files.len();
+        self.out.files.push(src.name.clone());
+        self.stack.push(src.name.clone());
+        // A multi-line definition being read: its name, value, first line.
+        let mut multi: Option<(String, String, Loc)> = None;
+        for (i, physical) in src.text.lines().enumerate() {
+            let loc = Loc { file, line: i + 1 };
+            let (line, unclosed) = decomment(physical);
+            if unclosed {
+                self.problem(
+                    loc,
+                    "a quote (`\"`) is not closed on this line; keepalived reads it to the end of the line",
+                );
+            }
+            let line = line.trim();
+            if let Some((name, mut value, at)) = multi.take() {
+                match line.strip_suffix('\\') {
+                    Some(more) if !line.is_empty() => {
+                        value.push_str(more.trim_end());
+                        value.push('\n');
+                        multi = Some((name, value, at));
+                    }
+                    _ => {
+                        value.push_str(line);
+                        self.defs.insert(name, value);
+                    }
+                }
+                continue;
+            }
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix('@') {
+                let id = rest.split_whitespace().next().unwrap_or("");
+                self.problem(
+                    loc,
+                    format!(
+                        "`{}` not imported: keepalived reads a line starting `@{id}` only on the box whose config id (`-i`, or else its host name) is `{}`; put it in that box's `[nodes.NAME]` table",
+                        crate::import::keepalived::doc::sanitize(line),
+                        id.trim_start_matches('^')
+                    ),
+                );
+                continue;
+            }
+            if line.starts_with("~SEQ") {
+                self.problem(loc, "`~SEQ` not expanded: write the lines it makes out");
+                continue;
+            }
+            if let Some((name, value)) = definition(line) {
+                match value.strip_suffix('\\') {
+                    Some(first) => {
+                        let mut v = first.trim_end().to_string();
+                        if !v.is_empty() {
+                            v.push('\n');
+                        }
+                        multi = Some((name, v, loc));
+                    }
+                    None => {
+                        self.defs.insert(name, value);
+                    }
+                }
+                continue;
+            }
+            let expanded = if !self.defs.is_empty() && line.contains('$') {
+                match expand(line, &self.defs) {
+                    Ok(e) => e,
+                    Err(why) => {
+                        self.problem(loc, why);
+                        line.to_string()
+                    }
+                }
+            } else {
+                line.to_string()
+            };
+            for line in expanded.split('\n') {
+                let line = line.trim();
+                if line.is_empty() {
+                    continue;
+                }
+                if line.starts_with("include") {
+                    let words = split_words(line);
+                    if words.len() == 2 && words[0] == "include" {
+                        self.include_files(&words[1], loc);
+                        continue;
+                    }
+                }
+                split_braces(line, loc, &mut self.pieces);
+            }
+        }
+        if let Some((name, value, _)) = multi {
+            self.defs.insert(name, value);
+        }
+        self.stack.pop();
+    }
+
+    fn include_files(&mut self, pattern: &str, loc: Loc) {
+        if self.stack.len() > MAX_INCLUDE_DEPTH {
+            self.problem(
+                loc,
+                format!(
+                    "`include {pattern}` not read: includes nest more than {MAX_INCLUDE_DEPTH} deep"
+                ),
+            );
+            return;
+        }
+        let including = self.stack.last().cloned().unwrap_or_default();
+        match (self.include)(&including, pattern) {
+            Err(why) => self.problem(loc, format!("`include {pattern}` not read: {why}")),
+            Ok(files) if files.is_empty() => self.problem(
+                loc,
+                format!("`include {pattern}`: no file matches (keepalived goes on without it)"),
+            ),
+            Ok(files) => {
+                for f in files {
+                    if self.stack.contains(&f.name) {
+                        self.problem(
+                            loc,
+                            format!(
+                                "`include {pattern}` not read again: `{}` is already being read (an include loop)",
+                                f.name
+                            ),
+                        );
+                    } else if self.out.files.len() >= MAX_FILES {
+                        self.problem(
+                            loc,
+                            format!(
+                                "`{}` not read: more than {MAX_FILES} files are included in all",
+                                f.name
+                            ),
+                        );
+                    } else {
+                        self.file(&f);
+                    }
                 }
             }
         }
     }
+}
+
+/// `$NAME=value` (keepalived's parameter definitions).
+fn definition(line: &str) -> Option<(String, String)> {
+    let rest = line.strip_prefix('$')?;
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    let name = &rest[..end];
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let value = rest[end..].trim_start().strip_prefix('=')?;
+    Some((name.to_string(), value.trim().to_string()))
+}
+
+/// Replaces `$NAME` and `${NAME}` of defined names, as keepalived's
+/// `replace_param` does (an unbraced name ends at white space, `,`, `)` or
+/// the end), again while a replacement brings in more.
+fn expand(line: &str, defs: &HashMap<String, String>) -> Result<String, String> {
+    let mut text = line.to_string();
+    for _ in 0..8 {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        let mut changed = false;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            let (name, used) = match after.strip_prefix('{') {
+                Some(b) => match b.find('}') {
+                    Some(end) => (&b[..end], end + 2),
+                    None => ("", 0),
+                },
+                None => {
+                    let end = after
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .unwrap_or(after.len());
+                    let ok = after[end..]
+                        .chars()
+                        .next()
+                        .is_none_or(|c| matches!(c, ' ' | '\t' | ',' | ')'));
+                    (if ok { &after[..end] } else { "" }, end)
+                }
+            };
+            match defs.get(name) {
+                Some(v) if !name.is_empty() => {
+                    out.push_str(v);
+                    rest = &after[used..];
+                    changed = true;
+                }
+                _ => {
+                    out.push('$');
+                    rest = after;
+                }
+            }
+            if out.len() > MAX_EXPANDED {
+                return Err(format!(
+                    "definitions expand this line beyond {} KiB; it is read as written",
+                    MAX_EXPANDED / 1024
+                ));
+            }
+        }
+        out.push_str(rest);
+        text = out;
+        if !changed || !text.contains('$') {
+            return Ok(text);
+        }
+    }
+    Ok(text)
 }
 
 /// Removes a comment as keepalived's `decomment` does; says whether a
@@ -589,6 +739,29 @@ mod tests {
         let p = parse(&src("include *\n"), &mut deeper);
         assert_eq!(p.files.len(), MAX_INCLUDE_DEPTH + 1);
         assert!(p.problems[0].1.contains("nest more than"));
+    }
+
+    #[test]
+    fn definitions_expand_and_conditional_lines_are_reported() {
+        let p = parse(
+            &src(
+                "$IF=eth1\n$VIPS=10.0.0.1/24 \\\n  10.0.0.2/24\n\nvrrp_instance V {\n interface $IF\n notify ${IF}x $NOPE\n virtual_ipaddress {\n  $VIPS\n }\n @lb1 priority 200\n}\n~SEQ(i,1,3) x\n",
+            ),
+            &mut no_include,
+        );
+        assert_eq!(
+            shape(&p.stmts),
+            "vrrp_instance V{interface eth1;notify eth1x $NOPE;virtual_ipaddress{10.0.0.1/24;10.0.0.2/24}}"
+        );
+        let lines: Vec<usize> = p.problems.iter().map(|(l, _)| l.line).collect();
+        assert_eq!(lines, vec![11, 13], "{:?}", p.problems);
+        // A definition that refers to itself is expanded a few times only,
+        // and never beyond a size.
+        let mut defs = HashMap::new();
+        defs.insert("A".to_string(), "$A $A".to_string());
+        assert!(expand("$A", &defs).unwrap().len() < MAX_EXPANDED);
+        defs.insert("A".to_string(), format!("{} $A $A", "x".repeat(10_000)));
+        assert!(expand("$A", &defs).is_err());
     }
 
     #[test]

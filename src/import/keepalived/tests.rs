@@ -342,7 +342,7 @@ fn a_pair_without_distinct_router_ids_is_told_apart_by_file_name() {
 #[test]
 fn braces_that_do_not_balance_are_reported_where_they_are() {
     let imp = one(
-        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n  10.0.0.1/24\n }\nvirtual_server 10.0.0.1 80 {\n lb_kind DR\n}\n}\n",
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n  10.0.0.1/24\n }\nvirtual_server 10.0.0.1 80 {\n lb_kind DR\n real_server 10.0.0.5 80\n}\n}\n",
     );
     let m = messages(&imp);
     assert!(
@@ -352,7 +352,7 @@ fn braces_that_do_not_balance_are_reported_where_they_are() {
     );
     assert!(
         m.iter()
-            .any(|(l, s)| *l == 10 && s.contains("no block open")),
+            .any(|(l, s)| *l == 11 && s.contains("no block open")),
         "{m:?}"
     );
     let cfg = config_of(&imp.toml, None);
