@@ -816,6 +816,13 @@ pub(super) fn map(parsed: &Parsed, fix_typos: bool, pair: bool) -> (Doc, Mapper)
             None => loose_top.push(Comment::Note(note)),
         }
     }
+    // A section's closing notes in line order, its explanations after.
+    for s in &mut doc.sections {
+        s.tail.sort_by_key(|c| match c {
+            Comment::Note(n) => (0, n.at.first().copied()),
+            Comment::Text(_) => (1, None),
+        });
+    }
     doc.top.append(&mut m.top);
     doc.top
         .extend(top_notes.into_iter().map(|(_, n)| Comment::Note(n)));

@@ -68,11 +68,20 @@ impl Stmt {
             .unwrap_or(&self.raw)
             .trim()
     }
-    /// The last line the statement covers (its `}` if it has a block).
+    /// The last line the statement covers in its own file: its `}`, or
+    /// for a block never closed, its last statement's.
     pub fn end_line(&self) -> usize {
         match &self.block {
             Some(Block { close: Some(c), .. }) if c.file == self.loc.file => c.line,
-            _ => self.loc.line,
+            Some(b) => b
+                .stmts
+                .iter()
+                .filter(|s| s.loc.file == self.loc.file)
+                .map(Stmt::end_line)
+                .max()
+                .unwrap_or(self.loc.line)
+                .max(self.loc.line),
+            None => self.loc.line,
         }
     }
 }
