@@ -105,6 +105,10 @@ const MAX_INCLUDE_DEPTH: usize = 8;
 /// At most this many files in all, however the globs fan out.
 const MAX_FILES: usize = 256;
 
+/// Blocks nest at most this deep (keepalived's deepest is 4: virtual_server,
+/// real_server, HTTP_GET, url).
+const MAX_DEPTH: usize = 16;
+
 /// Keywords that only exist at the top level: meeting one inside a block
 /// means a `}` was forgotten before it.
 const ROOT_BLOCKS: &[&str] = &[
@@ -536,7 +540,28 @@ fn build(pieces: Vec<Piece>, problems: &mut Vec<(Loc, String)>) -> Vec<Stmt> {
                 });
             }
             Piece::Open(loc) => {
-                let stmt = pending.take();
+                let mut stmt = pending.take();
+                if frames.len() >= MAX_DEPTH {
+                    // Deeper than any keepalived block: read on, but keep
+                    // the tree (walked recursively) shallow.
+                    if let Some(s) = stmt.take()
+                        && frames.len() == MAX_DEPTH
+                    {
+                        problems.push((
+                            loc,
+                            format!(
+                                "the block of `{}` is nested more than {MAX_DEPTH} deep: not imported",
+                                describe(&s)
+                            ),
+                        ));
+                    }
+                    frames.push(Frame {
+                        stmt: None,
+                        open: loc,
+                        inner: Vec::new(),
+                    });
+                    continue;
+                }
                 if stmt.is_none() {
                     problems.push((
                         loc,
@@ -771,6 +796,22 @@ mod tests {
         assert!(expand("$A", &defs).unwrap().len() < MAX_EXPANDED);
         defs.insert("A".to_string(), format!("{} $A $A", "x".repeat(10_000)));
         assert!(expand("$A", &defs).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_cut_off_not_recursed_into() {
+        let deep = "a {\n".repeat(200_000) + &"}\n".repeat(200_000);
+        let p = parse(&src(&deep), &mut no_include);
+        fn depth(s: &[Stmt]) -> usize {
+            s.iter().map(|s| 1 + depth(s.children())).max().unwrap_or(0)
+        }
+        assert_eq!(depth(&p.stmts), MAX_DEPTH);
+        assert_eq!(
+            p.problems.len(),
+            1,
+            "{:?}",
+            &p.problems[..3.min(p.problems.len())]
+        );
     }
 
     #[test]
