@@ -2145,6 +2145,16 @@ impl Mapper {
                             if let Some(why) = why {
                                 push(&mut notes, "notify", Note::new(c.loc, why));
                             }
+                            if k == "notify" {
+                                push(
+                                    &mut notes,
+                                    "notify",
+                                    Note::new(
+                                        c.loc,
+                                        "keepalived appends `GROUP NAME STATE` to the `notify` command's arguments; pharos passes them in the environment instead (PHAROS_GROUP, PHAROS_STATE)",
+                                    ),
+                                );
+                            }
                             notify[slot] = Some(argv);
                         }
                         None => self.bad(

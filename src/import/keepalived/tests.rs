@@ -275,7 +275,7 @@ fn globs_match_as_glob_3_does() {
     assert!(!glob_match("[", "["));
 }
 
-const PAIR_A: &str = "global_defs {\n router_id lb1\n}\nvrrp_instance VI_1 {\n state MASTER\n interface eth0\n virtual_router_id 51\n priority 150\n unicast_src_ip 10.0.0.2\n unicast_peer {\n  10.0.0.3\n }\n virtual_ipaddress {\n  10.0.0.10/24\n }\n}\nvirtual_server 10.0.0.10 80 {\n lb_kind DR\n protocol TCP\n real_server 10.0.0.21 80 {\n  weight 2\n }\n}\n";
+const PAIR_A: &str = "global_defs {\n router_id lb1\n}\nvrrp_instance VI_1 {\n state MASTER\n notify_master /usr/local/bin/m\n interface eth0\n virtual_router_id 51\n priority 150\n unicast_src_ip 10.0.0.2\n unicast_peer {\n  10.0.0.3\n }\n virtual_ipaddress {\n  10.0.0.10/24\n }\n}\nvirtual_server 10.0.0.10 80 {\n lb_kind DR\n protocol TCP\n real_server 10.0.0.21 80 {\n  weight 2\n }\n}\n";
 
 #[test]
 fn a_pair_shares_what_is_alike_and_overlays_what_differs() {
@@ -291,7 +291,8 @@ fn a_pair_shares_what_is_alike_and_overlays_what_differs() {
             "virtual_server 10.0.0.10 80 {",
             "virtual_server 10.0.0.10 443 {",
         )
-        .replace("10.0.0.21 80", "10.0.0.21 443");
+        .replace("10.0.0.21 80", "10.0.0.21 443")
+        .replace(" notify_master /usr/local/bin/m\n", "");
     let b = src("lb2.conf", &b_text);
     let opts = Options::default();
     let pair = import_pair(&a, &b, &mut no_includes, opts);
@@ -307,6 +308,8 @@ fn a_pair_shares_what_is_alike_and_overlays_what_differs() {
     assert!(pair.toml.contains("[nodes.lb1]"));
     assert!(pair.toml.contains("vrrp.VI_1.priority = 150"));
     assert!(pair.toml.contains("[nodes.lb2.services.tcp-10-0-0-10-443]"));
+    // A table only one node has, under one its dotted keys made.
+    assert!(pair.toml.contains("[nodes.lb1.vrrp.VI_1.notify]"));
     // What both say is said once, at the top level.
     assert_eq!(pair.toml.matches("vrid = 51").count(), 1);
 }
