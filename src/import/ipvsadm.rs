@@ -784,6 +784,7 @@ fn same_option(a: Opt, b: Opt) -> bool {
 impl Importer {
     fn note(&mut self, line: usize, message: String) -> Note {
         self.warnings.push(Warning {
+            file: None,
             line,
             message: message.clone(),
         });
