@@ -73,80 +73,18 @@ fn logical_lines(text: &str) -> Vec<Line> {
         joined.push_str(physical);
         out.push(Line {
             number,
-            words: split_words(&joined),
+            words: super::shell_words(&joined, true),
             raw: joined.trim().to_string(),
         });
     }
     if let Some((number, joined)) = pending {
         out.push(Line {
             number,
-            words: split_words(&joined),
+            words: super::shell_words(&joined, true),
             raw: joined.trim().to_string(),
         });
     }
     out
-}
-
-/// Splits a line into words as `sh` would, without expansions: white space
-/// separates, `'...'` is literal, `"..."` takes `\"`, `\\`, `\$` and `` \` ``,
-/// a backslash outside quotes escapes the next character, and `#` at the
-/// start of a word comments out the rest.
-fn split_words(s: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '#' if !in_word => break,
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err("a quote (`'`) is not closed".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err("a quote (`\"`) is not closed".into()),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err("a quote (`\"`) is not closed".into()),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                word.extend(chars.next());
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
 }
 
 // ---------------------------------------------------------------- options
@@ -2130,10 +2068,10 @@ mod tests {
     #[test]
     fn words_split_like_a_shell() {
         assert_eq!(
-            split_words(r#"-A -t '10.0.0.1:80' "-s" r\r # comment"#).unwrap(),
+            super::super::shell_words(r#"-A -t '10.0.0.1:80' "-s" r\r # comment"#, true).unwrap(),
             vec!["-A", "-t", "10.0.0.1:80", "-s", "rr"]
         );
-        assert!(split_words("-A 'open").is_err());
+        assert!(super::super::shell_words("-A 'open", true).is_err());
         let lines = logical_lines("a \\\nb\n# c \\\nd\n");
         let words: Vec<_> = lines
             .iter()

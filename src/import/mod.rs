@@ -32,3 +32,68 @@ pub struct Warning {
     pub line: usize,
     pub message: String,
 }
+
+/// Splits a line into words as `sh` would, without expansions: white space
+/// separates, `'...'` is literal, `"..."` takes `\"`, `\\`, `\$` and `` \` ``,
+/// and a backslash outside quotes escapes the next character. With
+/// `hash_comments`, `#` at the start of a word comments out the rest (an
+/// ipvsadm script line); without, it is an ordinary character (a command
+/// keepalived has already read as one string). `Err` when a quote is not
+/// closed. Shared by the ipvsadm and keepalived importers.
+pub(crate) fn shell_words(s: &str, hash_comments: bool) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '#' if hash_comments && !in_word => break,
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("a quote (`'`) is not closed".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err("a quote (`\"`) is not closed".into()),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err("a quote (`\"`) is not closed".into()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                word.extend(chars.next());
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}

@@ -614,65 +614,10 @@ pub(super) fn describe(s: &Stmt) -> String {
     }
 }
 
-/// Splits a command line into argv as a shell would, without expansions:
-/// white space separates, `'...'` is literal, `"..."` takes `\"`, `\\`, `\$`
-/// and `` \` ``, and a backslash outside quotes escapes the next character.
-/// `Err` when a quote is not closed.
+/// A command line as argv, as a shell would split it (no `#` comments:
+/// keepalived has already read the command as one string).
 pub(super) fn shell_words(s: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err("a quote (`'`) is not closed".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err("a quote (`\"`) is not closed".into()),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err("a quote (`\"`) is not closed".into()),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                word.extend(chars.next());
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
+    crate::import::shell_words(s, false)
 }
 
 #[cfg(test)]
