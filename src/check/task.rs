@@ -32,7 +32,9 @@ use crate::config::Config;
 use crate::config::model::{Check, CheckType};
 use crate::runtime::diff::Slice;
 use crate::runtime::status::Event;
-use crate::runtime::supervisor::{HealthBoard, Shared, Subsystem, TaskCtx, TaskFuture, Update};
+use crate::runtime::supervisor::{
+    HealthBoard, Shared, Subsystem, TaskCtx, TaskFuture, Update, now_std as now, sleep_until,
+};
 
 /// The check part of a config.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,17 +177,6 @@ impl Subsystem for CheckTask {
             }
         })
     }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-        None => std::future::pending().await,
-    }
-}
-
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
 }
 
 struct Running {

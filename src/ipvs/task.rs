@@ -113,12 +113,7 @@ impl Subsystem for IpvsTask {
             let mut roles = ctx.shared.vrrp_roles.subscribe();
             let mut health = ctx.shared.health.subscribe();
             loop {
-                let drain_end = async {
-                    match wake {
-                        Some(w) => tokio::time::sleep_until(w.into()).await,
-                        None => std::future::pending().await,
-                    }
-                };
+                let drain_end = crate::runtime::supervisor::sleep_until(wake);
                 tokio::select! {
                     () = ctx.cancel.cancelled() => {
                         let flush = matches!(current.get("settings"), Some(Item::Settings { flush_on_shutdown: true, .. }));

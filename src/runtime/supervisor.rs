@@ -453,11 +453,20 @@ impl Supervisor {
     }
 }
 
-async fn sleep_until(at: Option<Instant>) {
+/// Sleeps until `at`, or forever when there is nothing to wait for: a
+/// `select!` branch for the task loops' optional next deadline. Takes
+/// tokio's or std's `Instant` (the sans-IO cores keep std's).
+pub async fn sleep_until(at: Option<impl Into<Instant>>) {
     match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// The runtime clock's now, as the std `Instant` the sans-IO cores take
+/// (tokio's clock, so tests that pause time see the same one).
+pub fn now_std() -> std::time::Instant {
+    Instant::now().into_std()
 }
 
 async fn tick(i: &mut Option<tokio::time::Interval>) {

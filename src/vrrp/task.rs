@@ -40,7 +40,9 @@ use crate::net::link::{AddrLive, LinkLive, VIP_PROTO};
 use crate::net::rtnl::Rtnl;
 use crate::runtime::diff::Slice;
 use crate::runtime::status::Event;
-use crate::runtime::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture, Update};
+use crate::runtime::supervisor::{
+    Shared, Subsystem, TaskCtx, TaskFuture, Update, now_std as now, sleep_until,
+};
 
 /// The VRRP part of a config.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,17 +148,6 @@ impl Subsystem for VrrpTask {
             }
         })
     }
-}
-
-async fn sleep_until(at: Option<std::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-        None => std::future::pending().await,
-    }
-}
-
-fn now() -> std::time::Instant {
-    tokio::time::Instant::now().into_std()
 }
 
 type RxKey = (String, Family);
