@@ -14,9 +14,9 @@
 #[allow(dead_code)]
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::keepalived::Keepalived;
 use common::lan::{Lan, wait_for};
 use common::netns::{Netns, start};
 
@@ -24,8 +24,7 @@ const VIP: &str = "10.9.0.100";
 
 enum Node {
     Pharos(common::netns::Run),
-    // The directory holds its config and pid files while it runs.
-    Keepalived(Child, #[allow(dead_code)] tempfile::TempDir),
+    Keepalived(Keepalived),
 }
 
 impl Node {
@@ -37,45 +36,18 @@ impl Node {
             );
             Node::Pharos(start(ns, &cfg))
         } else {
-            let dir = tempfile::tempdir().unwrap();
             let conf = format!(
                 "global_defs {{\n router_id ka\n vrrp_garp_master_delay 0\n}}\nvrrp_instance VI_1 {{\n state BACKUP\n interface eth0\n virtual_router_id 51\n version 3\n priority {priority}\n advert_int {}\n virtual_ipaddress {{\n  {VIP}/24\n }}\n}}\n",
                 interval.as_secs_f64()
             );
-            let f = dir.path().join("k.conf");
-            std::fs::write(&f, conf).unwrap();
-            let p = |n: &str| dir.path().join(n).to_string_lossy().to_string();
-            let child = Command::new("ip")
-                .args(["netns", "exec", &ns.0, "keepalived", "-n", "-P", "-f"])
-                .arg(&f)
-                .args(["-p", &p("k.pid"), "-r", &p("v.pid"), "-c", &p("c.pid")])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("keepalived installed");
-            Node::Keepalived(child, dir)
+            Node::Keepalived(Keepalived::start(ns, &conf))
         }
     }
 
     fn signal(&mut self, sig: &str) {
         match self {
             Node::Pharos(r) => r.signal(sig),
-            Node::Keepalived(c, _) => {
-                let pid = c.id().to_string();
-                if sig == "-KILL" {
-                    let _ = Command::new("pkill").args([sig, "-P", &pid]).status();
-                }
-                let _ = Command::new("kill").args([sig, &pid]).status();
-                let _ = c.wait();
-            }
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Node::Keepalived(..) = self {
-            self.signal("-KILL");
+            Node::Keepalived(k) => k.signal(sig),
         }
     }
 }

@@ -6,11 +6,12 @@
 
 mod common;
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
+use common::keepalived::Keepalived;
 use common::lan::{Lan, Watch, longest_overlap, wait_for};
-use common::netns::{Netns, Run, start};
+use common::netns::{Run, start};
 
 const LONG: Duration = Duration::from_secs(20);
 
@@ -97,64 +98,6 @@ vrrp_instance VI_1 {{
             self.vip(),
             self.prefix()
         )
-    }
-}
-
-/// keepalived in a namespace, killed when dropped.
-struct Keepalived {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-}
-
-impl Keepalived {
-    fn start(ns: &Netns, conf: &str) -> Keepalived {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("keepalived.conf");
-        std::fs::write(&f, conf).unwrap();
-        let p = |n: &str| dir.path().join(n).to_string_lossy().to_string();
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &ns.0,
-                "keepalived",
-                "-n",
-                "-l",
-                "-D",
-                "-P",
-                "-f",
-            ])
-            .arg(&f)
-            .args(["-p", &p("k.pid"), "-r", &p("v.pid"), "-c", &p("c.pid")])
-            .stdout(std::fs::File::create(dir.path().join("log")).unwrap())
-            .stderr(std::fs::File::create(dir.path().join("err")).unwrap())
-            .spawn()
-            .expect("keepalived is installed (make test installs it)");
-        Keepalived {
-            child: Some(child),
-            dir,
-        }
-    }
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
-    }
-    fn signal(&mut self, sig: &str) {
-        if let Some(mut c) = self.child.take() {
-            // keepalived forks a VRRP child; signal the whole group we made.
-            let pid = c.id().to_string();
-            if sig == "-KILL" {
-                // The parent and its VRRP child, so nothing says goodbye.
-                let _ = Command::new("pkill").args([sig, "-P", &pid]).status();
-            }
-            let _ = Command::new("kill").args([sig, &pid]).status();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Keepalived {
-    fn drop(&mut self) {
-        self.signal("-KILL");
     }
 }
 
