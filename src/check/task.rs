@@ -369,12 +369,11 @@ impl Runner {
         r.in_flight = false;
         r.latency = Some(took);
         let passed = out.is_ok();
-        self.metrics
-            .results
-            .get_or_create(&ResultLabel {
-                result: if passed { "pass" } else { "fail" }.into(),
-            })
-            .inc();
+        if passed {
+            self.metrics.passed.inc();
+        } else {
+            self.metrics.failed.inc();
+        }
         self.metrics.latency.observe(took.as_secs_f64());
         let t = now();
         let change = r.state.record(t, out.map_err(|f| f.reason));
@@ -599,6 +598,10 @@ struct TargetLabel {
 
 struct CheckMetrics {
     results: MFamily<ResultLabel, Counter>,
+    /// The family's two series, looked up once rather than per result
+    /// (a label allocation and a lock on the hot path).
+    passed: Counter,
+    failed: Counter,
     up: MFamily<TargetLabel, Gauge>,
     latency: Histogram,
     lateness: Histogram,
@@ -611,8 +614,16 @@ fn metrics(shared: &Shared) -> &'static CheckMetrics {
         let buckets = [
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
         ];
+        let results = MFamily::<ResultLabel, Counter>::default();
+        let series = |r: &str| {
+            results
+                .get_or_create(&ResultLabel { result: r.into() })
+                .clone()
+        };
         let m = CheckMetrics {
-            results: MFamily::default(),
+            passed: series("pass"),
+            failed: series("fail"),
+            results: results.clone(),
             up: MFamily::default(),
             latency: Histogram::new(buckets),
             lateness: Histogram::new(buckets),
