@@ -1,17 +1,20 @@
 # pharos — two commands do all set-up on a fresh Debian machine, as root:
-#   make run    build, then boot the appliance with the embedded default config
+#   make run    build, then boot the director pair lab from the images and show it at work
 #   make test   install what the tests need, build, run every test
-.PHONY: all build test run deps image image-deps static check-configs schema clean
+.PHONY: all build test run run-deps deps image image-deps static check-configs schema clean
 
 CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
 # Installed only when missing.
 IMAGE_PACKAGES := dpkg-dev kmod dosfstools mtools syslinux syslinux-common fdisk cpio qemu-utils busybox-static iproute2 ipvsadm
-TEST_PACKAGES := systemd qemu-system-x86 keepalived tcpdump $(IMAGE_PACKAGES)
+LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
+TEST_PACKAGES := systemd keepalived tcpdump $(LAB_PACKAGES)
 
 KERNEL ?= cloud
 VARIANT ?= prod
 CONFIG ?= configs/default.toml
+# `make run LAB=keep` stops the demo after its first step and keeps the lab up.
+LAB ?=
 # One output directory per flavour and variant, so make tells them apart.
 IMAGE_OUT := image/out$(if $(filter generic,$(KERNEL)),/generic)$(if $(filter debug,$(VARIANT)),/debug)
 STATIC_BIN := target/x86_64-unknown-linux-gnu/release/pharos
@@ -29,6 +32,10 @@ endef
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 	$(call install_missing,$(TEST_PACKAGES))
+
+run-deps:
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+	$(call install_missing,$(LAB_PACKAGES))
 
 image-deps:
 	$(call install_missing,$(IMAGE_PACKAGES))
@@ -62,8 +69,13 @@ schema: build
 	target/release/pharos schema > pharos.schema.json
 	@echo "wrote pharos.schema.json"
 
-run: image
-	image/lab.sh
+# The director pair lab (tests/common/pair.rs): lvs1 and lvs2 from the
+# production image, rs1, rs2 and a client from the debug image, on QEMU TCG.
+# The same code is the test tests/vm_pair.rs; here it narrates.
+run: run-deps
+	$(MAKE) --no-print-directory image
+	$(MAKE) --no-print-directory image VARIANT=debug
+	$(CARGO) test --locked -q --test vm_pair -- --demo $(if $(filter keep,$(LAB)),--keep)
 
 clean:
 	$(CARGO) clean

@@ -596,6 +596,21 @@ pub fn effective(base: u8, tracked: &[TrackedState]) -> (u8, Option<String>) {
     (p, fault)
 }
 
+/// What moves the effective priority away from the configured one, for the
+/// event of a change: each tracked item whose weight applies now, e.g.
+/// `service web is down (-60)`; empty when none does.
+pub fn priority_terms(tracked: &[TrackedState]) -> String {
+    let terms: Vec<String> = tracked
+        .iter()
+        .filter_map(|t| match (t.weight, t.up) {
+            (w, true) if w > 0 => Some(format!("{} is up (+{w})", t.what)),
+            (w, false) if w < 0 => Some(format!("{} is down ({w})", t.what)),
+            _ => None,
+        })
+        .collect();
+    terms.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
@@ -1146,5 +1161,26 @@ mod tests {
         );
         assert_eq!(i.state(), State::Init);
         assert_eq!(i.deadline(), None);
+    }
+
+    #[test]
+    fn priority_terms_name_what_moves_the_priority() {
+        let t = |what: &str, weight, up| TrackedState {
+            what: what.into(),
+            weight,
+            up,
+        };
+        let tracked = [
+            t("service web", -60, false),
+            t("check ping", 10, true),
+            t("interface eth1", -20, true),
+            t("check db", 0, false),
+        ];
+        assert_eq!(
+            priority_terms(&tracked),
+            "service web is down (-60), check ping is up (+10)"
+        );
+        assert_eq!(effective(150, &tracked).0, 100);
+        assert_eq!(priority_terms(&[t("service web", -60, true)]), "");
     }
 }

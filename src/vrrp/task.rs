@@ -482,6 +482,16 @@ impl Runner {
                 acts.extend(i.fsm.handle(now(), Input::Fault(fault)));
             }
             if prio != i.fsm.priority() {
+                // keepalived says "Changing effective priority"; say why too.
+                let tracked: Vec<TrackedState> = i.tracked.values().cloned().collect();
+                let terms = fsm::priority_terms(&tracked);
+                let why = if terms.is_empty() {
+                    "back to the configured priority".to_string()
+                } else {
+                    terms
+                };
+                let msg = format!("priority {} → {prio}: {why}", i.fsm.priority());
+                self.shared.emit(Event::new("vrrp", &name, msg));
                 acts.extend(i.fsm.handle(now(), Input::Priority(prio)));
             }
             self.act(&name, acts);

@@ -3,6 +3,7 @@
 pub mod keepalived;
 pub mod lan;
 pub mod netns;
+pub mod pair;
 pub mod vm;
 
 use std::io::{BufRead, BufReader, Lines};

@@ -1,19 +1,53 @@
 //! The VM lab: QEMU VMs booted from the image (TCG; KVM does not work on
 //! these machines), their serial consoles captured, their config partitions
 //! edited with mtools, stopped through QMP, and always killed when dropped.
-//! Used by the image tests and, as they land, the IPVS, VRRP and health
-//! check tests that need a kernel the host lacks.
+//! Used by the image tests, the IPVS test that needs a kernel the host
+//! lacks, and the director pair lab (`pair.rs`). Each console line is kept
+//! with the moment it arrived, so a lab can time what a box printed; a debug
+//! box's test script can be typed to through its serial console.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::process::ChildStdin;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The QEMU processes and temporary directories alive now, so a front end
+/// that is interrupted (the `make run` lab on Ctrl-C) can end them all
+/// without unwinding: see [`kill_all`].
+static LIVE_PIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+static LIVE_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn forget<T: PartialEq>(list: &Mutex<Vec<T>>, item: &T) {
+    if let Ok(mut l) = list.lock() {
+        l.retain(|x| x != item);
+    }
+}
+
+/// Has [`kill_all`] remove `dir` too.
+pub fn remove_on_kill(dir: &Path) {
+    LIVE_DIRS.lock().unwrap().push(dir.to_path_buf());
+}
+
+/// Kills every VM still running and removes every disk copy: for a signal
+/// handler, where destructors will not run.
+pub fn kill_all() {
+    for pid in LIVE_PIDS.lock().map(|l| l.clone()).unwrap_or_default() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    for dir in LIVE_DIRS.lock().map(|l| l.clone()).unwrap_or_default() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
 
 pub fn out_dir(variant: &str) -> PathBuf {
@@ -54,6 +88,7 @@ impl Disk {
         let src = out_dir(variant);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pharos.img");
+        LIVE_DIRS.lock().unwrap().push(dir.path().to_path_buf());
         std::fs::copy(src.join("pharos.img"), &path).unwrap();
         Disk {
             offset: config_offset(&src),
@@ -113,10 +148,19 @@ impl Disk {
     }
 }
 
+impl Drop for Disk {
+    fn drop(&mut self) {
+        forget(&LIVE_DIRS, &self._dir.path().to_path_buf());
+    }
+}
+
 /// A QEMU VM with its serial console captured; killed when dropped.
 pub struct Vm {
     child: Child,
     console: Arc<Mutex<String>>,
+    lines: Arc<Mutex<Vec<(Instant, String)>>>,
+    tee: Arc<Mutex<Option<std::fs::File>>>,
+    stdin: Option<ChildStdin>,
     qmp: PathBuf,
     started: Instant,
     _dir: tempfile::TempDir,
@@ -131,24 +175,24 @@ impl Vm {
     /// `lan` (a UDP multicast group bound to loopback: VMs on the same
     /// number share one L2 segment, and nothing leaves the machine).
     pub fn boot_on_lan(disk: &Disk, direct: Option<(&str, &str)>, nic: Option<(&str, u16)>) -> Vm {
+        // PHAROS_VM_MEM (MiB) for the benchmarks' big tables.
+        let mem = std::env::var("PHAROS_VM_MEM").unwrap_or_else(|_| "512".into());
+        Vm::boot_with(disk, direct, nic, &mem)
+    }
+
+    /// As [`Vm::boot_on_lan`], with `mem` MiB of memory.
+    pub fn boot_with(
+        disk: &Disk,
+        direct: Option<(&str, &str)>,
+        nic: Option<(&str, u16)>,
+        mem: &str,
+    ) -> Vm {
         let dir = tempfile::tempdir().unwrap();
         let qmp = dir.path().join("qmp.sock");
         let mut cmd = Command::new("qemu-system-x86_64");
-        // PHAROS_VM_MEM (MiB) for the benchmarks' big tables.
-        let mem = std::env::var("PHAROS_VM_MEM").unwrap_or_else(|_| "512".into());
         cmd.args([
-            "-accel",
-            "tcg",
-            "-m",
-            mem.as_str(),
-            "-smp",
-            "1",
-            "-display",
-            "none",
-            "-serial",
-            "stdio",
-            "-monitor",
-            "none",
+            "-accel", "tcg", "-m", mem, "-smp", "1", "-display", "none", "-serial", "stdio",
+            "-monitor", "none",
         ])
         .arg("-no-reboot")
         .arg("-qmp")
@@ -177,30 +221,59 @@ impl Vm {
                 .arg(o.join("initrd.img"));
             cmd.args(["-append", append]);
         }
-        cmd.stdin(Stdio::null())
+        // The serial console's input: what `type_line` writes.
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let started = Instant::now();
         let mut child = cmd
             .spawn()
             .expect("qemu-system-x86_64 is installed (make test installs it)");
+        LIVE_PIDS.lock().unwrap().push(child.id());
         let console = Arc::new(Mutex::new(String::new()));
-        let sink = console.clone();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let tee: Arc<Mutex<Option<std::fs::File>>> = Arc::new(Mutex::new(None));
+        let (sink, line_sink, tee_sink) = (console.clone(), lines.clone(), tee.clone());
         let mut out = child.stdout.take().unwrap();
+        let stdin = child.stdin.take();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
+            // Bytes, not text, until a line is whole: a read may end inside
+            // a multi-byte character (`→`).
+            let mut partial: Vec<u8> = Vec::new();
+            loop {
+                let n = match out.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let at = Instant::now();
+                partial.extend_from_slice(&buf[..n]);
+                let Some(last) = partial.iter().rposition(|&b| b == b'\n') else {
+                    continue;
+                };
+                let whole: Vec<u8> = partial.drain(..=last).collect();
+                let text = String::from_utf8_lossy(&whole).replace('\r', "");
+                sink.lock().unwrap().push_str(&text);
+                if let Some(f) = tee_sink.lock().unwrap().as_mut() {
+                    let _ = f.write_all(text.as_bytes());
                 }
+                let mut l = line_sink.lock().unwrap();
+                for line in text.lines() {
+                    l.push((at, line.to_string()));
+                }
+            }
+            if !partial.is_empty() {
                 sink.lock()
                     .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]).replace('\r', ""));
+                    .push_str(&String::from_utf8_lossy(&partial).replace('\r', ""));
             }
         });
         Vm {
             child,
             console,
+            lines,
+            tee,
+            stdin,
             qmp,
             started,
             _dir: dir,
@@ -209,6 +282,96 @@ impl Vm {
 
     pub fn console(&self) -> String {
         self.console.lock().unwrap().clone()
+    }
+
+    /// Copies the console into `path`, what it printed so far and then as
+    /// it comes, for someone to `tail -f`.
+    pub fn log_to(&self, path: &Path) {
+        let mut t = self.tee.lock().unwrap();
+        let mut f = std::fs::File::create(path).unwrap();
+        let _ = f.write_all(self.console().as_bytes());
+        *t = Some(f);
+    }
+
+    /// The console's whole lines so far, each with the moment it arrived.
+    pub fn lines(&self) -> Vec<(Instant, String)> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// How many whole lines the console has printed so far.
+    pub fn line_count(&self) -> usize {
+        self.lines.lock().unwrap().len()
+    }
+
+    /// The first line from number `from` on that `f` picks, waiting up to
+    /// `timeout` for it; `None` if it never came.
+    pub fn find_line<T>(
+        &self,
+        from: usize,
+        timeout: Duration,
+        mut f: impl FnMut(&str) -> Option<T>,
+    ) -> Option<(Instant, T)> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = from;
+        loop {
+            {
+                let l = self.lines.lock().unwrap();
+                for (at, line) in l.iter().skip(seen) {
+                    if let Some(v) = f(line) {
+                        return Some((*at, v));
+                    }
+                }
+                seen = seen.max(l.len());
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Types a line into the serial console, as someone at its keyboard
+    /// would (a debug box's test script reads it).
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("the console's input is open");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| stdin.flush())
+            .expect("QEMU takes console input");
+    }
+
+    /// Sends one QMP command and returns its answer (events before it are
+    /// skipped).
+    pub fn qmp(&self, command: &str) -> String {
+        let mut s = UnixStream::connect(&self.qmp).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap(); // greeting
+        for cmd in ["qmp_capabilities", command] {
+            writeln!(s, "{{\"execute\":\"{cmd}\"}}").unwrap();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || !line.contains("\"event\"") {
+                    break;
+                }
+            }
+        }
+        line
+    }
+
+    /// Pulls the plug: QMP `quit` ends QEMU at once, with no shutdown inside
+    /// the guest (a power cut, not a power-off).
+    pub fn power_cut(&mut self) -> Instant {
+        let _ = self.qmp("quit");
+        let at = Instant::now();
+        self.wait_exit();
+        at
+    }
+
+    /// Whether QEMU is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 
     /// Waits for `text` on the console; panics with the console if it never comes.
@@ -229,16 +392,7 @@ impl Vm {
 
     /// ACPI power-down, as a hypervisor's "shut down" does; waits for QEMU to exit.
     pub fn powerdown(&mut self) {
-        let mut s = UnixStream::connect(&self.qmp).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut r = BufReader::new(s.try_clone().unwrap());
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap(); // greeting
-        for cmd in ["qmp_capabilities", "system_powerdown"] {
-            writeln!(s, "{{\"execute\":\"{cmd}\"}}").unwrap();
-            line.clear();
-            r.read_line(&mut line).unwrap();
-        }
+        self.qmp("system_powerdown");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
@@ -261,6 +415,7 @@ impl Drop for Vm {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        forget(&LIVE_PIDS, &self.child.id());
     }
 }
 

@@ -1,0 +1,1048 @@
+//! The director pair lab: five VMs on one emulated LAN, a client's requests
+//! through the VIP, and the faults a pair exists for. `make run` and
+//! tests/vm_pair.rs are two front ends of this one file, so what the demo
+//! shows is what the test holds.
+//!
+//! ```text
+//!   client  debug image, 192.168.199.50  ─┐
+//!   lvs1    production image, .2 (150)   ─┤  one L2 segment: QEMU socket
+//!   lvs2    production image, .3 (100)   ─┤  netdevs on a multicast group
+//!   rs1     debug image, .11, httpd      ─┤  bound to loopback; nothing
+//!   rs2     debug image, .12, httpd      ─┘  leaves the machine
+//!           VIP 192.168.199.100:80 (LVS-DR, rr, HTTP check)
+//! ```
+//!
+//! The directors boot the production image exactly as `make image` built it,
+//! with its embedded `configs/default.toml`; they have no shell, so all the
+//! lab knows of them is what they print on their consoles. The real servers
+//! and the client boot the debug image with `image/lab/box.sh` as their test
+//! hook: the lab types its verbs (`web stop`, `requests ...`, `stream ...`)
+//! into their serial consoles and reads back one line per request. Every
+//! console line is timed as it arrives; the client's own clock times its
+//! requests, and is mapped onto the lab's clock by the line that arrived
+//! soonest after it was printed.
+//!
+//! Each step records what it measured beside the bound it must meet
+//! ([`Measure`]); the demo prints them, the test fails on any that misses.
+
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::vm::{BOOT_TIMEOUT, Disk, ROOT, Vm};
+
+pub const VIP: &str = "192.168.199.100";
+const PORT: u16 = 80;
+/// Seconds between two requests of the client (each on its own connection,
+/// several in flight at once).
+const EVERY: f64 = 0.2;
+/// The client's timeout for one request (box.sh: `timeout 1 nc`).
+const REQUEST_TIMEOUT: f64 = 1.0;
+/// Slack for the moment a console line is seen against the moment the
+/// event happened (serial output, the lab's 50 ms polling).
+const SLACK: f64 = 0.3;
+
+struct Spec {
+    name: &'static str,
+    mac: &'static str,
+    variant: &'static str,
+}
+
+const BOXES: [Spec; 5] = [
+    Spec {
+        name: "lvs1",
+        mac: "52:54:00:00:00:01",
+        variant: "prod",
+    },
+    Spec {
+        name: "lvs2",
+        mac: "52:54:00:00:00:02",
+        variant: "prod",
+    },
+    Spec {
+        name: "rs1",
+        mac: "52:54:00:00:00:11",
+        variant: "debug",
+    },
+    Spec {
+        name: "rs2",
+        mac: "52:54:00:00:00:12",
+        variant: "debug",
+    },
+    Spec {
+        name: "client",
+        mac: "52:54:00:00:00:50",
+        variant: "debug",
+    },
+];
+
+const LVS1: usize = 0;
+const LVS2: usize = 1;
+const RS1: usize = 2;
+const CLIENT: usize = 4;
+
+/// One measured number, the bound it must meet (if any) and whether it did.
+#[derive(Debug, Clone)]
+pub struct Measure {
+    pub step: u8,
+    pub what: String,
+    pub value: String,
+    pub bound: String,
+    pub ok: bool,
+}
+
+/// What the lab measured, step by step.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub measures: Vec<Measure>,
+}
+
+impl Report {
+    fn add(&mut self, step: u8, what: &str, value: String, bound: &str, ok: bool) {
+        let m = Measure {
+            step,
+            what: what.into(),
+            value,
+            bound: bound.into(),
+            ok,
+        };
+        say(&format!(
+            "   {} {}: {}{}",
+            if m.ok { "ok" } else { "MISSED" },
+            m.what,
+            m.value,
+            if m.bound.is_empty() {
+                String::new()
+            } else {
+                format!(" (bound: {})", m.bound)
+            }
+        ));
+        self.measures.push(m);
+    }
+
+    fn info(&mut self, step: u8, what: &str, value: String) {
+        self.measures.push(Measure {
+            step,
+            what: what.into(),
+            value,
+            bound: String::new(),
+            ok: true,
+        });
+    }
+
+    pub fn missed(&self) -> Vec<&Measure> {
+        self.measures.iter().filter(|m| !m.ok).collect()
+    }
+
+    /// The summary table.
+    pub fn table(&self) -> String {
+        let w = self
+            .measures
+            .iter()
+            .map(|m| m.what.chars().count())
+            .max()
+            .unwrap_or(0);
+        let v = self
+            .measures
+            .iter()
+            .map(|m| m.value.chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut out = String::new();
+        for m in &self.measures {
+            out.push_str(&format!(
+                "  {}  {:w$}  {:v$}  {}{}\n",
+                m.step,
+                m.what,
+                m.value,
+                if m.bound.is_empty() {
+                    ""
+                } else if m.ok {
+                    "ok, "
+                } else {
+                    "MISSED, "
+                },
+                m.bound,
+            ));
+        }
+        out
+    }
+}
+
+/// Prints a line of narration at once.
+pub fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// The numbers of `configs/default.toml` the bounds follow from.
+struct Config {
+    advert: f64,
+    backup_priority: f64,
+    check_interval: f64,
+    check_timeout: f64,
+    fall: f64,
+    rise: f64,
+}
+
+impl Config {
+    fn read() -> Config {
+        let text = std::fs::read_to_string(Path::new(ROOT).join("configs/default.toml")).unwrap();
+        let t: toml::Table = text.parse().unwrap();
+        let secs = |v: &toml::Value| {
+            humantime::parse_duration(v.as_str().unwrap())
+                .unwrap()
+                .as_secs_f64()
+        };
+        let vi = &t["vrrp"]["VI_1"];
+        let check = &t["services"]["web"]["check"];
+        Config {
+            advert: secs(&vi["advert_interval"]),
+            backup_priority: t["nodes"]["lvs2"]["vrrp"]["VI_1"]["priority"]
+                .as_integer()
+                .unwrap() as f64,
+            check_interval: secs(&check["interval"]),
+            check_timeout: secs(&check["timeout"]),
+            fall: check["fall"].as_integer().unwrap() as f64,
+            rise: check["rise"].as_integer().unwrap() as f64,
+        }
+    }
+
+    /// RFC 5798 §6.1: 3 × Master_Adver_Interval + Skew_Time, the backup's
+    /// wait after the master's last advert.
+    fn master_down(&self) -> f64 {
+        3.0 * self.advert + (256.0 - self.backup_priority) * self.advert / 256.0
+    }
+
+    /// From a real server's failure to its removal: `fall` failed checks,
+    /// the first up to one interval away, the last one timing out at worst.
+    fn fall_window(&self) -> f64 {
+        self.fall * self.check_interval + self.check_timeout
+    }
+
+    fn rise_window(&self) -> f64 {
+        self.rise * self.check_interval + self.check_timeout
+    }
+}
+
+/// One request of the client, on the lab's clock (seconds since boot).
+#[derive(Debug, Clone)]
+struct Request {
+    start: f64,
+    end: f64,
+    answer: Option<String>,
+}
+
+impl Request {
+    /// Whether it was in flight at some moment of [from, to].
+    fn overlaps(&self, from: f64, to: f64) -> bool {
+        self.start <= to && self.end.max(self.start + REQUEST_TIMEOUT) >= from
+    }
+}
+
+struct Node {
+    spec: &'static Spec,
+    disk: Disk,
+    vm: Option<Vm>,
+}
+
+pub struct Lab {
+    nodes: Vec<Node>,
+    lan: u16,
+    epoch: Instant,
+    cfg: Config,
+    pub report: Report,
+}
+
+/// Strips ANSI colours, the log prefix and the structured fields from a
+/// director's console line, leaving the event's words.
+fn clean(line: &str) -> String {
+    let mut s = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            s.push(c);
+        }
+    }
+    let mut s = s.trim();
+    // `2026-12-05T13:35:07.635131Z  INFO pharos::runtime::supervisor: ...`
+    if let Some((first, rest)) = s.split_once(' ')
+        && first.len() > 19
+        && first.as_bytes()[10] == b'T'
+    {
+        s = rest.trim_start();
+    }
+    for level in ["INFO ", "WARN ", "ERROR ", "DEBUG "] {
+        if let Some(rest) = s.strip_prefix(level)
+            && let Some((_, msg)) = rest.split_once(": ")
+        {
+            s = msg;
+        }
+    }
+    let s = s.find(" kind=").map_or(s, |i| &s[..i]);
+    s.trim().to_string()
+}
+
+/// The field `key=value` of a structured console line (not the last one,
+/// `subject`, which may hold spaces).
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let i = line.find(&format!(" {key}="))? + key.len() + 2;
+    line[i..].split_whitespace().next()
+}
+
+/// The VRRP state a director's console line says an instance entered, as
+/// `(state, the whole event)`: `backup → master: ...` gives `master`.
+fn vrrp_transition(line: &str) -> Option<(String, String)> {
+    if !line.contains("kind=vrrp") {
+        return None;
+    }
+    let text = clean(line);
+    if text.starts_with("priority ") {
+        return None; // `priority 90 → 150: ...`, not a state
+    }
+    let (_, after) = text.split_once(" → ")?;
+    let state = after.split(':').next()?.trim().to_string();
+    Some((state, text))
+}
+
+impl Lab {
+    /// Boots the five boxes and waits until the pair has settled: lvs1
+    /// master, lvs2 backup, both real servers in lvs1's table.
+    pub fn boot() -> Lab {
+        let cfg = Config::read();
+        // One multicast port per lab, so two labs on one machine stay apart.
+        let lan = 43_000 + (std::process::id() % 2000) as u16;
+        let client_cfg =
+            std::fs::read_to_string(Path::new(ROOT).join("image/lab/client.toml")).unwrap();
+        let script = std::fs::read_to_string(Path::new(ROOT).join("image/lab/box.sh")).unwrap();
+        let nodes: Vec<Node> = BOXES
+            .iter()
+            .map(|spec| {
+                let disk = Disk::copy(spec.variant);
+                if spec.variant == "debug" {
+                    disk.put("box.sh", &script);
+                }
+                if spec.name == "client" {
+                    disk.put("pharos.toml", &client_cfg);
+                }
+                Node {
+                    spec,
+                    disk,
+                    vm: None,
+                }
+            })
+            .collect();
+        let mut lab = Lab {
+            nodes,
+            lan,
+            epoch: Instant::now(),
+            cfg,
+            report: Report::default(),
+        };
+        say(&format!(
+            "== booting the lab: lvs1 and lvs2 from the production image (image/out/pharos.img, its\n   embedded configs/default.toml), rs1, rs2 and a client from the debug image; QEMU TCG,\n   one emulated LAN on 127.0.0.1 multicast port {lan}"
+        ));
+        for i in 0..lab.nodes.len() {
+            lab.start(i);
+        }
+        for i in 0..lab.nodes.len() {
+            let vm = lab.vm(i);
+            let took = vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+            let node = vm
+                .lines()
+                .iter()
+                .find_map(|(_, l)| {
+                    let c = clean(l);
+                    c.strip_prefix("running as node ").map(str::to_string)
+                })
+                .unwrap_or_else(|| "its own config (no [nodes] table)".into());
+            say(&format!(
+                "   {:6} ready {:4.1} s after QEMU started; runs {}",
+                lab.nodes[i].spec.name,
+                took.as_secs_f64(),
+                node
+            ));
+        }
+        for i in RS1..=CLIENT {
+            lab.vm(i).wait_for("LAB READY", Duration::from_secs(60));
+        }
+        // Settled: lvs1 master, both real servers up in its table.
+        lab.wait_state(LVS1, "master", Duration::from_secs(60), 0)
+            .unwrap_or_else(|| panic!("lvs1 never became master:\n{}", lab.vm(LVS1).console()));
+        for rs in ["192.168.199.11:80", "192.168.199.12:80"] {
+            lab.wait_weight(LVS1, rs, 1, Duration::from_secs(30), 0)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{rs} never got weight 1 on lvs1:\n{}",
+                        lab.vm(LVS1).console()
+                    )
+                });
+        }
+        lab
+    }
+
+    fn start(&mut self, i: usize) {
+        let spec = self.nodes[i].spec;
+        let direct = (spec.variant == "debug").then_some((
+            "debug",
+            "console=ttyS0 panic=-1 quiet loglevel=4 pharos.test=/config/box.sh",
+        ));
+        let vm = Vm::boot_with(
+            &self.nodes[i].disk,
+            direct,
+            Some((spec.mac, self.lan)),
+            "384",
+        );
+        self.nodes[i].vm = Some(vm);
+    }
+
+    fn vm(&self, i: usize) -> &Vm {
+        self.nodes[i].vm.as_ref().expect("the box is running")
+    }
+
+    fn vm_mut(&mut self, i: usize) -> &mut Vm {
+        self.nodes[i].vm.as_mut().expect("the box is running")
+    }
+
+    /// Seconds on the lab's clock.
+    fn t(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.epoch).as_secs_f64()
+    }
+
+    fn now(&self) -> f64 {
+        self.t(Instant::now())
+    }
+
+    /// Waits for director `i` to enter `state`, from console line `from` on;
+    /// the lab time it was seen.
+    fn wait_state(&self, i: usize, state: &str, within: Duration, from: usize) -> Option<f64> {
+        self.vm(i)
+            .find_line(from, within, |l| {
+                vrrp_transition(l).filter(|(s, _)| s == state).map(|_| ())
+            })
+            .map(|(at, ())| self.t(at))
+    }
+
+    /// Waits for director `i` to set real server `rs` to `weight`.
+    fn wait_weight(
+        &self,
+        i: usize,
+        rs: &str,
+        weight: u32,
+        within: Duration,
+        from: usize,
+    ) -> Option<f64> {
+        let set = format!("real server {rs} of ");
+        let added = format!("real server {rs} to ");
+        let tail = format!("weight {weight}");
+        self.vm(i)
+            .find_line(from, within, |l| {
+                let c = clean(l);
+                (l.contains("kind=ipvs")
+                    && (c.contains(&set) || c.contains(&added))
+                    && (c.contains(&format!("to {tail} "))
+                        || c.ends_with(&format!("to {tail}"))
+                        || c.contains(&format!("({tail})"))))
+                .then_some(())
+            })
+            .map(|(at, ())| self.t(at))
+    }
+
+    /// The client's requests so far, on the lab's clock.
+    fn requests(&self) -> Vec<Request> {
+        let lines = self.vm(CLIENT).lines();
+        let mut parsed = Vec::new();
+        // The client's clock + offset = the lab's: the least-delayed line
+        // gives the offset.
+        let mut offset = f64::INFINITY;
+        for (at, l) in &lines {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w.len() >= 5 && w[0] == "REQ" {
+                let (Ok(start), Ok(end)) = (w[2].parse::<f64>(), w[3].parse::<f64>()) else {
+                    continue;
+                };
+                offset = offset.min(self.t(*at) - end);
+                let answer = (w[4] != "FAIL").then(|| w[4].to_string());
+                parsed.push((start, end, answer));
+            }
+        }
+        parsed
+            .into_iter()
+            .map(|(start, end, answer)| Request {
+                start: start + offset,
+                end: end + offset,
+                answer,
+            })
+            .collect()
+    }
+
+    /// The stream's lines so far: (lab time, the server's line number, the
+    /// server), and whether it ended.
+    fn stream(&self) -> (Vec<(f64, u64, String)>, bool) {
+        let mut out = Vec::new();
+        let mut ended = false;
+        for (at, l) in self.vm(CLIENT).lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            match w.as_slice() {
+                ["STREAM", _, server, n] => {
+                    if let Ok(n) = n.parse() {
+                        out.push((self.t(at), n, server.to_string()));
+                    }
+                }
+                ["STREAM-END", ..] => ended = true,
+                _ => {}
+            }
+        }
+        (out, ended)
+    }
+
+    /// Waits until `f` holds for the requests, polling.
+    fn wait_requests(&self, within: Duration, mut f: impl FnMut(&[Request]) -> bool) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            if f(&self.requests()) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn type_to(&mut self, i: usize, line: &str) {
+        self.vm_mut(i).type_line(line);
+    }
+
+    /// The VRRP and IPVS events director `i` printed on its console.
+    fn director_events(&self, i: usize) -> Vec<String> {
+        self.vm(i)
+            .lines()
+            .iter()
+            .filter(|(_, l)| l.contains("kind=vrrp") || l.contains("kind=ipvs"))
+            .map(|(_, l)| {
+                let kind = field(l, "kind").unwrap_or("");
+                format!("{kind:4}  {}", clean(l))
+            })
+            .collect()
+    }
+
+    /// What director `i` runs now, from its own events: its VRRP state and
+    /// priority, and the IPVS table it programmed, as ipvsadm lays it out.
+    fn director_view(&self, i: usize) -> Vec<String> {
+        let (mut state, mut prio) = (String::from("unknown"), String::new());
+        let mut table: std::collections::BTreeMap<
+            String,
+            (String, std::collections::BTreeMap<String, String>),
+        > = Default::default();
+        for (_, l) in self.vm(i).lines() {
+            if let Some((s, text)) = vrrp_transition(&l) {
+                state = s.to_uppercase();
+                prio = text
+                    .rsplit_once("(priority ")
+                    .map_or("", |(_, p)| p.trim_end_matches(')'))
+                    .to_string();
+                continue;
+            }
+            if l.contains("kind=vrrp")
+                && let Some(change) = clean(&l).strip_prefix("priority ")
+                && let Some((_, to)) = change.split_once(" → ")
+            {
+                prio = to.split(':').next().unwrap_or("").to_string();
+                continue;
+            }
+            if !l.contains("kind=ipvs") {
+                continue;
+            }
+            let c = clean(&l);
+            let c = c.split(" (from `").next().unwrap_or(&c);
+            let w: Vec<&str> = c.split_whitespace().collect();
+            match w.as_slice() {
+                ["added", "service", proto, vip, sched] => {
+                    let e = table.entry(format!("{proto}  {vip}")).or_default();
+                    e.0 = sched.trim_matches(|c| c == '(' || c == ')').to_string();
+                }
+                ["removed", "service", proto, vip] => {
+                    table.remove(&format!("{proto}  {vip}"));
+                }
+                [
+                    "added",
+                    "real",
+                    "server",
+                    rs,
+                    "to",
+                    proto,
+                    vip,
+                    "(weight",
+                    weight,
+                ] => {
+                    table
+                        .entry(format!("{proto}  {vip}"))
+                        .or_default()
+                        .1
+                        .insert(rs.to_string(), weight.trim_end_matches(')').to_string());
+                }
+                [
+                    "set",
+                    "real",
+                    "server",
+                    rs,
+                    "of",
+                    proto,
+                    vip,
+                    "to",
+                    "weight",
+                    weight,
+                ] => {
+                    table
+                        .entry(format!("{proto}  {vip}"))
+                        .or_default()
+                        .1
+                        .insert(rs.to_string(), weight.to_string());
+                }
+                ["removed", "real", "server", rs, "from", proto, vip] => {
+                    if let Some(e) = table.get_mut(&format!("{proto}  {vip}")) {
+                        e.1.remove(*rs);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = vec![format!("VRRP VI_1: {state} (priority {prio})")];
+        for (svc, (sched, dests)) in table {
+            out.push(format!("IPVS {svc} {sched}"));
+            for (rs, weight) in dests {
+                out.push(format!("       -> {rs:20} weight {weight}"));
+            }
+        }
+        out
+    }
+
+    /// Step 1: the client's requests through the VIP reach both real
+    /// servers; what each director says it did.
+    pub fn step1_requests(&mut self) {
+        say(&format!(
+            "\n== 1. the client sends a GET to {VIP}:{PORT} every {EVERY} s (each its own connection, 1 s timeout)"
+        ));
+        let from = self.requests().len();
+        self.type_to(CLIENT, &format!("requests {VIP} {PORT} {EVERY}"));
+        let answered =
+            |r: &[Request]| r.iter().skip(from).filter(|r| r.answer.is_some()).count() >= 12;
+        let ok = self.wait_requests(Duration::from_secs(30), answered);
+        let reqs: Vec<Request> = self.requests().into_iter().skip(from).collect();
+        let answers: Vec<&str> = reqs.iter().filter_map(|r| r.answer.as_deref()).collect();
+        say(&format!("   answered by: {}", answers.join(" ")));
+        let n = |who: &str| answers.iter().filter(|a| **a == who).count();
+        let failed = reqs.iter().filter(|r| r.answer.is_none()).count();
+        self.report.add(
+            1,
+            "answers through the VIP",
+            format!("rs1 {}, rs2 {}, failed {failed}", n("rs1"), n("rs2")),
+            "both real servers answer",
+            ok && n("rs1") > 0 && n("rs2") > 0,
+        );
+        for i in [LVS1, LVS2] {
+            let name = self.nodes[i].spec.name;
+            say(&format!("   {name}, from the events on its console:"));
+            for l in self.director_view(i) {
+                say(&format!("     {l}"));
+            }
+        }
+        say("   lvs1's events, in order:");
+        for e in self.director_events(LVS1) {
+            say(&format!("     {e}"));
+        }
+    }
+
+    /// Step 2: a long-lived connection through the VIP, a line a second.
+    pub fn step2_stream(&mut self) {
+        say(
+            "\n== 2. the client opens a long-lived connection through the VIP (GET /cgi-bin/stream: a line a second)",
+        );
+        self.type_to(CLIENT, &format!("stream {VIP} {PORT} /cgi-bin/stream"));
+        // Five lines: the connection is well established, and the sync
+        // daemon has had time to tell lvs2 about it.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.stream().0.len() < 5 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let (lines, _) = self.stream();
+        let server = lines.first().map_or("nobody", |l| l.2.as_str()).to_string();
+        say(&format!(
+            "   {} lines so far, served by {server}",
+            lines.len()
+        ));
+        self.report.add(
+            2,
+            "long-lived connection open",
+            format!("{} lines from {server}", lines.len()),
+            "a line a second",
+            lines.len() >= 5,
+        );
+    }
+
+    /// Step 3: lvs1 loses its power; lvs2 takes over.
+    pub fn step3_power_cut(&mut self) {
+        say("\n== 3. power cut on the master lvs1 (QMP quit: no shutdown, no priority-0 advert)");
+        let lvs2_from = self.vm(LVS2).line_count();
+        let cut_at = self.vm_mut(LVS1).power_cut();
+        let cut = self.t(cut_at);
+        let mdi = self.cfg.master_down();
+        let took = self.wait_state(LVS2, "master", Duration::from_secs(20), lvs2_from);
+        match took {
+            Some(t) => say(&format!(
+                "   lvs2 became master {:.2} s after the cut",
+                t - cut
+            )),
+            None => say("   lvs2 did not become master within 20 s"),
+        }
+        self.report.info(
+            3,
+            "lvs2 master after the power cut",
+            took.map_or("never".into(), |t| format!("{:.2} s", t - cut)),
+        );
+        let resumed = self.wait_requests(Duration::from_secs(20), |r| {
+            r.iter().any(|r| r.answer.is_some() && r.start >= cut)
+        });
+        // Let the stream run on lvs2 for a while: a connection lvs2 does not
+        // know is reset at the client's first packet through it.
+        std::thread::sleep(Duration::from_secs(5));
+        let reqs = self.requests();
+        let last_before = reqs
+            .iter()
+            .filter(|r| r.answer.is_some() && r.end <= cut)
+            .map(|r| r.end)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let first_after = reqs
+            .iter()
+            .filter(|r| r.answer.is_some() && r.start >= cut)
+            .map(|r| r.end)
+            .fold(f64::INFINITY, f64::min);
+        let window_end = first_after;
+        let in_step: Vec<&Request> = reqs.iter().filter(|r| r.start >= cut - 2.0).collect();
+        let failed: Vec<&&Request> = in_step.iter().filter(|r| r.answer.is_none()).collect();
+        let stray = failed
+            .iter()
+            .filter(|r| !r.overlaps(cut, window_end))
+            .count();
+        let bound = mdi + self.cfg.advert;
+        say(&format!(
+            "   last answer {:.2} s before the cut, first answer {:.2} s after it: an outage of {:.2} s",
+            cut - last_before,
+            first_after - cut,
+            first_after - last_before
+        ));
+        self.report.add(
+            3,
+            "service back after the power cut",
+            if resumed {
+                format!("{:.2} s", first_after - cut)
+            } else {
+                "never".into()
+            },
+            &format!("≤ Master_Down_Interval + 1 s = {bound:.2} s"),
+            resumed && first_after - cut <= bound,
+        );
+        self.report.info(
+            3,
+            "outage seen by the client",
+            format!("{:.2} s", first_after - last_before),
+        );
+        self.report.add(
+            3,
+            "failed requests",
+            format!(
+                "{} of {}, {stray} outside the outage",
+                failed.len(),
+                in_step.len()
+            ),
+            "every one in flight during the outage",
+            stray == 0,
+        );
+        let (lines, ended) = self.stream();
+        let numbers: Vec<u64> = lines.iter().map(|l| l.1).collect();
+        let gaps = numbers.windows(2).filter(|w| w[1] != w[0] + 1).count();
+        let after = lines
+            .iter()
+            .filter(|l| took.is_some_and(|t| l.0 > t + 2.0))
+            .count();
+        let longest = lines
+            .windows(2)
+            .map(|w| w[1].0 - w[0].0)
+            .fold(0.0, f64::max);
+        say(&format!(
+            "   long-lived connection: {} lines, {} missing, {} since 2 s after the takeover, longest silence {:.1} s{}",
+            lines.len(),
+            gaps,
+            after,
+            longest,
+            if ended {
+                ", then it ENDED"
+            } else {
+                ", still open"
+            }
+        ));
+        self.report.add(
+            3,
+            "long-lived connection across the failover",
+            format!(
+                "{} lines, {gaps} lost, {}",
+                lines.len(),
+                if ended { "reset" } else { "open" }
+            ),
+            "no line lost, still open on lvs2",
+            gaps == 0 && !ended && after >= 2,
+        );
+    }
+
+    /// Step 4: rs1's web server stops; health checks take it out, then in.
+    pub fn step4_real_server(&mut self) {
+        say("\n== 4. rs1's web server is stopped (typed on rs1's console: `web stop`)");
+        let from = self.vm(LVS2).line_count();
+        let rs1_from = self.vm(RS1).line_count();
+        self.type_to(RS1, "web stop");
+        let stopped = self
+            .vm(RS1)
+            .find_line(rs1_from, Duration::from_secs(10), |l| {
+                l.starts_with("WEB stopped").then_some(())
+            })
+            .map(|(at, ())| self.t(at))
+            .expect("rs1 said `WEB stopped`");
+        let window = self.cfg.fall_window();
+        let out = self.wait_weight(LVS2, "192.168.199.11:80", 0, Duration::from_secs(20), from);
+        match out {
+            Some(t) => say(&format!(
+                "   lvs2 set rs1's weight to 0 {:.2} s after the stop",
+                t - stopped
+            )),
+            None => say("   lvs2 never set rs1's weight to 0"),
+        }
+        self.report.add(
+            4,
+            "rs1 out of rotation after its stop",
+            out.map_or("never".into(), |t| format!("{:.2} s", t - stopped)),
+            &format!("≤ fall × interval + timeout = {window:.0} s"),
+            out.is_some_and(|t| t - stopped <= window + SLACK),
+        );
+        std::thread::sleep(Duration::from_secs(4));
+        let reqs = self.requests();
+        let step: Vec<&Request> = reqs
+            .iter()
+            .filter(|r| r.start >= stopped - REQUEST_TIMEOUT)
+            .collect();
+        let failed: Vec<&&Request> = step.iter().filter(|r| r.answer.is_none()).collect();
+        let stray = failed
+            .iter()
+            .filter(|r| !r.overlaps(stopped, stopped + window + SLACK))
+            .count();
+        let late_rs1 = step
+            .iter()
+            .filter(|r| r.answer.as_deref() == Some("rs1") && r.start > stopped + window + SLACK)
+            .count();
+        let answers: Vec<&str> = step
+            .iter()
+            .filter(|r| r.start > out.unwrap_or(stopped))
+            .filter_map(|r| r.answer.as_deref())
+            .collect();
+        say(&format!("   answered since: {}", answers.join(" ")));
+        self.report.add(
+            4,
+            "failed requests while rs1 went out",
+            format!(
+                "{} of {}, {stray} outside the fall window",
+                failed.len(),
+                step.len()
+            ),
+            "every one inside the fall window",
+            stray == 0,
+        );
+        self.report.add(
+            4,
+            "answers by rs1 after the fall window",
+            late_rs1.to_string(),
+            "0",
+            late_rs1 == 0 && !answers.is_empty(),
+        );
+        say("   rs1's web server is started again (`web start`)");
+        let from = self.vm(LVS2).line_count();
+        let rs1_from = self.vm(RS1).line_count();
+        self.type_to(RS1, "web start");
+        let started = self
+            .vm(RS1)
+            .find_line(rs1_from, Duration::from_secs(10), |l| {
+                l.starts_with("WEB started").then_some(())
+            })
+            .map(|(at, ())| self.t(at))
+            .expect("rs1 said `WEB started`");
+        let back = self.wait_weight(LVS2, "192.168.199.11:80", 1, Duration::from_secs(20), from);
+        let answered = back.is_some()
+            && self.wait_requests(Duration::from_secs(10), |r| {
+                r.iter()
+                    .any(|r| r.answer.as_deref() == Some("rs1") && r.start > started)
+            });
+        let rise = self.cfg.rise_window();
+        self.report.add(
+            4,
+            "rs1 back in rotation after its start",
+            back.map_or("never".into(), |t| format!("{:.2} s", t - started)),
+            &format!("≤ rise × interval + timeout = {rise:.0} s, then answers"),
+            answered && back.is_some_and(|t| t - started <= rise + SLACK),
+        );
+    }
+
+    /// Step 5: lvs1 is powered on again and takes the VIP back.
+    pub fn step5_return(&mut self) {
+        say(
+            "\n== 5. lvs1 is powered on again; with priority 150 it takes the VIP back once its checks pass",
+        );
+        let lvs2_from = self.vm(LVS2).line_count();
+        let booted = self.now();
+        self.start(LVS1);
+        let ready = self.vm(LVS1).wait_for("pharos: ready in", BOOT_TIMEOUT);
+        say(&format!(
+            "   lvs1 ready {:.1} s after power-on",
+            ready.as_secs_f64()
+        ));
+        let master = self.wait_state(LVS1, "master", Duration::from_secs(60), 0);
+        let backup = self.wait_state(LVS2, "backup", Duration::from_secs(20), lvs2_from);
+        let (Some(m1), Some(m2)) = (master, backup) else {
+            self.report.add(
+                5,
+                "lvs1 master again, lvs2 backup",
+                format!("{master:?} {backup:?}"),
+                "both",
+                false,
+            );
+            return;
+        };
+        say(&format!(
+            "   lvs1 master {:.1} s after power-on; lvs2 backup {:+.2} s from then (its console against lvs1's)",
+            m1 - booted,
+            m2 - m1
+        ));
+        self.report.info(
+            5,
+            "lvs1 master again after power-on",
+            format!("{:.1} s", m1 - booted),
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        let reqs = self.requests();
+        let step: Vec<&Request> = reqs.iter().filter(|r| r.start >= booted).collect();
+        let failed: Vec<&&Request> = step.iter().filter(|r| r.answer.is_none()).collect();
+        let (from, to) = (m1.min(m2) - SLACK, m1.max(m2) + SLACK);
+        let in_flight = step.iter().filter(|r| r.overlaps(from, to)).count();
+        let stray = failed.iter().filter(|r| !r.overlaps(from, to)).count();
+        let mut ends: Vec<f64> = step
+            .iter()
+            .filter(|r| r.answer.is_some())
+            .map(|r| r.end)
+            .collect();
+        ends.sort_by(f64::total_cmp);
+        let gap = ends
+            .windows(2)
+            .filter(|w| w[1] >= from - 1.0 && w[0] <= to + 1.0)
+            .map(|w| w[1] - w[0])
+            .fold(0.0, f64::max);
+        say(&format!(
+            "   {} of {} requests failed; {in_flight} were in flight while the VIP moved; longest gap between answers {gap:.2} s",
+            failed.len(),
+            step.len()
+        ));
+        self.report.add(
+            5,
+            "failed requests on lvs1's return",
+            format!("{} ({in_flight} in flight during the move)", failed.len()),
+            "only requests in flight while the VIP moved",
+            stray == 0,
+        );
+        self.report
+            .info(5, "longest gap between answers", format!("{gap:.2} s"));
+    }
+
+    /// Writes every box's console (each line with the lab time it was
+    /// seen) into `dir`, for reading after the run.
+    pub fn save_consoles(&self, dir: &Path) {
+        let _ = std::fs::create_dir_all(dir);
+        for n in &self.nodes {
+            if let Some(vm) = &n.vm {
+                let text: String = vm
+                    .lines()
+                    .iter()
+                    .map(|(at, l)| format!("{:8.3} {l}\n", self.t(*at)))
+                    .collect();
+                let _ = std::fs::write(dir.join(format!("{}.log", n.spec.name)), text);
+            }
+        }
+    }
+
+    /// Step 6: every VM is powered off (ACPI, a clean shutdown).
+    pub fn power_off(&mut self) {
+        for n in &self.nodes {
+            if let Some(vm) = &n.vm {
+                vm.qmp("system_powerdown");
+            }
+        }
+        for n in &mut self.nodes {
+            if let Some(vm) = n.vm.as_mut() {
+                vm.wait_exit();
+            }
+        }
+        say("   every VM powered off");
+    }
+
+    /// `make run LAB=keep`: the lab stays up; the director's events are
+    /// printed as they come and `BOX VERB ...` lines from standard input
+    /// are typed into a debug box's console, until the process is stopped.
+    pub fn keep(&mut self, dir: &Path) {
+        for n in &self.nodes {
+            if let Some(vm) = &n.vm {
+                vm.log_to(&dir.join(format!("{}.log", n.spec.name)));
+            }
+        }
+        say(&format!(
+            "\n== the lab stays up until Ctrl-C. Consoles: tail -f {dir}/{{lvs1,lvs2,rs1,rs2,client}}.log\n   Type a line here to send it to a debug box's console (image/lab/box.sh reads it):\n     rs1 web stop          rs1 web start          client stream {VIP} 80 /cgi-bin/stream\n   The client's requests go on; their answers are in client.log (REQ lines).\n   The directors have no shell: their events follow here as they happen.",
+            dir = dir.display()
+        ));
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            let stdin = std::io::stdin();
+            let mut line = String::new();
+            while stdin.read_line(&mut line).unwrap_or(0) > 0 {
+                let _ = tx.send(std::mem::take(&mut line));
+            }
+        });
+        let mut seen = [self.vm(LVS1).line_count(), self.vm(LVS2).line_count()];
+        loop {
+            for (k, i) in [LVS1, LVS2].into_iter().enumerate() {
+                let lines = self.vm(i).lines();
+                for (_, l) in lines.iter().skip(seen[k]) {
+                    if l.contains(" kind=") {
+                        say(&format!("   {}: {}", self.nodes[i].spec.name, clean(l)));
+                    }
+                }
+                seen[k] = lines.len();
+            }
+            while let Ok(line) = rx.try_recv() {
+                let (who, verb) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
+                match self
+                    .nodes
+                    .iter()
+                    .position(|n| n.spec.name == who && n.spec.variant == "debug")
+                {
+                    Some(i) if !verb.is_empty() => self.type_to(i, verb),
+                    _ => say("   say BOX VERB, BOX one of rs1 rs2 client (see image/lab/box.sh)"),
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
