@@ -52,17 +52,22 @@ fn random_bytes_are_rejected_without_a_panic() {
 }
 
 #[test]
-fn an_empty_file_is_a_valid_empty_config() {
+fn a_file_that_configures_nothing_is_refused() {
+    // An empty pharos.toml is what a copy that did not finish leaves; at
+    // boot it must not replace the last good config (tests/vm_image.rs).
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("empty.toml");
-    std::fs::write(&path, "").unwrap();
-    let out = check(&[path.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for (name, text) in [
+        ("empty", ""),
+        ("blank", "  \n\n\t\n"),
+        ("comments", "# pharos.toml\n\n   # nothing yet\n"),
+    ] {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = check(&[path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains("the file configures nothing"), "{name}: {err}");
+    }
 }
 
 #[test]

@@ -189,7 +189,7 @@ fn readiness_status_and_watchdog_follow_the_notify_protocol() {
         .position(|m| m.contains("READY=1"))
         .expect("READY=1 sent");
     assert!(
-        got[ready].contains("STATUS=config r1: 0 vrrp instances, 1 services, 0 checks"),
+        got[ready].contains("STATUS=config r1: 0 vrrp instances, 1 service, 0 checks"),
         "{got:?}"
     );
     assert!(

@@ -12,18 +12,43 @@ use std::process::{Command, Stdio};
 
 use common::vm::{BOOT_TIMEOUT, Disk, ROOT, Vm, out_dir};
 
+/// Boots the production disk as lvs1 of the default config: a NIC with
+/// lvs1's MAC, alone on its own emulated LAN (`lan` apart per test).
+fn boot_as_lvs1(disk: &Disk, lan: u16) -> Vm {
+    Vm::boot_on_lan(disk, None, Some(("52:54:00:00:00:01", lan)))
+}
+
 #[test]
 fn the_image_boots_to_ready_and_powers_off_cleanly_on_acpi_shutdown() {
     let disk = Disk::copy("prod");
-    let mut vm = Vm::boot(&disk, None);
+    let mut vm = boot_as_lvs1(&disk, 41_401);
     let took = vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
     eprintln!(
         "QEMU start to `pharos: ready`: {} ms (TCG)",
         took.as_millis()
     );
+    // Each event once, plain text, and one `ready` line naming the node.
+    vm.wait_for("added 192.168.199.2/24 to eth0", BOOT_TIMEOUT);
     let c = vm.console();
     assert!(
         c.contains("config partition /dev/vda2 mounted on /config"),
+        "{c}"
+    );
+    assert!(
+        !c.contains('\u{1b}'),
+        "no ANSI escapes on the serial console:\n{c}"
+    );
+    assert_eq!(
+        c.matches("added 192.168.199.2/24 to eth0").count(),
+        1,
+        "{c}"
+    );
+    assert_eq!(c.matches("ready in").count(), 1, "{c}");
+    assert!(
+        c.contains(
+            "since PID 1 started: node lvs1 (this box has MAC address 52:54:00:00:00:01); \
+             config r1: 1 vrrp instance, 1 service, 2 checks"
+        ),
         "{c}"
     );
     vm.powerdown();
@@ -55,9 +80,9 @@ fn the_image_boots_to_ready_and_powers_off_cleanly_on_acpi_shutdown() {
 }
 
 #[test]
-fn a_broken_config_boots_on_the_last_known_good_one() {
+fn a_broken_or_empty_config_boots_on_the_last_known_good_one() {
     let disk = Disk::copy("prod");
-    let mut vm = Vm::boot(&disk, None);
+    let mut vm = boot_as_lvs1(&disk, 41_402);
     vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
     vm.powerdown();
     drop(vm);
@@ -70,7 +95,7 @@ fn a_broken_config_boots_on_the_last_known_good_one() {
             1,
         ),
     );
-    let mut vm = Vm::boot(&disk, None);
+    let mut vm = boot_as_lvs1(&disk, 41_402);
     vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
     let c = vm.console();
     assert!(c.contains("VRID 510 is out of range"), "{c}");
@@ -91,10 +116,64 @@ fn a_broken_config_boots_on_the_last_known_good_one() {
     assert!(errors.contains("did you mean `listen`?"), "{errors}");
     // Fixing the file clears the errors at the next boot.
     disk.put("pharos.toml", &good);
-    let mut vm = Vm::boot(&disk, None);
+    let mut vm = boot_as_lvs1(&disk, 41_402);
     vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
     vm.powerdown();
     assert_eq!(disk.get("pharos.errors"), None);
+
+    // An empty file (a copy onto the stick that did not finish) configures
+    // nothing: refused like any invalid file, and last-good stays whole.
+    disk.put("pharos.toml", "");
+    let mut vm = boot_as_lvs1(&disk, 41_402);
+    vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+    let c = vm.console();
+    assert!(c.contains("the file configures nothing"), "{c}");
+    assert!(
+        c.contains("running the last known good config from /config/last-good.toml"),
+        "{c}"
+    );
+    assert!(c.contains("node lvs1"), "{c}");
+    vm.powerdown();
+    let errors = disk.get("pharos.errors").expect("pharos.errors written");
+    assert!(errors.contains("the file configures nothing"), "{errors}");
+    assert_eq!(disk.get("last-good.toml").as_deref(), Some(good.as_str()));
+}
+
+#[test]
+fn a_box_that_matches_no_node_comes_up_in_maintenance_unless_told_otherwise() {
+    // A spare box on the demo LAN must not become a third director.
+    let disk = Disk::copy("prod");
+    let spare = Some(("52:54:00:00:00:50", 41_403));
+    let mut vm = Vm::boot_on_lan(&disk, None, spare);
+    vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+    let c = vm.console();
+    assert!(
+        c.contains(
+            "MAINTENANCE MODE: no node of the config matches this box \
+             (MAC address 52:54:00:00:00:50; host name"
+        ) && c.contains("the file defines nodes lvs1, lvs2, rs1, rs2"),
+        "{c}"
+    );
+    assert!(
+        c.contains("no node of the config matches this box; config r1 (MAINTENANCE: no node matches this box): 0 vrrp instances, 0 services, 0 checks"),
+        "{c}"
+    );
+    vm.powerdown();
+    drop(vm);
+    // Said explicitly, an unmatched box runs the base config.
+    let good = std::fs::read_to_string(Path::new(ROOT).join("configs/default.toml")).unwrap();
+    disk.put(
+        "pharos.toml",
+        &format!("[system]\nunmatched = \"base\"\n\n{good}"),
+    );
+    let mut vm = Vm::boot_on_lan(&disk, None, spare);
+    vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+    let c = vm.console();
+    assert!(
+        c.contains("no node matches this box: the base config; config r1: 1 vrrp instance, 1 service, 2 checks"),
+        "{c}"
+    );
+    vm.powerdown();
 }
 
 #[test]

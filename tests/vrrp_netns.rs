@@ -278,3 +278,29 @@ fn a_reload_leaves_unchanged_instances_alone_and_starts_new_ones() {
         "VI_2, dropped from the config, let go of its VIP"
     );
 }
+
+#[test]
+fn an_instance_waits_for_its_address_at_start_instead_of_going_to_fault() {
+    // At boot the network plane adds eth0's address a moment after VRRP
+    // starts: that must not show as a fault.
+    let lan = Lan::new(2);
+    lan.nodes[0].run(&["ip", "addr", "flush", "dev", "eth0"]);
+    let a = start(&lan.nodes[0], &config(150, ""));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(state(&a), "init", "waiting, not in fault: {}", a.log());
+    lan.nodes[0].run(&["ip", "addr", "add", "10.9.0.1/24", "dev", "eth0"]);
+    wait_state(&a, "master", LONG);
+    let log = a.log();
+    assert!(!log.contains("fault"), "no fault on the way: {log}");
+    assert!(log.contains("init → backup"), "{log}");
+
+    // An address that never comes: Fault with the reason, once the wait is over.
+    lan.nodes[1].run(&["ip", "addr", "flush", "dev", "eth0"]);
+    let b = start(&lan.nodes[1], &config(100, ""));
+    wait_state(&b, "fault", Duration::from_secs(20));
+    let log = b.log();
+    assert!(
+        log.contains("init → fault: fault: eth0 has no IPv4 address to send adverts from"),
+        "{log}"
+    );
+}

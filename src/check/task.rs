@@ -70,6 +70,16 @@ fn checked(c: &Check) -> bool {
     c.kind != CheckType::None
 }
 
+/// How many checks a config runs: one per checked real server, one per
+/// stand-alone `[checks]` table (for the ready line and status).
+pub fn count(cfg: &Config) -> usize {
+    CheckTask
+        .slice(cfg)
+        .values()
+        .filter(|i| !matches!(i, Item::Service { .. }))
+        .count()
+}
+
 impl Subsystem for CheckTask {
     type Item = Item;
 
@@ -400,8 +410,8 @@ impl Runner {
                 } else {
                     format!("shutting down {server} in service {service}: {describe}: {why}")
                 };
-                self.shared
-                    .emit(Event::new("check", &format!("{service}/{server}"), msg));
+                let event = Event::new("check", &format!("{service}/{server}"), msg);
+                self.shared.emit(if up { event } else { event.warn() });
                 self.shared.health.send_modify(|b| {
                     b.real_servers.insert((service.clone(), server.clone()), up);
                 });

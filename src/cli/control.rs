@@ -63,6 +63,9 @@ pub fn human(s: &Status) -> String {
         crate::runtime::status::ConfigSource::Maintenance => {
             "  ** MAINTENANCE: no valid config; no VIPs held **"
         }
+        crate::runtime::status::ConfigSource::Unmatched => {
+            "  ** MAINTENANCE: no node of the config matches this box; no VIPs held **"
+        }
     };
     out.push_str(&format!(
         "pharos {}  pid {}  up since {}\n",

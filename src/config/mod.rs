@@ -51,6 +51,10 @@ pub struct Loaded {
     pub config: Config,
     /// The node whose overlay was merged, and why it was picked.
     pub node: Option<(String, String)>,
+    /// When the file has `[nodes.*]` tables and none matches this box: what
+    /// the box is and which nodes the file defines, for the console. The
+    /// config is then the base; `system.unmatched` says whether to run it.
+    pub unmatched: Option<String>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -91,9 +95,19 @@ pub fn load_for_box(text: &str, facts: &nodes::Facts) -> Result<Loaded, Vec<Diag
         .next()
         .map(|(_, c)| c)
         .expect("a valid check has a config");
+    let unmatched = (node.is_none() && !defs.is_empty()).then(|| {
+        let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+        format!(
+            "no node of the config matches this box ({}); the file defines {} {}",
+            nodes::describe(facts),
+            if names.len() == 1 { "node" } else { "nodes" },
+            names.join(", ")
+        )
+    });
     Ok(Loaded {
         config,
         node,
+        unmatched,
         warnings: checked.diagnostics,
     })
 }
@@ -195,6 +209,17 @@ pub fn check_text(text: &str, selection: &Selection) -> Checked {
             return out;
         }
     };
+    // An empty file is what an interrupted copy onto a FAT stick leaves;
+    // run as a config it would replace the last good one with nothing.
+    if base.as_table().is_some_and(<[_]>::is_empty) {
+        out.diagnostics.push(
+            Diagnostic::error("the file configures nothing: it is empty, or holds only comments")
+                .help(
+                    "an empty pharos.toml is usually a copy that did not finish: write the config again (configs/ has an example for each setup)",
+                ),
+        );
+        return out;
+    }
     let defs = split_nodes(&mut base, &mut out.diagnostics);
     out.nodes = defs.iter().map(|d| d.name.clone()).collect();
 
@@ -390,9 +415,22 @@ mod tests {
 
     #[test]
     fn a_minimal_file_is_valid() {
-        let c = check_text("", &Selection::All);
+        let c = check_text("[system]\n", &Selection::All);
         assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
         assert_eq!(c.configs.len(), 1);
+    }
+
+    #[test]
+    fn a_file_that_configures_nothing_is_an_error() {
+        for text in ["", " \n\t\n", "# only a comment\n\n# and another\n"] {
+            let c = check_text(text, &Selection::All);
+            assert_eq!(
+                messages(&c),
+                ["the file configures nothing: it is empty, or holds only comments"],
+                "{text:?}"
+            );
+            assert!(c.has_errors() && c.configs.is_empty());
+        }
     }
 
     #[test]

@@ -84,6 +84,21 @@ pub struct System {
     /// Any other sysctl, by its dotted name: `"net.ipv4.vs.expire_nodest_conn" = 1`.
     #[serde(default)]
     pub sysctl: BTreeMap<String, SysctlValue>,
+    /// What a box that matches none of the file's `[nodes.*]` tables runs:
+    /// `maintenance` (the default: no VIPs, no IPVS, and its console says
+    /// which MAC addresses and host name it has), or `base`, the config
+    /// without any overlay. A stray or replacement box must not become a
+    /// third director by accident.
+    #[serde(default)]
+    pub unmatched: Unmatched,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmatched {
+    #[default]
+    Maintenance,
+    Base,
 }
 
 /// The ARP and reverse-path settings LVS setups need, per interface.

@@ -83,6 +83,27 @@ pub fn select(defs: &[NodeDef], facts: &Facts) -> Result<Selected, String> {
     Ok(Selected::Base)
 }
 
+/// What a box is, as node matching sees it: `MAC addresses a, b; host
+/// name h`.
+pub fn describe(facts: &Facts) -> String {
+    // Loopback's all-zero address says nothing about the box.
+    let macs: Vec<String> = facts
+        .macs
+        .iter()
+        .map(ToString::to_string)
+        .filter(|m| m != "00:00:00:00:00:00")
+        .collect();
+    let macs = if macs.is_empty() {
+        "no MAC address".to_string()
+    } else {
+        format!("MAC address {}", macs.join(", "))
+    };
+    match facts.hostname.as_deref().filter(|h| !h.is_empty()) {
+        Some(h) => format!("{macs}; host name {h}"),
+        None => format!("{macs}; no host name"),
+    }
+}
+
 /// Two nodes must never match the same box.
 pub(super) fn check_matchers(defs: &[NodeDef], nodes: &Entry, diags: &mut Vec<Diagnostic>) {
     let span_of = |name: &str, key: &str| {

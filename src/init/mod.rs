@@ -109,9 +109,9 @@ pub fn main() -> ! {
         power_button::watch(stop_tx);
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            if ready_rx.await.is_ok() {
+            if let Ok(what) = ready_rx.await {
                 say(&format!(
-                    "ready in {} ms since PID 1 started",
+                    "ready in {} ms since PID 1 started: {what}",
                     booted.elapsed().as_millis()
                 ));
                 test_script().await;

@@ -245,8 +245,7 @@ impl Shell {
             Err(e) => {
                 self.ipvs = None;
                 if self.last_error.as_ref() != Some(&e) {
-                    tracing::error!("{e}");
-                    shared.emit(Event::new("ipvs", "kernel", e.clone()));
+                    shared.emit(Event::new("ipvs", "kernel", e.clone()).error());
                     self.last_error = Some(e.clone());
                 }
                 shared.publish("ipvs", json!({ "error": e }));
@@ -281,15 +280,13 @@ impl Shell {
                         done += 1;
                         if plan.ops.len() <= EVENTS_MAX {
                             let msg = format!("{}{from}", op.describe());
-                            tracing::info!("{msg}");
                             shared.emit(Event::new("ipvs", &op.service().to_string(), msg));
                         }
                     }
                     Err(e) => {
                         refused += 1;
                         let msg = format!("{}{from} was refused by the kernel: {e}", op.attempt());
-                        tracing::error!("{msg}");
-                        shared.emit(Event::new("ipvs", &op.service().to_string(), msg));
+                        shared.emit(Event::new("ipvs", &op.service().to_string(), msg).error());
                         if let Op::DelService(k) = op {
                             self.rec.disown(k);
                         }
@@ -308,7 +305,6 @@ impl Shell {
                 planned.as_secs_f64(),
                 (now.elapsed() - planned).as_secs_f64()
             );
-            tracing::info!("{msg}");
             shared.emit(Event::new("ipvs", "table", msg));
         }
         if let (Some(t), Some(live)) = (timeouts, live_timeouts) {

@@ -203,8 +203,7 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
                 ));
             }
             Applied::Failed { key, why, .. } => {
-                tracing::error!(sysctl = %key, "{why}");
-                shared.emit(Event::new("net", &key.to_string(), why));
+                shared.emit(Event::new("net", &key.to_string(), why).error());
             }
         }
     }
@@ -319,8 +318,7 @@ fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) -> serde_json:
         match result {
             Ok(()) => shared.emit(Event::new("net", &subject, done)),
             Err(e) => {
-                tracing::error!(route = %subject, "{e}");
-                shared.emit(Event::new("net", &subject, e));
+                shared.emit(Event::new("net", &subject, e).error());
             }
         }
     }
@@ -437,8 +435,7 @@ fn apply_link_step(rtnl: &super::rtnl::Rtnl, step: &LinkStep, shared: &Shared) {
         match result {
             Ok(()) => shared.emit(Event::new("net", &subject, done)),
             Err(e) => {
-                tracing::error!(link = %subject, "{e}");
-                shared.emit(Event::new("net", &subject, e));
+                shared.emit(Event::new("net", &subject, e).error());
             }
         }
     }
@@ -548,12 +545,8 @@ fn report_carrier(
                 } else {
                     format!("link {} lost carrier", w.name)
                 };
-                if l.carrier {
-                    tracing::info!(link = %w.name, "{msg}");
-                } else {
-                    tracing::warn!(link = %w.name, "{msg}");
-                }
-                shared.emit(Event::new("link", &w.name, msg));
+                let event = Event::new("link", &w.name, msg);
+                shared.emit(if l.carrier { event } else { event.warn() });
             }
             _ => {}
         }

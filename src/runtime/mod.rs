@@ -85,8 +85,10 @@ pub enum Stop {
 pub struct Hooks {
     /// Other reasons to stop (the ACPI power button).
     pub stop: Option<mpsc::Receiver<Stop>>,
-    /// Fired once READY=1 has been sent.
-    pub ready: Option<oneshot::Sender<()>>,
+    /// Fired once READY=1 has been sent, with what the box runs (its node
+    /// and config summary). PID 1 prints it as the console's one `ready`
+    /// line; without this hook the runtime logs it.
+    pub ready: Option<oneshot::Sender<String>>,
 }
 
 /// Runs the supervisor until SIGTERM/SIGINT. Exit 1 when there is no valid
@@ -169,6 +171,29 @@ fn write_errors(opts: &RunOptions, rendered: Option<&str>) {
     }
 }
 
+/// A valid file that has nodes, none of them this box's, and says an
+/// unmatched box stays in maintenance: the box must not run its base
+/// config (a stray box would become one more director of the pair).
+fn unmatched_maintenance(loaded: &config::Loaded) -> Option<String> {
+    let why = loaded.unmatched.as_ref()?;
+    (loaded.config.system.unmatched == config::model::Unmatched::Maintenance).then(|| {
+        format!(
+            "MAINTENANCE MODE: {why}. Running with no VIPs and no services. Give this box a node \
+             (pharos.node=NAME on the kernel command line, or a `match` on its MAC address or host \
+             name), or set `system.unmatched = \"base\"` to run the base config on such boxes."
+        )
+    })
+}
+
+fn maintenance_config() -> config::Loaded {
+    config::Loaded {
+        config: Config::default(),
+        node: None,
+        unmatched: None,
+        warnings: Vec::new(),
+    }
+}
+
 /// The file if it is valid, else the last known good config, else nothing.
 fn initial(opts: &RunOptions, lkg: &LastGood) -> Result<Running, String> {
     let shown = opts.config.display().to_string();
@@ -179,6 +204,19 @@ fn initial(opts: &RunOptions, lkg: &LastGood) -> Result<Running, String> {
                 eprint!("{}", render(&shown, &text, &loaded.warnings));
             }
             write_errors(opts, None);
+            if let Some(why) = unmatched_maintenance(&loaded) {
+                eprintln!("pharos: {why}");
+                return Ok(Running {
+                    node: None,
+                    text,
+                    source: ConfigSource::Unmatched,
+                    errors: Vec::new(),
+                    loaded: maintenance_config(),
+                });
+            }
+            if let Some(why) = &loaded.unmatched {
+                eprintln!("pharos: {why}; running the base config (`system.unmatched = \"base\"`)");
+            }
             Ok(Running {
                 node: loaded.node.as_ref().map(|n| n.0.clone()),
                 text,
@@ -222,11 +260,7 @@ fn initial(opts: &RunOptions, lkg: &LastGood) -> Result<Running, String> {
                          Running with no VIPs and no services. Fix pharos.toml on the PHAROS-CFG partition and reboot (ctrl-alt-del).",
                         lkg.path().display()
                     );
-                    let loaded = config::Loaded {
-                        config: Config::default(),
-                        node: None,
-                        warnings: Vec::new(),
-                    };
+                    let loaded = maintenance_config();
                     Ok(Running {
                         node: None,
                         text: String::new(),
@@ -260,12 +294,14 @@ fn summary(cfg: &Config, revision: u64, source: ConfigSource) -> String {
         ConfigSource::File => "",
         ConfigSource::LastGood => " (LAST GOOD CONFIG: the file is invalid)",
         ConfigSource::Maintenance => " (MAINTENANCE: no valid config)",
+        ConfigSource::Unmatched => " (MAINTENANCE: no node matches this box)",
     };
+    let n = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     format!(
-        "config r{revision}{src}: {} vrrp instances, {} services, {} checks",
-        cfg.vrrp.len(),
-        cfg.services.len(),
-        cfg.checks.len()
+        "config r{revision}{src}: {}, {}, {}",
+        n(cfg.vrrp.len(), "vrrp instance", "vrrp instances"),
+        n(cfg.services.len(), "service", "services"),
+        n(crate::check::task::count(cfg), "check", "checks"),
     )
 }
 
@@ -349,10 +385,22 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
     let mut revision = 1u64;
     let line = summary(cfg, revision, running.source);
     notify::ready(&line);
-    tracing::info!(
-        "pharos: ready in {} ms; {line}",
-        started.elapsed().as_millis()
-    );
+    let who = match (&running.loaded.node, running.source) {
+        (Some((node, why)), _) => format!("node {node} ({why})"),
+        (None, ConfigSource::Unmatched) => "no node of the config matches this box".to_string(),
+        (None, ConfigSource::Maintenance) => "no valid config".to_string(),
+        (None, _) if running.loaded.unmatched.is_some() => {
+            "no node matches this box: the base config".to_string()
+        }
+        (None, _) => "the config as written (it has no [nodes])".to_string(),
+    };
+    let ready_line = format!("{who}; {line}");
+    if hooks.ready.is_none() {
+        tracing::info!(
+            "pharos: ready in {} ms: {ready_line}",
+            started.elapsed().as_millis()
+        );
+    }
     shared.emit(Event::new("config", "pharos", format!("started; {line}")));
     // After the `started` event, so a client that waits for `ready` sees
     // only what comes next on `pharos events`.
@@ -367,7 +415,7 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
         tracing::warn!("{e}");
     }
     if let Some(r) = hooks.ready.take() {
-        let _ = r.send(());
+        let _ = r.send(ready_line);
     }
     let mut extra_stop = hooks.stop.take();
 
@@ -468,6 +516,18 @@ async fn reload(
             }
         }
         Ok(loaded) => {
+            let maintenance = unmatched_maintenance(&loaded);
+            if let Some(why) = &maintenance {
+                shared.emit(Event::new("config", "reload", why.clone()).warn());
+            }
+            let source = match maintenance {
+                Some(_) => ConfigSource::Unmatched,
+                None => ConfigSource::File,
+            };
+            let loaded = match maintenance {
+                Some(_) => maintenance_config(),
+                None => loaded,
+            };
             let (tx, rx) = oneshot::channel();
             let cfg = Arc::new(loaded.config.clone());
             let changes = match cmd_tx.send(Command::Reload(cfg, tx)).await {
@@ -480,7 +540,7 @@ async fn reload(
             {
                 let mut s = shared.status.lock().unwrap_or_else(|e| e.into_inner());
                 s.config.revision = *revision;
-                s.config.source = ConfigSource::File;
+                s.config.source = source;
                 s.config.node = loaded.node.as_ref().map(|n| n.0.clone());
                 s.config.loaded_at = status::now_rfc3339();
                 s.config.errors.clear();
@@ -522,4 +582,29 @@ async fn reload(
     };
     notify::ready(&cfg_line);
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_counts_each_checked_real_server_and_each_standalone_check() {
+        let text = include_str!("../../configs/default.toml");
+        let c = config::check_text(text, &config::Selection::Node("lvs1".into()));
+        let (_, cfg) = c.configs.first().expect("the default config is valid");
+        assert_eq!(
+            summary(cfg, 1, ConfigSource::File),
+            "config r1: 1 vrrp instance, 1 service, 2 checks"
+        );
+        let mut more = cfg.clone();
+        more.checks.insert(
+            "ping".into(),
+            cfg.services["web"].check.clone().expect("web is checked"),
+        );
+        assert_eq!(
+            summary(&more, 2, ConfigSource::LastGood),
+            "config r2 (LAST GOOD CONFIG: the file is invalid): 1 vrrp instance, 1 service, 3 checks"
+        );
+    }
 }

@@ -48,6 +48,9 @@ pub enum ConfigSource {
     LastGood,
     /// Nothing valid to run: up, reachable, holding no VIPs.
     Maintenance,
+    /// The file is valid but none of its `[nodes.*]` matches this box
+    /// (`system.unmatched = "maintenance"`): up, holding no VIPs.
+    Unmatched,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -80,7 +83,9 @@ impl TaskState {
     }
 }
 
-/// One transition, as `pharos events` prints it (a JSON line each).
+/// One transition, as `pharos events` prints it (a JSON line each). The
+/// supervisor also logs each event once, at its level (see `Shared::emit`):
+/// a task does not log what it emits.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct Event {
     pub time: String,
@@ -89,6 +94,18 @@ pub struct Event {
     /// What it is about: a task, an instance, a real server.
     pub subject: String,
     pub message: String,
+    /// `info`, or `warn` / `error` for something that went wrong.
+    #[serde(default)]
+    pub level: Level,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    #[default]
+    Info,
+    Warn,
+    Error,
 }
 
 impl Event {
@@ -98,7 +115,22 @@ impl Event {
             kind: kind.to_string(),
             subject: subject.to_string(),
             message: message.into(),
+            level: Level::Info,
         }
+    }
+
+    /// The same event, logged as a warning.
+    #[must_use]
+    pub fn warn(mut self) -> Self {
+        self.level = Level::Warn;
+        self
+    }
+
+    /// The same event, logged as an error.
+    #[must_use]
+    pub fn error(mut self) -> Self {
+        self.level = Level::Error;
+        self
     }
 }
 

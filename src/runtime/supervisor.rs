@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::{Backoff, Decision, Policy};
 use super::diff::{Diff, Slice};
 use super::metrics::Metrics;
-use super::status::{Event, Status, TaskState, TaskStatus};
+use super::status::{Event, Level, Status, TaskState, TaskStatus};
 use crate::config::Config;
 
 /// What a subsystem task receives about its part of the config.
@@ -111,7 +111,12 @@ pub type VrrpRoles = std::collections::BTreeMap<String, bool>;
 
 impl Shared {
     pub fn emit(&self, event: Event) {
-        tracing::info!(kind = %event.kind, subject = %event.subject, "{}", event.message);
+        let (k, s, m) = (&event.kind, &event.subject, &event.message);
+        match event.level {
+            Level::Info => tracing::info!(kind = %k, subject = %s, "{m}"),
+            Level::Warn => tracing::warn!(kind = %k, subject = %s, "{m}"),
+            Level::Error => tracing::error!(kind = %k, subject = %s, "{m}"),
+        }
         // No subscribers is fine: nobody is watching `pharos events`.
         let _ = self.events.send(event);
     }
@@ -341,8 +346,7 @@ impl Supervisor {
                     "task {name} failed ({why}); restarting in {} ms",
                     delay.as_millis()
                 );
-                tracing::warn!(task = name, "{msg}");
-                self.shared.emit(Event::new("task", name, msg));
+                self.shared.emit(Event::new("task", name, msg).warn());
             }
             Decision::GiveUp => {
                 t.state = TaskState::Failed;
@@ -350,8 +354,7 @@ impl Supervisor {
                     "task {name} failed {} times in a row ({why}); giving up, the rest keeps running",
                     t.backoff.failures_in_row()
                 );
-                tracing::error!(task = name, "{msg}");
-                self.shared.emit(Event::new("task", name, msg));
+                self.shared.emit(Event::new("task", name, msg).error());
             }
         }
         self.publish_tasks();

@@ -55,6 +55,11 @@ pub struct VrrpTask;
 
 /// Links and addresses are read again this often even without a kick.
 const RECHECK: Duration = Duration::from_secs(10);
+
+/// How long a new instance waits for its interface and source address
+/// before it starts in Fault: at boot the network plane adds them a moment
+/// after VRRP starts, and that is no fault.
+const START_WAIT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for the stop hooks.
 const HOOKS_BOUND: Duration = Duration::from_secs(5);
 
@@ -110,6 +115,12 @@ impl Subsystem for VrrpTask {
             let mut ready = false;
             loop {
                 let deadline = r.insts.values().filter_map(|i| i.fsm.deadline()).min();
+                let start_by = r
+                    .insts
+                    .values()
+                    .filter(|i| !i.started)
+                    .map(|i| i.start_by)
+                    .min();
                 tokio::select! {
                     () = ctx.cancel.cancelled() => {
                         r.shutdown().await;
@@ -139,6 +150,7 @@ impl Subsystem for VrrpTask {
                     },
                     Some((key, got)) = pkt_rx.recv() => r.on_packet(&key, got),
                     () = sleep_until(deadline) => r.tick(),
+                    () = sleep_until(start_by) => r.start_all(),
                     Some(()) = kick.recv() => r.resync(),
                     _ = recheck.tick() => r.resync(),
                     Some(rep) = reports.recv() => r.on_report(rep),
@@ -165,6 +177,8 @@ struct Inst {
     /// Why it cannot run yet (missing interface or address), if so.
     blocked: Option<String>,
     started: bool,
+    /// Until then a blocked instance waits in Init (see [`START_WAIT`]).
+    start_by: std::time::Instant,
     /// Tracked objects by description (`interface eth1`).
     tracked: BTreeMap<String, TrackedState>,
     /// The interface the adverts use is down: Fault (keepalived does the same).
@@ -314,10 +328,11 @@ impl Runner {
             self.resolve(&name);
         }
         self.retrack();
+        let at = now();
         let names: Vec<String> = self
             .insts
             .iter()
-            .filter(|(_, i)| !i.started)
+            .filter(|(_, i)| !i.started && (i.blocked.is_none() || at >= i.start_by))
             .map(|(n, _)| n.clone())
             .collect();
         for name in names {
@@ -411,9 +426,13 @@ impl Runner {
         };
         let i = self.insts.get_mut(name).expect("present");
         if i.blocked != blocked {
-            if let Some(b) = &blocked {
+            // Before the start the wait is expected; if it runs out, the
+            // start into Fault says why.
+            if let Some(b) = &blocked
+                && i.started
+            {
                 self.shared
-                    .emit(Event::new("vrrp", name, format!("cannot run yet: {b}")));
+                    .emit(Event::new("vrrp", name, format!("cannot run: {b}")).warn());
             }
             i.blocked = blocked;
         }
@@ -1002,6 +1021,7 @@ impl Inst {
             tx: None,
             blocked: None,
             started: false,
+            start_by: now() + START_WAIT,
             tracked: BTreeMap::new(),
             link_fault: None,
             sent: 0,

@@ -186,6 +186,8 @@ struct Config {
     check_timeout: f64,
     fall: f64,
     rise: f64,
+    retries: f64,
+    retry_delay: f64,
 }
 
 impl Config {
@@ -208,6 +210,9 @@ impl Config {
             check_timeout: secs(&check["timeout"]),
             fall: check["fall"].as_integer().unwrap() as f64,
             rise: check["rise"].as_integer().unwrap() as f64,
+            // The defaults of `[services.*.check]` (src/config/model.rs).
+            retries: check.get("retries").map_or(1, |v| v.as_integer().unwrap()) as f64,
+            retry_delay: check.get("retry_delay").map_or(1.0, secs),
         }
     }
 
@@ -217,10 +222,13 @@ impl Config {
         3.0 * self.advert + (256.0 - self.backup_priority) * self.advert / 256.0
     }
 
-    /// From a real server's failure to its removal: `fall` failed checks,
-    /// the first up to one interval away, the last one timing out at worst.
+    /// From a real server's failure to its removal, at worst: the first
+    /// failing round up to one interval away, `fall` rounds, each of them an
+    /// attempt and `retries` more after `retry_delay`, every one timing out.
     fn fall_window(&self) -> f64 {
-        self.fall * self.check_interval + self.check_timeout
+        self.fall * self.check_interval
+            + self.retries * self.retry_delay
+            + (self.retries + 1.0) * self.check_timeout
     }
 
     fn rise_window(&self) -> f64 {
@@ -357,16 +365,17 @@ impl Lab {
         for i in 0..lab.nodes.len() {
             let vm = lab.vm(i);
             let took = vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+            // `pharos: ready in N ms since PID 1 started: node lvs1 (...); config r1: ...`
             let node = vm
                 .lines()
                 .iter()
                 .find_map(|(_, l)| {
-                    let c = clean(l);
-                    c.strip_prefix("running as node ").map(str::to_string)
+                    let (_, what) = l.split_once(" since PID 1 started: ")?;
+                    Some(what.split("; config").next().unwrap_or(what).to_string())
                 })
-                .unwrap_or_else(|| "its own config (no [nodes] table)".into());
+                .unwrap_or_else(|| "?".into());
             say(&format!(
-                "   {:6} ready {:4.1} s after QEMU started; runs {}",
+                "   {:6} ready {:4.1} s after QEMU started: {}",
                 lab.nodes[i].spec.name,
                 took.as_secs_f64(),
                 node
@@ -830,7 +839,7 @@ impl Lab {
             4,
             "rs1 out of rotation after its stop",
             out.map_or("never".into(), |t| format!("{:.2} s", t - stopped)),
-            &format!("≤ fall × interval + timeout = {window:.0} s"),
+            &format!("≤ the checks' fall window, {window:.0} s"),
             out.is_some_and(|t| t - stopped <= window + SLACK),
         );
         std::thread::sleep(Duration::from_secs(4));
