@@ -1,7 +1,9 @@
 # pharos — two commands do all set-up on a fresh Debian machine, as root:
 #   make run    build, then boot the director pair lab from the images and show it at work
 #   make test   install what the tests need, build, run every test
-.PHONY: all build test run run-deps deps image image-deps static check-configs schema clean
+# Both need Rust (cargo, 1.85 or newer) first; see the README.
+#   make install   build, then copy target/release/pharos to $(PREFIX)/bin
+.PHONY: all build install test run run-deps deps image image-deps static check-configs schema clean
 
 CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
@@ -13,6 +15,8 @@ TEST_PACKAGES := systemd keepalived tcpdump $(LAB_PACKAGES)
 KERNEL ?= cloud
 VARIANT ?= prod
 CONFIG ?= configs/default.toml
+PREFIX ?= /usr/local
+DESTDIR ?=
 # `make run LAB=keep` stops the demo after its first step and keeps the lab up.
 LAB ?=
 # One output directory per flavour and variant, so make tells them apart.
@@ -30,11 +34,11 @@ define install_missing
 endef
 
 deps:
-	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust first (Debian 12's cargo is too old): curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal, then . \"\$$HOME/.cargo/env\" (see the README)" >&2; exit 1; }
 	$(call install_missing,$(TEST_PACKAGES))
 
 run-deps:
-	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust first (Debian 12's cargo is too old): curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal, then . \"\$$HOME/.cargo/env\" (see the README)" >&2; exit 1; }
 	$(call install_missing,$(LAB_PACKAGES))
 
 image-deps:
@@ -55,6 +59,12 @@ $(IMAGE_OUT)/pharos.img: $(STATIC_BIN) $(CONFIG) image/build.sh image/modules-*.
 
 build:
 	$(CARGO) build --locked --release
+	@echo "built target/release/pharos (make install puts it in $(PREFIX)/bin)"
+
+# The binary on PATH: $(DESTDIR)$(PREFIX)/bin/pharos.
+install: build
+	install -D -m 0755 target/release/pharos $(DESTDIR)$(PREFIX)/bin/pharos
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/pharos"
 
 test: deps
 	$(MAKE) --no-print-directory image

@@ -1,6 +1,7 @@
 //! Golden diagnostics: each broken config in `tests/golden/` produces exactly
 //! the text in `NAME.txt` (stderr of `pharos check`) and the JSON in
-//! `NAME.json` (stdout of `pharos check --format json`), and exits 1.
+//! `NAME.json` (stdout of `pharos check --format json`: the file, the
+//! result, the nodes checked and the diagnostics), and exits 1.
 //!
 //! Regenerate after an intended change with `BLESS=1 cargo test --test
 //! check_golden`, then read the diff.
@@ -71,7 +72,12 @@ fn broken_configs_produce_the_exact_expected_diagnostics() {
         assert_eq!(json.status.code(), Some(1), "{rel}: exit code (json)");
         let out = String::from_utf8(json.stdout).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&out).expect("JSON output parses");
-        let list = parsed.as_array().expect("a list of diagnostics");
+        assert_eq!(parsed["file"], rel.as_str(), "{rel}: the file checked");
+        assert_eq!(parsed["result"], "invalid", "{rel}: the result");
+        assert!(parsed["nodes"].is_array(), "{rel}: the nodes checked");
+        let list = parsed["diagnostics"]
+            .as_array()
+            .expect("a list of diagnostics");
         assert!(!list.is_empty());
         for d in list {
             for key in ["severity", "message", "file", "line", "column", "help"] {
@@ -94,8 +100,10 @@ fn several_independent_errors_are_all_reported_in_one_run() {
         ])
         .output()
         .unwrap();
-    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let errors: Vec<(u64, String)> = list
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors: Vec<(u64, String)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
         .iter()
         .filter(|d| d["severity"] == "error")
         .map(|d| {

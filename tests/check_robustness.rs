@@ -104,9 +104,18 @@ fn a_directory_or_a_missing_path_is_unreadable() {
     let missing = dir.path().join("nope.toml");
     let out = check(&[missing.to_str().unwrap()]);
     assert_rejected(&out, 2, "a missing path");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().last(),
+        Some(format!("{}: unreadable; nothing checked", missing.display()).as_str()),
+        "the verdict says unreadable, not invalid: {err}"
+    );
     let json = check(&["--format", "json", missing.to_str().unwrap()]);
     assert_eq!(json.status.code(), Some(2));
-    let list: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["result"], "unreadable");
+    assert_eq!(report["nodes"], serde_json::json!([]));
+    let list = report["diagnostics"].as_array().unwrap();
     assert!(list[0]["message"].as_str().unwrap().contains("cannot read"));
 }
 
@@ -117,7 +126,9 @@ fn invalid_utf8_is_reported_at_its_position() {
     std::fs::write(&path, b"[system]\nhostname = \"caf\xe9\"\n").unwrap();
     let out = check(&["--format", "json", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["result"], "invalid");
+    let list = report["diagnostics"].as_array().unwrap();
     assert_eq!(list[0]["message"], "the file is not valid UTF-8");
     assert_eq!(
         (list[0]["line"].as_u64(), list[0]["column"].as_u64()),

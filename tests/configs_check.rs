@@ -29,9 +29,30 @@ fn every_example_config_passes_check_without_warnings() {
             .arg(&file)
             .output()
             .unwrap();
-        let diags: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let diags = &report["diagnostics"];
         assert_eq!(out.status.code(), Some(0), "{}: {diags:#?}", file.display());
-        assert!(diags.is_empty(), "{}: {diags:#?}", file.display());
+        assert_eq!(diags, &serde_json::json!([]), "{}", file.display());
+        assert_eq!(report["result"], "ok", "{}", file.display());
+        assert_eq!(
+            report["file"].as_str(),
+            file.to_str(),
+            "the report names the file checked"
+        );
+        // Every node the file defines was checked (or none, if it has none).
+        let text = std::fs::read_to_string(&file).unwrap();
+        let defined: Vec<String> = toml::from_str::<toml::Table>(&text)
+            .unwrap()
+            .get("nodes")
+            .and_then(|n| n.as_table())
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(
+            report["nodes"],
+            serde_json::json!(defined),
+            "{}",
+            file.display()
+        );
         let text = Command::new(env!("CARGO_BIN_EXE_pharos"))
             .arg("check")
             .arg(&file)

@@ -1,14 +1,25 @@
 //! `pharos check [--node N] [--format json] FILE`.
 //!
 //! Text: diagnostics on stderr, rustc-style, then a one-line verdict.
-//! JSON: a list of diagnostics on stdout (severity, message, file, line,
-//! column, end_line, end_column, help, notes), and nothing else.
+//! JSON: one object on stdout, and nothing else:
+//!
+//! ```json
+//! { "file": "pharos.toml", "result": "ok", "nodes": ["lvs1", "lvs2"],
+//!   "diagnostics": [] }
+//! ```
+//!
+//! `result` is `ok` (exit 0), `invalid` (1) or `unreadable` (2); `nodes`
+//! the `[nodes.NAME]` overlays checked, each merged onto the base (empty when
+//! the file defines none and the base was checked alone, or when it could
+//! not be read or parsed); `diagnostics` the errors and warnings (severity,
+//! message, file, line, column, end_line, end_column, help, notes).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
 use super::Format;
+use super::out::{err, errln, outln};
 use crate::config::{self, Selection};
 use crate::diag::{self, Diagnostic, Source};
 
@@ -26,7 +37,8 @@ pub fn run(file: &Path, node: Option<String>, format: Format) -> ExitCode {
         Err(why) => {
             let d = Diagnostic::error(format!("cannot read `{shown}`: {why}"))
                 .help("give the path of a pharos TOML config file");
-            emit(&Source::new(&shown, ""), &[d], format, None);
+            let verdict = Verdict::Unreadable;
+            emit(&Source::new(&shown, ""), &[d], format, &[], &verdict);
             return ExitCode::from(UNREADABLE);
         }
     };
@@ -42,15 +54,21 @@ pub fn run(file: &Path, node: Option<String>, format: Format) -> ExitCode {
         let d = Diagnostic::error("the file is not valid UTF-8")
             .at(at..at + 1)
             .help("a TOML file is UTF-8 text; is this the right file?");
-        emit(&source, &[d], format, None);
+        emit(&source, &[d], format, &[], &Verdict::Invalid);
         return ExitCode::from(INVALID);
     }
     let selection = node.map_or(Selection::All, Selection::Node);
     let checked = config::check_text(&text, &selection);
+    // The overlays checked: the one named, or every one the file defines.
+    let nodes: Vec<String> = match &selection {
+        Selection::Node(n) if checked.nodes.contains(n) => vec![n.clone()],
+        Selection::Node(_) => Vec::new(),
+        _ => checked.nodes.clone(),
+    };
     let verdict = if checked.has_errors() {
-        None
+        Verdict::Invalid
     } else {
-        Some(match checked.nodes.len() {
+        Verdict::Ok(match checked.nodes.len() {
             0 => format!("{shown}: ok"),
             _ => format!(
                 "{shown}: ok ({} checked: {})",
@@ -68,7 +86,7 @@ pub fn run(file: &Path, node: Option<String>, format: Format) -> ExitCode {
             ),
         })
     };
-    emit(&source, &checked.diagnostics, format, verdict.as_deref());
+    emit(&source, &checked.diagnostics, format, &nodes, &verdict);
     if checked.has_errors() {
         ExitCode::from(INVALID)
     } else {
@@ -91,43 +109,56 @@ fn read(file: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(file).map_err(|e| e.to_string())
 }
 
-fn emit(source: &Source<'_>, diags: &[Diagnostic], format: Format, verdict: Option<&str>) {
+/// How a check ended; `Ok` carries its one-line verdict.
+enum Verdict {
+    Ok(String),
+    Invalid,
+    Unreadable,
+}
+
+fn emit(
+    source: &Source<'_>,
+    diags: &[Diagnostic],
+    format: Format,
+    nodes: &[String],
+    verdict: &Verdict,
+) {
     match format {
         Format::Json => {
-            let json = diag::to_json(source, diags);
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(
-                out,
+            let json = serde_json::json!({
+                "file": source.path,
+                "result": match verdict {
+                    Verdict::Ok(_) => "ok",
+                    Verdict::Invalid => "invalid",
+                    Verdict::Unreadable => "unreadable",
+                },
+                "nodes": nodes,
+                "diagnostics": diag::to_json(source, diags),
+            });
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&json).expect("diagnostics serialize")
             );
         }
         Format::Text => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "{}", diag::render(source, diags, color));
+            err!("{}", diag::render(source, diags, color));
             let errors = diags.iter().filter(|d| d.is_error()).count();
             let warnings = diags.len() - errors;
             match verdict {
-                Some(v) if warnings == 0 => {
-                    let _ = writeln!(std::io::stdout(), "{v}");
-                }
-                Some(v) => {
-                    let _ = writeln!(std::io::stdout(), "{v}, {}", count(warnings, "warning"));
-                }
-                None => {
-                    let _ = writeln!(
-                        err,
-                        "{}: invalid: {}{}",
-                        source.path,
-                        count(errors, "error"),
-                        if warnings > 0 {
-                            format!(", {}", count(warnings, "warning"))
-                        } else {
-                            String::new()
-                        }
-                    );
-                }
+                Verdict::Ok(v) if warnings == 0 => outln!("{v}"),
+                Verdict::Ok(v) => outln!("{v}, {}", count(warnings, "warning")),
+                Verdict::Unreadable => errln!("{}: unreadable; nothing checked", source.path),
+                Verdict::Invalid => errln!(
+                    "{}: invalid: {}{}",
+                    source.path,
+                    count(errors, "error"),
+                    if warnings > 0 {
+                        format!(", {}", count(warnings, "warning"))
+                    } else {
+                        String::new()
+                    }
+                ),
             }
         }
     }

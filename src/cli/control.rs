@@ -1,12 +1,12 @@
 //! `pharos status`, `pharos reload`, `pharos events`: clients of the
 //! control socket. Exit 2 when pharos cannot be reached.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use tokio::io::AsyncBufReadExt;
 
+use super::out::{err, errln, out, outln};
 use crate::runtime::control::{ReloadOutcome, request};
 use crate::runtime::status::Status;
 
@@ -31,7 +31,7 @@ async fn one_line(socket: &Path, cmd: &str) -> Result<String, String> {
 }
 
 fn fail(msg: &str) -> ExitCode {
-    eprintln!("error: {}", msg.replace("\nhelp: ", "\n  = help: "));
+    errln!("error: {}", msg.replace("\nhelp: ", "\n  = help: "));
     ExitCode::from(UNREACHABLE)
 }
 
@@ -41,14 +41,14 @@ pub fn status(socket: &Path, json: bool) -> ExitCode {
         Err(e) => return fail(&e),
     };
     if json {
-        print!("{line}");
+        out!("{line}");
         return ExitCode::SUCCESS;
     }
     let s: Status = match serde_json::from_str(&line) {
         Ok(s) => s,
         Err(e) => return fail(&format!("pharos answered something unexpected: {e}")),
     };
-    print!("{}", human(&s));
+    out!("{}", human(&s));
     ExitCode::SUCCESS
 }
 
@@ -118,7 +118,7 @@ pub fn reload(socket: &Path) -> ExitCode {
         Ok(o) => o,
         Err(_) => return fail(line.trim()),
     };
-    eprint!("{}", outcome.rendered);
+    err!("{}", outcome.rendered);
     if outcome.applied {
         let what = if outcome.changes.is_empty() {
             "nothing changed".to_string()
@@ -130,10 +130,10 @@ pub fn reload(socket: &Path) -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        println!("reloaded: revision {}; {what}", outcome.revision);
+        outln!("reloaded: revision {}; {what}", outcome.revision);
         ExitCode::SUCCESS
     } else {
-        eprintln!(
+        errln!(
             "reload refused: the config is invalid; revision {} keeps running unchanged",
             outcome.revision
         );
@@ -152,16 +152,8 @@ pub fn events(socket: &Path) -> ExitCode {
             line.clear();
             match conn.read_line(&mut line).await {
                 Ok(0) => return ExitCode::SUCCESS,
-                Ok(_) => {
-                    let mut out = std::io::stdout().lock();
-                    if out
-                        .write_all(line.as_bytes())
-                        .and_then(|()| out.flush())
-                        .is_err()
-                    {
-                        return ExitCode::SUCCESS;
-                    }
-                }
+                // Flushed line by line; ends quietly when the reader goes.
+                Ok(_) => out!("{line}"),
                 Err(e) => return fail(&e.to_string()),
             }
         }

@@ -7,7 +7,9 @@
 //! FILE cannot be read. keepalived's `include`s are read here, relative to
 //! the including file, so the importer itself stays a function of texts.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
+
+use super::out::{err, errln, out};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -52,11 +54,7 @@ pub fn run(what: ImportWhat) -> ExitCode {
 fn unreadable(shown: &str, why: &str, help: &str) -> ExitCode {
     let d = Diagnostic::error(format!("cannot read `{shown}`: {why}")).help(help.to_string());
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let _ = write!(
-        std::io::stderr(),
-        "{}",
-        diag::render(&Source::new(shown, ""), &[d], color)
-    );
+    err!("{}", diag::render(&Source::new(shown, ""), &[d], color));
     ExitCode::from(UNREADABLE)
 }
 
@@ -106,11 +104,10 @@ fn convert(file: &Path, importer: fn(&str, &str) -> import::Import) -> ExitCode 
 }
 
 fn emit(toml: &str, warnings: &[Warning], shown: &str) -> ExitCode {
-    let _ = std::io::stdout().lock().write_all(toml.as_bytes());
-    let mut err = std::io::stderr().lock();
+    out!("{toml}");
     for w in warnings {
         let file = w.file.as_deref().unwrap_or(shown);
-        let _ = writeln!(err, "{file}:{}: warning: {}", w.line, w.message);
+        errln!("{file}:{}: warning: {}", w.line, w.message);
     }
     ExitCode::SUCCESS
 }

@@ -5,12 +5,13 @@
 
 use std::process::ExitCode;
 
+use super::out::{errln, out, outln};
 use crate::ipvs::genl::Ipvs;
 use crate::ipvs::render::{self, ListMode};
 
 fn open() -> Result<Ipvs, ExitCode> {
     Ipvs::connect().map_err(|e| {
-        eprintln!("pharos: {e}");
+        errln!("pharos: {e}");
         ExitCode::from(1)
     })
 }
@@ -23,12 +24,12 @@ pub fn list(stats: bool, rate: bool, json: bool) -> ExitCode {
     let table = match ipvs.table() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("pharos: {e}");
+            errln!("pharos: {e}");
             return ExitCode::from(1);
         }
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&table).expect("a table serializes")
         );
@@ -37,7 +38,7 @@ pub fn list(stats: bool, rate: bool, json: bool) -> ExitCode {
     let info = match ipvs.info() {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("pharos: {e}");
+            errln!("pharos: {e}");
             return ExitCode::from(1);
         }
     };
@@ -48,7 +49,7 @@ pub fn list(stats: bool, rate: bool, json: bool) -> ExitCode {
     } else {
         ListMode::Plain
     };
-    print!("{}", render::list(&table, &info, mode));
+    out!("{}", render::list(&table, &info, mode));
     ExitCode::SUCCESS
 }
 
@@ -59,11 +60,11 @@ pub fn save() -> ExitCode {
     };
     match ipvs.table() {
         Ok(t) => {
-            print!("{}", render::save(&t));
+            out!("{}", render::save(&t));
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("pharos: {e}");
+            errln!("pharos: {e}");
             ExitCode::from(1)
         }
     }
@@ -81,12 +82,12 @@ pub fn capture() -> ExitCode {
         Ok(Ok(replies)) => {
             for attrs in replies {
                 for (t, p) in attrs {
-                    println!("{what} {t} {}", hex(&p));
+                    outln!("{what} {t} {}", hex(&p));
                 }
             }
         }
-        Ok(Err(e)) => eprintln!("pharos: {what}: {e}"),
-        Err(e) => eprintln!("pharos: {what}: {e}"),
+        Ok(Err(e)) => errln!("pharos: {what}: {e}"),
+        Err(e) => errln!("pharos: {what}: {e}"),
     };
     dump("service", &crate::ipvs::codec::get_services());
     if let Ok(t) = ipvs.table() {

@@ -5,6 +5,7 @@ mod check;
 mod control;
 mod import;
 mod ipvs;
+mod out;
 mod plan;
 
 use std::process::ExitCode;
@@ -44,6 +45,7 @@ enum Command {
     },
     /// Show what applying FILE would change on this machine (nothing is written).
     Plan {
+        /// The config file to plan.
         file: std::path::PathBuf,
         /// The node whose overlay to apply (default: matched by MAC, host name or pharos.node=).
         #[arg(long)]
@@ -69,18 +71,22 @@ enum Command {
     },
     /// Show the running director: config, tasks, and each subsystem.
     Status {
+        /// The status as one line of JSON, as the control socket gives it.
         #[arg(long)]
         json: bool,
+        /// The control socket of the running pharos.
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: std::path::PathBuf,
     },
     /// Re-read and apply the config; exit 1 (changing nothing) if it is invalid.
     Reload {
+        /// The control socket of the running pharos.
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: std::path::PathBuf,
     },
     /// Stream transitions as JSON lines.
     Events {
+        /// The control socket of the running pharos.
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: std::path::PathBuf,
     },
@@ -127,7 +133,18 @@ pub enum Format {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version go to stdout, usage errors to stderr.
+            if e.use_stderr() {
+                out::stderr_result(e.print());
+            } else {
+                out::stdout_result(e.print());
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     match cli.command {
         Command::Check { file, node, format } => check::run(&file, node, format),
         Command::Run {
@@ -158,7 +175,7 @@ pub fn main() -> ExitCode {
         },
         Command::Schema => {
             let schema = crate::config::schema::schema();
-            println!(
+            out::outln!(
                 "{}",
                 serde_json::to_string_pretty(&schema).expect("a JSON value serializes")
             );

@@ -1,11 +1,15 @@
 //! `pharos plan FILE [--node N]`: the config checked, then its difference
-//! from this machine. Exit 0: nothing impossible; 1: invalid config or
-//! something the kernel cannot do; 2: unreadable.
+//! from this machine. The first line says which node's overlay was planned
+//! (named by `--node`, or matched by `pharos.node=`, MAC or host name, as
+//! `pharos run` would) or that none was and the base config was planned.
+//! Exit 0: nothing impossible; 1: invalid config or something the kernel
+//! cannot do (a module it lacks, a sysctl, an interface); 2: unreadable.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::config::nodes::Facts;
+use super::out::{err, errln, out, outln};
+use crate::config::Selection;
 use crate::diag::{self, Source};
 
 pub fn run(file: &Path, node: Option<String>) -> ExitCode {
@@ -13,30 +17,39 @@ pub fn run(file: &Path, node: Option<String>) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot read `{shown}`: {e}");
+            errln!("error: cannot read `{shown}`: {e}; give the path of a pharos TOML config file");
             return ExitCode::from(2);
         }
     };
-    let facts = Facts {
-        requested: node,
-        ..Facts::default()
-    };
+    let facts = crate::runtime::facts(node);
     let loaded = match crate::config::load_for_box(&text, &facts) {
         Ok(l) => l,
         Err(diags) => {
-            eprint!(
+            err!(
                 "{}",
                 diag::render(&Source::new(&shown, &text), &diags, false)
             );
-            eprintln!("{shown}: invalid; nothing planned");
+            errln!("{shown}: invalid; nothing planned");
             return ExitCode::from(1);
         }
     };
-    if let Some((n, why)) = &loaded.node {
-        println!("node {n} ({why})");
+    match &loaded.node {
+        Some((n, why)) => outln!("node {n} ({why})"),
+        None => {
+            let defined = crate::config::check_text(&text, &Selection::Base).nodes;
+            if defined.is_empty() {
+                outln!("node: none (the file defines no nodes); the base config is planned");
+            } else {
+                outln!(
+                    "node: none; no node of the file ({}) matches this box by pharos.node=, \
+                     MAC address or host name; the base config is planned (name one with --node)",
+                    defined.join(", ")
+                );
+            }
+        }
     }
     let (plan, counts) = crate::net::plan::against_live(&loaded.config);
-    print!("{plan}");
+    out!("{plan}");
     if counts.impossible > 0 {
         ExitCode::from(1)
     } else {

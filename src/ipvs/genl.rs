@@ -17,7 +17,11 @@ use neli::utils::Groups;
 
 use super::codec::{self, Request};
 use super::model::{Daemon, Info, ServiceLive, Table, Timeouts};
-use crate::net::nla::NESTED;
+use crate::net::nla::{NESTED, refused_errno, router_error};
+
+/// What `connect` says when the kernel has no IPVS at all.
+pub const NO_IPVS: &str = "the kernel has no IPVS (generic netlink family IPVS not found): \
+     load the ip_vs module (modprobe ip_vs) or run on a kernel with CONFIG_IP_VS";
 
 /// Requests in flight at once in [`Ipvs::batch`]: the acknowledgements of
 /// one window fit the socket's receive buffer with room to spare.
@@ -48,9 +52,20 @@ impl Ipvs {
     /// Opens the socket; the "IPVS" family exists once `ip_vs` is loaded.
     pub fn connect() -> Result<Ipvs, String> {
         let (router, _) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
-            .map_err(|e| format!("opening generic netlink: {e}"))?;
+            .map_err(|e| format!("opening generic netlink: {}", router_error(&e)))?;
         let family = router.resolve_genl_family("IPVS").map_err(|e| {
-            format!("the kernel has no IPVS generic-netlink family (is ip_vs loaded?): {e}")
+            // ENOENT from the kernel, or neli's "not found" for an answer
+            // without the family's id.
+            let not_found = matches!(e, neli::err::RouterError::Msg(_))
+                || refused_errno(&e) == Some(nix::errno::Errno::ENOENT as i32);
+            if not_found {
+                NO_IPVS.to_string()
+            } else {
+                format!(
+                    "looking up the IPVS generic netlink family: {}",
+                    router_error(&e)
+                )
+            }
         })?;
         drop(router);
         let sock = NlSocketHandle::connect(NlFamily::Generic, None, Groups::empty())

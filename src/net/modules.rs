@@ -93,6 +93,73 @@ pub fn is_loaded(name: &str) -> bool {
         .exists()
 }
 
+/// Whether a module could be in the running kernel, for `pharos plan`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    /// Loaded now.
+    Loaded,
+    /// Compiled into the kernel (`modules.builtin`).
+    Builtin,
+    /// Not loaded, but its file is under `/lib/modules/RELEASE` (`modules.dep`).
+    Available,
+    /// Nowhere: loading it would fail. Says where it was looked for.
+    Missing(String),
+}
+
+/// Where `name` is for the running kernel: loaded (`/sys/module`,
+/// `/proc/modules`), built in (`modules.builtin`) or a file `modules.dep`
+/// names, under `/lib/modules/$(uname -r)`.
+pub fn presence(name: &str) -> Presence {
+    let name = name.replace('-', "_");
+    let in_proc = std::fs::read_to_string("/proc/modules").is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.split_whitespace().next() == Some(name.as_str()))
+    });
+    if is_loaded(&name) || in_proc {
+        return Presence::Loaded;
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|r| r.trim().to_string())
+        .unwrap_or_default();
+    let root = PathBuf::from("/lib/modules").join(&release);
+    let read = |f: &str| std::fs::read_to_string(root.join(f)).ok();
+    presence_in(
+        &name,
+        &release,
+        &root.display().to_string(),
+        read("modules.builtin").as_deref(),
+        read("modules.dep").as_deref(),
+    )
+}
+
+/// [`presence`] of a module that is not loaded, from the texts of
+/// `modules.builtin` and `modules.dep` (`None`: the file is missing).
+pub fn presence_in(
+    name: &str,
+    release: &str,
+    root: &str,
+    builtin: Option<&str>,
+    dep: Option<&str>,
+) -> Presence {
+    if builtin.is_some_and(|b| b.lines().any(|l| name_of(l.trim()) == name)) {
+        return Presence::Builtin;
+    }
+    if dep.is_some_and(|d| parse_modules_dep(d).contains_key(name)) {
+        return Presence::Available;
+    }
+    Presence::Missing(match (builtin, dep) {
+        (None, None) => format!(
+            "the running kernel ({release}) has no module {name}: it is not loaded, and there \
+             is no {root}/modules.dep or modules.builtin to find it in; install this kernel's \
+             modules, or run on a kernel that has {name}"
+        ),
+        _ => format!(
+            "the running kernel ({release}) has no module {name}: it is not loaded, not built \
+             in, and not in {root}/modules.dep; run on a kernel built with {name}"
+        ),
+    })
+}
+
 /// Loads each of `names`; one result per name, in order.
 pub fn load_all<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<(String, Result<(), String>)> {
     let names: Vec<&str> = names.into_iter().collect();
@@ -122,5 +189,22 @@ mod tests {
         );
         assert_eq!(d["ip_vs_wrr"].1, vec!["ip_vs", "nf_conntrack"]);
         assert_eq!(d["nls_iso8859_1"].0, "kernel/fs/nls/nls_iso8859-1.ko");
+    }
+
+    #[test]
+    fn a_module_is_built_in_a_file_or_missing() {
+        let builtin = "kernel/net/ipv4/ipip.ko\n";
+        let dep = "kernel/net/netfilter/ipvs/ip_vs.ko: kernel/net/netfilter/nf_conntrack.ko\n";
+        let at = |n| presence_in(n, "6.1.0", "/lib/modules/6.1.0", Some(builtin), Some(dep));
+        assert_eq!(at("ipip"), Presence::Builtin);
+        assert_eq!(at("ip_vs"), Presence::Available);
+        assert!(
+            matches!(at("ip_vs_wlc"), Presence::Missing(why) if why.contains("no module ip_vs_wlc"))
+        );
+        let none = presence_in("ip_vs", "6.1.0", "/lib/modules/6.1.0", None, None);
+        assert!(
+            matches!(&none, Presence::Missing(why) if why.contains("no /lib/modules/6.1.0/modules.dep")),
+            "{none:?}"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Netlink attributes (struct nlattr) as bytes: building nested payloads
-//! neli has no types for (link info, IPVS) and walking the ones it returns.
-//! Sans-IO.
+//! neli has no types for (link info, IPVS) and walking the ones it returns;
+//! and neli's errors as sentences. Sans-IO.
 
 /// NLA_F_NESTED: set on attributes that hold attributes.
 pub const NESTED: u16 = 0x8000;
@@ -32,6 +32,39 @@ pub fn nlas(mut b: &[u8]) -> Vec<(u16, &[u8])> {
         b = b.get((len + 3) & !3..).unwrap_or_default();
     }
     out
+}
+
+/// A neli router error as a sentence. neli's own text of a kernel refusal
+/// is a debug dump of the request (`Nlmsgerr { error: -2, ... }`); this is
+/// the errno's description instead.
+pub fn router_error<T, P>(e: &neli::err::RouterError<T, P>) -> String
+where
+    T: std::fmt::Debug,
+    P: std::fmt::Debug,
+{
+    match e {
+        neli::err::RouterError::Nlmsgerr(m) => refusal(-*m.error()),
+        neli::err::RouterError::BadSeqOrPid(_) => {
+            "a netlink reply came that answers no request of ours".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The errno (positive) of a kernel refusal, as a sentence.
+pub fn refusal(errno: i32) -> String {
+    format!(
+        "the kernel refused: {} (errno {errno})",
+        nix::errno::Errno::from_raw(errno).desc()
+    )
+}
+
+/// The errno (positive) of a router error that is a kernel refusal.
+pub fn refused_errno<T, P>(e: &neli::err::RouterError<T, P>) -> Option<i32> {
+    match e {
+        neli::err::RouterError::Nlmsgerr(m) => Some(-*m.error()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

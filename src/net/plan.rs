@@ -13,7 +13,7 @@ use super::{modules, sysctl};
 pub fn render(
     cfg: &Config,
     live: impl Fn(&sysctl::Key) -> Option<String>,
-    loaded: impl Fn(&str) -> bool,
+    module: impl Fn(&str) -> modules::Presence,
     kernel: Result<super::rtnl::Live, String>,
 ) -> (String, Counts) {
     let mut out = String::new();
@@ -24,12 +24,23 @@ pub fn render(
         out.push_str("  (none needed)\n");
     }
     for m in mods {
-        if loaded(&m) {
-            n.same += 1;
-            out.push_str(&format!("  = {m} (loaded)\n"));
-        } else {
-            n.change += 1;
-            out.push_str(&format!("  + load {m}\n"));
+        match module(&m) {
+            modules::Presence::Loaded => {
+                n.same += 1;
+                out.push_str(&format!("  = {m} (loaded)\n"));
+            }
+            modules::Presence::Builtin => {
+                n.same += 1;
+                out.push_str(&format!("  = {m} (built into the kernel)\n"));
+            }
+            modules::Presence::Available => {
+                n.change += 1;
+                out.push_str(&format!("  + load {m}\n"));
+            }
+            modules::Presence::Missing(why) => {
+                n.impossible += 1;
+                out.push_str(&format!("  ! load {m}: {why}\n"));
+            }
         }
     }
     let mut routes_section: Option<Vec<RouteStep>> = None;
@@ -215,5 +226,5 @@ pub struct Counts {
 /// The plan against this machine.
 pub fn against_live(cfg: &Config) -> (String, Counts) {
     let kernel = super::rtnl::Rtnl::connect().and_then(|r| r.snapshot());
-    render(cfg, sysctl::read, modules::is_loaded, kernel)
+    render(cfg, sysctl::read, modules::presence, kernel)
 }

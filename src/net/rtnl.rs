@@ -41,10 +41,18 @@ fn err(what: &str, e: impl std::fmt::Display) -> String {
     format!("{what}: {e}")
 }
 
+/// A failed exchange with the kernel, as a sentence (not neli's debug dump).
+fn nl_err<T: std::fmt::Debug, P: std::fmt::Debug>(
+    what: &str,
+    e: &neli::err::RouterError<T, P>,
+) -> String {
+    format!("{what}: {}", super::nla::router_error(e))
+}
+
 impl Rtnl {
     pub fn connect() -> Result<Rtnl, String> {
         let (router, _) = NlRouter::connect(NlFamily::Route, None, Groups::empty())
-            .map_err(|e| err("opening rtnetlink", e))?;
+            .map_err(|e| nl_err("opening rtnetlink", &e))?;
         Ok(Rtnl { router })
     }
 
@@ -64,10 +72,10 @@ impl Rtnl {
         let recv = self
             .router
             .send::<_, _, Rtm, Ifinfomsg>(Rtm::Getlink, NlmF::DUMP, NlPayload::Payload(msg))
-            .map_err(|e| err("listing links", e))?;
+            .map_err(|e| nl_err("listing links", &e))?;
         let mut out = Vec::new();
         for r in recv {
-            let h = r.map_err(|e| err("listing links", e))?;
+            let h = r.map_err(|e| nl_err("listing links", &e))?;
             let NlPayload::Payload(p) = h.nl_payload() else {
                 continue;
             };
@@ -114,9 +122,9 @@ impl Rtnl {
             let recv = self
                 .router
                 .send::<_, _, Rtm, Ifaddrmsg>(Rtm::Getaddr, NlmF::DUMP, NlPayload::Payload(msg))
-                .map_err(|e| err("listing addresses", e))?;
+                .map_err(|e| nl_err("listing addresses", &e))?;
             for r in recv {
-                let h = r.map_err(|e| err("listing addresses", e))?;
+                let h = r.map_err(|e| nl_err("listing addresses", &e))?;
                 let NlPayload::Payload(p) = h.nl_payload() else {
                     continue;
                 };
@@ -201,9 +209,9 @@ impl Rtnl {
         let recv = self
             .router
             .send::<_, _, Rtm, P>(kind, flags | NlmF::ACK, NlPayload::Payload(msg))
-            .map_err(|e| err(what, e))?;
+            .map_err(|e| nl_err(what, &e))?;
         for r in recv {
-            r.map_err(|e| err(what, e))?;
+            r.map_err(|e| nl_err(what, &e))?;
         }
         Ok(())
     }
@@ -375,9 +383,9 @@ impl Rtnl {
             let recv = self
                 .router
                 .send::<_, _, Rtm, Rtmsg>(Rtm::Getroute, NlmF::DUMP, NlPayload::Payload(msg))
-                .map_err(|e| err("listing routes", e))?;
+                .map_err(|e| nl_err("listing routes", &e))?;
             for r in recv {
-                let h = r.map_err(|e| err("listing routes", e))?;
+                let h = r.map_err(|e| nl_err("listing routes", &e))?;
                 let NlPayload::Payload(p) = h.nl_payload() else {
                     continue;
                 };

@@ -114,7 +114,7 @@ struct Running {
 }
 
 /// The facts this box matches node overlays by.
-fn facts(requested: Option<String>) -> Facts {
+pub fn facts(requested: Option<String>) -> Facts {
     let macs = std::fs::read_dir("/sys/class/net")
         .into_iter()
         .flatten()
