@@ -153,7 +153,7 @@ fn plan_says_whether_a_module_it_would_load_exists() {
 
 #[test]
 fn plan_says_which_node_it_planned_for() {
-    let (_, text) = plan("", &[]);
+    let (_, text) = plan("[system]\n", &[]);
     assert_eq!(
         text.lines().next(),
         Some("node: none (the file defines no nodes); the base config is planned"),
@@ -165,7 +165,17 @@ fn plan_says_which_node_it_planned_for() {
     let first = text.lines().next().unwrap();
     assert!(
         first.starts_with("node: none; no node of the file (far) matches this box")
-            && first.contains("the base config is planned"),
+            && first.contains("`pharos run` would stay in maintenance here")
+            && first.contains("the base config is planned for reference"),
+        "{text}"
+    );
+    let base = format!("[system]\nunmatched = \"base\"\n{nodes}");
+    let (_, text) = plan(&base, &[]);
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("the base config is planned (`system.unmatched = \"base\"`)"),
         "{text}"
     );
     let (_, text) = plan(nodes, &["--node", "far"]);

@@ -40,9 +40,18 @@ pub fn run(file: &Path, node: Option<String>) -> ExitCode {
             if defined.is_empty() {
                 outln!("node: none (the file defines no nodes); the base config is planned");
             } else {
+                let runs = match loaded.config.system.unmatched {
+                    crate::config::model::Unmatched::Maintenance => {
+                        "`pharos run` would stay in maintenance here (`system.unmatched`); \
+                         the base config is planned for reference"
+                    }
+                    crate::config::model::Unmatched::Base => {
+                        "the base config is planned (`system.unmatched = \"base\"`)"
+                    }
+                };
                 outln!(
                     "node: none; no node of the file ({}) matches this box by pharos.node=, \
-                     MAC address or host name; the base config is planned (name one with --node)",
+                     MAC address or host name; {runs} (name a node with --node)",
                     defined.join(", ")
                 );
             }
