@@ -1512,7 +1512,13 @@ impl Mapper {
                 push(
                     &mut notes,
                     "interface",
-                    Note::new(s.loc, "no `interface`: keepalived's default, eth0"),
+                    // keepalived 2.2 has no default here: it reports
+                    // "(NAME) Unknown interface!" and its VRRP process exits
+                    // with a config error (seen with 2.2.7 from apt).
+                    Note::new(
+                        s.loc,
+                        "no `interface`: keepalived 2.2 does not run such an instance (\"Unknown interface!\"); imported on eth0, so say the interface its adverts are to go out on",
+                    ),
                 );
                 "eth0".to_string()
             }
