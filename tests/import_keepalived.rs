@@ -326,6 +326,86 @@ fn an_unreadable_file_exits_2_with_a_message() {
     }
 }
 
+/// The first stderr line of a refused import, and that it was refused:
+/// exit 1, nothing on stdout, no pile of warnings after the errors.
+fn refused(args: &[&str]) -> Vec<String> {
+    let mut all = vec!["import", "keepalived"];
+    all.extend(args);
+    let out = pharos(&all);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty(), "{err}");
+    assert!(!err.contains("warning:"), "{err}");
+    err.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_file_that_is_not_a_keepalived_config_is_refused_with_a_clear_first_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    // A pharos config (what `import` printed before), some other text,
+    // and an empty file.
+    let toml = format!("{DIR}/lvs-nat.toml");
+    let prose = write(
+        "notes.txt",
+        "The directors are lb1 and lb2.\nSee the wiki { for more }.\n",
+    );
+    let empty = write("empty.conf", "! nothing here\n");
+    for (file, why) in [
+        (toml.as_str(), "it parses as TOML"),
+        (
+            prose.as_str(),
+            "its first statement, `The directors are lb1 and lb2.` (line 1), is no keepalived keyword",
+        ),
+        (empty.as_str(), "it holds no statements at all"),
+    ] {
+        let lines = refused(&[file]);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with(&format!(
+                "{file}: error: this does not look like a keepalived config"
+            )),
+            "{lines:?}"
+        );
+        assert!(lines[0].contains(why), "{lines:?}");
+        assert!(lines[0].contains("nothing was imported"), "{lines:?}");
+    }
+    // Either file of a pair.
+    let lines = refused(&[&format!("{DIR}/pair-a.conf"), &toml]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!("{toml}: error: ")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_block_never_closed_is_refused_naming_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keepalived.conf");
+    // The instance's `}` is missing: the virtual server after it would be
+    // read as part of it.
+    std::fs::write(
+        &path,
+        "global_defs {\n  router_id lb1\n}\n\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n\nvirtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 80 {\n  }\n}\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    let lines = refused(&[file]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{file}:5: error: `vrrp_instance VI_1` is not closed: its `}}` is missing"
+        )),
+        "{lines:?}"
+    );
+    assert!(lines[0].contains("Add the `}`"), "{lines:?}");
+}
+
 #[test]
 fn bytes_that_are_not_utf8_are_a_warning_not_a_failure() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,9 +3,13 @@
 //!
 //! The TOML goes to stdout, so `> pharos.toml` keeps it. Each thing that
 //! did not carry over goes to stderr as `FILE:LINE: warning: MESSAGE` (and
-//! is a `# line N:` comment in the TOML). Exit 0, warnings or not; 2 if a
-//! FILE cannot be read. keepalived's `include`s are read here, relative to
-//! the including file, so the importer itself stays a function of texts.
+//! is a `# line N:` comment in the TOML). Exit 0, warnings or not; 1, with
+//! nothing on stdout, if the input is not what the importer reads (a
+//! keepalived import of a file with no keepalived block, or with a block
+//! never closed): each reason is a `FILE[:LINE]: error: MESSAGE` line;
+//! 2 if a FILE cannot be read. keepalived's `include`s are read here,
+//! relative to the including file, so the importer itself stays a
+//! function of texts.
 
 use std::io::IsTerminal;
 
@@ -22,6 +26,8 @@ use crate::import::{self, Warning};
 /// not much more; anything far larger is the wrong file.
 const MAX_INPUT_BYTES: u64 = 64 << 20;
 
+/// The input is not what the importer reads; nothing was imported.
+const NOT_IMPORTED: u8 = 1;
 const UNREADABLE: u8 = 2;
 
 #[derive(Subcommand)]
@@ -33,6 +39,10 @@ pub enum ImportWhat {
     },
     /// keepalived.conf; two files (a MASTER/BACKUP pair) become one config
     /// with a `[nodes.NAME]` table per director.
+    ///
+    /// Exit status: 0 imported (with warnings or not); 1 nothing imported,
+    /// because a FILE has no keepalived block (the wrong file) or a block
+    /// whose `}` is missing; 2 a FILE cannot be read.
     Keepalived {
         /// One director's keepalived.conf, or both of a pair.
         #[arg(required = true, num_args = 1..=2)]
@@ -154,9 +164,22 @@ fn keepalived(files: &[PathBuf], fix_typos: bool) -> ExitCode {
         [a, b] => ka::import_pair(a, b, &mut include, opts),
         _ => unreachable!("clap takes one or two files"),
     };
+    let shown = sources.first().map(|s| s.name.clone()).unwrap_or_default();
+    if !imported.errors.is_empty() {
+        // Only the errors: the warnings about a file that is not a
+        // keepalived config, or is cut off, would bury them.
+        let mut err = std::io::stderr().lock();
+        for e in &imported.errors {
+            let file = e.file.as_deref().unwrap_or(&shown);
+            let _ = match e.line {
+                0 => writeln!(err, "{file}: error: {}", e.message),
+                n => writeln!(err, "{file}:{n}: error: {}", e.message),
+            };
+        }
+        return ExitCode::from(NOT_IMPORTED);
+    }
     let mut warnings = extra;
     warnings.extend(imported.warnings);
-    let shown = sources.first().map(|s| s.name.clone()).unwrap_or_default();
     emit(&imported.toml, &warnings, &shown)
 }
 

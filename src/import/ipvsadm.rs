@@ -43,7 +43,11 @@ pub fn import(text: &str, file_name: &str) -> Import {
     let toml = imp.render(file_name);
     let mut warnings = imp.warnings;
     warnings.sort_by_key(|w| w.line);
-    Import { toml, warnings }
+    Import {
+        toml,
+        warnings,
+        errors: Vec::new(),
+    }
 }
 
 // ---------------------------------------------------------------- lines and words

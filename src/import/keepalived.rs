@@ -53,6 +53,7 @@ pub fn no_includes(_from: &str, _pattern: &str) -> Result<Vec<Source>, String> {
 /// Converts one director's keepalived.conf.
 pub fn import(main: &Source, include: &mut IncludeFn<'_>, opts: Options) -> Import {
     let parsed = parse::parse(main, include);
+    let errors = errors(&parsed, main);
     let (doc, _) = map::map(&parsed, opts.fix_typos, false);
     let files = short_names(&parsed.files, &main.name);
     let head = vec![
@@ -76,6 +77,7 @@ pub fn import(main: &Source, include: &mut IncludeFn<'_>, opts: Options) -> Impo
     Import {
         warnings: warnings(&doc, &parsed.files),
         toml,
+        errors,
     }
 }
 
@@ -85,6 +87,8 @@ pub fn import(main: &Source, include: &mut IncludeFn<'_>, opts: Options) -> Impo
 pub fn import_pair(a: &Source, b: &Source, include: &mut IncludeFn<'_>, opts: Options) -> Import {
     let pa = parse::parse(a, include);
     let mut pb = parse::parse(b, include);
+    let mut errs = errors(&pa, a);
+    errs.extend(errors(&pb, b));
     let offset = pa.files.len();
     shift(&mut pb, offset);
     let (da, ma) = map::map(&pa, opts.fix_typos, true);
@@ -166,7 +170,64 @@ pub fn import_pair(a: &Source, b: &Source, include: &mut IncludeFn<'_>, opts: Op
     Import {
         warnings: warnings(&merged, &all_files),
         toml,
+        errors: errs,
     }
+}
+
+/// What makes an import of `main` not worth using, each with what to do:
+///
+/// - No keepalived block at all: the wrong file was given (a pharos TOML,
+///   say), and the import would be an empty config under a pile of
+///   warnings about lines that were never keepalived's.
+/// - A block whose `}` is missing: keepalived reads everything after its
+///   `{` as inside it (a `vrrp_instance` there is an unknown keyword to
+///   it), so no reading of the file is both right and what keepalived
+///   runs. keepalived 2.2 reports it ("There are 1 missing '}'s") and
+///   `keepalived --config-test` fails on it.
+fn errors(parsed: &parse::Parsed, main: &Source) -> Vec<Warning> {
+    let keepalived_like = parsed.saw_include
+        || parsed
+            .stmts
+            .iter()
+            .any(|s| map::ROOT_KW.contains(&s.keyword()));
+    if !keepalived_like {
+        let first = parsed.stmts.iter().find(|s| s.loc.file == 0);
+        let why = match first {
+            None => "it holds no statements at all (it is empty, or all comments)".to_string(),
+            Some(_) if toml::from_str::<toml::Table>(&main.text).is_ok() => {
+                "it parses as TOML; a pharos config needs no import: check it with `pharos check FILE`"
+                    .to_string()
+            }
+            Some(f) => {
+            let mut text = doc::sanitize(f.raw.trim());
+            if text.chars().count() > 40 {
+                text = text.chars().take(40).collect::<String>() + "...";
+            }
+            format!(
+                "its first statement, `{text}` (line {}), is no keepalived keyword",
+                f.loc.line
+            )
+            }
+        };
+        return vec![Warning {
+            file: Some(main.name.clone()),
+            line: 0,
+            message: format!(
+                "this does not look like a keepalived config: no line starts one of keepalived's blocks (global_defs, vrrp_instance, virtual_server, ...), and {why}; nothing was imported. Give the path of a keepalived.conf (usually /etc/keepalived/keepalived.conf)"
+            ),
+        }];
+    }
+    parsed
+        .unclosed
+        .iter()
+        .map(|(at, what)| Warning {
+            file: parsed.files.get(at.file).cloned(),
+            line: at.line,
+            message: format!(
+                "{what} is not closed: its `}}` is missing, so keepalived reads everything after this line as inside it (it reports the missing `}}`, and `keepalived --config-test` fails); nothing was imported. Add the `}}` where the block ends, then import again"
+            ),
+        })
+        .collect()
 }
 
 /// One warning per place of each note, in file and line order.
@@ -230,7 +291,7 @@ fn shift(p: &mut parse::Parsed, offset: usize) {
         }
     }
     stmts(&mut p.stmts, offset);
-    for (l, _) in &mut p.problems {
+    for (l, _) in p.problems.iter_mut().chain(p.unclosed.iter_mut()) {
         l.file += offset;
     }
 }

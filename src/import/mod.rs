@@ -20,6 +20,10 @@ pub struct Import {
     pub toml: String,
     /// One per thing not imported (or changed on the way), in line order.
     pub warnings: Vec<Warning>,
+    /// Why `toml` is not to be used at all: the input is not the kind of
+    /// file the importer reads, or is cut off. Line 0 is the whole file.
+    /// Empty for an import that can be used, warnings or not.
+    pub errors: Vec<Warning>,
 }
 
 /// Something in the input that the output does not say as written.

@@ -23,6 +23,11 @@ use super::parse::{Loc, Stmt};
 use crate::config::model::{CheckType, Forwarding, Protocol, Scheduler, SchedulerFlag};
 use crate::config::types::{Duration, Endpoint, Family, StatusRange};
 
+/// What keepalived 2.2 runs a `virtual_server` ADDRESS PORT without
+/// `protocol` as: check_parser.c reports "no protocol set - defaulting to
+/// UDP" (seen with 2.2.7 from apt).
+const NO_PROTOCOL: Protocol = Protocol::Udp;
+
 /// At most this many services from one address range of a group.
 const MAX_RANGE: usize = 256;
 /// A `check = { ... }` line longer than this becomes a section.
@@ -361,7 +366,7 @@ impl Mapper {
                 .filter(|(k, _)| {
                     let id = match *k {
                         SvcKey::Addr { ip, port } => {
-                            Ident::Addr(vs.protocol.unwrap_or(Protocol::Tcp), ip, port)
+                            Ident::Addr(vs.protocol.unwrap_or(NO_PROTOCOL), ip, port)
                         }
                         SvcKey::Mark(m) => Ident::Mark(m, family),
                     };
@@ -876,15 +881,20 @@ impl Mapper {
                     Some(Protocol::Tcp) => {}
                     Some(Protocol::Udp) => sec.line("protocol", string("udp")),
                     Some(Protocol::Sctp) => sec.line("protocol", string("sctp")),
-                    None if first => push(
-                        &mut notes,
-                        "address",
-                        Note::new(
-                            vs.loc,
-                            "no `protocol`: imported as TCP, the protocol of nearly every such service (keepalived 2 reports the omission and falls back to UDP); say `protocol = \"udp\"` if that is what ran",
-                        ),
-                    ),
-                    None => {}
+                    None => {
+                        // The note below says why; on the line it would say it twice.
+                        sec.line("protocol", string("udp"));
+                        if first {
+                            push(
+                                &mut notes,
+                                "protocol",
+                                Note::new(
+                                    vs.loc,
+                                    "no `protocol`: keepalived 2.2 reports the omission and runs a UDP service, so this import does too; if TCP was meant, keepalived never balanced it: write `protocol TCP` there or `protocol = \"tcp\"` here",
+                                ),
+                            );
+                        }
+                    }
                 }
             }
             SvcKey::Mark(m) => {
@@ -987,7 +997,7 @@ impl Mapper {
             }
         }
         if let Some(loc) = vs.ops {
-            if vs.protocol == Some(Protocol::Udp) && vport.is_some() {
+            if vs.protocol.unwrap_or(NO_PROTOCOL) == Protocol::Udp && vport.is_some() {
                 sec.line("one_packet", "true");
             } else if vport.is_none() && first {
                 push(
@@ -1492,10 +1502,10 @@ fn fwd_name(f: Forwarding) -> &'static str {
 fn base_name(k: SvcKey, proto: Option<Protocol>) -> String {
     match k {
         SvcKey::Addr { ip, port } => {
-            let proto = match proto {
-                Some(Protocol::Udp) => "udp",
-                Some(Protocol::Sctp) => "sctp",
-                _ => "tcp",
+            let proto = match proto.unwrap_or(NO_PROTOCOL) {
+                Protocol::Udp => "udp",
+                Protocol::Sctp => "sctp",
+                Protocol::Tcp => "tcp",
             };
             let ip: String = ip
                 .to_string()

@@ -36,7 +36,7 @@ pub(super) enum Cx {
     Udp,
 }
 
-const ROOT_KW: &[&str] = &[
+pub(super) const ROOT_KW: &[&str] = &[
     "global_defs",
     "vrrp_script",
     "vrrp_sync_group",
@@ -1512,7 +1512,13 @@ impl Mapper {
                 push(
                     &mut notes,
                     "interface",
-                    Note::new(s.loc, "no `interface`: keepalived's default, eth0"),
+                    // keepalived 2.2 has no default here: it reports
+                    // "(NAME) Unknown interface!" and its VRRP process exits
+                    // with a config error (seen with 2.2.7 from apt).
+                    Note::new(
+                        s.loc,
+                        "no `interface`: keepalived 2.2 does not run such an instance (\"Unknown interface!\"); imported on eth0, so say the interface its adverts are to go out on",
+                    ),
                 );
                 "eth0".to_string()
             }
@@ -1629,10 +1635,18 @@ impl Mapper {
                 format!("keepalived `state {st}`; pharos elects by priority"),
             ),
             (Some(p), None) => sec.line("priority", p.to_string()),
+            // keepalived 2.2 (vrrp.c, vrrp_complete_instance) gives an
+            // instance without a valid priority 255, the address owner, when
+            // it is `state MASTER`, and 100 otherwise.
+            (None, Some((st, _))) if st == "MASTER" => sec.line_c(
+                "priority",
+                "255",
+                "no (valid) priority: keepalived runs `state MASTER` at 255, the address owner",
+            ),
             (None, Some((st, _))) => sec.line_c(
                 "priority",
                 "100",
-                format!("keepalived's default; `state {st}` has no pharos key"),
+                format!("no (valid) priority: keepalived runs `state {st}` at 100"),
             ),
             (None, None) => {}
         }

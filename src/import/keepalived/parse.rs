@@ -93,6 +93,12 @@ pub(super) struct Parsed {
     pub files: Vec<String>,
     pub stmts: Vec<Stmt>,
     pub problems: Vec<(Loc, String)>,
+    /// Blocks whose `}` is missing (still open at the end of the input, or
+    /// when a top-level keyword came): where each opens, and what it is.
+    /// keepalived reads everything after such a `{` as inside it.
+    pub unclosed: Vec<(Loc, String)>,
+    /// Whether an `include` line was read (its files may have failed).
+    pub saw_include: bool,
 }
 
 /// Reads the files an `include` names: `(including file, pattern)` to the
@@ -143,7 +149,7 @@ pub(super) fn parse(main: &Source, include: &mut IncludeFn<'_>) -> Parsed {
     };
     lx.file(main);
     let mut out = lx.out;
-    out.stmts = build(lx.pieces, &mut out.problems);
+    out.stmts = build(lx.pieces, &mut out.problems, &mut out.unclosed);
     out
 }
 
@@ -248,6 +254,7 @@ impl Lexer<'_, '_> {
                 if line.starts_with("include") {
                     let words = split_words(line);
                     if words.len() == 2 && words[0] == "include" {
+                        self.out.saw_include = true;
                         self.include_files(&words[1], loc);
                         continue;
                     }
@@ -487,7 +494,11 @@ struct Frame {
     inner: Vec<Stmt>,
 }
 
-fn build(pieces: Vec<Piece>, problems: &mut Vec<(Loc, String)>) -> Vec<Stmt> {
+fn build(
+    pieces: Vec<Piece>,
+    problems: &mut Vec<(Loc, String)>,
+    unclosed: &mut Vec<(Loc, String)>,
+) -> Vec<Stmt> {
     let mut root: Vec<Stmt> = Vec::new();
     let mut frames: Vec<Frame> = Vec::new();
     // The statement just read, which a following `{` would open.
@@ -529,6 +540,7 @@ fn build(pieces: Vec<Piece>, problems: &mut Vec<(Loc, String)>) -> Vec<Stmt> {
                         ),
                     ));
                     while let Some(f) = frames.pop() {
+                        unclosed.push((f.open, what(&f)));
                         close(f, None, &mut root, &mut frames);
                     }
                 }
@@ -593,17 +605,18 @@ fn build(pieces: Vec<Piece>, problems: &mut Vec<(Loc, String)>) -> Vec<Stmt> {
         level(&mut root, &mut frames).push(p);
     }
     while let Some(f) = frames.pop() {
-        let what = f
-            .stmt
-            .as_ref()
-            .map_or_else(|| "a block".to_string(), |s| format!("`{}`", describe(s)));
-        problems.push((
-            f.open,
-            format!("{what} is not closed: a `}}` is missing; read to the end of the input"),
-        ));
+        unclosed.push((f.open, what(&f)));
         close(f, None, &mut root, &mut frames);
     }
+    unclosed.sort_by_key(|(at, _)| *at);
     root
+}
+
+/// What an open block is, for a message: `` `vrrp_instance VI_1` ``.
+fn what(f: &Frame) -> String {
+    f.stmt
+        .as_ref()
+        .map_or_else(|| "a block".to_string(), |s| format!("`{}`", describe(s)))
 }
 
 /// `vrrp_instance VI_1`: the keyword and its first argument.
@@ -685,7 +698,14 @@ mod tests {
             "vrrp_instance A{priority 1};vrrp_instance B{priority 2};global_defs{}"
         );
         let lines: Vec<usize> = p.problems.iter().map(|(l, _)| l.line).collect();
-        assert_eq!(lines, vec![3, 6, 7, 8], "{:?}", p.problems);
+        assert_eq!(lines, vec![3, 6, 7], "{:?}", p.problems);
+        // The blocks whose `}` is missing, read as closed or not.
+        let open: Vec<(usize, &str)> = p
+            .unclosed
+            .iter()
+            .map(|(l, w)| (l.line, w.as_str()))
+            .collect();
+        assert_eq!(open, [(1, "`vrrp_instance A`"), (8, "`global_defs`")]);
     }
 
     #[test]

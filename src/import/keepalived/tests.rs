@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::config::model::{CheckType, FailureAction, Forwarding};
+use crate::config::model::{CheckType, FailureAction, Forwarding, Protocol};
 use crate::config::{self, Config, Selection};
 
 fn src(name: &str, text: &str) -> Source {
@@ -142,6 +142,25 @@ fn virtual_servers_take_keepalived_defaults() {
     assert!(
         imp.toml
             .contains("# line 4: no delay_loop: keepalived's default, 60s")
+    );
+}
+
+#[test]
+fn a_virtual_server_without_protocol_is_udp_as_keepalived_runs_it() {
+    // keepalived 2.2.7 logs "no protocol set - defaulting to UDP".
+    let imp = one("virtual_server 10.0.0.1 53 {\n  real_server 10.0.1.2 53 {\n  }\n}\n");
+    let cfg = config_of(&imp.toml, None);
+    let (name, svc) = cfg.services.iter().next().unwrap();
+    assert_eq!(
+        (name.as_str(), svc.protocol),
+        ("udp-10-0-0-1-53", Protocol::Udp)
+    );
+    assert!(
+        messages(&imp)
+            .iter()
+            .any(|(_, m)| m.contains("runs a UDP service")),
+        "{:?}",
+        imp.warnings
     );
 }
 
