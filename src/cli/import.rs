@@ -168,13 +168,12 @@ fn keepalived(files: &[PathBuf], fix_typos: bool) -> ExitCode {
     if !imported.errors.is_empty() {
         // Only the errors: the warnings about a file that is not a
         // keepalived config, or is cut off, would bury them.
-        let mut err = std::io::stderr().lock();
         for e in &imported.errors {
             let file = e.file.as_deref().unwrap_or(&shown);
-            let _ = match e.line {
-                0 => writeln!(err, "{file}: error: {}", e.message),
-                n => writeln!(err, "{file}:{n}: error: {}", e.message),
-            };
+            match e.line {
+                0 => errln!("{file}: error: {}", e.message),
+                n => errln!("{file}:{n}: error: {}", e.message),
+            }
         }
         return ExitCode::from(NOT_IMPORTED);
     }
