@@ -179,6 +179,9 @@ struct Inst {
     started: bool,
     /// Until then a blocked instance waits in Init (see [`START_WAIT`]).
     start_by: std::time::Instant,
+    /// The effective priority last told in an event: a re-resolve in Init
+    /// resets the machine's to the configured one for a moment.
+    told_priority: u8,
     /// Tracked objects by description (`interface eth1`).
     tracked: BTreeMap<String, TrackedState>,
     /// The interface the adverts use is down: Fault (keepalived does the same).
@@ -500,7 +503,7 @@ impl Runner {
             if fault.as_deref() != i.fsm.fault() {
                 acts.extend(i.fsm.handle(now(), Input::Fault(fault)));
             }
-            if prio != i.fsm.priority() {
+            if prio != i.told_priority {
                 // keepalived says "Changing effective priority"; say why too.
                 let tracked: Vec<TrackedState> = i.tracked.values().cloned().collect();
                 let terms = fsm::priority_terms(&tracked);
@@ -509,8 +512,11 @@ impl Runner {
                 } else {
                     terms
                 };
-                let msg = format!("priority {} → {prio}: {why}", i.fsm.priority());
+                let msg = format!("priority {} → {prio}: {why}", i.told_priority);
                 self.shared.emit(Event::new("vrrp", &name, msg));
+                i.told_priority = prio;
+            }
+            if prio != i.fsm.priority() {
                 acts.extend(i.fsm.handle(now(), Input::Priority(prio)));
             }
             self.act(&name, acts);
@@ -1022,6 +1028,7 @@ impl Inst {
             blocked: None,
             started: false,
             start_by: now() + START_WAIT,
+            told_priority: cfg.priority.get(),
             tracked: BTreeMap::new(),
             link_fault: None,
             sent: 0,
