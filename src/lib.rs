@@ -1,15 +1,35 @@
 //! pharos: a Linux Virtual Server director in one binary, driven by one
 //! typed TOML file.
 //!
+//! Layers, each using only those below it:
+//!
+//! ```text
+//!   cli, init          the command line; PID 1 in the appliance image
+//!   director           the subsystems wired into the runtime
+//!   runtime            the supervisor: start-up, reload, shutdown, status,
+//!                      events, metrics, the control socket
+//!   vrrp, ipvs         VIP failover; the IPVS table
+//!   check, net         health checks; links, addresses, routes, sysctls
+//!   import, config,    keepalived/ipvsadm conversion; the typed file;
+//!   diag               rustc-style diagnostics
+//! ```
+//!
 //! - [`config`]: the file — parsing, node overlays, typing, validation.
 //! - [`diag`]: how problems are reported (rustc-style text, JSON).
+//! - [`net`], [`check`], [`vrrp`], [`ipvs`]: the subsystems, each a sans-IO
+//!   core with a thin task around it.
+//! - [`runtime`]: `pharos run`, the supervisor the subsystems plug into.
+//! - [`director`]: which subsystems, and how they are wired to each other.
+//! - [`init`]: pharos as PID 1 in the image.
 //! - [`cli`]: the command line, the contract other tools rely on.
-//! - [`import`]: existing setups (ipvsadm rules) converted to pharos TOML.
+//! - [`import`]: existing setups (keepalived.conf, ipvsadm rules) converted
+//!   to pharos TOML.
 
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod director;
 pub mod import;
 pub mod init;
 pub mod ipvs;

@@ -125,8 +125,6 @@ fn shared() -> Shared {
         })),
         metrics: Arc::new(Metrics::new()),
         ready: Ready::default(),
-        vrrp_roles: Arc::new(tokio::sync::watch::Sender::new(Default::default())),
-        health: Arc::new(tokio::sync::watch::Sender::new(Default::default())),
     }
 }
 

@@ -6,9 +6,10 @@
 //! - [`health`]: each target's rise/fall and each service's quorum with
 //!   hysteresis, `(now, result) -> transitions` (sans-IO).
 //! - [`task`]: the supervisor's `check` task: schedules the probes, spread
-//!   over the interval, and publishes the board that the IPVS task (weights,
-//!   sorry server) and the VRRP task (tracking) follow.
+//!   over the interval, and publishes the [`board`] that the IPVS task
+//!   (weights, sorry server) and the VRRP task (tracking) follow.
 
+pub mod board;
 pub mod health;
 pub mod probe;
 pub mod task;

@@ -7,7 +7,7 @@
 //!  earliest due ─────────► spawn probe(timeout) ──► results channel
 //!  results ──────────────► Target::record ─► transition? ─► board, events
 //!                                                     └──► Quorum::update
-//!  Shared.health (watch) ──► IPVS task: weight 0 / removed / sorry server
+//!  board (watch) ──► IPVS task: weight 0 / removed / sorry server
 //!                         └► VRRP task: track.checks / track.services
 //! ```
 //!
@@ -26,6 +26,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::board::{Board, HealthBoard, board};
 use super::health::{Quorum, Target, Timing, Transition, spread};
 use super::probe::{Failure, Probe};
 use crate::config::Config;
@@ -33,7 +34,7 @@ use crate::config::model::{Check, CheckType};
 use crate::runtime::diff::Slice;
 use crate::runtime::status::Event;
 use crate::runtime::supervisor::{
-    HealthBoard, Shared, Subsystem, TaskCtx, TaskFuture, Update, now_std as now, sleep_until,
+    Shared, Subsystem, TaskCtx, TaskFuture, Update, now_std as now, sleep_until,
 };
 
 /// The check part of a config.
@@ -61,7 +62,10 @@ pub enum Item {
     },
 }
 
-pub struct CheckTask;
+/// The `check` task; `board` is where it publishes what the checks say.
+pub struct CheckTask {
+    pub board: Board,
+}
 
 /// How often `pharos status` gets a fresh copy of every check's state.
 const PUBLISH: Duration = Duration::from_secs(2);
@@ -73,7 +77,7 @@ fn checked(c: &Check) -> bool {
 /// How many checks a config runs: one per checked real server, one per
 /// stand-alone `[checks]` table (for the ready line and status).
 pub fn count(cfg: &Config) -> usize {
-    CheckTask
+    CheckTask { board: board() }
         .slice(cfg)
         .values()
         .filter(|i| !matches!(i, Item::Service { .. }))
@@ -144,6 +148,7 @@ impl Subsystem for CheckTask {
             let (tx, mut results) = mpsc::unbounded_channel();
             let mut r = Runner {
                 shared: ctx.shared.clone(),
+                board: self.board.clone(),
                 targets: HashMap::new(),
                 services: BTreeMap::new(),
                 queue: BTreeSet::new(),
@@ -210,6 +215,7 @@ struct Svc {
 type Res = (String, u64, Result<(), Failure>, Duration);
 
 struct Runner {
+    board: Board,
     shared: Shared,
     targets: HashMap<String, Running>,
     services: BTreeMap<String, Svc>,
@@ -412,7 +418,7 @@ impl Runner {
                 };
                 let event = Event::new("check", &format!("{service}/{server}"), msg);
                 self.shared.emit(if up { event } else { event.warn() });
-                self.shared.health.send_modify(|b| {
+                self.board.send_modify(|b| {
                     b.real_servers.insert((service.clone(), server.clone()), up);
                 });
                 self.requorum(&service);
@@ -424,7 +430,7 @@ impl Runner {
                     format!("check {name} is down: {describe}: {why}")
                 };
                 self.shared.emit(Event::new("check", &name, msg));
-                self.shared.health.send_modify(|b| {
+                self.board.send_modify(|b| {
                     b.checks.insert(name.clone(), up);
                 });
             }
@@ -474,7 +480,7 @@ impl Runner {
                 format!("service {service} is below its quorum (up weight {alive}){sorry}")
             };
             self.shared.emit(Event::new("check", service, msg));
-            self.shared.health.send_modify(|b| {
+            self.board.send_modify(|b| {
                 b.services.insert(service.to_string(), up);
             });
         }
@@ -501,7 +507,7 @@ impl Runner {
         for (name, s) in &self.services {
             b.services.insert(name.clone(), s.quorum.is_up());
         }
-        self.shared.health.send_if_modified(|old| {
+        self.board.send_if_modified(|old| {
             let changed = *old != b;
             *old = b;
             changed

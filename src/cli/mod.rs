@@ -162,6 +162,7 @@ pub fn main() -> ExitCode {
             restart_policy: Default::default(),
             pid1: false,
             errors_file: None,
+            wiring: crate::director::WIRING,
         }),
         Command::Plan { file, node } => plan::run(&file, node),
         Command::Import { what } => import::run(what),

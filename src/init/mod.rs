@@ -94,6 +94,7 @@ pub fn main() -> ! {
         restart_policy: Default::default(),
         pid1: true,
         errors_file,
+        wiring: crate::director::WIRING,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use super::model::{DestSpec, Forward, Proto, ServiceKey, ServiceSpec, TunType, flags, tun_flags};
+use crate::check::board::HealthBoard;
 use crate::config::Config;
 use crate::config::model::{
     FailureAction, Forwarding, Protocol, SchedulerFlag, Service, TunnelChecksum, TunnelEncapKind,
 };
 use crate::config::types::Family;
-use crate::runtime::supervisor::HealthBoard;
 
 /// One virtual service as pharos wants it in the kernel.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -55,7 +55,12 @@ pub enum Item {
     },
 }
 
-pub struct IpvsTask;
+/// The `ipvs` task: follows the checks' `health` (weights, sorry server)
+/// and the VRRP `roles` (the sync daemon's role).
+pub struct IpvsTask {
+    pub health: crate::check::board::Board,
+    pub roles: crate::vrrp::Roles,
+}
 
 impl Subsystem for IpvsTask {
     type Item = Item;
@@ -110,8 +115,8 @@ impl Subsystem for IpvsTask {
             let mut shell = Shell::default();
             let mut next_check = tokio::time::Instant::now() + RECONCILE;
             let mut wake: Option<Instant> = None;
-            let mut roles = ctx.shared.vrrp_roles.subscribe();
-            let mut health = ctx.shared.health.subscribe();
+            let mut roles = self.roles.subscribe();
+            let mut health = self.health.subscribe();
             loop {
                 let drain_end = crate::runtime::supervisor::sleep_until(wake);
                 tokio::select! {
@@ -148,8 +153,12 @@ impl Subsystem for IpvsTask {
                 }
                 let all = current.clone();
                 let shared = ctx.shared.clone();
+                let facts = Facts {
+                    health: self.health.borrow().clone(),
+                    roles: self.roles.borrow().clone(),
+                };
                 let (back, next) = tokio::task::spawn_blocking(move || {
-                    let next = shell.pass(&all, &shared);
+                    let next = shell.pass(&all, &facts, &shared);
                     (shell, next)
                 })
                 .await
@@ -163,6 +172,12 @@ impl Subsystem for IpvsTask {
             }
         })
     }
+}
+
+/// What the other subsystems say, as of the start of a pass.
+struct Facts {
+    health: crate::check::board::HealthBoard,
+    roles: crate::vrrp::VrrpRoles,
 }
 
 /// The blocking side: the socket and the reconciler's memory.
@@ -194,7 +209,7 @@ impl Shell {
     }
 
     /// One reconcile pass; returns when to come back for a drain.
-    fn pass(&mut self, items: &Slice<Item>, shared: &Shared) -> Option<Instant> {
+    fn pass(&mut self, items: &Slice<Item>, facts: &Facts, shared: &Shared) -> Option<Instant> {
         self.touched = true;
         let want: Vec<Wanted> = items
             .values()
@@ -203,7 +218,7 @@ impl Shell {
                 Item::Settings { .. } | Item::Sync { .. } => None,
             })
             .collect();
-        let want = desired::with_health(&want, &shared.health.borrow());
+        let want = desired::with_health(&want, &facts.health);
         let (exclusive, timeouts) = items
             .values()
             .find_map(|i| match i {
@@ -344,12 +359,7 @@ impl Shell {
             _ => None,
         });
         if let Some((ifname, sync_id, follows)) = sync {
-            let master = shared
-                .vrrp_roles
-                .borrow()
-                .get(&follows)
-                .copied()
-                .unwrap_or(false);
+            let master = facts.roles.get(&follows).copied().unwrap_or(false);
             self.sync_daemons(&ifname, sync_id, master, shared);
         }
         plan.wake

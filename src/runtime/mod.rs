@@ -17,8 +17,8 @@
 //!    vrrp(10)    check(20)    ipvs(30)     net(40)    control(210) metrics(200)
 //!      └────────────┴── Shared: events (broadcast) · status · metrics ──┘
 //! ```
-//! (numbers: shutdown order; vrrp, check, ipvs and net plug in with their
-//! issues.)
+//! (numbers: shutdown order.) The runtime knows the subsystems only as
+//! tasks: `crate::director` plugs them in through [`Wiring`].
 
 pub mod backoff;
 pub mod control;
@@ -26,6 +26,7 @@ pub mod diff;
 pub mod last_good;
 pub mod logging;
 pub mod metrics;
+pub mod metrics_server;
 pub mod notify;
 pub mod status;
 pub mod supervisor;
@@ -44,7 +45,8 @@ use crate::config::{self, Config};
 use crate::diag::{self, Diagnostic, Source};
 use control::{ControlServer, ReloadOutcome, ReloadRequest};
 use last_good::LastGood;
-use metrics::{Metrics, MetricsServer};
+use metrics::Metrics;
+use metrics_server::MetricsServer;
 use status::{ConfigSource, ConfigStatus, Event, Status};
 use supervisor::{Command, Ready, Shared, Supervisor};
 
@@ -65,6 +67,24 @@ pub struct RunOptions {
     /// Where to write the diagnostics of an invalid file (the image's
     /// `/config/pharos.errors`); removed again once the file is valid.
     pub errors_file: Option<PathBuf>,
+    /// The subsystems, plugged in from above (`crate::director`): the
+    /// runtime knows them only as tasks.
+    pub wiring: Wiring,
+}
+
+/// What the layer above the runtime plugs in.
+#[derive(Clone, Copy)]
+pub struct Wiring {
+    /// Adds the subsystems' tasks to the supervisor, wired to each other.
+    pub add: fn(&mut Supervisor, &Config),
+    /// How many checks a config runs, for the ready line.
+    pub checks: fn(&Config) -> usize,
+}
+
+impl std::fmt::Debug for Wiring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Wiring")
+    }
 }
 
 /// Why `run` returned.
@@ -289,7 +309,7 @@ fn one_line(path: &str, text: &str, d: &Diagnostic) -> String {
     }
 }
 
-fn summary(cfg: &Config, revision: u64, source: ConfigSource) -> String {
+fn summary(cfg: &Config, checks: usize, revision: u64, source: ConfigSource) -> String {
     let src = match source {
         ConfigSource::File => "",
         ConfigSource::LastGood => " (LAST GOOD CONFIG: the file is invalid)",
@@ -301,7 +321,7 @@ fn summary(cfg: &Config, revision: u64, source: ConfigSource) -> String {
         "config r{revision}{src}: {}, {}, {}",
         n(cfg.vrrp.len(), "vrrp instance", "vrrp instances"),
         n(cfg.services.len(), "service", "services"),
-        n(crate::check::task::count(cfg), "check", "checks"),
+        n(checks, "check", "checks"),
     )
 }
 
@@ -352,8 +372,6 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
         })),
         metrics: Arc::new(Metrics::new()),
         ready: Ready::default(),
-        vrrp_roles: Arc::new(tokio::sync::watch::Sender::new(Default::default())),
-        health: Arc::new(tokio::sync::watch::Sender::new(Default::default())),
     };
     shared.metrics.set_revision(1);
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
@@ -368,10 +386,7 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
         cfg,
     );
     sup.add(MetricsServer, cfg);
-    sup.add(crate::net::task::NetPlane, cfg);
-    sup.add(crate::vrrp::task::VrrpTask, cfg);
-    sup.add(crate::check::task::CheckTask, cfg);
-    sup.add(crate::ipvs::task::IpvsTask, cfg);
+    (opts.wiring.add)(&mut sup, cfg);
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
     let sup_handle = tokio::spawn(sup.run(cmd_rx));
 
@@ -383,7 +398,7 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
         );
     }
     let mut revision = 1u64;
-    let line = summary(cfg, revision, running.source);
+    let line = summary(cfg, (opts.wiring.checks)(cfg), revision, running.source);
     notify::ready(&line);
     let who = match (&running.loaded.node, running.source) {
         (Some((node, why)), _) => format!("node {node} ({why})"),
@@ -589,22 +604,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_summary_counts_each_checked_real_server_and_each_standalone_check() {
-        let text = include_str!("../../configs/default.toml");
-        let c = config::check_text(text, &config::Selection::Node("lvs1".into()));
-        let (_, cfg) = c.configs.first().expect("the default config is valid");
+    fn the_summary_names_what_a_config_runs() {
+        let text = "[services.web]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\n";
+        let c = config::check_text(text, &config::Selection::All);
+        let (_, cfg) = c.configs.first().expect("valid");
         assert_eq!(
-            summary(cfg, 1, ConfigSource::File),
-            "config r1: 1 vrrp instance, 1 service, 2 checks"
-        );
-        let mut more = cfg.clone();
-        more.checks.insert(
-            "ping".into(),
-            cfg.services["web"].check.clone().expect("web is checked"),
+            summary(cfg, 2, 1, ConfigSource::File),
+            "config r1: 0 vrrp instances, 1 service, 2 checks"
         );
         assert_eq!(
-            summary(&more, 2, ConfigSource::LastGood),
-            "config r2 (LAST GOOD CONFIG: the file is invalid): 1 vrrp instance, 1 service, 3 checks"
+            summary(cfg, 1, 2, ConfigSource::LastGood),
+            "config r2 (LAST GOOD CONFIG: the file is invalid): 0 vrrp instances, 1 service, 1 check"
         );
     }
 }

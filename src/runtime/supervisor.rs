@@ -86,28 +86,7 @@ pub struct Shared {
     pub status: Arc<Mutex<Status>>,
     pub metrics: Arc<Metrics>,
     pub ready: Ready,
-    /// Whether each VRRP instance is master now, by name: written by the
-    /// VRRP task, followed by the IPVS sync daemon (`[ipvs.sync] follows`).
-    pub vrrp_roles: Arc<tokio::sync::watch::Sender<VrrpRoles>>,
-    /// What the health checks say: written by the check task, followed by
-    /// the IPVS task (weights, sorry server) and the VRRP task (tracking).
-    pub health: Arc<tokio::sync::watch::Sender<HealthBoard>>,
 }
-
-/// The check task's view, published on every transition.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HealthBoard {
-    /// Checked real servers by (service name, `ip:port`): up now. A checked
-    /// server missing here has not passed yet, so it is down.
-    pub real_servers: BTreeMap<(String, String), bool>,
-    /// Services by name: at or above their quorum.
-    pub services: BTreeMap<String, bool>,
-    /// Stand-alone `[checks]` by name.
-    pub checks: BTreeMap<String, bool>,
-}
-
-/// VRRP instance name → master now.
-pub type VrrpRoles = std::collections::BTreeMap<String, bool>;
 
 impl Shared {
     pub fn emit(&self, event: Event) {

@@ -9,8 +9,11 @@
 //! - [`socket`]: raw IP sockets for protocol 112.
 //! - [`task`]: the supervisor's VRRP task, the IO shell that wires them up:
 //!   it adds and removes VIPs with the network plane's rtnetlink code, tells
-//!   the IPVS task its sync-daemon role (`Shared::vrrp_roles`), and reports
-//!   to status, events and metrics.
+//!   the IPVS task its sync-daemon role ([`Roles`]), and reports to status,
+//!   events and metrics.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub mod fsm;
 pub mod garp;
@@ -18,3 +21,15 @@ pub mod notify;
 pub mod packet;
 pub mod socket;
 pub mod task;
+
+/// Whether each VRRP instance is master now, by name: written by the VRRP
+/// task, followed by the IPVS sync daemon (`[ipvs.sync] follows`).
+pub type VrrpRoles = BTreeMap<String, bool>;
+
+/// The roles' channel: the VRRP task sends, the IPVS task subscribes.
+pub type Roles = Arc<tokio::sync::watch::Sender<VrrpRoles>>;
+
+/// A new channel: no instance is master yet.
+pub fn roles() -> Roles {
+    Arc::new(tokio::sync::watch::Sender::new(VrrpRoles::new()))
+}

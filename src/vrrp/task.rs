@@ -7,7 +7,7 @@
 //!  the earliest fsm deadline (sleep_until) ─────────┤            │ actions, in order
 //!  notify hook reports ─────────────────────────────┘            ▼
 //!      tx socket (adverts) · rtnetlink (VIPs, marked VIP_PROTO) · AF_PACKET (GARP/NA)
-//!      notifier (hooks, in order) · Shared.vrrp_roles (IPVS sync daemon)
+//!      notifier (hooks, in order) · roles (IPVS sync daemon)
 //!      status section "vrrp" · events · metrics pharos_vrrp_*
 //! ```
 //!
@@ -51,7 +51,12 @@ pub enum Item {
     Group(SyncGroup),
 }
 
-pub struct VrrpTask;
+/// The `vrrp` task: follows the checks' `health` (tracking) and publishes
+/// each instance's role in `roles` (the IPVS sync daemon follows it).
+pub struct VrrpTask {
+    pub health: crate::check::board::Board,
+    pub roles: super::Roles,
+}
 
 /// Links and addresses are read again this often even without a kick.
 const RECHECK: Duration = Duration::from_secs(10);
@@ -100,6 +105,8 @@ impl Subsystem for VrrpTask {
             let mut r = Runner {
                 rtnl: Rtnl::connect()?,
                 shared: ctx.shared.clone(),
+                health: self.health.clone(),
+                roles: self.roles.clone(),
                 insts: BTreeMap::new(),
                 groups: BTreeMap::new(),
                 rx: BTreeMap::new(),
@@ -111,7 +118,7 @@ impl Subsystem for VrrpTask {
             };
             let mut recheck = tokio::time::interval(RECHECK);
             recheck.tick().await;
-            let mut health = ctx.shared.health.subscribe();
+            let mut health = self.health.subscribe();
             let mut ready = false;
             loop {
                 let deadline = r.insts.values().filter_map(|i| i.fsm.deadline()).min();
@@ -197,6 +204,8 @@ struct Inst {
 }
 
 struct Runner {
+    health: crate::check::board::Board,
+    roles: super::Roles,
     rtnl: Rtnl,
     shared: Shared,
     insts: BTreeMap<String, Inst>,
@@ -317,7 +326,7 @@ impl Runner {
                 self.act(name, acts);
             }
             self.insts.remove(name);
-            self.shared.vrrp_roles.send_modify(|r| {
+            self.roles.send_modify(|r| {
                 r.remove(name);
             });
         }
@@ -471,7 +480,7 @@ impl Runner {
                 }
                 // Checks and services from the check task's board; one
                 // not reported yet counts as down (nothing passed yet).
-                let board = self.shared.health.borrow();
+                let board = self.health.borrow();
                 for (c, t) in &i.cfg.track.checks {
                     i.tracked.insert(
                         format!("check {c}"),
@@ -875,7 +884,7 @@ impl Runner {
         self.shared.emit(Event::new("vrrp", name, msg));
         self.metrics.transition(name, to);
         let master = to == State::Master;
-        self.shared.vrrp_roles.send_if_modified(|r| {
+        self.roles.send_if_modified(|r| {
             let old = r.insert(name.to_string(), master);
             old != Some(master)
         });
