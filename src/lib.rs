@@ -10,6 +10,7 @@
 //!                      events, metrics, the control socket
 //!   vrrp, ipvs         VIP failover; the IPVS table
 //!   check, net         health checks; links, addresses, routes, sysctls
+//!   kernel             rtnetlink, netlink attributes, kernel modules
 //!   import, config,    keepalived/ipvsadm conversion; the typed file;
 //!   diag               rustc-style diagnostics
 //! ```
@@ -18,6 +19,7 @@
 //! - [`diag`]: how problems are reported (rustc-style text, JSON).
 //! - [`net`], [`check`], [`vrrp`], [`ipvs`]: the subsystems, each a sans-IO
 //!   core with a thin task around it.
+//! - [`kernel`]: the kernel adapters every subsystem uses and none owns.
 //! - [`runtime`]: `pharos run`, the supervisor the subsystems plug into.
 //! - [`director`]: which subsystems, and how they are wired to each other.
 //! - [`init`]: pharos as PID 1 in the image.
@@ -33,6 +35,7 @@ pub mod director;
 pub mod import;
 pub mod init;
 pub mod ipvs;
+pub mod kernel;
 pub mod net;
 pub mod runtime;
 pub mod vrrp;

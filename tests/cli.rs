@@ -130,7 +130,7 @@ forwarding = "nat"
 
 #[test]
 fn plan_says_whether_a_module_it_would_load_exists() {
-    use pharos::net::modules::{Presence, presence};
+    use pharos::kernel::modules::{Presence, presence};
     let (code, text) = plan(SERVICE, &[]);
     match presence("ip_vs") {
         // This host (no ip_vs anywhere) is the case the test was written on.

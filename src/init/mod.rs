@@ -48,7 +48,7 @@ pub fn main() -> ! {
         say(&format!("cannot take over ctrl-alt-del: {e}"));
     }
     let boot = std::fs::read_to_string("/etc/pharos-boot-modules").unwrap_or_default();
-    let results = crate::net::modules::load_all(boot.split_whitespace());
+    let results = crate::kernel::modules::load_all(boot.split_whitespace());
     for (name, r) in &results {
         if let Err(e) = r {
             say(&format!("boot module {name}: {e}"));
@@ -61,7 +61,7 @@ pub fn main() -> ! {
     // Loopback up, as every init does: the kernel's local routing table
     // (which IPVS consults to accept a real server) exists only then.
     if let Err(e) =
-        crate::net::rtnl::Rtnl::connect().and_then(|r| r.set_link("lo", 1, Some(true), None))
+        crate::kernel::rtnl::Rtnl::connect().and_then(|r| r.set_link("lo", 1, Some(true), None))
     {
         say(&format!("cannot set lo up: {e}"));
     }

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::model::{
     Daemon, DestLive, DestSpec, Forward, Info, ServiceKey, ServiceSpec, Stats, Timeouts, TunType,
 };
-use crate::net::nla::{NESTED, nla, nlas};
+use crate::kernel::nla::{NESTED, nla, nlas};
 
 /// IPVS_GENL_VERSION.
 pub const VERSION: u8 = 1;

@@ -17,7 +17,7 @@ use neli::utils::Groups;
 
 use super::codec::{self, Request};
 use super::model::{Daemon, Info, ServiceLive, Table, Timeouts};
-use crate::net::nla::{NESTED, refused_errno, router_error};
+use crate::kernel::nla::{NESTED, refused_errno, router_error};
 
 /// What `connect` says when the kernel has no IPVS at all.
 pub const NO_IPVS: &str = "the kernel has no IPVS (generic netlink family IPVS not found): \

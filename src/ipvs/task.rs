@@ -198,8 +198,8 @@ struct Shell {
 impl Shell {
     fn connect(&mut self) -> Result<&Ipvs, String> {
         if self.ipvs.is_none() {
-            if !crate::net::modules::is_loaded("ip_vs") {
-                for (m, r) in crate::net::modules::load_all(["ip_vs"]) {
+            if !crate::kernel::modules::is_loaded("ip_vs") {
+                for (m, r) in crate::kernel::modules::load_all(["ip_vs"]) {
                     r.map_err(|e| format!("loading {m}: {e}"))?;
                 }
             }
@@ -234,11 +234,11 @@ impl Shell {
         let scheds: Vec<String> = want
             .iter()
             .map(|w| format!("ip_vs_{}", w.spec.scheduler))
-            .filter(|m| !crate::net::modules::is_loaded(m))
+            .filter(|m| !crate::kernel::modules::is_loaded(m))
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        for (m, r) in crate::net::modules::load_all(scheds.iter().map(String::as_str)) {
+        for (m, r) in crate::kernel::modules::load_all(scheds.iter().map(String::as_str)) {
             if let Err(e) = r {
                 shared.emit(Event::new(
                     "ipvs",

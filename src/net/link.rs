@@ -10,13 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::config::Config;
 use crate::config::types::Cidr;
-
-/// The IFA_PROTO value that marks an address as pharos's ('p').
-pub const PROTO: u8 = 0x70;
-
-/// The IFA_PROTO value of VRRP virtual addresses ('q'): added and removed by
-/// the VRRP task as mastership moves, never touched by the network plane.
-pub const VIP_PROTO: u8 = 0x71;
+pub use crate::kernel::objects::{AddrLive, BondLive, LinkKind, LinkLive, PROTO, VIP_PROTO};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LinkWant {
@@ -32,80 +26,11 @@ pub struct LinkWant {
     pub mac: Option<String>,
 }
 
-/// A link pharos can create.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum LinkKind {
-    Dummy,
-    Vlan {
-        parent: String,
-        id: u16,
-    },
-    /// Bonding mode as the kernel names it (`active-backup`, `802.3ad`...).
-    Bond {
-        mode: String,
-        members: Vec<String>,
-        miimon_ms: u32,
-        primary: Option<String>,
-    },
-    Bridge {
-        members: Vec<String>,
-    },
-    /// Mode as the kernel names it (`private`, `vepa`, `bridge`, `passthru`).
-    Macvlan {
-        parent: String,
-        mode: String,
-    },
-    Ipip {
-        local: Option<std::net::IpAddr>,
-        remote: Option<std::net::IpAddr>,
-        ttl: Option<u8>,
-    },
-    Gre {
-        local: Option<std::net::IpAddr>,
-        remote: Option<std::net::IpAddr>,
-        ttl: Option<u8>,
-    },
-    /// `tunl0`: appears when the ipip module loads.
-    Fallback,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddrWant {
     pub iface: String,
     pub cidr: Cidr,
     pub origin: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LinkLive {
-    pub index: u32,
-    pub name: String,
-    /// Administratively up (IFF_UP).
-    pub up: bool,
-    /// Has carrier (IFF_LOWER_UP): what VRRP tracks.
-    pub carrier: bool,
-    pub mtu: u32,
-    /// The permanent MAC when the kernel knows it (a bond member's current
-    /// one is the bond's), else the current one; lowercase with colons.
-    pub mac: String,
-    /// IFLA_MASTER: the bond or bridge this link is a port of.
-    pub master: Option<u32>,
-    /// For a bond: its MII interval and primary member, as the kernel has them.
-    pub bond: Option<BondLive>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BondLive {
-    pub miimon_ms: u32,
-    pub primary: Option<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddrLive {
-    pub index: u32,
-    pub cidr: Cidr,
-    /// IFA_PROTO, 0 when unset.
-    pub proto: u8,
 }
 
 /// The links and addresses a config wants, links in name order.

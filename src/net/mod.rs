@@ -2,16 +2,14 @@
 //! bridge, macvlan, dummy, tunnels), addresses and routes.
 //!
 //! Owns everything pharos sets on the host's network configuration. Talks
-//! to the kernel (/proc/sys, finit_module, rtnetlink) and to the supervisor (as the
+//! to the kernel (/proc/sys, and through `crate::kernel`: finit_module,
+//! rtnetlink) and to the supervisor (as the
 //! `net` task, rank 40: stopped last, since the others depend on it). Each
 //! part has a sans-IO diff between what the config wants and what the live
 //! kernel has; `pharos plan` prints that diff and the task applies it.
 
 pub mod link;
-pub mod modules;
-pub mod nla;
 pub mod plan;
 pub mod route;
-pub mod rtnl;
 pub mod sysctl;
 pub mod task;

@@ -6,7 +6,8 @@ use crate::config::validate::required_modules;
 
 use super::link::{self, LinkStep};
 use super::route::{self, RouteStep};
-use super::{modules, sysctl};
+use super::sysctl;
+use crate::kernel::modules;
 
 /// The plan as text, one line per item: `+` to add, `-` to remove, `~` to
 /// change, `=` already so, `!` cannot be done (with why).
@@ -14,7 +15,7 @@ pub fn render(
     cfg: &Config,
     live: impl Fn(&sysctl::Key) -> Option<String>,
     module: impl Fn(&str) -> modules::Presence,
-    kernel: Result<super::rtnl::Live, String>,
+    kernel: Result<crate::kernel::rtnl::Live, String>,
 ) -> (String, Counts) {
     let mut out = String::new();
     let mut n = Counts::default();
@@ -51,7 +52,7 @@ pub fn render(
             n.impossible += 1;
             out.push_str(&format!("  ! cannot read the kernel's links: {e}\n"));
         }
-        Ok(super::rtnl::Live {
+        Ok(crate::kernel::rtnl::Live {
             links: live_links,
             addrs: live_addrs,
             routes: live_routes,
@@ -225,6 +226,6 @@ pub struct Counts {
 
 /// The plan against this machine.
 pub fn against_live(cfg: &Config) -> (String, Counts) {
-    let kernel = super::rtnl::Rtnl::connect().and_then(|r| r.snapshot());
+    let kernel = crate::kernel::rtnl::Rtnl::connect().and_then(|r| r.snapshot());
     render(cfg, sysctl::read, modules::presence, kernel)
 }

@@ -7,33 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::config::Config;
 use crate::config::types::{Cidr, RouteTarget};
-
-/// The rtm_protocol value that marks a route as pharos's ('p'); see
-/// /etc/iproute2/rt_protos for the numbers others use.
-pub const PROTO: u8 = 0x70;
-/// RT_TABLE_MAIN.
-pub const MAIN: u32 = 254;
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RouteWant {
-    pub dst: Cidr,
-    pub via: Option<IpAddr>,
-    pub dev: Option<String>,
-    pub src: Option<IpAddr>,
-    pub metric: u32,
-    pub table: u32,
-    pub origin: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteLive {
-    pub dst: Cidr,
-    pub via: Option<IpAddr>,
-    pub oif: Option<u32>,
-    pub metric: u32,
-    pub table: u32,
-    pub protocol: u8,
-}
+pub use crate::kernel::objects::{MAIN, PROTO, RouteLive, RouteWant};
 
 pub fn wanted(cfg: &Config) -> Vec<RouteWant> {
     cfg.routes

@@ -10,12 +10,12 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::link::{self, AddrWant, LinkStep, LinkWant};
-use super::modules;
 use super::route::{self, RouteStep, RouteWant};
 use super::sysctl::{self, Applied, Key, Want};
 use crate::config::Config;
 use crate::config::tree::{Path, Seg};
 use crate::config::validate::required_modules;
+use crate::kernel::modules;
 use crate::runtime::diff::Slice;
 use crate::runtime::status::Event;
 use crate::runtime::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture, Update};
@@ -102,13 +102,13 @@ impl Subsystem for NetPlane {
             let mut current = Slice::new();
             let state = Arc::new(State {
                 // One rtnetlink connection for the task's life, not one per pass.
-                rtnl: super::rtnl::Rtnl::connect()?,
+                rtnl: crate::kernel::rtnl::Rtnl::connect()?,
                 carriers: Mutex::default(),
             });
             let mut recheck = tokio::time::interval(RECHECK);
             recheck.tick().await;
             let (kick_tx, mut kick) = tokio::sync::mpsc::channel(1);
-            if let Err(e) = super::rtnl::monitor(kick_tx) {
+            if let Err(e) = crate::kernel::rtnl::monitor(kick_tx) {
                 // Not fatal: the periodic re-check still catches drift.
                 ctx.shared.emit(Event::new("net", "rtnetlink", e));
             }
@@ -157,7 +157,7 @@ impl Subsystem for NetPlane {
 
 /// What one run of the task keeps between passes.
 struct State {
-    rtnl: super::rtnl::Rtnl,
+    rtnl: crate::kernel::rtnl::Rtnl,
     /// Carrier of each managed link as last seen, to report changes.
     carriers: Mutex<BTreeMap<String, bool>>,
 }
@@ -331,15 +331,13 @@ fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) -> serde_json:
     }
 }
 
-fn apply_link_step(rtnl: &super::rtnl::Rtnl, step: &LinkStep, shared: &Shared) {
+fn apply_link_step(rtnl: &crate::kernel::rtnl::Rtnl, step: &LinkStep, shared: &Shared) {
     {
         let (subject, result, done) = match step {
             LinkStep::Create(w) => {
                 let result = match &w.kind {
                     // The ipip module makes tunl0 when it loads.
-                    Some(link::LinkKind::Fallback) => {
-                        super::modules::load_all(["ipip"]).remove(0).1
-                    }
+                    Some(link::LinkKind::Fallback) => modules::load_all(["ipip"]).remove(0).1,
                     Some(kind) => rtnl.create_link(&w.name, kind),
                     None => Ok(()),
                 };
@@ -418,7 +416,7 @@ fn apply_link_step(rtnl: &super::rtnl::Rtnl, step: &LinkStep, shared: &Shared) {
             ),
             LinkStep::DelAddr { name, index, cidr } => (
                 name.clone(),
-                rtnl.del_addr(name, *index, cidr),
+                rtnl.del_addr(name, *index, cidr).map_err(String::from),
                 format!("removed {cidr} from {name} (no longer in the config)"),
             ),
             LinkStep::AddAddr {
@@ -428,7 +426,7 @@ fn apply_link_step(rtnl: &super::rtnl::Rtnl, step: &LinkStep, shared: &Shared) {
                 origin,
             } => (
                 name.clone(),
-                rtnl.add_addr(name, *index, cidr),
+                rtnl.add_addr(name, *index, cidr).map_err(String::from),
                 format!("added {cidr} to {name} (from `{origin}`)"),
             ),
         };
@@ -447,7 +445,7 @@ fn kernel_state(
     links: &[LinkWant],
     addrs: &[AddrWant],
     routes: &[RouteWant],
-    now: &super::rtnl::Live,
+    now: &crate::kernel::rtnl::Live,
 ) -> serde_json::Value {
     let steps = link::diff(links, addrs, &now.links, &now.addrs);
     let links_json: Vec<serde_json::Value> = links

@@ -36,8 +36,8 @@ use super::socket::{self, Datagram, Rx, Tx};
 use crate::config::Config;
 use crate::config::model::{AuthKind, SyncGroup, VrrpInstance, VrrpVersion};
 use crate::config::types::{Cidr, Family};
-use crate::net::link::{AddrLive, LinkLive, VIP_PROTO};
-use crate::net::rtnl::Rtnl;
+use crate::kernel::objects::{AddrLive, LinkLive, VIP_PROTO};
+use crate::kernel::rtnl::Rtnl;
 use crate::runtime::diff::Slice;
 use crate::runtime::status::Event;
 use crate::runtime::supervisor::{
@@ -99,7 +99,7 @@ impl Subsystem for VrrpTask {
             let (pkt_tx, mut pkt_rx) = mpsc::channel(1024);
             let (rep_tx, mut reports) = mpsc::unbounded_channel();
             let (kick_tx, mut kick) = mpsc::channel(1);
-            if let Err(e) = crate::net::rtnl::monitor(kick_tx) {
+            if let Err(e) = crate::kernel::rtnl::monitor(kick_tx) {
                 ctx.shared.emit(Event::new("vrrp", "rtnetlink", e));
             }
             let mut r = Runner {
@@ -797,11 +797,8 @@ impl Runner {
         for c in vips {
             if let Err(e) = self.rtnl.del_addr(&ifn, idx, c) {
                 // Already gone is what we wanted.
-                if !e.contains("Cannot assign")
-                    && !e.contains("No such")
-                    && !e.contains("os error 99")
-                {
-                    self.shared.emit(Event::new("vrrp", name, e));
+                if !e.is_gone() {
+                    self.shared.emit(Event::new("vrrp", name, e).error());
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! rtnetlink through neli: read links and addresses, add and remove
 //! addresses (marked as pharos's with IFA_PROTO), set links up/down and
-//! their MTU. Thin: every decision is `link::diff`'s.
+//! their MTU. Thin: every decision is its callers' (the network plane's
+//! `link::diff`, the VRRP task).
 
 use std::net::IpAddr;
 
@@ -18,9 +19,11 @@ use neli::socket::synchronous::NlSocketHandle;
 use neli::types::{Buffer, RtBuffer};
 use neli::utils::Groups;
 
-use super::link::{AddrLive, LinkLive, PROTO, VIP_PROTO};
+use super::KernelError;
 use super::nla::{nla, nlas};
-use super::route::{self, RouteLive, RouteWant};
+use super::objects::{
+    self, AddrLive, BondLive, LinkKind, LinkLive, PROTO, RouteLive, RouteWant, VIP_PROTO,
+};
 use crate::config::types::Cidr;
 
 /// IFA_PROTO (Linux 6.1); neli has no name for it yet.
@@ -47,6 +50,31 @@ fn nl_err<T: std::fmt::Debug, P: std::fmt::Debug>(
     e: &neli::err::RouterError<T, P>,
 ) -> String {
     format!("{what}: {}", super::nla::router_error(e))
+}
+
+/// A request's failure, typed: the errno when the kernel refused.
+fn typed_err<T: std::fmt::Debug, P: std::fmt::Debug>(
+    what: &str,
+    e: &neli::err::RouterError<T, P>,
+) -> KernelError {
+    match super::nla::refused_errno(e) {
+        Some(n) => KernelError::Refused {
+            what: what.to_string(),
+            errno: nix::errno::Errno::from_raw(n),
+        },
+        None => KernelError::Failed {
+            what: what.to_string(),
+            why: super::nla::router_error(e),
+        },
+    }
+}
+
+/// A message that could not be built, as a failure of `what`.
+fn unbuilt(what: &str) -> impl FnOnce(String) -> KernelError + '_ {
+    move |why| KernelError::Failed {
+        what: what.to_string(),
+        why,
+    }
 }
 
 impl Rtnl {
@@ -206,46 +234,59 @@ impl Rtnl {
     where
         P: neli::Size + neli::ToBytes + neli::FromBytesWithInput<Input = usize>,
     {
+        Ok(self.request_typed(what, kind, flags, msg)?)
+    }
+
+    fn request_typed<P>(
+        &self,
+        what: &str,
+        kind: Rtm,
+        flags: NlmF,
+        msg: P,
+    ) -> Result<(), KernelError>
+    where
+        P: neli::Size + neli::ToBytes + neli::FromBytesWithInput<Input = usize>,
+    {
         let recv = self
             .router
             .send::<_, _, Rtm, P>(kind, flags | NlmF::ACK, NlPayload::Payload(msg))
-            .map_err(|e| nl_err(what, &e))?;
+            .map_err(|e| typed_err(what, &e))?;
         for r in recv {
-            r.map_err(|e| nl_err(what, &e))?;
+            r.map_err(|e| typed_err(what, &e))?;
         }
         Ok(())
     }
 
-    pub fn add_addr(&self, name: &str, index: u32, cidr: &Cidr) -> Result<(), String> {
+    pub fn add_addr(&self, name: &str, index: u32, cidr: &Cidr) -> Result<(), KernelError> {
         let what = format!("adding {cidr} to {name}");
-        self.request(
+        self.request_typed(
             &what,
             Rtm::Newaddr,
             NlmF::CREATE | NlmF::EXCL,
-            Self::addr_msg(index, cidr, Some(PROTO))?,
+            Self::addr_msg(index, cidr, Some(PROTO)).map_err(unbuilt(&what))?,
         )
     }
 
     /// Adds a VRRP virtual address, marked [`VIP_PROTO`] so the network
     /// plane (which removes its own [`PROTO`] addresses when unwanted) leaves
     /// it alone. Already there is fine.
-    pub fn add_vip(&self, name: &str, index: u32, cidr: &Cidr) -> Result<(), String> {
+    pub fn add_vip(&self, name: &str, index: u32, cidr: &Cidr) -> Result<(), KernelError> {
         let what = format!("adding virtual address {cidr} to {name}");
-        self.request(
+        self.request_typed(
             &what,
             Rtm::Newaddr,
             NlmF::CREATE | NlmF::REPLACE,
-            Self::addr_msg(index, cidr, Some(VIP_PROTO))?,
+            Self::addr_msg(index, cidr, Some(VIP_PROTO)).map_err(unbuilt(&what))?,
         )
     }
 
-    pub fn del_addr(&self, name: &str, index: u32, cidr: &Cidr) -> Result<(), String> {
+    pub fn del_addr(&self, name: &str, index: u32, cidr: &Cidr) -> Result<(), KernelError> {
         let what = format!("removing {cidr} from {name}");
-        self.request(
+        self.request_typed(
             &what,
             Rtm::Deladdr,
             NlmF::empty(),
-            Self::addr_msg(index, cidr, None)?,
+            Self::addr_msg(index, cidr, None).map_err(unbuilt(&what))?,
         )
     }
 
@@ -481,7 +522,7 @@ impl Rtnl {
             .rtm_src_len(0)
             .rtm_tos(0)
             .rtm_table(RtTable::Unspec)
-            .rtm_protocol(Rtprot::UnrecognizedConst(route::PROTO))
+            .rtm_protocol(Rtprot::UnrecognizedConst(objects::PROTO))
             .rtm_scope(scope)
             .rtm_type(Rtn::Unicast)
             .rtattrs(attrs)
@@ -531,8 +572,8 @@ fn ip_bytes(ip: IpAddr) -> Vec<u8> {
 impl Rtnl {
     /// Creates a dummy, VLAN, bond, ipip or gre link (RTM_NEWLINK with
     /// IFLA_LINKINFO; attribute numbers from linux/if_link.h and if_tunnel.h).
-    pub fn create_link(&self, name: &str, kind: &super::link::LinkKind) -> Result<(), String> {
-        use super::link::LinkKind as K;
+    pub fn create_link(&self, name: &str, kind: &LinkKind) -> Result<(), String> {
+        use LinkKind as K;
         let what = format!("creating link {name}");
         let mut parent = None;
         let parent_index = |p: &str| -> Result<u32, String> {
@@ -656,7 +697,7 @@ fn u32_of(b: &[u8]) -> Option<u32> {
 
 /// A bond's options from its IFLA_LINKINFO (IFLA_INFO_KIND 1 = "bond",
 /// IFLA_INFO_DATA 2 holding IFLA_BOND_MIIMON 3 and IFLA_BOND_PRIMARY 11).
-fn bond_info(linkinfo: &[u8]) -> Option<super::link::BondLive> {
+fn bond_info(linkinfo: &[u8]) -> Option<BondLive> {
     let info = nlas(linkinfo);
     let kind = info.iter().find(|(t, _)| *t == 1)?.1;
     if kind.strip_suffix(b"\0").unwrap_or(kind) != b"bond" {
@@ -668,7 +709,7 @@ fn bond_info(linkinfo: &[u8]) -> Option<super::link::BondLive> {
             .find(|(x, _)| *x == t)
             .and_then(|(_, v)| u32_of(v))
     };
-    Some(super::link::BondLive {
+    Some(BondLive {
         miimon_ms: get(3).unwrap_or(0),
         primary: get(11),
     })
