@@ -596,6 +596,48 @@ pub fn effective(base: u8, tracked: &[TrackedState]) -> (u8, Option<String>) {
     (p, fault)
 }
 
+/// What the task gathers about one instance: the facts the effective
+/// priority and the Fault follow from.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    /// The configured priority.
+    pub base: u8,
+    /// Why it cannot run at all: its interface or source address is missing.
+    pub blocked: Option<&'a str>,
+    /// Why its own interface is not usable (down, no carrier): Fault, as
+    /// keepalived does.
+    pub link_down: Option<&'a str>,
+    /// The interfaces, checks and services it tracks.
+    pub tracked: &'a [TrackedState],
+}
+
+/// The effective priority, the Fault (its reason) and what moves the
+/// priority (see [`priority_terms`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effective {
+    pub priority: u8,
+    pub fault: Option<String>,
+    pub terms: String,
+}
+
+/// The effective-priority rule: tracking weights move the priority
+/// ([`effective`]); a missing interface or address, a down link, or a
+/// tracked object of weight 0 that is down put the instance in Fault, the
+/// first of them being the reason given.
+pub fn decide(f: &Facts<'_>) -> Effective {
+    let (priority, tracked_fault) = effective(f.base, f.tracked);
+    let fault = f
+        .blocked
+        .or(f.link_down)
+        .map(str::to_string)
+        .or(tracked_fault);
+    Effective {
+        priority,
+        fault,
+        terms: priority_terms(f.tracked),
+    }
+}
+
 /// What moves the effective priority away from the configured one, for the
 /// event of a change: each tracked item whose weight applies now, e.g.
 /// `service web is down (-60)`; empty when none does.
@@ -1047,6 +1089,45 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(i.priority(), 255);
+    }
+
+    #[test]
+    fn the_effective_rule_puts_a_missing_address_first_then_the_link_then_tracking() {
+        let t = |what: &str, w, up| TrackedState {
+            what: what.into(),
+            weight: w,
+            up,
+        };
+        let tracked = [t("check db", 0, false), t("service web", -60, false)];
+        let f = Facts {
+            base: 150,
+            blocked: Some("eth0 has no IPv4 address to send adverts from"),
+            link_down: Some("interface eth0 is down"),
+            tracked: &tracked,
+        };
+        let e = decide(&f);
+        assert_eq!(e.priority, 90);
+        assert_eq!(
+            e.fault.as_deref(),
+            Some("eth0 has no IPv4 address to send adverts from")
+        );
+        assert_eq!(e.terms, "service web is down (-60)");
+        let e = decide(&Facts { blocked: None, ..f });
+        assert_eq!(e.fault.as_deref(), Some("interface eth0 is down"));
+        let e = decide(&Facts {
+            blocked: None,
+            link_down: None,
+            ..f
+        });
+        assert_eq!(e.fault.as_deref(), Some("check db is down"));
+        let up = [t("service web", -60, true)];
+        let e = decide(&Facts {
+            base: 150,
+            blocked: None,
+            link_down: None,
+            tracked: &up,
+        });
+        assert_eq!((e.priority, e.fault, e.terms), (150, None, String::new()));
     }
 
     #[test]

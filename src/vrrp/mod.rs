@@ -5,6 +5,7 @@
 //! - [`fsm`]: one instance's state machine, `(now, input) -> actions` (sans-IO).
 //! - [`garp`]: gratuitous ARP and unsolicited neighbour advertisement frames
 //!   and the AF_PACKET socket that sends them.
+//! - [`metrics`]: the VRRP families of `/metrics`.
 //! - [`notify`]: notify hooks, run in order, without a shell, with a timeout.
 //! - [`socket`]: raw IP sockets for protocol 112.
 //! - [`task`]: the supervisor's VRRP task, the IO shell that wires them up:
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 pub mod fsm;
 pub mod garp;
+pub mod metrics;
 pub mod notify;
 pub mod packet;
 pub mod socket;

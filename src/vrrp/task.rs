@@ -17,19 +17,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family as MFamily;
-use prometheus_client::metrics::gauge::Gauge;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::fsm::{self, Action, Group, Heard, Input, Instance, Params, State, TrackedState, Why};
 use super::garp;
+use super::metrics::{VrrpMetrics, metrics};
 use super::notify::{Hook, Notifier, Report};
 use super::packet::{self, Advert, Auth, Drop, Expect};
 use super::socket::{self, Datagram, Rx, Tx};
@@ -455,7 +452,7 @@ impl Runner {
     fn retrack(&mut self) {
         let names: Vec<String> = self.insts.keys().cloned().collect();
         for name in names {
-            let (prio, fault) = {
+            let decided = {
                 let i = self.insts.get_mut(&name).expect("present");
                 let own = i.cfg.interface.as_str();
                 i.link_fault = match self.links.iter().find(|l| l.name == own) {
@@ -503,10 +500,18 @@ impl Runner {
                 }
                 drop(board);
                 let tracked: Vec<TrackedState> = i.tracked.values().cloned().collect();
-                let (prio, fault) = fsm::effective(i.cfg.priority.get(), &tracked);
-                let fault = i.blocked.clone().or(i.link_fault.clone()).or(fault);
-                (prio, fault)
+                fsm::decide(&fsm::Facts {
+                    base: i.cfg.priority.get(),
+                    blocked: i.blocked.as_deref(),
+                    link_down: i.link_fault.as_deref(),
+                    tracked: &tracked,
+                })
             };
+            let fsm::Effective {
+                priority: prio,
+                fault,
+                terms,
+            } = decided;
             let i = self.insts.get_mut(&name).expect("present");
             let mut acts = Vec::new();
             if fault.as_deref() != i.fsm.fault() {
@@ -514,8 +519,6 @@ impl Runner {
             }
             if prio != i.told_priority {
                 // keepalived says "Changing effective priority"; say why too.
-                let tracked: Vec<TrackedState> = i.tracked.values().cloned().collect();
-                let terms = fsm::priority_terms(&tracked);
                 let why = if terms.is_empty() {
                     "back to the configured priority".to_string()
                 } else {
@@ -1085,120 +1088,3 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
 }
 
 // ---------------------------------------------------------------- metrics
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct InstLabel {
-    instance: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct DropLabel {
-    instance: String,
-    reason: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StateLabel {
-    instance: String,
-    state: String,
-}
-
-struct VrrpMetrics {
-    sent: MFamily<InstLabel, Counter>,
-    received: MFamily<InstLabel, Counter>,
-    dropped: MFamily<DropLabel, Counter>,
-    transitions: MFamily<StateLabel, Counter>,
-    state: MFamily<StateLabel, Gauge>,
-    priority: MFamily<InstLabel, Gauge>,
-}
-
-impl VrrpMetrics {
-    fn sent(&self, i: &str) {
-        self.sent
-            .get_or_create(&InstLabel { instance: i.into() })
-            .inc();
-    }
-    fn received(&self, i: &str) {
-        self.received
-            .get_or_create(&InstLabel { instance: i.into() })
-            .inc();
-    }
-    /// `who` is the instance, or the interface when the packet could not
-    /// be matched to one.
-    fn dropped(&self, who: &str, reason: &str) {
-        self.dropped
-            .get_or_create(&DropLabel {
-                instance: who.into(),
-                reason: reason.into(),
-            })
-            .inc();
-    }
-    fn transition(&self, i: &str, to: State) {
-        self.transitions
-            .get_or_create(&StateLabel {
-                instance: i.into(),
-                state: to.name().into(),
-            })
-            .inc();
-    }
-    fn state(&self, i: &str, s: State, prio: u8) {
-        for st in [State::Init, State::Backup, State::Master, State::Fault] {
-            self.state
-                .get_or_create(&StateLabel {
-                    instance: i.into(),
-                    state: st.name().into(),
-                })
-                .set(i64::from(st == s));
-        }
-        self.priority
-            .get_or_create(&InstLabel { instance: i.into() })
-            .set(i64::from(prio));
-    }
-}
-
-static METRICS: OnceLock<VrrpMetrics> = OnceLock::new();
-
-fn metrics(shared: &Shared) -> &'static VrrpMetrics {
-    METRICS.get_or_init(|| {
-        let m = VrrpMetrics {
-            sent: MFamily::default(),
-            received: MFamily::default(),
-            dropped: MFamily::default(),
-            transitions: MFamily::default(),
-            state: MFamily::default(),
-            priority: MFamily::default(),
-        };
-        let mut r = shared.metrics.registry();
-        r.register(
-            "vrrp_adverts_sent",
-            "VRRP advertisements sent",
-            m.sent.clone(),
-        );
-        r.register(
-            "vrrp_adverts_received",
-            "VRRP advertisements received and accepted",
-            m.received.clone(),
-        );
-        r.register(
-            "vrrp_adverts_dropped",
-            "VRRP packets dropped, by reason (RFC 5798 §7.1 checks)",
-            m.dropped.clone(),
-        );
-        r.register(
-            "vrrp_transitions",
-            "VRRP state changes, by new state",
-            m.transitions.clone(),
-        );
-        r.register(
-            "vrrp_state",
-            "1 for the state each VRRP instance is in",
-            m.state.clone(),
-        );
-        r.register(
-            "vrrp_priority",
-            "Effective VRRP priority (configured plus tracking)",
-            m.priority.clone(),
-        );
-        m
-    })
-}
