@@ -20,7 +20,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{Import, Warning};
+use super::naming::{ServiceId as SvcKey, most_common, service_name, unique_name};
+use super::{Import, Warning, emit};
 use crate::config::model::{
     Forwarding, Protocol, Scheduler, SchedulerFlag, TunnelChecksum, TunnelEncapKind,
 };
@@ -30,8 +31,6 @@ use crate::config::types::{Duration, Endpoint};
 const DEFAULT_PERSISTENCE: u32 = 300;
 /// ipvsadm's upper bound for `-p` and `--set` (MAX_TIMEOUT, 31 days).
 const MAX_TIMEOUT: u32 = 86_400 * 31;
-/// Trailing comments start here, as in `configs/`.
-const COMMENT_COLUMN: usize = 40;
 
 /// Converts an ipvsadm rule file to a pharos config. `file_name` is only
 /// named in the header comment.
@@ -384,30 +383,6 @@ fn tokenize(words: &[String]) -> Vec<Token> {
 
 // ---------------------------------------------------------------- addresses
 
-/// What identifies a virtual service, as the kernel keys it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum SvcKey {
-    /// Port 0: a port-less service.
-    Addr {
-        proto: Protocol,
-        ip: IpAddr,
-        port: u16,
-    },
-    Mark {
-        mark: u32,
-        v6: bool,
-    },
-}
-
-impl SvcKey {
-    fn is_v6(&self) -> bool {
-        match self {
-            SvcKey::Addr { ip, .. } => ip.is_ipv6(),
-            SvcKey::Mark { v6, .. } => *v6,
-        }
-    }
-}
-
 fn family_name(v6: bool) -> &'static str {
     if v6 { "IPv6" } else { "IPv4" }
 }
@@ -740,7 +715,7 @@ impl Importer {
     /// The whole line is left out: its reason and the line, as comments.
     fn rejected(&mut self, l: &Line, reason: String) -> Vec<String> {
         let note = self.note(l.number, format!("not imported: {reason}"));
-        vec![comment(&note), format!("#   {}", sanitize(&l.raw))]
+        vec![comment(&note), format!("#   {}", emit::sanitize(&l.raw))]
     }
 
     fn reject(&mut self, l: &Line, reason: String) {
@@ -1205,7 +1180,7 @@ impl Importer {
         let _ = writeln!(
             out,
             "# Imported from `{}` by `pharos import ipvsadm`.",
-            sanitize(file_name)
+            emit::sanitize(file_name)
         );
         out.push_str(concat!(
             "#\n",
@@ -1290,13 +1265,8 @@ impl Importer {
         let mut names = HashMap::new();
         for (i, svc) in self.services.iter().enumerate() {
             let Some(svc) = svc else { continue };
-            let base = base_name(&svc.key);
-            let mut name = base.clone();
-            let mut n = 2;
-            while !used.insert(name.clone()) {
-                name = format!("{base}-{n}");
-                n += 1;
-            }
+            let name = unique_name(&service_name(svc.key), |n| used.contains(n));
+            used.insert(name.clone());
             names.insert(i, name);
         }
         names
@@ -1623,53 +1593,7 @@ fn place(
     })
 }
 
-/// The most frequent value, the first seen on a tie.
-fn most_common<T: PartialEq + Copy>(values: impl Iterator<Item = T>) -> Option<T> {
-    let mut counts: Vec<(T, usize)> = Vec::new();
-    for v in values {
-        match counts.iter_mut().find(|(c, _)| *c == v) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((v, 1)),
-        }
-    }
-    let best = counts.iter().map(|c| c.1).max()?;
-    counts.into_iter().find(|c| c.1 == best).map(|c| c.0)
-}
-
 // ---------------------------------------------------------------- TOML text
-
-/// `tcp-10-0-0-1-80`, `udp-2001-db8--1-53`, `tcp-10-0-0-1` (all ports),
-/// `fwm-5`, `fwm6-5`: bare TOML keys that say which service it is.
-fn base_name(key: &SvcKey) -> String {
-    match key {
-        SvcKey::Addr { proto, ip, port } => {
-            let proto = match proto {
-                Protocol::Tcp => "tcp",
-                Protocol::Udp => "udp",
-                Protocol::Sctp => "sctp",
-            };
-            let ip: String = ip
-                .to_string()
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                .collect();
-            match port {
-                0 => format!("{proto}-{ip}"),
-                p => format!("{proto}-{ip}-{p}"),
-            }
-        }
-        SvcKey::Mark { mark, v6: false } => format!("fwm-{mark}"),
-        SvcKey::Mark { mark, v6: true } => format!("fwm6-{mark}"),
-    }
-}
-
-fn forwarding_name(f: Forwarding) -> &'static str {
-    match f {
-        Forwarding::Nat => "nat",
-        Forwarding::Dr => "dr",
-        Forwarding::Tun => "tun",
-    }
-}
 
 fn tunnel_table(t: TunSpec) -> String {
     let kind = match t.kind {
@@ -1730,7 +1654,7 @@ fn render_service(out: &mut String, name: &str, svc: &Svc) {
     }
     match svc.forwarding {
         Some(f) => {
-            let _ = writeln!(out, "forwarding = \"{}\"", forwarding_name(f));
+            let _ = writeln!(out, "forwarding = \"{}\"", emit::forwarding(f));
         }
         None => out.push_str(&with_comment(
             "forwarding = \"dr\"",
@@ -1751,7 +1675,7 @@ fn render_service(out: &mut String, name: &str, svc: &Svc) {
     if let Some((prefix, dotted)) = &a.netmask {
         let line = format!("persistence_netmask = {prefix}");
         match dotted {
-            Some(d) => out.push_str(&with_comment(&line, &format!("-M {}", sanitize(d)))),
+            Some(d) => out.push_str(&with_comment(&line, &format!("-M {}", emit::sanitize(d)))),
             None => {
                 let _ = writeln!(out, "{line}");
             }
@@ -1790,7 +1714,7 @@ fn render_service(out: &mut String, name: &str, svc: &Svc) {
                 if r.forwarding != svc_fwd {
                     fields.push(format!(
                         "forwarding = \"{}\"",
-                        forwarding_name(r.forwarding)
+                        emit::forwarding(r.forwarding)
                     ));
                 }
                 if r.upper > 0 {
@@ -1811,26 +1735,14 @@ fn render_service(out: &mut String, name: &str, svc: &Svc) {
 }
 
 fn comment(note: &Note) -> String {
-    format!("# line {}: {}", note.line, sanitize(&note.message))
+    emit::note(&format!("line {}", note.line), &note.message)
 }
 
 /// `line` with a trailing comment at the comment column, and a newline.
 fn with_comment(line: &str, text: &str) -> String {
-    let pad = COMMENT_COLUMN.saturating_sub(line.chars().count()).max(3);
-    format!("{line}{}# {text}\n", " ".repeat(pad))
-}
-
-/// Text fit for a TOML comment: no control characters but tab.
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c == '\t' || !c.is_control() {
-                c.to_string()
-            } else {
-                c.escape_default().to_string()
-            }
-        })
-        .collect()
+    let mut out = String::new();
+    emit::line(&mut out, line, Some(text));
+    out
 }
 
 #[cfg(test)]

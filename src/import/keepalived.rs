@@ -24,18 +24,10 @@ mod parse;
 
 use std::path::Path;
 
-pub use parse::IncludeFn;
+pub use parse::{IncludeFn, Source};
 
-use super::{Import, Warning};
+use super::{Import, Warning, emit};
 use doc::{Comment, NodeHead, Places, string};
-
-/// One input file: the name it is shown by (in warnings, `FILE:LINE`) and
-/// its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
-    pub name: String,
-    pub text: String,
-}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Options {
@@ -199,7 +191,7 @@ fn errors(parsed: &parse::Parsed, main: &Source) -> Vec<Warning> {
                     .to_string()
             }
             Some(f) => {
-            let mut text = doc::sanitize(f.raw.trim());
+            let mut text = emit::sanitize(f.raw.trim());
             if text.chars().count() > 40 {
                 text = text.chars().take(40).collect::<String>() + "...";
             }
@@ -244,7 +236,7 @@ fn warnings(doc: &doc::Doc, files: &[String]) -> Vec<Warning> {
                 Warning {
                     file: files.get(at.file).cloned(),
                     line: at.line,
-                    message: doc::sanitize(&n.message),
+                    message: emit::sanitize(&n.message),
                 },
             ));
         }

@@ -16,12 +16,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::doc::{Comment, Note, Section, array, inline, key, string};
 use super::map::{
-    Cx, Mapper, Notes, RS_KW, VS_KW, command_words, dur, int, known, most_common, pharos_argv,
-    push, quote, secs,
+    Cx, Mapper, Notes, RS_KW, VS_KW, command_words, dur, int, known, pharos_argv, push, quote, secs,
 };
 use super::parse::{Loc, Stmt};
 use crate::config::model::{CheckType, Forwarding, Protocol, Scheduler, SchedulerFlag};
 use crate::config::types::{Duration, Endpoint, Family, StatusRange};
+use crate::import::emit;
+use crate::import::naming::{ServiceId, most_common, service_name, unique_name};
 
 /// What keepalived 2.2 runs a `virtual_server` ADDRESS PORT without
 /// `protocol` as: check_parser.c reports "no protocol set - defaulting to
@@ -418,12 +419,7 @@ impl Mapper {
             for (i, (k, name)) in keys.into_iter().enumerate() {
                 let first = i == 0;
                 let base = name.unwrap_or_else(|| base_name(k, vs.protocol));
-                let mut name = base.clone();
-                let mut n = 2;
-                while used.contains(&name) {
-                    name = format!("{base}-{n}");
-                    n += 1;
-                }
+                let name = unique_name(&base, |n| used.iter().any(|u| u == n));
                 used.push(name.clone());
                 if let Some(last) = seen.iter_mut().find(|(_, n)| n.is_empty()) {
                     last.1 = name.clone();
@@ -954,7 +950,7 @@ impl Mapper {
                 .collect();
             sec.line("scheduler_flags", array(&fs));
         }
-        sec.line("forwarding", string(fwd_name(fwd)));
+        sec.line("forwarding", string(emit::forwarding(fwd)));
         let mut persistence = vs.persistence;
         if vport == Some(0) && persistence.is_none() {
             persistence = Some(300);
@@ -1408,7 +1404,7 @@ impl Mapper {
                 if let Some(f) = rs.fwd
                     && f != fwd
                 {
-                    fields.push(("forwarding".into(), string(fwd_name(f))));
+                    fields.push(("forwarding".into(), string(emit::forwarding(f))));
                 }
                 let (upper, mut lower) = (rs.upper.filter(|u| *u > 0), rs.lower.filter(|l| *l > 0));
                 let mut rs_notes = rs_notes;
@@ -1490,35 +1486,16 @@ impl Mapper {
     }
 }
 
-fn fwd_name(f: Forwarding) -> &'static str {
-    match f {
-        Forwarding::Nat => "nat",
-        Forwarding::Dr => "dr",
-        Forwarding::Tun => "tun",
-    }
-}
-
 /// `tcp-192-168-1-10-80`, `fwm-5`: what the ipvsadm import calls services too.
 fn base_name(k: SvcKey, proto: Option<Protocol>) -> String {
-    match k {
-        SvcKey::Addr { ip, port } => {
-            let proto = match proto.unwrap_or(NO_PROTOCOL) {
-                Protocol::Udp => "udp",
-                Protocol::Sctp => "sctp",
-                Protocol::Tcp => "tcp",
-            };
-            let ip: String = ip
-                .to_string()
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                .collect();
-            match port {
-                0 => format!("{proto}-{ip}"),
-                p => format!("{proto}-{ip}-{p}"),
-            }
-        }
-        SvcKey::Mark(m) => format!("fwm-{m}"),
-    }
+    service_name(match k {
+        SvcKey::Addr { ip, port } => ServiceId::Addr {
+            proto: proto.unwrap_or(NO_PROTOCOL),
+            ip,
+            port,
+        },
+        SvcKey::Mark(mark) => ServiceId::Mark { mark, v6: false },
+    })
 }
 
 /// `lb_kind NAT|DR|TUN` and keepalived 2's `lvs_method TUN type gue port N csum`.

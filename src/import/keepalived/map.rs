@@ -12,10 +12,12 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::doc::{self, Comment, Doc, Note, Section, array, inline, key, string};
+use super::doc::{Comment, Doc, Note, Section, array, inline, key, string};
 use super::parse::{self, Loc, Parsed, Stmt, describe};
 use crate::config::suggest;
 use crate::config::types::{Duration, Family, IfName, VirtualAddress};
+use crate::import::emit;
+use crate::import::naming::most_common;
 
 /// Where a keyword is read: which block it is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -890,7 +892,7 @@ impl Mapper {
                 let what = if s.block.is_some() {
                     format!(
                         "unknown block `{}` (lines {}-{}) not imported",
-                        doc::sanitize(&describe(s)),
+                        emit::sanitize(&describe(s)),
                         s.loc.line,
                         s.end_line()
                     )
@@ -910,7 +912,7 @@ impl Mapper {
     /// A keyword keepalived knows but pharos has nothing for.
     pub(super) fn unsupported(&self, s: &Stmt, notes: &mut Notes) {
         let what = if s.block.is_some() {
-            format!("`{} {{ ... }}`", doc::sanitize(&describe(s)))
+            format!("`{} {{ ... }}`", emit::sanitize(&describe(s)))
         } else {
             format!("`{}`", quote(s))
         };
@@ -1283,7 +1285,7 @@ impl Mapper {
                                         p.loc,
                                         format!(
                                             "`{}` for peer {ip} not imported: pharos sends adverts with TTL 255 and checks it",
-                                            doc::sanitize(&p.args().join(" "))
+                                            emit::sanitize(&p.args().join(" "))
                                         ),
                                     ),
                                 );
@@ -1367,7 +1369,7 @@ impl Mapper {
                                         c.loc,
                                         format!(
                                             "user `{}` not imported: {}",
-                                            doc::sanitize(&extra.join(" ")),
+                                            emit::sanitize(&extra.join(" ")),
                                             unsupported_reason("user")
                                         ),
                                     ),
@@ -1437,7 +1439,7 @@ impl Mapper {
                             line.loc,
                             format!(
                                 "label `{}` of {written} not imported: pharos adds VIPs without labels (`ip addr` shows them on the device itself)",
-                                doc::sanitize(&l)
+                                emit::sanitize(&l)
                             ),
                         ),
                     );
@@ -1461,7 +1463,7 @@ impl Mapper {
                     line.loc,
                     format!(
                         "`{}` of {written} not imported: pharos adds a VIP with its prefix length only",
-                        doc::sanitize(&dropped.join(" "))
+                        emit::sanitize(&dropped.join(" "))
                     ),
                 ),
             );
@@ -2060,7 +2062,7 @@ impl Mapper {
                     s.loc,
                     format!(
                         "`{}` of lvs_sync_daemon not imported: pharos's sync daemon takes an interface and an id",
-                        doc::sanitize(&extra.join(" "))
+                        emit::sanitize(&extra.join(" "))
                     ),
                 ),
             );
@@ -2266,7 +2268,7 @@ impl Mapper {
                             line.loc,
                             format!(
                                 "`{}` of static address {a} not imported: pharos adds an address with its prefix length only",
-                                doc::sanitize(&extra.join(" "))
+                                emit::sanitize(&extra.join(" "))
                             ),
                         ),
                     );
@@ -2547,19 +2549,6 @@ fn may_be_close(a: &str, b: &str) -> bool {
     let least = longer - shared;
     // 1 - least/longer >= 0.7, in integers.
     10 * least <= 3 * longer
-}
-
-/// The most frequent value, the first seen on a tie.
-pub(super) fn most_common<T: PartialEq + Clone>(values: impl Iterator<Item = T>) -> Option<T> {
-    let mut counts: Vec<(T, usize)> = Vec::new();
-    for v in values {
-        match counts.iter_mut().find(|(c, _)| *c == v) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((v, 1)),
-        }
-    }
-    let best = counts.iter().map(|c| c.1).max()?;
-    counts.into_iter().find(|c| c.1 == best).map(|c| c.0)
 }
 
 #[cfg(test)]
