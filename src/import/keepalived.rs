@@ -18,6 +18,7 @@
 //! imported as that keyword only with [`Options::fix_typos`].
 
 mod doc;
+mod keywords;
 mod lvs;
 mod map;
 mod parse;
@@ -181,7 +182,7 @@ fn errors(parsed: &parse::Parsed, main: &Source) -> Vec<Warning> {
         || parsed
             .stmts
             .iter()
-            .any(|s| map::ROOT_KW.contains(&s.keyword()));
+            .any(|s| keywords::ROOT_KW.contains(&s.keyword()));
     if !keepalived_like {
         let first = parsed.stmts.iter().find(|s| s.loc.file == 0);
         let why = match first {
