@@ -18,24 +18,17 @@
 //! imported as that keyword only with [`Options::fix_typos`].
 
 mod doc;
+mod keywords;
 mod lvs;
 mod map;
 mod parse;
 
 use std::path::Path;
 
-pub use parse::IncludeFn;
+pub use parse::{IncludeFn, Source};
 
-use super::{Import, Warning};
+use super::{Import, Warning, emit};
 use doc::{Comment, NodeHead, Places, string};
-
-/// One input file: the name it is shown by (in warnings, `FILE:LINE`) and
-/// its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
-    pub name: String,
-    pub text: String,
-}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Options {
@@ -189,7 +182,7 @@ fn errors(parsed: &parse::Parsed, main: &Source) -> Vec<Warning> {
         || parsed
             .stmts
             .iter()
-            .any(|s| map::ROOT_KW.contains(&s.keyword()));
+            .any(|s| keywords::ROOT_KW.contains(&s.keyword()));
     if !keepalived_like {
         let first = parsed.stmts.iter().find(|s| s.loc.file == 0);
         let why = match first {
@@ -199,7 +192,7 @@ fn errors(parsed: &parse::Parsed, main: &Source) -> Vec<Warning> {
                     .to_string()
             }
             Some(f) => {
-            let mut text = doc::sanitize(f.raw.trim());
+            let mut text = emit::sanitize(f.raw.trim());
             if text.chars().count() > 40 {
                 text = text.chars().take(40).collect::<String>() + "...";
             }
@@ -244,7 +237,7 @@ fn warnings(doc: &doc::Doc, files: &[String]) -> Vec<Warning> {
                 Warning {
                     file: files.get(at.file).cloned(),
                     line: at.line,
-                    message: doc::sanitize(&n.message),
+                    message: emit::sanitize(&n.message),
                 },
             ));
         }

@@ -10,8 +10,10 @@
 //! model comes back twice, as a `# line N: ...` comment at its place in the
 //! TOML and as a [`Warning`] with the input line.
 
+mod emit;
 pub mod ipvsadm;
 pub mod keepalived;
+mod naming;
 
 /// The outcome of an import: a config text and what did not carry over.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,9 +10,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::parse::Loc;
-
-/// Trailing comments start here, as in `configs/`.
-const COMMENT_COLUMN: usize = 40;
+pub(super) use crate::import::emit::{array, inline, key, string};
+use crate::import::emit::{header, line as with_comment, note, sanitize};
 
 /// Something the output does not say as keepalived had it: a `# line N:`
 /// comment and a warning for each place.
@@ -178,84 +177,6 @@ impl Places<'_> {
     }
 }
 
-/// TOML text of a string.
-pub(super) fn string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A TOML key: bare when it can be, quoted otherwise.
-pub(super) fn key(k: &str) -> String {
-    if !k.is_empty()
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        k.to_string()
-    } else {
-        string(k)
-    }
-}
-
-/// `["a", "b"]` from already written values.
-pub(super) fn array(items: &[String]) -> String {
-    format!("[{}]", items.join(", "))
-}
-
-/// `{ a = 1, b = "x" }` from already written pairs; `{}` when empty.
-pub(super) fn inline(pairs: &[(String, String)]) -> String {
-    if pairs.is_empty() {
-        return "{}".into();
-    }
-    let inner: Vec<String> = pairs.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-    format!("{{ {} }}", inner.join(", "))
-}
-
-/// Text fit for a one-line TOML comment: no control characters but tab.
-pub(super) fn sanitize(s: &str) -> String {
-    if !s.chars().any(|c| c != '\t' && c.is_control()) {
-        return s.to_string();
-    }
-    s.chars()
-        .map(|c| {
-            if c == '\t' || !c.is_control() {
-                c.to_string()
-            } else {
-                c.escape_default().to_string()
-            }
-        })
-        .collect()
-}
-
-fn header(path: &[String]) -> String {
-    path.iter().map(|p| key(p)).collect::<Vec<_>>().join(".")
-}
-
-fn with_comment(out: &mut String, text: &str, comment: Option<&String>) {
-    out.push_str(text);
-    if let Some(c) = comment {
-        let pad = COMMENT_COLUMN.saturating_sub(text.chars().count()).max(3);
-        out.push_str(&" ".repeat(pad));
-        out.push_str("# ");
-        out.push_str(&sanitize(c));
-    }
-    out.push('\n');
-}
-
 fn comments(out: &mut String, cs: &[Comment], places: &Places<'_>) {
     for c in cs {
         match c {
@@ -270,7 +191,8 @@ fn comments(out: &mut String, cs: &[Comment], places: &Places<'_>) {
                 }
             }
             Comment::Note(n) => {
-                let _ = writeln!(out, "# {}: {}", places.name(&n.at), sanitize(&n.message));
+                out.push_str(&note(&places.name(&n.at), &n.message));
+                out.push('\n');
             }
         }
     }
@@ -282,7 +204,7 @@ fn lines(out: &mut String, ls: &[Line], prefix: &str, places: &Places<'_>) {
         with_comment(
             out,
             &format!("{prefix}{} = {}", l.key, l.value),
-            l.comment.as_ref(),
+            l.comment.as_deref(),
         );
     }
 }
@@ -293,7 +215,7 @@ fn section(out: &mut String, s: &Section, prefix: &[String], places: &Places<'_>
     if !s.loose {
         let mut path = prefix.to_vec();
         path.extend(s.path.iter().cloned());
-        with_comment(out, &format!("[{}]", header(&path)), s.comment.as_ref());
+        with_comment(out, &format!("[{}]", header(&path)), s.comment.as_deref());
     }
     lines(out, &s.lines, "", places);
     comments(out, &s.tail, places);

@@ -16,7 +16,15 @@
 
 use std::collections::HashMap;
 
-use super::Source;
+use crate::import::emit;
+
+/// One input file: the name it is shown by (in warnings, `FILE:LINE`) and
+/// its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
 
 /// Where something is: an index into [`Parsed::files`] and a 1-based line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -210,7 +218,7 @@ impl Lexer<'_, '_> {
                     loc,
                     format!(
                         "`{}` not imported: keepalived reads a line starting `@{id}` only on the box whose config id (`-i`, or else its host name) is `{}`; put it in that box's `[nodes.NAME]` table",
-                        crate::import::keepalived::doc::sanitize(line),
+                        emit::sanitize(line),
                         id.trim_start_matches('^')
                     ),
                 );
