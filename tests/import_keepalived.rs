@@ -653,7 +653,13 @@ fn fifty_thousand_mutated_and_random_inputs_never_panic_and_import_to_valid_conf
         }
         if round % check_every == 0 {
             let c = config::check_text(&imported.toml, &Selection::All);
-            let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+            // An import that found nothing to import is comments only, and
+            // check rightly says it configures nothing.
+            let errors: Vec<_> = c
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error() && !d.message.starts_with("the file configures nothing"))
+                .collect();
             if !errors.is_empty() {
                 let dir = std::env::temp_dir().join("pharos-keepalived-fuzz");
                 let _ = std::fs::create_dir_all(&dir);
