@@ -12,4 +12,5 @@
 pub mod board;
 pub mod health;
 pub mod probe;
+pub mod status;
 pub mod task;

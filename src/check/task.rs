@@ -23,12 +23,12 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family as MFamily;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::board::{Board, HealthBoard, board};
 use super::health::{Quorum, Target, Timing, Transition, spread};
 use super::probe::{Failure, Probe};
+use super::status::{self, CheckStatus, Schedule};
 use crate::config::Config;
 use crate::config::model::{Check, CheckType};
 use crate::runtime::diff::Slice;
@@ -523,12 +523,12 @@ impl Runner {
                 .get((self.late.len() * p / 100).min(self.late.len().saturating_sub(1)))
                 .map(|d| d.as_secs_f64() * 1000.0)
         };
-        let schedule = json!({
-            "attempts_per_s": self.late.len() as f64 / window.as_secs_f64().max(0.001),
-            "late_p50_ms": q(50),
-            "late_p99_ms": q(99),
-            "late_max_ms": self.late.last().map(|d| d.as_secs_f64() * 1000.0),
-        });
+        let schedule = Schedule {
+            attempts_per_s: self.late.len() as f64 / window.as_secs_f64().max(0.001),
+            late_p50_ms: q(50),
+            late_p99_ms: q(99),
+            late_max_ms: self.late.last().map(|d| d.as_secs_f64() * 1000.0),
+        };
         self.late.clear();
         // A cheap copy here; sorting and JSON on a blocking thread, so a
         // big table's status does not hold up the schedule.
@@ -548,39 +548,49 @@ impl Runner {
                 checks: r.state.checks(),
             })
             .collect();
-        let services: serde_json::Map<String, serde_json::Value> = self
+        let services: BTreeMap<String, status::Quorum> = self
             .services
             .iter()
-            .map(|(n, s)| (n.clone(), json!({ "quorum_up": s.quorum.is_up() })))
+            .map(|(n, s)| {
+                (
+                    n.clone(),
+                    status::Quorum {
+                        quorum_up: s.quorum.is_up(),
+                    },
+                )
+            })
             .collect();
         let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || {
             let mut rows = rows;
             rows.sort_by(|a, b| a.target.cmp(&b.target));
-            let list: Vec<serde_json::Value> = rows
+            let targets: Vec<status::Target> = rows
                 .into_iter()
-                .map(|r| {
-                    json!({
-                        "target": r.target,
-                        "check": &*r.check,
-                        "state": if r.up { "up" } else { "down" },
-                        "last": match r.last {
-                            None => "not checked yet".to_string(),
-                            Some(Ok(())) => "pass".to_string(),
-                            Some(Err(e)) => e,
-                        },
-                        "latency_ms": r.latency.map(|d| d.as_secs_f64() * 1000.0),
-                        "passes": r.passes,
-                        "fails": r.fails,
-                        "rise": r.rise,
-                        "fall": r.fall,
-                        "checks": r.checks,
-                    })
+                .map(|r| status::Target {
+                    target: r.target,
+                    check: r.check.to_string(),
+                    state: if r.up { "up" } else { "down" }.to_string(),
+                    last: match r.last {
+                        None => "not checked yet".to_string(),
+                        Some(Ok(())) => "pass".to_string(),
+                        Some(Err(e)) => e,
+                    },
+                    latency_ms: r.latency.map(|d| d.as_secs_f64() * 1000.0),
+                    passes: r.passes,
+                    fails: r.fails,
+                    rise: r.rise,
+                    fall: r.fall,
+                    checks: r.checks,
                 })
                 .collect();
+            let status = CheckStatus {
+                schedule,
+                targets,
+                services,
+            };
             shared.publish(
                 "check",
-                json!({ "schedule": schedule, "targets": list, "services": services }),
+                serde_json::to_value(&status).expect("the check status serializes"),
             );
         });
     }

@@ -1,6 +1,8 @@
 //! `pharos status`, `pharos reload`, `pharos events`: clients of the
 //! control socket. Exit 2 when pharos cannot be reached.
 
+use crate::check::status::CheckStatus;
+use crate::ipvs::status::IpvsStatus;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -97,13 +99,23 @@ pub fn human(s: &Status) -> String {
         ));
     }
     for (name, section) in &s.subsystems {
+        let typed = |r: Option<String>| {
+            r.unwrap_or_else(|| format!("\n[{name}]: a section this pharos cannot read\n"))
+        };
         match name.as_str() {
             "net" => out.push_str(&net_table(section)),
             "vrrp" => out.push_str(&vrrp_table(section)),
-            _ => out.push_str(&format!(
-                "\n[{name}]\n{}\n",
-                serde_json::to_string_pretty(section).unwrap_or_default()
+            "check" => out.push_str(&typed(
+                serde_json::from_value::<CheckStatus>(section.clone())
+                    .ok()
+                    .map(|c| c.table()),
             )),
+            "ipvs" => out.push_str(&typed(
+                serde_json::from_value::<IpvsStatus>(section.clone())
+                    .ok()
+                    .map(|c| c.table()),
+            )),
+            _ => out.push_str(&typed(None)),
         }
     }
     out
@@ -262,4 +274,61 @@ fn net_table(net: &serde_json::Value) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A status as a director publishes it: every subsystem's section.
+    fn director() -> Status {
+        let json = serde_json::json!({
+            "pharos_version": "0.1.0", "pid": 1, "started_at": "2026-12-05T13:35:07Z",
+            "ready": true,
+            "config": { "file": "/config/pharos.toml", "source": "file", "node": "lvs1",
+                        "revision": 1, "loaded_at": "2026-12-05T13:35:07Z", "age_seconds": 3,
+                        "errors": [] },
+            "tasks": [{ "name": "vrrp", "state": "running", "restarts": 0, "last_error": null }],
+            "subsystems": {
+                "net": { "modules": [{ "module": "ip_vs", "loaded": true }],
+                         "sysctls": [{ "key": "net.ipv4.ip_forward", "want": "1", "live": "1", "state": "ok" }] },
+                "vrrp": { "instances": { "VI_1": { "state": "master", "priority": 150,
+                          "base_priority": 150, "interface": "eth0", "vrid": 51,
+                          "master": "192.168.199.2", "since": "13:35:11",
+                          "adverts": { "sent": 10, "received": 0, "dropped": {} } } } },
+                "check": { "schedule": { "attempts_per_s": 1.0, "late_p50_ms": 0.5,
+                                         "late_p99_ms": 1.0, "late_max_ms": 2.0 },
+                           "targets": [{ "target": "web/192.168.199.11:80", "check": "http GET /",
+                                         "state": "up", "last": "pass", "latency_ms": 1.5,
+                                         "passes": 3, "fails": 0, "rise": 1, "fall": 2, "checks": 3 }],
+                           "services": { "web": { "quorum_up": true } } },
+                "ipvs": { "services": [{ "name": "web", "service": "TCP 192.168.199.100:80",
+                          "scheduler": "rr", "state": "ok", "connections": 4,
+                          "servers": [{ "server": "192.168.199.11:80", "forward": "route",
+                                        "weight": 1, "active": 1, "inactive": 3 }] }] }
+            }
+        });
+        serde_json::from_value(json).expect("a status as the runtime writes it")
+    }
+
+    #[test]
+    fn status_shows_every_subsystem_as_a_table() {
+        let out = human(&director());
+        for heading in [
+            "TASK ",
+            "MODULE ",
+            "SYSCTL ",
+            "VRRP INSTANCE ",
+            "CHECK TARGET ",
+            "SERVICE          QUORUM",
+            "IPVS SERVICE ",
+        ] {
+            assert!(out.contains(heading), "no `{heading}` table:\n{out}");
+        }
+        assert!(out.contains("VI_1             master"), "{out}");
+        assert!(out.contains("web/192.168.199.11:80"), "{out}");
+        assert!(out.contains("  -> 192.168.199.11:80"), "{out}");
+        // No raw JSON in what a person reads.
+        assert!(!out.contains('{') && !out.contains("\":"), "{out}");
+    }
 }

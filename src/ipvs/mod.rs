@@ -17,4 +17,5 @@ pub mod genl;
 pub mod model;
 pub mod reconcile;
 pub mod render;
+pub mod status;
 pub mod task;

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::status::{self, IpvsStatus};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use serde_json::json;
 
 use super::desired::{self, Wanted};
 use super::genl::Ipvs;
@@ -263,7 +263,11 @@ impl Shell {
                     shared.emit(Event::new("ipvs", "kernel", e.clone()).error());
                     self.last_error = Some(e.clone());
                 }
-                shared.publish("ipvs", json!({ "error": e }));
+                let status = IpvsStatus {
+                    services: Vec::new(),
+                    error: Some(e),
+                };
+                shared.publish("ipvs", serde_json::to_value(&status).expect("serializes"));
                 return None;
             }
         };
@@ -574,7 +578,7 @@ fn publish(t: &Table, want: &[Wanted], shared: &Shared) {
                 .get_or_create(&label)
                 .set(gauge(l.stats.outbytes));
         }
-        let servers: Vec<serde_json::Value> = live
+        let servers: Vec<status::Server> = live
             .map(|l| {
                 l.dests
                     .iter()
@@ -590,27 +594,31 @@ fn publish(t: &Table, want: &[Wanted], shared: &Shared) {
                         m.weight.get_or_create(&sl).set(i64::from(d.spec.weight));
                         m.active.get_or_create(&sl).set(i64::from(d.active_conns));
                         m.inactive.get_or_create(&sl).set(i64::from(d.inact_conns));
-                        json!({
-                            "server": server,
-                            "forward": fwd_name(d.spec.forward),
-                            "weight": d.spec.weight,
-                            "active": d.active_conns,
-                            "inactive": d.inact_conns,
-                        })
+                        status::Server {
+                            server,
+                            forward: fwd_name(d.spec.forward).to_string(),
+                            weight: d.spec.weight,
+                            active: d.active_conns,
+                            inactive: d.inact_conns,
+                        }
                     })
                     .collect()
             })
             .unwrap_or_default();
-        services.push(json!({
-            "name": w.name,
-            "service": w.spec.key.to_string(),
-            "scheduler": w.spec.scheduler,
-            "state": if live.is_some() { "ok" } else { "missing" },
-            "connections": live.map(|l| l.stats.conns),
-            "servers": servers,
-        }));
+        services.push(status::Service {
+            name: w.name.clone(),
+            service: w.spec.key.to_string(),
+            scheduler: w.spec.scheduler.to_string(),
+            state: if live.is_some() { "ok" } else { "missing" }.to_string(),
+            connections: live.map(|l| l.stats.conns),
+            servers,
+        });
     }
-    shared.publish("ipvs", json!({ "services": services }));
+    let status = IpvsStatus {
+        services,
+        error: None,
+    };
+    shared.publish("ipvs", serde_json::to_value(&status).expect("serializes"));
 }
 
 #[cfg(test)]
