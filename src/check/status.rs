@@ -125,7 +125,9 @@ mod tests {
         };
         let t = s.table();
         assert!(
-            t.contains("web/10.0.0.2:80                  down   connection refused              1.2ms   0/1   2/2       7"),
+            t.contains(
+                "web/10.0.0.2:80                  down   connection refused                1.2ms   0/1   2/2       7"
+            ),
             "{t}"
         );
         assert!(t.contains("web              DOWN (sorry server)"), "{t}");
