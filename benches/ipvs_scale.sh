@@ -43,20 +43,20 @@ echo "BENCH pharos check: $(secs $t0 $t1) s"
 t0=$(now)
 /usr/sbin/ip netns exec p pharos run --config /tmp/big.toml --state-dir /tmp/p --socket /tmp/p.sock > /tmp/p.log 2>&1 &
 pid=$!
-while ! grep -q 'ipvs::task: applied .* IPVS changes' /tmp/p.log; do sleep 0.1; done
+while ! grep -q 'supervisor: applied .* IPVS changes' /tmp/p.log; do sleep 0.1; done
 t1=$(now)
 echo "BENCH pharos full (start to applied): $(secs $t0 $t1) s"
-echo "BENCH pharos full pass: $(grep 'ipvs::task: applied' /tmp/p.log | grep -o 'applied [0-9]* IPVS changes.*' | sed -n 1p)"
+echo "BENCH pharos full pass: $(grep 'supervisor: applied' /tmp/p.log | grep -o 'applied [0-9]* IPVS changes.*' | sed -n 1p)"
 echo "BENCH pharos memory after full: $(grep -e VmHWM -e VmRSS /proc/$pid/status | tr -s ' \n' ' ')"
 sleep 3
 cp /tmp/big2.toml /tmp/big.toml
 t0=$(now); pharos reload --socket /tmp/p.sock > /dev/null 2>&1
-while [ "$(grep -c 'ipvs::task: applied .* IPVS changes' /tmp/p.log)" -lt 2 ]; do sleep 0.1; done
+while [ "$(grep -c 'supervisor: applied .* IPVS changes' /tmp/p.log)" -lt 2 ]; do sleep 0.1; done
 t1=$(now)
 echo "BENCH pharos 1% (reload to applied): $(secs $t0 $t1) s"
-echo "BENCH pharos 1% pass: $(grep 'ipvs::task: applied' /tmp/p.log | grep -o 'applied [0-9]* IPVS changes.*' | sed -n 2p)"
+echo "BENCH pharos 1% pass: $(grep 'supervisor: applied' /tmp/p.log | grep -o 'applied [0-9]* IPVS changes.*' | sed -n 2p)"
 sleep 2
-echo "BENCH pharos passes with changes after 2 s idle: $(grep -c 'ipvs::task: applied' /tmp/p.log) (2 expected: nothing re-applied)"
+echo "BENCH pharos passes with changes after 2 s idle: $(grep -c 'supervisor: applied' /tmp/p.log) (2 expected: nothing re-applied)"
 echo "BENCH pharos memory: $(grep -e VmHWM -e VmRSS /proc/$pid/status | tr -s ' \n' ' ')"
 echo "BENCH pharos table: $(ip netns exec p ipvsadm -Ln | grep -c '^TCP') services, $(ip netns exec p ipvsadm -Ln | grep -c 'Masq') real servers, $(ip netns exec p ipvsadm -Ln | grep -c 'Masq    2') at weight 2"
 kill $pid

@@ -179,5 +179,6 @@ d2 second
 pid=$!
 wait_for 20 pharos status --socket /tmp/d2.sock
 sleep 3
-echo "D2 FIRST: $(grep -c 'ipvs::task: added' /tmp/d2-first.log) SECOND: $(grep -c -e 'ipvs::task: added' -e 'ipvs::task: removed' /tmp/d2-second.log)"
+# Each IPVS change is one event, logged once with kind=ipvs.
+echo "D2 FIRST: $(grep 'kind=ipvs' /tmp/d2-first.log | grep -c ': added ') SECOND: $(grep 'kind=ipvs' /tmp/d2-second.log | grep -c -e ': added ' -e ': removed ')"
 kill $pid; wait $pid
