@@ -3,7 +3,9 @@
 //! real servers (which run pharos in the DR and TUN real-server roles);
 //! persistence keeps a client on one server; every scheduler is set;
 //! `pharos ipvs list` / `save` equal `ipvsadm -Ln` / `-Sn` byte for byte;
-//! `ipvsadm -C` is undone; a reload under load fails no request; a restart
+//! `ipvsadm -C` is undone; `pharos plan` shows a changed file's IPVS
+//! additions, edits and removals against the live table; a reload under
+//! load fails no request; a restart
 //! adds and removes nothing. The script is tests/vm/ipvs.sh.
 
 mod common;
@@ -103,6 +105,27 @@ fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {
     );
     assert_eq!(value(&c, "RESTORED:"), "yes");
     assert_eq!(value(&c, "RS RESTORED:"), "yes");
+    // The plan of a changed file against the live table.
+    let plan: Vec<&str> = c.lines().filter_map(|l| l.strip_prefix("PLAN: ")).collect();
+    for want in [
+        "  + real server 10.101.0.2:80 in TCP 10.100.0.1:82, weight 1",
+        "  ~ real server 10.101.0.3:80 in TCP 10.100.0.1:80: weight 5",
+        "  - real server 10.101.0.3:80 from TCP 10.101.0.20:80",
+    ] {
+        assert!(
+            plan.contains(&want),
+            "`{want}` not in the plan:\n{}",
+            plan.join("\n")
+        );
+    }
+    assert!(
+        plan.iter()
+            .any(|l| l.starts_with("  + service TCP 10.100.0.1:82 (")
+                && l.ends_with("(from `services.extra`)")),
+        "{}",
+        plan.join("\n")
+    );
+    assert_eq!(value(&c, "PLAN WROTE:"), "nothing");
     assert_eq!(value(&c, "RELOAD FAILURES:"), "0", "{c}");
     assert!(
         value(&c, "RELOAD:").starts_with("reloaded: revision 2"),

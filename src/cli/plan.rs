@@ -1,5 +1,6 @@
 //! `pharos plan FILE [--node N]`: the config checked, then its difference
-//! from this machine. The first line says which node's overlay was planned
+//! from this machine: the network plane's, then IPVS's (the reconciler's
+//! diff against the live table). The first line says which node's overlay was planned
 //! (named by `--node`, or matched by `pharos.node=`, MAC or host name, as
 //! `pharos run` would) or that none was and the base config was planned.
 //! Exit 0: nothing impossible; 1: invalid config or something the kernel
@@ -59,6 +60,7 @@ pub fn run(file: &Path, node: Option<String>) -> ExitCode {
     }
     let (plan, counts) = crate::net::plan::against_live(&loaded.config);
     out!("{plan}");
+    out!("{}", crate::ipvs::plan::against_live(&loaded.config));
     if counts.impossible > 0 {
         ExitCode::from(1)
     } else {

@@ -15,6 +15,7 @@ pub mod codec;
 pub mod desired;
 pub mod genl;
 pub mod model;
+pub mod plan;
 pub mod reconcile;
 pub mod render;
 pub mod status;

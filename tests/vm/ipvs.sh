@@ -157,6 +157,15 @@ if wait_for 15 sh -c 'ipvsadm -Ln -t 10.101.0.20:80 | grep -q 10.101.0.3'; then 
 ipvsadm -d -t 10.100.0.1:80 -r 10.101.0.3:80
 if wait_for 15 sh -c 'ipvsadm -Ln -t 10.100.0.1:80 | grep -q 10.101.0.3'; then echo "RS RESTORED: yes"; fi
 
+# `pharos plan` of a changed file against the live table: an addition, an
+# edit and a removal, and nothing written.
+cp /config/pharos.toml /tmp/plan.toml
+sed -i '/^\[services.nat.real_servers\]/,/^$/ s/"10.101.0.3:80" = {}/"10.101.0.3:80" = { weight = 5 }/' /tmp/plan.toml
+sed -i '/^\[services.tun.real_servers\]/,/^$/ { /"10.101.0.3:80"/d }' /tmp/plan.toml
+printf '\n[services.extra]\naddress = "10.100.0.1:82"\nforwarding = "nat"\n\n[services.extra.real_servers]\n"10.101.0.2:80" = {}\n' >> /tmp/plan.toml
+pharos plan /tmp/plan.toml | sed -n '/^ipvs$/,$p' | sed 's/^/PLAN: /'
+if ipvsadm -Ln -t 10.100.0.1:82 > /dev/null 2>&1; then echo "PLAN WROTE: yes"; else echo "PLAN WROTE: nothing"; fi
+
 # A reload while a client is busy with an unchanged service: no failure.
 (fails=0; for i in $(seq 60); do [ "$(get cl 10.100.0.1)" = FAIL ] && fails=$((fails + 1)); done; echo "RELOAD FAILURES: $fails") &
 loop=$!
