@@ -19,7 +19,9 @@ fn pharos() -> Command {
 /// The write end of a pipe whose read end is already closed: every write
 /// to it fails with EPIPE, as when `| head -1` has read its line and gone.
 fn gone_reader() -> OwnedFd {
-    let (read, write) = nix::unistd::pipe().unwrap();
+    // Close-on-exec: another test's child spawned in between must not
+    // inherit the read end and keep the pipe open.
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     drop(read);
     write
 }
