@@ -201,6 +201,36 @@ pub fn wanted(cfg: &Config) -> Vec<Wanted> {
         .collect()
 }
 
+/// For tests: the kernel's table after applying `ws`, as the kernel
+/// reports it (with the HASHED flag set).
+#[cfg(test)]
+pub(crate) fn applied(ws: &[Wanted]) -> super::model::Table {
+    use super::model::{DestLive, ServiceLive, ServiceSpec, Stats, Table, flags};
+    Table {
+        services: ws
+            .iter()
+            .map(|w| ServiceLive {
+                spec: ServiceSpec {
+                    flags: w.spec.flags | flags::HASHED,
+                    ..w.spec.clone()
+                },
+                stats: Stats::default(),
+                dests: w
+                    .dests
+                    .iter()
+                    .map(|d| DestLive {
+                        spec: d.clone(),
+                        active_conns: 0,
+                        inact_conns: 0,
+                        persist_conns: 0,
+                        stats: Stats::default(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,38 +82,14 @@ pub fn render(want: &[Wanted], live: &Table, exclusive: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipvs::model::{DestLive, ServiceLive, ServiceSpec, Stats, flags};
 
     fn wanted(text: &str) -> Vec<Wanted> {
         let c = crate::config::check_text(text, &crate::config::Selection::All);
         desired::wanted(&c.configs.first().expect("valid").1)
     }
 
-    /// The kernel's table once `w` is applied, as the kernel reports it.
     fn applied(w: &[Wanted]) -> Table {
-        Table {
-            services: w
-                .iter()
-                .map(|w| ServiceLive {
-                    spec: ServiceSpec {
-                        flags: w.spec.flags | flags::HASHED,
-                        ..w.spec.clone()
-                    },
-                    stats: Stats::default(),
-                    dests: w
-                        .dests
-                        .iter()
-                        .map(|d| DestLive {
-                            spec: d.clone(),
-                            active_conns: 0,
-                            inact_conns: 0,
-                            persist_conns: 0,
-                            stats: Stats::default(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }
+        desired::applied(w)
     }
 
     const BEFORE: &str = r#"

@@ -246,7 +246,7 @@ pub fn by_key(t: &Table) -> BTreeMap<ServiceKey, &super::model::ServiceLive> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipvs::model::{Proto, ServiceLive, Stats, TunType};
+    use crate::ipvs::model::{Proto, Stats, TunType};
 
     fn key(port: u16) -> ServiceKey {
         ServiceKey::Addr {
@@ -293,32 +293,9 @@ mod tests {
         }
     }
 
-    /// The kernel's table after applying `w` (as the kernel reports it:
-    /// with the HASHED flag set).
+    /// The kernel's table after applying `w`.
     fn live(ws: &[Wanted]) -> Table {
-        Table {
-            services: ws
-                .iter()
-                .map(|w| ServiceLive {
-                    spec: ServiceSpec {
-                        flags: w.spec.flags | crate::ipvs::model::flags::HASHED,
-                        ..w.spec.clone()
-                    },
-                    stats: Stats::default(),
-                    dests: w
-                        .dests
-                        .iter()
-                        .map(|d| DestLive {
-                            spec: d.clone(),
-                            active_conns: 0,
-                            inact_conns: 0,
-                            persist_conns: 0,
-                            stats: Stats::default(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }
+        super::super::desired::applied(ws)
     }
 
     #[test]
