@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod notify;
 pub mod packet;
 pub mod socket;
+pub mod status;
 pub mod task;
 
 /// Whether each VRRP instance is master now, by name: written by the VRRP

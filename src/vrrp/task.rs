@@ -20,7 +20,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -30,6 +29,7 @@ use super::metrics::{VrrpMetrics, metrics};
 use super::notify::{Hook, Notifier, Report};
 use super::packet::{self, Advert, Auth, Drop, Expect};
 use super::socket::{self, Datagram, Rx, Tx};
+use super::status;
 use crate::config::Config;
 use crate::config::model::{AuthKind, SyncGroup, VrrpInstance, VrrpVersion};
 use crate::config::types::{Cidr, Family};
@@ -972,34 +972,54 @@ impl Runner {
     }
 
     fn publish(&self) {
-        let mut out = serde_json::Map::new();
+        let mut instances = BTreeMap::new();
         for (name, i) in &self.insts {
-            out.insert(
+            instances.insert(
                 name.clone(),
-                json!({
-                    "state": i.fsm.state().name(),
-                    "priority": i.fsm.priority(),
-                    "base_priority": i.cfg.priority.get(),
-                    "master": i.fsm.master().map(|m| m.to_string()),
-                    "interface": i.cfg.interface.as_str(),
-                    "vrid": i.cfg.vrid.get(),
-                    "version": match i.cfg.version { VrrpVersion::V2 => 2, VrrpVersion::V3 => 3 },
-                    "advert_interval_ms": u64::try_from(i.fsm.master_interval().as_millis()).unwrap_or(u64::MAX),
-                    "virtual_addresses": i.vips.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    "fault": i.fsm.fault(),
-                    "since": humantime::format_rfc3339_seconds(i.since).to_string(),
-                    "transitions": i.transitions,
-                    "adverts": {
-                        "sent": i.sent,
-                        "received": i.received,
-                        "dropped": i.dropped,
+                status::Instance {
+                    state: i.fsm.state().name().to_string(),
+                    priority: i.fsm.priority(),
+                    base_priority: i.cfg.priority.get(),
+                    master: i.fsm.master().map(|m| m.to_string()),
+                    interface: i.cfg.interface.as_str().to_string(),
+                    vrid: i.cfg.vrid.get(),
+                    version: match i.cfg.version {
+                        VrrpVersion::V2 => 2,
+                        VrrpVersion::V3 => 3,
                     },
-                    "tracked": i.tracked.values().map(|t| json!({"what": t.what, "weight": t.weight, "up": t.up})).collect::<Vec<_>>(),
-                }),
+                    advert_interval_ms: u64::try_from(i.fsm.master_interval().as_millis())
+                        .unwrap_or(u64::MAX),
+                    virtual_addresses: i.vips.iter().map(ToString::to_string).collect(),
+                    fault: i.fsm.fault().map(str::to_string),
+                    since: humantime::format_rfc3339_seconds(i.since).to_string(),
+                    transitions: i.transitions,
+                    adverts: status::Adverts {
+                        sent: i.sent,
+                        received: i.received,
+                        dropped: i
+                            .dropped
+                            .iter()
+                            .map(|(k, v)| ((*k).to_string(), *v))
+                            .collect(),
+                    },
+                    tracked: i
+                        .tracked
+                        .values()
+                        .map(|t| status::Tracked {
+                            what: t.what.clone(),
+                            weight: t.weight,
+                            up: t.up,
+                        })
+                        .collect(),
+                },
             );
             self.metrics.state(name, i.fsm.state(), i.fsm.priority());
         }
-        self.shared.publish("vrrp", json!({ "instances": out }));
+        let status = status::VrrpStatus { instances };
+        self.shared.publish(
+            "vrrp",
+            serde_json::to_value(&status).expect("the VRRP status serializes"),
+        );
     }
 }
 
