@@ -30,7 +30,7 @@ use super::health::{Quorum, Target, Timing, Transition, spread};
 use super::probe::{Failure, Probe};
 use super::status::{self, CheckStatus, Schedule};
 use crate::config::Config;
-use crate::config::model::{Check, CheckType};
+use crate::config::model::Check;
 use crate::runtime::diff::Slice;
 use crate::runtime::status::Event;
 use crate::runtime::supervisor::{
@@ -70,10 +70,6 @@ pub struct CheckTask {
 /// How often `pharos status` gets a fresh copy of every check's state.
 const PUBLISH: Duration = Duration::from_secs(2);
 
-fn checked(c: &Check) -> bool {
-    c.kind != CheckType::None
-}
-
 /// How many checks a config runs: one per checked real server, one per
 /// stand-alone `[checks]` table (for the ready line and status).
 pub fn count(cfg: &Config) -> usize {
@@ -100,21 +96,18 @@ impl Subsystem for CheckTask {
         let mut s = Slice::new();
         for (name, svc) in &cfg.services {
             let mut members = Vec::new();
-            for (ep, rs) in &svc.real_servers {
-                let server = ep.to_string();
-                let check = rs.check.as_ref().or(svc.check.as_ref());
-                let is_checked = check.is_some_and(checked);
-                members.push((server.clone(), rs.weight.get(), is_checked));
-                if let Some(c) = check.filter(|c| checked(c)) {
+            // Each real server resolved once (config::resolve), as the IPVS
+            // task resolves it.
+            for r in crate::config::resolve::real_servers(name, svc) {
+                members.push((r.id.clone(), r.weight, r.check.is_some()));
+                if let Some(c) = r.check {
                     s.insert(
-                        format!("rs:{name}/{server}"),
+                        format!("rs:{name}/{}", r.id),
                         Item::RealServer {
                             service: name.clone(),
-                            server,
-                            ip: ep.ip,
-                            port: ep
-                                .port
-                                .or_else(|| svc.address.as_ref().and_then(|a| a.port)),
+                            server: r.id,
+                            ip: r.ip,
+                            port: r.port,
                             check: Box::new(c.clone()),
                         },
                     );

@@ -15,6 +15,7 @@
 pub mod de;
 pub mod model;
 pub mod nodes;
+pub mod resolve;
 pub mod schema;
 pub mod suggest;
 pub mod tree;

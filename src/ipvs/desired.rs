@@ -1,6 +1,8 @@
 //! What the config wants in the IPVS table: each `[services.NAME]` as the
-//! kernel's service and destinations. Weights come from the config here;
-//! the health checker (issue 8) will lower them to 0 for failed servers.
+//! kernel's service and destinations, its real servers resolved by
+//! `config::resolve` (as the check task resolves them); then
+//! [`with_health`] lowers to 0 (or leaves out) those the health board says
+//! are down.
 
 use std::time::Duration;
 
@@ -119,30 +121,25 @@ pub fn service(name: &str, s: &Service) -> Option<Wanted> {
             tun_flags: if tunnel { tun_fl } else { 0 },
         }
     };
-    let dests = s
-        .real_servers
+    // Each real server resolved once (config::resolve), as the check task
+    // resolves it: the same port, and the same board id for its health.
+    let resolved: Vec<_> = crate::config::resolve::real_servers(name, s).collect();
+    let dests = resolved
         .iter()
-        .map(|(ep, rs)| {
+        .map(|r| {
             dest(
-                ep.ip,
-                port_of(ep.port),
-                forward(rs.forwarding.unwrap_or(s.forwarding)),
-                rs.weight.get(),
-                rs.upper_threshold.unwrap_or(0),
-                rs.lower_threshold.unwrap_or(0),
+                r.ip,
+                r.port.unwrap_or(0),
+                forward(r.forwarding),
+                r.weight,
+                r.upper_threshold,
+                r.lower_threshold,
             )
         })
         .collect();
-    let checked = s
-        .real_servers
+    let checked = resolved
         .iter()
-        .map(|(ep, rs)| {
-            rs.check
-                .as_ref()
-                .or(s.check.as_ref())
-                .filter(|c| c.kind != crate::config::model::CheckType::None)
-                .map(|_| ep.to_string())
-        })
+        .map(|r| r.check.map(|_| r.id.clone()))
         .collect();
     let sorry = s
         .sorry_server

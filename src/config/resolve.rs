@@ -1,0 +1,117 @@
+//! A real server of a service resolved once: its effective port, forwarding,
+//! weight and check, and the id that names it on the health board. The check
+//! task (what to probe, where) and the IPVS task (the destination, and which
+//! board entry decides its weight) both take this, so they cannot disagree
+//! on which real servers are checked or on which port.
+
+use std::net::IpAddr;
+
+use super::model::{Check, CheckType, Forwarding, Service};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved<'a> {
+    /// The service's name (`services.NAME`).
+    pub service: &'a str,
+    /// Its id on the health board: `ip[:port]` as the config writes it.
+    pub id: String,
+    pub ip: IpAddr,
+    /// Its own port, else the service's; `None` for a port-less service.
+    pub port: Option<u16>,
+    /// Its own forwarding, else the service's.
+    pub forwarding: Forwarding,
+    pub weight: u32,
+    pub upper_threshold: u32,
+    pub lower_threshold: u32,
+    /// The check that decides its health: its own, else the service's;
+    /// `None` when it is not checked (no check, or `type = "none"`).
+    pub check: Option<&'a Check>,
+}
+
+/// Every real server of `service`, in the config's order.
+pub fn real_servers<'a>(name: &'a str, s: &'a Service) -> impl Iterator<Item = Resolved<'a>> {
+    s.real_servers.iter().map(move |(ep, rs)| Resolved {
+        service: name,
+        id: ep.to_string(),
+        ip: ep.ip,
+        port: ep.port.or_else(|| s.address.and_then(|a| a.port)),
+        forwarding: rs.forwarding.unwrap_or(s.forwarding),
+        weight: rs.weight.get(),
+        upper_threshold: rs.upper_threshold.unwrap_or(0),
+        lower_threshold: rs.lower_threshold.unwrap_or(0),
+        check: rs
+            .check
+            .as_ref()
+            .or(s.check.as_ref())
+            .filter(|c| c.kind != CheckType::None),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Selection, check_text};
+
+    #[test]
+    fn a_real_server_is_resolved_once_with_its_effective_port_forwarding_weight_and_check() {
+        let text = r#"
+[system]
+ip_forward = true
+
+[services.web]
+address = "10.0.0.1:80"
+forwarding = "dr"
+check = { type = "tcp" }
+
+[services.web.real_servers]
+"10.0.0.2" = {}
+"10.0.0.3:8080" = { weight = 3, forwarding = "nat" }
+"10.0.0.4:80" = { check = { type = "none" } }
+"10.0.0.5:80" = { check = { type = "http", path = "/health" } }
+"#;
+        let c = check_text(text, &Selection::All);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        let cfg = &c.configs[0].1;
+        let all: Vec<Resolved<'_>> = real_servers("web", &cfg.services["web"]).collect();
+        type Brief<'a> = (&'a str, Option<u16>, Forwarding, u32, Option<CheckType>);
+        let brief: Vec<Brief<'_>> = all
+            .iter()
+            .map(|r| {
+                (
+                    r.id.as_str(),
+                    r.port,
+                    r.forwarding,
+                    r.weight,
+                    r.check.map(|c| c.kind),
+                )
+            })
+            .collect();
+        assert_eq!(
+            brief,
+            [
+                (
+                    "10.0.0.2",
+                    Some(80),
+                    Forwarding::Dr,
+                    1,
+                    Some(CheckType::Tcp)
+                ),
+                (
+                    "10.0.0.3:8080",
+                    Some(8080),
+                    Forwarding::Nat,
+                    3,
+                    Some(CheckType::Tcp)
+                ),
+                ("10.0.0.4:80", Some(80), Forwarding::Dr, 1, None),
+                (
+                    "10.0.0.5:80",
+                    Some(80),
+                    Forwarding::Dr,
+                    1,
+                    Some(CheckType::Http)
+                ),
+            ]
+        );
+        assert!(all.iter().all(|r| r.service == "web"));
+    }
+}
