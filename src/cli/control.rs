@@ -3,6 +3,7 @@
 
 use crate::check::status::CheckStatus;
 use crate::ipvs::status::IpvsStatus;
+use crate::net::status::NetStatus;
 use crate::vrrp::status::VrrpStatus;
 use std::path::Path;
 use std::process::ExitCode;
@@ -100,28 +101,18 @@ pub fn human(s: &Status) -> String {
         ));
     }
     for (name, section) in &s.subsystems {
-        let typed = |r: Option<String>| {
-            r.unwrap_or_else(|| format!("\n[{name}]: a section this pharos cannot read\n"))
+        // Each section as its owner types it, rendered by that type.
+        let v = section.clone();
+        let table = match name.as_str() {
+            "net" => serde_json::from_value::<NetStatus>(v).map(|x| x.table()),
+            "vrrp" => serde_json::from_value::<VrrpStatus>(v).map(|x| x.table()),
+            "check" => serde_json::from_value::<CheckStatus>(v).map(|x| x.table()),
+            "ipvs" => serde_json::from_value::<IpvsStatus>(v).map(|x| x.table()),
+            _ => Err(serde::de::Error::custom("unknown section")),
         };
-        match name.as_str() {
-            "net" => out.push_str(&net_table(section)),
-            "vrrp" => out.push_str(&typed(
-                serde_json::from_value::<VrrpStatus>(section.clone())
-                    .ok()
-                    .map(|c| c.table()),
-            )),
-            "check" => out.push_str(&typed(
-                serde_json::from_value::<CheckStatus>(section.clone())
-                    .ok()
-                    .map(|c| c.table()),
-            )),
-            "ipvs" => out.push_str(&typed(
-                serde_json::from_value::<IpvsStatus>(section.clone())
-                    .ok()
-                    .map(|c| c.table()),
-            )),
-            _ => out.push_str(&typed(None)),
-        }
+        out.push_str(&table.unwrap_or_else(|e: serde_json::Error| {
+            format!("\n[{name}]: a section this pharos cannot read ({e})\n")
+        }));
     }
     out
 }
@@ -177,72 +168,6 @@ pub fn events(socket: &Path) -> ExitCode {
     })
 }
 
-/// The network plane's section: modules, then each sysctl with its state.
-fn net_table(net: &serde_json::Value) -> String {
-    let mut out = String::from("\nMODULE                LOADED\n");
-    for m in net["modules"].as_array().into_iter().flatten() {
-        let loaded = if m["loaded"] == true { "yes" } else { "NO" };
-        out.push_str(&format!(
-            "{:<21} {loaded}\n",
-            m["module"].as_str().unwrap_or("?")
-        ));
-    }
-    out.push_str("\nSYSCTL                                     WANT   LIVE   STATE\n");
-    for x in net["sysctls"].as_array().into_iter().flatten() {
-        out.push_str(&format!(
-            "{:<42} {:<6} {:<6} {}\n",
-            x["key"].as_str().unwrap_or("?"),
-            x["want"].as_str().unwrap_or("?"),
-            x["live"].as_str().unwrap_or("-"),
-            x["state"].as_str().unwrap_or("?")
-        ));
-    }
-    let yn = |v: &serde_json::Value| match v.as_bool() {
-        Some(true) => "yes",
-        Some(false) => "no",
-        None => "-",
-    };
-    if let Some(links) = net["links"].as_array() {
-        out.push_str("\nLINK             UP   CARRIER MTU    STATE\n");
-        for l in links {
-            out.push_str(&format!(
-                "{:<16} {:<4} {:<7} {:<6} {}\n",
-                l["name"].as_str().unwrap_or("?"),
-                yn(&l["up"]),
-                yn(&l["carrier"]),
-                l["mtu"].as_u64().map_or("-".into(), |m| m.to_string()),
-                l["state"].as_str().unwrap_or("?")
-            ));
-        }
-    }
-    if let Some(addrs) = net["addresses"].as_array() {
-        out.push_str("\nADDRESS                                  LINK             STATE\n");
-        for a in addrs {
-            out.push_str(&format!(
-                "{:<40} {:<16} {}\n",
-                a["address"].as_str().unwrap_or("?"),
-                a["link"].as_str().unwrap_or("?"),
-                a["state"].as_str().unwrap_or("?")
-            ));
-        }
-    }
-    if let Some(routes) = net["routes"].as_array() {
-        out.push_str(
-            "\nROUTE                                    VIA                      METRIC STATE\n",
-        );
-        for r in routes {
-            out.push_str(&format!(
-                "{:<40} {:<24} {:<6} {}\n",
-                r["route"].as_str().unwrap_or("?"),
-                r["via"].as_str().unwrap_or("-"),
-                r["metric"].as_u64().unwrap_or(0),
-                r["state"].as_str().unwrap_or("?")
-            ));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,7 +183,8 @@ mod tests {
             "tasks": [{ "name": "vrrp", "state": "running", "restarts": 0, "last_error": null }],
             "subsystems": {
                 "net": { "modules": [{ "module": "ip_vs", "loaded": true }],
-                         "sysctls": [{ "key": "net.ipv4.ip_forward", "want": "1", "live": "1", "state": "ok" }] },
+                         "sysctls": [{ "key": "net.ipv4.ip_forward", "want": "1", "live": "1", "state": "ok",
+                                       "from": "system.ip_forward" }] },
                 "vrrp": { "instances": { "VI_1": { "state": "master", "priority": 150,
                           "base_priority": 150, "interface": "eth0", "vrid": 51, "version": 3,
                           "advert_interval_ms": 1000, "virtual_addresses": ["192.168.199.100/24"],

@@ -15,8 +15,9 @@ use crate::config::Config;
 /// The section for `cfg` against this machine's table.
 pub fn against_live(cfg: &Config) -> String {
     let want = desired::wanted(cfg);
+    // A box without services (a real server) has no IPVS to plan.
     if want.is_empty() && !cfg.ipvs.exclusive {
-        return "ipvs\n  (no services)\n".to_string();
+        return String::new();
     }
     match Ipvs::connect().and_then(|i| i.table()) {
         Ok(t) => render(&want, &t, cfg.ipvs.exclusive),

@@ -11,5 +11,6 @@
 pub mod link;
 pub mod plan;
 pub mod route;
+pub mod status;
 pub mod sysctl;
 pub mod task;

@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::link::{self, AddrWant, LinkStep, LinkWant};
 use super::route::{self, RouteStep, RouteWant};
+use super::status::{self, KernelState, NetStatus};
 use super::sysctl::{self, Applied, Key, Want};
 use crate::config::Config;
 use crate::config::tree::{Path, Seg};
@@ -207,7 +206,7 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
             }
         }
     }
-    let sysctls: Vec<serde_json::Value> = all
+    let sysctls: Vec<status::Sysctl> = all
         .iter()
         .filter_map(|(k, v)| {
             let key = Key::parse(k.strip_prefix("sysctl:")?);
@@ -217,24 +216,39 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
                 Some(l) if l.split_whitespace().eq(v.value.split_whitespace()) => "ok",
                 Some(_) => "differs",
             };
-            Some(json!({ "key": key.to_string(), "want": v.value, "live": live, "state": state, "from": v.origin }))
+            Some(status::Sysctl {
+                key: key.to_string(),
+                want: v.value.clone(),
+                live,
+                state: state.to_string(),
+                from: v.origin.clone(),
+            })
         })
         .collect();
-    let mods: Vec<serde_json::Value> = all
+    let modules: Vec<status::Module> = all
         .keys()
         .filter_map(|k| k.strip_prefix("module:"))
-        .map(|m| json!({ "module": m, "loaded": modules::is_loaded(m) }))
+        .map(|m| status::Module {
+            module: m.to_string(),
+            loaded: modules::is_loaded(m),
+        })
         .collect();
-    let mut section = json!({ "modules": mods, "sysctls": sysctls });
-    if let (Some(obj), serde_json::Value::Object(k)) = (section.as_object_mut(), kernel) {
-        obj.extend(k);
-    }
-    shared.publish("net", section);
+    let section = NetStatus {
+        modules,
+        sysctls,
+        links: kernel.as_ref().map(|k| k.links.clone()),
+        addresses: kernel.as_ref().map(|k| k.addresses.clone()),
+        routes: kernel.map(|k| k.routes),
+    };
+    shared.publish(
+        "net",
+        serde_json::to_value(&section).expect("the net status serializes"),
+    );
 }
 
 /// Applies links, addresses and routes; returns their state as read back
 /// (`links`, `addresses`, `routes` for the status section).
-fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) -> serde_json::Value {
+fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) -> Option<KernelState> {
     let rtnl = &state.rtnl;
     let links: Vec<LinkWant> = all
         .iter()
@@ -258,7 +272,7 @@ fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) -> serde_json:
         Ok(x) => x,
         Err(e) => {
             shared.emit(Event::new("net", "rtnetlink", e));
-            return json!({});
+            return None;
         }
     };
     report_carrier(&links, &live_links, shared, &state.carriers);
@@ -275,7 +289,7 @@ fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) -> serde_json:
         Ok(x) => x,
         Err(e) => {
             shared.emit(Event::new("net", "rtnetlink", e));
-            return json!({});
+            return None;
         }
     };
     let oif = |dev: &str| links_now.iter().find(|l| l.name == dev).map(|l| l.index);
@@ -323,10 +337,10 @@ fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) -> serde_json:
         }
     }
     match rtnl.snapshot() {
-        Ok(now) => kernel_state(&links, &addrs, &routes, &now),
+        Ok(now) => Some(kernel_state(&links, &addrs, &routes, &now)),
         Err(e) => {
             shared.emit(Event::new("net", "rtnetlink", e));
-            json!({})
+            None
         }
     }
 }
@@ -446,9 +460,9 @@ fn kernel_state(
     addrs: &[AddrWant],
     routes: &[RouteWant],
     now: &crate::kernel::rtnl::Live,
-) -> serde_json::Value {
+) -> KernelState {
     let steps = link::diff(links, addrs, &now.links, &now.addrs);
-    let links_json: Vec<serde_json::Value> = links
+    let links_out: Vec<status::Link> = links
         .iter()
         .map(|w| {
             let live = now.links.iter().find(|l| l.name == w.name);
@@ -475,32 +489,32 @@ fn kernel_state(
                 Some(_) if differs.is_empty() => "ok".to_string(),
                 Some(_) => differs.join(", "),
             };
-            json!({
-                "name": w.name,
-                "up": live.map(|l| l.up),
-                "carrier": live.map(|l| l.carrier),
-                "mtu": live.map(|l| l.mtu),
-                "state": state,
-                "from": w.origin,
-            })
+            status::Link {
+                name: w.name.clone(),
+                up: live.map(|l| l.up),
+                carrier: live.map(|l| l.carrier),
+                mtu: live.map(|l| l.mtu),
+                state,
+                from: w.origin.clone(),
+            }
         })
         .collect();
-    let addrs_json: Vec<serde_json::Value> = addrs
+    let addrs_out: Vec<status::Address> = addrs
         .iter()
         .map(|a| {
             let ok = steps.iter().any(|s| {
                 matches!(s, LinkStep::Matches(m) if *m == format!("address {} on {}", a.cidr, a.iface))
             });
-            json!({
-                "address": a.cidr.to_string(),
-                "link": a.iface,
-                "state": if ok { "ok" } else { "missing" },
-                "from": a.origin,
-            })
+            status::Address {
+                address: a.cidr.to_string(),
+                link: a.iface.clone(),
+                state: if ok { "ok" } else { "missing" }.to_string(),
+                from: a.origin.clone(),
+            }
         })
         .collect();
     let oif = |dev: &str| now.links.iter().find(|l| l.name == dev).map(|l| l.index);
-    let routes_json: Vec<serde_json::Value> = route::diff(routes, &now.routes, oif)
+    let routes_out: Vec<status::Route> = route::diff(routes, &now.routes, oif)
         .into_iter()
         .filter_map(|s| {
             let (w, state) = match s {
@@ -511,16 +525,20 @@ fn kernel_state(
                 RouteStep::Del(_) => return None,
             };
             let via = w.via.map(|v| v.to_string()).or(w.dev.clone());
-            Some(json!({
-                "route": w.dst.to_string(),
-                "via": via,
-                "metric": w.metric,
-                "state": state,
-                "from": w.origin,
-            }))
+            Some(status::Route {
+                route: w.dst.to_string(),
+                via,
+                metric: w.metric,
+                state: state.to_string(),
+                from: w.origin,
+            })
         })
         .collect();
-    json!({ "links": links_json, "addresses": addrs_json, "routes": routes_json })
+    KernelState {
+        links: links_out,
+        addresses: addrs_out,
+        routes: routes_out,
+    }
 }
 
 /// Reports carrier changes of the managed links: a link going down is what
