@@ -383,44 +383,49 @@ impl Shell {
                 return;
             }
         };
-        let mut msgs = Vec::new();
+        // (what happened, whether it failed): a failure repeats every pass
+        // until fixed, so the same one is said once.
+        let mut msgs: Vec<(String, bool)> = Vec::new();
         for step in daemon_steps(&live, ifname, sync_id, master) {
             match step {
                 DaemonStep::Stop(role) => {
                     let name = role_name(role);
-                    match ipvs.call(&super::codec::del_daemon(role)) {
-                        Ok(Ok(_)) => msgs.push(format!("stopped the {name} sync daemon")),
-                        Ok(Err(e)) => msgs.push(format!(
-                            "stopping the {name} sync daemon was refused by the kernel: {e}"
-                        )),
-                        Err(e) => msgs.push(e),
-                    }
+                    msgs.push(match ipvs.call(&super::codec::del_daemon(role)) {
+                        Ok(Ok(_)) => (format!("stopped the {name} sync daemon"), false),
+                        Ok(Err(e)) => (
+                            format!(
+                                "stopping the {name} sync daemon was refused by the kernel: {e}"
+                            ),
+                            true,
+                        ),
+                        Err(e) => (e, true),
+                    });
                 }
                 DaemonStep::Start(want) => {
                     let name = role_name(want.master);
-                    match ipvs.call(&super::codec::new_daemon(&want)) {
-                        Ok(Ok(_)) => msgs.push(format!(
-                            "started the {name} sync daemon on {ifname} (sync id {sync_id})"
-                        )),
-                        Ok(Err(e)) => msgs.push(format!(
-                            "starting the {name} sync daemon on {ifname} (from `ipvs.sync`) was refused by the kernel: {e}"
-                        )),
-                        Err(e) => msgs.push(e),
-                    }
+                    msgs.push(match ipvs.call(&super::codec::new_daemon(&want)) {
+                        Ok(Ok(_)) => (
+                            format!("started the {name} sync daemon on {ifname} (sync id {sync_id})"),
+                            false,
+                        ),
+                        Ok(Err(e)) => (
+                            format!(
+                                "starting the {name} sync daemon on {ifname} (from `ipvs.sync`) was refused by the kernel: {e}"
+                            ),
+                            true,
+                        ),
+                        Err(e) => (e, true),
+                    });
                 }
             }
         }
-        for m in msgs {
-            // A refusal repeats every pass until fixed: said once.
-            if m.contains("refused") && self.last_sync_error.as_ref() == Some(&m) {
+        for (m, failed) in msgs {
+            if failed && self.last_sync_error.as_ref() == Some(&m) {
                 continue;
             }
-            if m.contains("refused") {
-                self.last_sync_error = Some(m.clone());
-            } else {
-                self.last_sync_error = None;
-            }
-            shared.emit(Event::new("ipvs", "sync", m));
+            self.last_sync_error = failed.then(|| m.clone());
+            let event = Event::new("ipvs", "sync", m);
+            shared.emit(if failed { event.error() } else { event });
         }
     }
 
