@@ -27,7 +27,7 @@ pub struct Schedule {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Target {
-    /// `SERVICE/IP:PORT` for a real server, `check:NAME` for a stand-alone check.
+    /// `rs:SERVICE/IP:PORT` for a real server, `check:NAME` for a stand-alone check.
     pub target: String,
     /// What the check does (`http GET http://10.0.0.2:80/`).
     pub check: String,

@@ -170,11 +170,8 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
         .collect();
     for (name, r) in modules::load_all(module_names) {
         if let Err(e) = r {
-            shared.emit(Event::new(
-                "net",
-                &name,
-                format!("cannot load module {name}: {e}"),
-            ));
+            shared
+                .emit(Event::new("net", &name, format!("cannot load module {name}: {e}")).error());
         }
     }
     // Links and addresses: always the whole desired set against the live
