@@ -8,6 +8,10 @@
 //! - [`task`]: the supervisor's `check` task: schedules the probes, spread
 //!   over the interval, and publishes the [`board`] that the IPVS task
 //!   (weights, sorry server) and the VRRP task (tracking) follow.
+//! - [`status`]: the typed section of `pharos status`.
+//!
+//! Which real servers are checked, and on which port, comes from
+//! `config::resolve`, as for the IPVS task.
 
 pub mod board;
 pub mod health;

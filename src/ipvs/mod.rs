@@ -7,9 +7,14 @@
 //! - [`reconcile`]: wanted against live, as operations (sans-IO).
 //! - [`task`]: the supervised task that applies them and reports.
 //! - [`render`]: the table as `ipvsadm -Ln` / `ipvsadm -Sn` print it.
+//! - [`plan`]: `pharos plan`'s IPVS section, the reconciler's diff.
+//! - [`status`]: the typed section of `pharos status`.
 //!
-//! Talks to: the kernel (family "IPVS"), the network plane (modules), the
-//! supervisor (status, events, metrics).
+//! Talks to: the kernel (family "IPVS"; `ip_vs` and the schedulers are
+//! loaded through `crate::kernel::modules`), the check task's health board
+//! (weights, sorry server) and the VRRP roles (the sync daemon), both read
+//! through what their owners publish, and the supervisor (status, events,
+//! metrics).
 
 pub mod codec;
 pub mod desired;

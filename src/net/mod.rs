@@ -1,12 +1,14 @@
 //! The network plane: sysctls, kernel modules, links (physical, VLAN, bond,
 //! bridge, macvlan, dummy, tunnels), addresses and routes.
 //!
-//! Owns everything pharos sets on the host's network configuration. Talks
-//! to the kernel (/proc/sys, and through `crate::kernel`: finit_module,
-//! rtnetlink) and to the supervisor (as the
-//! `net` task, rank 40: stopped last, since the others depend on it). Each
-//! part has a sans-IO diff between what the config wants and what the live
-//! kernel has; `pharos plan` prints that diff and the task applies it.
+//! Owns everything pharos sets on the host's network configuration (but the
+//! VRRP virtual addresses, which the VRRP task owns). Talks to the kernel
+//! (/proc/sys, and through `crate::kernel`: finit_module, rtnetlink) and to
+//! the supervisor (as the `net` task, rank 40: stopped last, since the
+//! others depend on it). Each part has a sans-IO diff between what the
+//! config wants and what the live kernel has; `pharos plan` prints that
+//! diff and the task applies it. [`status`] is its typed section of
+//! `pharos status`.
 
 pub mod link;
 pub mod plan;

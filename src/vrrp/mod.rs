@@ -8,6 +8,7 @@
 //! - [`metrics`]: the VRRP families of `/metrics`.
 //! - [`notify`]: notify hooks, run in order, without a shell, with a timeout.
 //! - [`socket`]: raw IP sockets for protocol 112.
+//! - [`status`]: the typed section of `pharos status`.
 //! - [`task`]: the supervisor's VRRP task, the IO shell that wires them up:
 //!   it adds and removes VIPs with the network plane's rtnetlink code, tells
 //!   the IPVS task its sync-daemon role ([`Roles`]), and reports to status,
