@@ -5,6 +5,7 @@
 //!
 //! ```text
 //!   net    links, addresses, routes, sysctls, modules (the kernel's network state)
+//!          ──modules (net::Modules)──► ipvs (waits for ip_vs and its schedulers)
 //!   check  ──board (check::board)──► vrrp (tracking), ipvs (weights, sorry server)
 //!   vrrp   ──roles (vrrp::Roles)───► ipvs (the sync daemon's role)
 //!   ipvs   services and real servers
@@ -27,7 +28,13 @@ pub const WIRING: Wiring = Wiring {
 fn add_tasks(sup: &mut Supervisor, cfg: &Config) {
     let board = crate::check::board::board();
     let roles = crate::vrrp::roles();
-    sup.add(NetPlane, cfg);
+    let modules = crate::net::modules();
+    sup.add(
+        NetPlane {
+            modules: modules.clone(),
+        },
+        cfg,
+    );
     sup.add(
         VrrpTask {
             health: board.clone(),
@@ -45,6 +52,7 @@ fn add_tasks(sup: &mut Supervisor, cfg: &Config) {
         IpvsTask {
             health: board,
             roles,
+            modules,
         },
         cfg,
     );

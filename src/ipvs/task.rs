@@ -60,6 +60,26 @@ pub enum Item {
 pub struct IpvsTask {
     pub health: crate::check::board::Board,
     pub roles: crate::vrrp::Roles,
+    /// The network plane loads `ip_vs` and the schedulers; a pass waits
+    /// for them (at most [`MODULE_WAIT`]).
+    pub modules: crate::net::Modules,
+}
+
+/// How long a pass waits for the network plane to load the modules it
+/// needs before it goes ahead (and the kernel says what is missing).
+const MODULE_WAIT: Duration = Duration::from_secs(10);
+
+/// The modules a set of services needs: `ip_vs` and each scheduler's.
+fn needed_modules(current: &Slice<Item>) -> std::collections::BTreeSet<String> {
+    let mut m: std::collections::BTreeSet<String> = current
+        .values()
+        .filter_map(|i| match i {
+            Item::Service(w) => Some(format!("ip_vs_{}", w.spec.scheduler)),
+            _ => None,
+        })
+        .collect();
+    m.insert("ip_vs".into());
+    m
 }
 
 impl Subsystem for IpvsTask {
@@ -117,6 +137,8 @@ impl Subsystem for IpvsTask {
             let mut wake: Option<Instant> = None;
             let mut roles = self.roles.subscribe();
             let mut health = self.health.subscribe();
+            let mut modules = self.modules.subscribe();
+            let mut waiting_since: Option<tokio::time::Instant> = None;
             loop {
                 let drain_end = crate::runtime::supervisor::sleep_until(wake);
                 tokio::select! {
@@ -144,12 +166,27 @@ impl Subsystem for IpvsTask {
                     () = drain_end => {}
                     Ok(()) = roles.changed() => {}
                     Ok(()) = health.changed() => {}
+                    Ok(()) = modules.changed() => {}
                 }
                 next_check = tokio::time::Instant::now() + RECONCILE;
                 if current.is_empty() && !shell.touched {
                     // Nothing of IPVS in the config: leave the kernel alone.
                     ctx.ready.mark("ipvs");
                     continue;
+                }
+                // The network plane loads the modules; wait for it, a while.
+                let missing = {
+                    let have = self.modules.borrow();
+                    needed_modules(&current).iter().any(|m| !have.contains(m))
+                };
+                if missing {
+                    let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() < MODULE_WAIT {
+                        next_check = (since + MODULE_WAIT).min(next_check);
+                        continue;
+                    }
+                } else {
+                    waiting_since = None;
                 }
                 let all = current.clone();
                 let shared = ctx.shared.clone();
@@ -198,11 +235,6 @@ struct Shell {
 impl Shell {
     fn connect(&mut self) -> Result<&Ipvs, String> {
         if self.ipvs.is_none() {
-            if !crate::kernel::modules::is_loaded("ip_vs") {
-                for (m, r) in crate::kernel::modules::load_all(["ip_vs"]) {
-                    r.map_err(|e| format!("loading {m}: {e}"))?;
-                }
-            }
             self.ipvs = Some(Ipvs::connect()?);
         }
         Ok(self.ipvs.as_ref().expect("just connected"))
@@ -230,23 +262,6 @@ impl Shell {
                 Item::Service(_) | Item::Sync { .. } => None,
             })
             .unwrap_or((false, None));
-        // Scheduler modules on demand (the kernel cannot autoload them here).
-        let scheds: Vec<String> = want
-            .iter()
-            .map(|w| format!("ip_vs_{}", w.spec.scheduler))
-            .filter(|m| !crate::kernel::modules::is_loaded(m))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        for (m, r) in crate::kernel::modules::load_all(scheds.iter().map(String::as_str)) {
-            if let Err(e) = r {
-                shared.emit(Event::new(
-                    "ipvs",
-                    &m,
-                    format!("cannot load scheduler module {m}: {e}"),
-                ));
-            }
-        }
         let started = Instant::now();
         let result = self.connect().and_then(|ipvs| {
             let table = ipvs.table()?;

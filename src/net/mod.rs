@@ -10,9 +10,22 @@
 //! diff and the task applies it. [`status`] is its typed section of
 //! `pharos status`.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 pub mod link;
 pub mod plan;
 pub mod route;
 pub mod status;
 pub mod sysctl;
 pub mod task;
+
+/// The kernel modules of the config that are in the kernel now (loaded or
+/// built in). The network plane alone loads modules for a config; a task
+/// that needs one (IPVS: `ip_vs` and its schedulers) waits for it here.
+pub type Modules = Arc<tokio::sync::watch::Sender<BTreeSet<String>>>;
+
+/// A new channel: nothing loaded yet.
+pub fn modules() -> Modules {
+    Arc::new(tokio::sync::watch::Sender::new(BTreeSet::new()))
+}

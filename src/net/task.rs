@@ -27,7 +27,11 @@ pub struct Item {
     pub origin: String,
 }
 
-pub struct NetPlane;
+/// The `net` task; `modules` is where it says which of the config's kernel
+/// modules are in.
+pub struct NetPlane {
+    pub modules: super::Modules,
+}
 
 const RECHECK: Duration = Duration::from_secs(30);
 
@@ -103,6 +107,7 @@ impl Subsystem for NetPlane {
                 // One rtnetlink connection for the task's life, not one per pass.
                 rtnl: crate::kernel::rtnl::Rtnl::connect()?,
                 carriers: Mutex::default(),
+                modules: self.modules.clone(),
             });
             let mut recheck = tokio::time::interval(RECHECK);
             recheck.tick().await;
@@ -159,6 +164,7 @@ struct State {
     rtnl: crate::kernel::rtnl::Rtnl,
     /// Carrier of each managed link as last seen, to report changes.
     carriers: Mutex<BTreeMap<String, bool>>,
+    modules: super::Modules,
 }
 
 /// Applies `items` (blocking: /proc/sys, finit_module, rtnetlink), then
@@ -173,6 +179,23 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
             shared
                 .emit(Event::new("net", &name, format!("cannot load module {name}: {e}")).error());
         }
+        // Which of the config's modules are in now, for the tasks that wait.
+        let present: std::collections::BTreeSet<String> = all
+            .keys()
+            .filter_map(|k| k.strip_prefix("module:"))
+            .filter(|m| {
+                matches!(
+                    modules::presence(m),
+                    modules::Presence::Loaded | modules::Presence::Builtin
+                )
+            })
+            .map(str::to_string)
+            .collect();
+        state.modules.send_if_modified(|m| {
+            let changed = *m != present;
+            *m = present;
+            changed
+        });
     }
     // Links and addresses: always the whole desired set against the live
     // kernel (an address pharos owns is only removed when no longer wanted

@@ -13,7 +13,10 @@ pub fn required_modules(cfg: &Config) -> Vec<String> {
     let mut add = |s: &str| {
         m.insert(s.to_string(), ());
     };
-    if !cfg.services.is_empty() {
+    // Any IPVS work: services, the sync daemon, table ownership, timeouts.
+    let ipvs = &cfg.ipvs;
+    if !cfg.services.is_empty() || ipvs.sync.is_some() || ipvs.exclusive || ipvs.timeouts.is_some()
+    {
         add("ip_vs");
     }
     for svc in cfg.services.values() {
