@@ -174,12 +174,24 @@ impl Subsystem for IpvsTask {
                     ctx.ready.mark("ipvs");
                     continue;
                 }
-                // The network plane loads the modules; wait for it, a while.
-                let missing = {
+                // The network plane loads the modules; wait for it, a while,
+                // as long as what is missing can be loaded at all (a kernel
+                // without them gets the kernel's answer at once).
+                let to_come = {
                     let have = self.modules.borrow();
-                    needed_modules(&current).iter().any(|m| !have.contains(m))
+                    let missing: Vec<String> = needed_modules(&current)
+                        .into_iter()
+                        .filter(|m| !have.contains(m))
+                        .collect();
+                    !missing.is_empty()
+                        && missing.iter().all(|m| {
+                            matches!(
+                                crate::kernel::modules::presence(m),
+                                crate::kernel::modules::Presence::Available
+                            )
+                        })
                 };
-                if missing {
+                if to_come {
                     let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
                     if since.elapsed() < MODULE_WAIT {
                         next_check = (since + MODULE_WAIT).min(next_check);
