@@ -38,6 +38,19 @@ pub(super) fn quote(s: &Stmt) -> String {
     out
 }
 
+/// Why a time is not imported.
+pub(super) const SECONDS: &str = "it is not a number of seconds";
+
+/// A Linux interface name, as written.
+pub(super) fn ifname(s: &str) -> Option<String> {
+    s.parse::<IfName>().is_ok().then(|| s.to_string())
+}
+
+/// A time of more than zero seconds.
+pub(super) fn nonzero_secs(s: &str) -> Option<Duration> {
+    secs(s).filter(|d| !d.is_zero())
+}
+
 /// keepalived reads times as decimal seconds.
 pub(super) fn secs(s: &str) -> Option<Duration> {
     let t = s.trim();
@@ -411,6 +424,23 @@ impl Mapper {
                 format!("`{}` not imported: {}", quote(s), why.as_ref()),
             ),
         );
+    }
+
+    /// The first argument of `s` as `parse` reads it; if there is none or
+    /// it does not parse, a note that `s` was not imported and `why`.
+    pub(super) fn parsed<T>(
+        &self,
+        s: &Stmt,
+        notes: &mut Notes,
+        key: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+        why: impl AsRef<str>,
+    ) -> Option<T> {
+        let value = s.arg(0).and_then(parse);
+        if value.is_none() {
+            self.bad(s, notes, key, why);
+        }
+        value
     }
 
     /// Declares an interface (once), in the order they are named.
