@@ -41,6 +41,19 @@ pub(super) fn quote(s: &Stmt) -> String {
 /// Why a time is not imported.
 pub(super) const SECONDS: &str = "it is not a number of seconds";
 
+/// Why a count is not imported.
+pub(super) const COUNT: &str = "it is not a count of 1 or more";
+
+/// A count of 1 or more, as keepalived takes it.
+pub(super) fn count(s: &str) -> Option<i64> {
+    int(s, 1, 1_000_000)
+}
+
+/// A value taken as written.
+pub(super) fn word(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
 /// A Linux interface name, as written.
 pub(super) fn ifname(s: &str) -> Option<String> {
     s.parse::<IfName>().is_ok().then(|| s.to_string())

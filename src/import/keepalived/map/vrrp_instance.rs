@@ -245,9 +245,7 @@ impl Mapper {
             | "garp_master_refresh"
             | "garp_interval"
             | "gna_interval") => {
-                if let Some(val) =
-                    self.parsed(c, notes, "garp", |a| Some(a.to_string()), "it has no value")
-                {
+                if let Some(val) = self.parsed(c, notes, "garp", word, "it has no value") {
                     v.garp.push((garp_key(k), val, c.loc));
                 }
             }
@@ -773,9 +771,7 @@ impl Mapper {
             .collect();
         for (k, val, loc) in all {
             let read = match k {
-                "garp_master_repeat" => int(&val, 1, 1_000_000)
-                    .map(|n| ("count", n.to_string()))
-                    .ok_or("it is not a count of 1 or more"),
+                "garp_master_repeat" => count(&val).map(|n| ("count", n.to_string())).ok_or(COUNT),
                 "garp_master_delay" => secs(&val).map(|d| ("delay", dur(d))).ok_or(SECONDS),
                 "garp_master_refresh" => match secs(&val) {
                     Some(d) if d.is_zero() => continue,
