@@ -41,6 +41,19 @@ pub(super) fn quote(s: &Stmt) -> String {
 /// Why a time is not imported.
 pub(super) const SECONDS: &str = "it is not a number of seconds";
 
+/// Why a VRRP version is not imported.
+pub(super) const VRRP_VERSION: &str = "the VRRP version is 2 or 3";
+
+/// A VRRP version pharos speaks.
+pub(super) fn vrrp_version(s: &str) -> Option<u8> {
+    int(s, 2, 3).map(|n| n as u8)
+}
+
+/// A VRID or a priority.
+pub(super) fn one_to_255(s: &str) -> Option<u8> {
+    int(s, 1, 255).map(|n| n as u8)
+}
+
 /// Why a count is not imported.
 pub(super) const COUNT: &str = "it is not a count of 1 or more";
 

@@ -20,9 +20,8 @@ impl Mapper {
                 }
             }
             "vrrp_version" => {
-                let why = "the VRRP version is 2 or 3";
-                if let Some(v) = self.parsed(s, notes, "", |v| int(v, 2, 3), why) {
-                    self.vrrp_version = Some(v as u8);
+                if let Some(v) = self.parsed(s, notes, "", vrrp_version, VRRP_VERSION) {
+                    self.vrrp_version = Some(v);
                 }
             }
             "default_interface" => {

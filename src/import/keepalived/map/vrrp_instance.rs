@@ -45,21 +45,19 @@ impl Mapper {
                 }
             }
             "virtual_router_id" => {
-                let why = "a VRID is 1 to 255";
-                if let Some(n) = self.parsed(c, notes, "", |n| int(n, 1, 255), why) {
-                    v.vrid = Some(n as u8);
+                if let Some(n) = self.parsed(c, notes, "", one_to_255, "a VRID is 1 to 255") {
+                    v.vrid = Some(n);
                 }
             }
             "priority" => {
                 let why = "a priority is 1 to 255";
-                if let Some(n) = self.parsed(c, notes, "priority", |n| int(n, 1, 255), why) {
-                    v.priority = Some(n as u8);
+                if let Some(n) = self.parsed(c, notes, "priority", one_to_255, why) {
+                    v.priority = Some(n);
                 }
             }
             "version" => {
-                let why = "the VRRP version is 2 or 3";
-                if let Some(n) = self.parsed(c, notes, "", |n| int(n, 2, 3), why) {
-                    v.version = Some((n as u8, c.loc));
+                if let Some(n) = self.parsed(c, notes, "", vrrp_version, VRRP_VERSION) {
+                    v.version = Some((n, c.loc));
                 }
             }
             "native_ipv6" => v.native_ipv6 = true,
