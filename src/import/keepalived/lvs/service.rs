@@ -46,60 +46,7 @@ impl Mapper {
             SvcKey::Addr { port, .. } => Some(port),
             SvcKey::Mark(_) => None,
         };
-        match k {
-            SvcKey::Addr { ip, port } => {
-                sec.line(
-                    "address",
-                    string(
-                        &Endpoint {
-                            ip,
-                            port: (port != 0).then_some(port),
-                        }
-                        .to_string(),
-                    ),
-                );
-                match vs.protocol {
-                    Some(Protocol::Tcp) => {}
-                    Some(Protocol::Udp) => sec.line("protocol", string("udp")),
-                    Some(Protocol::Sctp) => sec.line("protocol", string("sctp")),
-                    None => {
-                        // The note below says why; on the line it would say it twice.
-                        sec.line("protocol", string("udp"));
-                        if first {
-                            push(
-                                &mut notes,
-                                "protocol",
-                                Note::new(
-                                    vs.loc,
-                                    "no `protocol`: keepalived 2.2 reports the omission and runs a UDP service, so this import does too; if TCP was meant, keepalived never balanced it: write `protocol TCP` there or `protocol = \"tcp\"` here",
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
-            SvcKey::Mark(m) => {
-                sec.line("fwmark", m.to_string());
-                let f = if family == Family::Ipv6 {
-                    "ipv6"
-                } else {
-                    "ipv4"
-                };
-                sec.line_c(
-                    "family",
-                    string(f),
-                    "a mark has no address to tell the family by",
-                );
-            }
-        }
-        if let SvcKey::Addr { ip, .. } = k
-            && let Some(inst) = self
-                .instance_order
-                .iter()
-                .find(|n| self.instances.get(*n).is_some_and(|i| i.vips.contains(&ip)))
-        {
-            sec.line_c("vrrp", string(inst), "the VIP lives on this instance");
-        }
+        self.service_address(k, vs, family, first, &mut sec, &mut notes);
         let sched = vs.sched.unwrap_or(Scheduler::Wlc);
         sec.line("scheduler", string(sched.name()));
         let mut flags: Vec<SchedulerFlag> = Vec::new();
@@ -668,6 +615,73 @@ impl Mapper {
             sections.extend(own_tables);
         }
         sections
+    }
+
+    /// The service's address (or mark and family), its protocol, and the
+    /// VRRP instance whose VIP it is.
+    fn service_address(
+        &self,
+        k: SvcKey,
+        vs: &VsRead,
+        family: Family,
+        first: bool,
+        sec: &mut Section,
+        notes: &mut Notes,
+    ) {
+        match k {
+            SvcKey::Addr { ip, port } => {
+                sec.line(
+                    "address",
+                    string(
+                        &Endpoint {
+                            ip,
+                            port: (port != 0).then_some(port),
+                        }
+                        .to_string(),
+                    ),
+                );
+                match vs.protocol {
+                    Some(Protocol::Tcp) => {}
+                    Some(Protocol::Udp) => sec.line("protocol", string("udp")),
+                    Some(Protocol::Sctp) => sec.line("protocol", string("sctp")),
+                    None => {
+                        // The note below says why; on the line it would say it twice.
+                        sec.line("protocol", string("udp"));
+                        if first {
+                            push(
+                                notes,
+                                "protocol",
+                                Note::new(
+                                    vs.loc,
+                                    "no `protocol`: keepalived 2.2 reports the omission and runs a UDP service, so this import does too; if TCP was meant, keepalived never balanced it: write `protocol TCP` there or `protocol = \"tcp\"` here",
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            SvcKey::Mark(m) => {
+                sec.line("fwmark", m.to_string());
+                let f = if family == Family::Ipv6 {
+                    "ipv6"
+                } else {
+                    "ipv4"
+                };
+                sec.line_c(
+                    "family",
+                    string(f),
+                    "a mark has no address to tell the family by",
+                );
+            }
+        }
+        if let SvcKey::Addr { ip, .. } = k
+            && let Some(inst) = self
+                .instance_order
+                .iter()
+                .find(|n| self.instances.get(*n).is_some_and(|i| i.vips.contains(&ip)))
+        {
+            sec.line_c("vrrp", string(inst), "the VIP lives on this instance");
+        }
     }
 }
 
