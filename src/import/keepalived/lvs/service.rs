@@ -47,152 +47,7 @@ impl Mapper {
             SvcKey::Mark(_) => None,
         };
         self.service_address(k, vs, family, first, &mut sec, &mut notes);
-        let sched = vs.sched.unwrap_or(Scheduler::Wlc);
-        sec.line("scheduler", string(sched.name()));
-        let mut flags: Vec<SchedulerFlag> = Vec::new();
-        for (f, loc) in &vs.flags {
-            if !matches!(sched, Scheduler::Sh | Scheduler::Mh) {
-                if first {
-                    push(
-                        &mut notes,
-                        "scheduler",
-                        Note::new(
-                            *loc,
-                            format!(
-                                "scheduler flag not imported: flags apply to `sh` and `mh`, not `{}`",
-                                sched.name()
-                            ),
-                        ),
-                    );
-                }
-            } else if !flags.contains(f) {
-                flags.push(*f);
-            }
-        }
-        if !flags.is_empty() {
-            let fs: Vec<String> = flags
-                .iter()
-                .map(|f| {
-                    string(if *f == SchedulerFlag::Port {
-                        "port"
-                    } else {
-                        "fallback"
-                    })
-                })
-                .collect();
-            sec.line("scheduler_flags", array(&fs));
-        }
-        sec.line("forwarding", string(emit::forwarding(fwd)));
-        let mut persistence = vs.persistence;
-        if vport == Some(0) && persistence.is_none() {
-            persistence = Some(300);
-            if first {
-                push(
-                    &mut notes,
-                    "persistence",
-                    Note::new(
-                        vs.loc,
-                        "a service on all ports (port 0) needs persistence: keepalived sets 300 s, and so does this import",
-                    ),
-                );
-            }
-        }
-        if let Some(p) = persistence {
-            sec.line("persistence", dur(Duration::from_secs(u64::from(p))));
-        }
-        if let Some((mask, loc)) = &vs.netmask {
-            match (persistence, netmask_prefix(mask, family)) {
-                (Some(_), Some(prefix)) => sec.line("persistence_netmask", prefix.to_string()),
-                (None, _) if first => push(
-                    &mut notes,
-                    "",
-                    Note::new(
-                        *loc,
-                        "`persistence_granularity` not imported: it needs `persistence_timeout`",
-                    ),
-                ),
-                (_, None) if first => push(
-                    &mut notes,
-                    "",
-                    Note::new(
-                        *loc,
-                        format!(
-                            "`persistence_granularity {mask}` not imported: it is not a netmask or prefix length for {family}"
-                        ),
-                    ),
-                ),
-                _ => {}
-            }
-        }
-        if let Some(loc) = vs.ops {
-            if vs.protocol.unwrap_or(NO_PROTOCOL) == Protocol::Udp && vport.is_some() {
-                sec.line("one_packet", "true");
-            } else if vport.is_none() && first {
-                push(
-                    &mut notes,
-                    "",
-                    Note::new(
-                        loc,
-                        "`ops` not imported: pharos schedules one packet at a time for UDP services by address only",
-                    ),
-                );
-            } else if first {
-                push(
-                    &mut notes,
-                    "",
-                    Note::new(
-                        loc,
-                        "`ops` not imported: one-packet scheduling is for UDP services (keepalived drops it too)",
-                    ),
-                );
-            }
-        }
-        if let Some((ip, port, loc)) = vs.sorry {
-            if Family::of(&ip) != family {
-                if first {
-                    push(
-                        &mut notes,
-                        "",
-                        Note::new(
-                            loc,
-                            format!(
-                                "`sorry_server {ip}` not imported: it is not {family} like the service"
-                            ),
-                        ),
-                    );
-                }
-            } else {
-                let port = match (fwd, vport) {
-                    (Forwarding::Nat, Some(v)) if port == 0 => v,
-                    (Forwarding::Nat, _) => port,
-                    (_, Some(v)) => {
-                        if port != 0 && port != v && first {
-                            push(
-                                &mut notes,
-                                "sorry_server",
-                                Note::new(
-                                    loc,
-                                    format!(
-                                        "sorry server port {port} became {v}: keepalived sends DR and TUN traffic to the service's port"
-                                    ),
-                                ),
-                            );
-                        }
-                        v
-                    }
-                    (_, None) => 0,
-                };
-                let ep = Endpoint {
-                    ip,
-                    port: (port != 0).then_some(port),
-                };
-                sec.line_c(
-                    "sorry_server",
-                    string(&ep.to_string()),
-                    "used while no real server is up",
-                );
-            }
-        }
+        service_policy(vs, k, family, fwd, first, &mut sec, &mut notes);
 
         // Real servers, as keepalived would add them.
         let defaults = vs.defaults;
@@ -681,6 +536,169 @@ impl Mapper {
                 .find(|n| self.instances.get(*n).is_some_and(|i| i.vips.contains(&ip)))
         {
             sec.line_c("vrrp", string(inst), "the VIP lives on this instance");
+        }
+    }
+}
+
+/// The service's scheduler and its flags, forwarding, persistence,
+/// one-packet scheduling and sorry server.
+fn service_policy(
+    vs: &VsRead,
+    k: SvcKey,
+    family: Family,
+    fwd: Forwarding,
+    first: bool,
+    sec: &mut Section,
+    notes: &mut Notes,
+) {
+    let vport = match k {
+        SvcKey::Addr { port, .. } => Some(port),
+        SvcKey::Mark(_) => None,
+    };
+    let sched = vs.sched.unwrap_or(Scheduler::Wlc);
+    sec.line("scheduler", string(sched.name()));
+    let mut flags: Vec<SchedulerFlag> = Vec::new();
+    for (f, loc) in &vs.flags {
+        if !matches!(sched, Scheduler::Sh | Scheduler::Mh) {
+            if first {
+                push(
+                    notes,
+                    "scheduler",
+                    Note::new(
+                        *loc,
+                        format!(
+                            "scheduler flag not imported: flags apply to `sh` and `mh`, not `{}`",
+                            sched.name()
+                        ),
+                    ),
+                );
+            }
+        } else if !flags.contains(f) {
+            flags.push(*f);
+        }
+    }
+    if !flags.is_empty() {
+        let fs: Vec<String> = flags
+            .iter()
+            .map(|f| {
+                string(if *f == SchedulerFlag::Port {
+                    "port"
+                } else {
+                    "fallback"
+                })
+            })
+            .collect();
+        sec.line("scheduler_flags", array(&fs));
+    }
+    sec.line("forwarding", string(emit::forwarding(fwd)));
+    let mut persistence = vs.persistence;
+    if vport == Some(0) && persistence.is_none() {
+        persistence = Some(300);
+        if first {
+            push(
+                notes,
+                "persistence",
+                Note::new(
+                    vs.loc,
+                    "a service on all ports (port 0) needs persistence: keepalived sets 300 s, and so does this import",
+                ),
+            );
+        }
+    }
+    if let Some(p) = persistence {
+        sec.line("persistence", dur(Duration::from_secs(u64::from(p))));
+    }
+    if let Some((mask, loc)) = &vs.netmask {
+        match (persistence, netmask_prefix(mask, family)) {
+            (Some(_), Some(prefix)) => sec.line("persistence_netmask", prefix.to_string()),
+            (None, _) if first => push(
+                notes,
+                "",
+                Note::new(
+                    *loc,
+                    "`persistence_granularity` not imported: it needs `persistence_timeout`",
+                ),
+            ),
+            (_, None) if first => push(
+                notes,
+                "",
+                Note::new(
+                    *loc,
+                    format!(
+                        "`persistence_granularity {mask}` not imported: it is not a netmask or prefix length for {family}"
+                    ),
+                ),
+            ),
+            _ => {}
+        }
+    }
+    if let Some(loc) = vs.ops {
+        if vs.protocol.unwrap_or(NO_PROTOCOL) == Protocol::Udp && vport.is_some() {
+            sec.line("one_packet", "true");
+        } else if vport.is_none() && first {
+            push(
+                notes,
+                "",
+                Note::new(
+                    loc,
+                    "`ops` not imported: pharos schedules one packet at a time for UDP services by address only",
+                ),
+            );
+        } else if first {
+            push(
+                notes,
+                "",
+                Note::new(
+                    loc,
+                    "`ops` not imported: one-packet scheduling is for UDP services (keepalived drops it too)",
+                ),
+            );
+        }
+    }
+    if let Some((ip, port, loc)) = vs.sorry {
+        if Family::of(&ip) != family {
+            if first {
+                push(
+                    notes,
+                    "",
+                    Note::new(
+                        loc,
+                        format!(
+                            "`sorry_server {ip}` not imported: it is not {family} like the service"
+                        ),
+                    ),
+                );
+            }
+        } else {
+            let port = match (fwd, vport) {
+                (Forwarding::Nat, Some(v)) if port == 0 => v,
+                (Forwarding::Nat, _) => port,
+                (_, Some(v)) => {
+                    if port != 0 && port != v && first {
+                        push(
+                            notes,
+                            "sorry_server",
+                            Note::new(
+                                loc,
+                                format!(
+                                    "sorry server port {port} became {v}: keepalived sends DR and TUN traffic to the service's port"
+                                ),
+                            ),
+                        );
+                    }
+                    v
+                }
+                (_, None) => 0,
+            };
+            let ep = Endpoint {
+                ip,
+                port: (port != 0).then_some(port),
+            };
+            sec.line_c(
+                "sorry_server",
+                string(&ep.to_string()),
+                "used while no real server is up",
+            );
         }
     }
 }
