@@ -80,61 +80,7 @@ impl Mapper {
                 }
                 continue;
             }
-            let mut old_port = None;
-            let port = match (vport, rfwd) {
-                (Some(v), Forwarding::Nat) => {
-                    if v == 0 && rs.port != 0 {
-                        if first {
-                            rs_notes.push(Note::new(
-                                rs.loc,
-                                format!(
-                                    "real server port {} dropped: the service takes all ports",
-                                    rs.port
-                                ),
-                            ));
-                        }
-                        old_port = Some(rs.port);
-                        0
-                    } else if rs.port == 0 {
-                        v
-                    } else {
-                        rs.port
-                    }
-                }
-                (Some(v), _) => {
-                    if rs.port != 0 && rs.port != v {
-                        if first {
-                            rs_notes.push(Note::new(
-                                rs.loc,
-                                format!("real server port {} became {}: keepalived sends DR and TUN traffic to the service's port (its check still probes {})", rs.port, if v == 0 { "none".to_string() } else { v.to_string() }, rs.port),
-                            ));
-                        }
-                        old_port = Some(rs.port);
-                    }
-                    v
-                }
-                (None, Forwarding::Nat) => rs.port,
-                (None, _) => {
-                    if rs.port != 0 {
-                        if first {
-                            let probes = if rs.checks.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" (its check still probes {})", rs.port)
-                            };
-                            rs_notes.push(Note::new(
-                                rs.loc,
-                                format!(
-                                    "real server port {} dropped: DR and TUN send a firewall-mark service's traffic to the port the client used{probes}",
-                                    rs.port
-                                ),
-                            ));
-                        }
-                        old_port = Some(rs.port);
-                    }
-                    0
-                }
-            };
+            let (port, old_port) = rs_port(rs, vport, rfwd, first, &mut rs_notes);
             let ep = Endpoint {
                 ip: rs.ip,
                 port: (port != 0).then_some(port),
@@ -538,6 +484,73 @@ impl Mapper {
             sec.line_c("vrrp", string(inst), "the VIP lives on this instance");
         }
     }
+}
+
+/// The port keepalived sends a real server's traffic to, and the port it
+/// was written with where that differs (its check still probes it).
+fn rs_port(
+    rs: &RsRead,
+    vport: Option<u16>,
+    rfwd: Forwarding,
+    first: bool,
+    rs_notes: &mut Vec<Note>,
+) -> (u16, Option<u16>) {
+    let mut old_port = None;
+    let port = match (vport, rfwd) {
+        (Some(v), Forwarding::Nat) => {
+            if v == 0 && rs.port != 0 {
+                if first {
+                    rs_notes.push(Note::new(
+                        rs.loc,
+                        format!(
+                            "real server port {} dropped: the service takes all ports",
+                            rs.port
+                        ),
+                    ));
+                }
+                old_port = Some(rs.port);
+                0
+            } else if rs.port == 0 {
+                v
+            } else {
+                rs.port
+            }
+        }
+        (Some(v), _) => {
+            if rs.port != 0 && rs.port != v {
+                if first {
+                    rs_notes.push(Note::new(
+                        rs.loc,
+                        format!("real server port {} became {}: keepalived sends DR and TUN traffic to the service's port (its check still probes {})", rs.port, if v == 0 { "none".to_string() } else { v.to_string() }, rs.port),
+                    ));
+                }
+                old_port = Some(rs.port);
+            }
+            v
+        }
+        (None, Forwarding::Nat) => rs.port,
+        (None, _) => {
+            if rs.port != 0 {
+                if first {
+                    let probes = if rs.checks.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (its check still probes {})", rs.port)
+                    };
+                    rs_notes.push(Note::new(
+                        rs.loc,
+                        format!(
+                            "real server port {} dropped: DR and TUN send a firewall-mark service's traffic to the port the client used{probes}",
+                            rs.port
+                        ),
+                    ));
+                }
+                old_port = Some(rs.port);
+            }
+            0
+        }
+    };
+    (port, old_port)
 }
 
 /// The service's scheduler and its flags, forwarding, persistence,
