@@ -50,7 +50,6 @@ impl Mapper {
         service_policy(vs, k, family, fwd, first, &mut sec, &mut notes);
 
         // Real servers, as keepalived would add them.
-        let defaults = vs.defaults;
         let mut servers: Vec<Placed<'_>> = Vec::new();
         let mut added = std::collections::HashSet::new();
         for rs in &vs.rs {
@@ -91,57 +90,7 @@ impl Mapper {
                 }
                 continue;
             }
-            // Its check: the first one pharos has.
-            let mut check = None;
-            for (i, c) in rs.checks.iter().enumerate() {
-                if i > 0 {
-                    if first {
-                        rs_notes.push(Note::new(c.loc, format!("`{}` not imported: pharos has one check per real server, and this one's is its {}", c.name, rs.checks[0].name)));
-                    }
-                    continue;
-                }
-                let d = c.own.over(rs.defaults).over(defaults);
-                let mut spec = c.spec.clone();
-                let mut check_notes = Vec::new();
-                spec.interval = d.delay_loop.unwrap_or(Duration::from_secs(60));
-                if spec.timeout.is_none() {
-                    spec.timeout = d.connect_timeout;
-                }
-                spec.retries = d.retry;
-                spec.retry_delay = d.delay_before_retry;
-                match c.kind {
-                    CheckType::Http | CheckType::Https if spec.retry_delay.is_none() => {
-                        spec.retry_delay = Some(Duration::from_secs(3));
-                    }
-                    CheckType::Dns => {
-                        spec.retries = spec.retries.or(Some(3));
-                        spec.retry_delay = spec.retry_delay.or(Some(spec.interval));
-                    }
-                    _ => {}
-                }
-                if matches!(c.kind, CheckType::Http | CheckType::Https) && spec.host.is_none() {
-                    spec.host = rs.vhost.clone().or_else(|| vs.vhost.clone());
-                }
-                if spec.uses_port() && spec.port.is_none() {
-                    if let Some(p) = old_port {
-                        spec.port = Some(p);
-                    } else if ep.port.is_none()
-                        && matches!(spec.kind, CheckType::Tcp | CheckType::Udp)
-                    {
-                        if first {
-                            rs_notes.push(Note::new(c.loc, format!("`{}` not imported: the real server has no port, so the check needs `connect_port`; it stays up unchecked", c.name)));
-                        }
-                        continue;
-                    }
-                }
-                if first && d.delay_loop.is_none() {
-                    check_notes.push(Note::new(
-                        c.loc,
-                        "no delay_loop: keepalived's default, 60s between checks".to_string(),
-                    ));
-                }
-                check = Some((spec, check_notes));
-            }
+            let check = rs_check(vs, rs, ep, old_port, first, &mut rs_notes);
             servers.push((ep, rs, check, rs_notes));
         }
 
@@ -484,6 +433,68 @@ impl Mapper {
             sec.line_c("vrrp", string(inst), "the VIP lives on this instance");
         }
     }
+}
+
+/// A real server's check: the first one pharos has, with the timings it
+/// takes from the real server, the virtual server and keepalived's defaults.
+fn rs_check(
+    vs: &VsRead,
+    rs: &RsRead,
+    ep: Endpoint,
+    old_port: Option<u16>,
+    first: bool,
+    rs_notes: &mut Vec<Note>,
+) -> Option<(CheckSpec, Vec<Note>)> {
+    let defaults = vs.defaults;
+    let mut check = None;
+    for (i, c) in rs.checks.iter().enumerate() {
+        if i > 0 {
+            if first {
+                rs_notes.push(Note::new(c.loc, format!("`{}` not imported: pharos has one check per real server, and this one's is its {}", c.name, rs.checks[0].name)));
+            }
+            continue;
+        }
+        let d = c.own.over(rs.defaults).over(defaults);
+        let mut spec = c.spec.clone();
+        let mut check_notes = Vec::new();
+        spec.interval = d.delay_loop.unwrap_or(Duration::from_secs(60));
+        if spec.timeout.is_none() {
+            spec.timeout = d.connect_timeout;
+        }
+        spec.retries = d.retry;
+        spec.retry_delay = d.delay_before_retry;
+        match c.kind {
+            CheckType::Http | CheckType::Https if spec.retry_delay.is_none() => {
+                spec.retry_delay = Some(Duration::from_secs(3));
+            }
+            CheckType::Dns => {
+                spec.retries = spec.retries.or(Some(3));
+                spec.retry_delay = spec.retry_delay.or(Some(spec.interval));
+            }
+            _ => {}
+        }
+        if matches!(c.kind, CheckType::Http | CheckType::Https) && spec.host.is_none() {
+            spec.host = rs.vhost.clone().or_else(|| vs.vhost.clone());
+        }
+        if spec.uses_port() && spec.port.is_none() {
+            if let Some(p) = old_port {
+                spec.port = Some(p);
+            } else if ep.port.is_none() && matches!(spec.kind, CheckType::Tcp | CheckType::Udp) {
+                if first {
+                    rs_notes.push(Note::new(c.loc, format!("`{}` not imported: the real server has no port, so the check needs `connect_port`; it stays up unchecked", c.name)));
+                }
+                continue;
+            }
+        }
+        if first && d.delay_loop.is_none() {
+            check_notes.push(Note::new(
+                c.loc,
+                "no delay_loop: keepalived's default, 60s between checks".to_string(),
+            ));
+        }
+        check = Some((spec, check_notes));
+    }
+    check
 }
 
 /// The port keepalived sends a real server's traffic to, and the port it
