@@ -222,52 +222,8 @@ impl Mapper {
             ));
         }
 
-        // The service's check: the one most real servers have, if at
-        // least two share it (or there is one real server).
-        let svc_check: Option<CheckSpec> = most_common(
-            servers
-                .iter()
-                .filter_map(|(_, _, c, _)| c.as_ref().map(|(s, _)| s.clone())),
-        )
-        .filter(|c| {
-            servers.len() == 1
-                || servers
-                    .iter()
-                    .filter(|(_, _, x, _)| x.as_ref().is_some_and(|(s, _)| s == c))
-                    .count()
-                    > 1
-        });
-        let mut check_notes: Vec<Note> = Vec::new();
+        let (svc_check, check_section) = shared_check(name, &mut servers, &mut sec, &mut notes);
         let mut sections = Vec::new();
-        let mut check_section = None;
-        if let Some(c) = &svc_check {
-            for (_, _, cs, _) in &mut servers {
-                if let Some((s, n)) = cs
-                    && s == c
-                {
-                    for note in n.drain(..) {
-                        if !check_notes.iter().any(|x| x.message == note.message) {
-                            check_notes.push(note);
-                        }
-                    }
-                }
-            }
-            let pairs = c.pairs();
-            let text = inline(&pairs);
-            if text.len() + "check = ".len() <= MAX_INLINE {
-                sec.line("check", text);
-                for n in check_notes.drain(..) {
-                    push(&mut notes, "check", n);
-                }
-            } else {
-                let mut cs = Section::new(&["services", name, "check"]);
-                for (kk, v) in pairs {
-                    cs.line(kk, v);
-                }
-                cs.lead.extend(check_notes.drain(..).map(Comment::Note));
-                check_section = Some(cs);
-            }
-        }
 
         sec.place(notes);
         sections.push(sec);
@@ -433,6 +389,61 @@ impl Mapper {
             sec.line_c("vrrp", string(inst), "the VIP lives on this instance");
         }
     }
+}
+
+/// The service's check: the one most real servers have, if at least two
+/// share it (or there is one real server); on the service's line if it is
+/// short, else in a table of its own, which comes back.
+fn shared_check(
+    name: &str,
+    servers: &mut [Placed<'_>],
+    sec: &mut Section,
+    notes: &mut Notes,
+) -> (Option<CheckSpec>, Option<Section>) {
+    let svc_check: Option<CheckSpec> = most_common(
+        servers
+            .iter()
+            .filter_map(|(_, _, c, _)| c.as_ref().map(|(s, _)| s.clone())),
+    )
+    .filter(|c| {
+        servers.len() == 1
+            || servers
+                .iter()
+                .filter(|(_, _, x, _)| x.as_ref().is_some_and(|(s, _)| s == c))
+                .count()
+                > 1
+    });
+    let mut check_notes: Vec<Note> = Vec::new();
+    let mut check_section = None;
+    if let Some(c) = &svc_check {
+        for (_, _, cs, _) in servers.iter_mut() {
+            if let Some((s, n)) = cs
+                && s == c
+            {
+                for note in n.drain(..) {
+                    if !check_notes.iter().any(|x| x.message == note.message) {
+                        check_notes.push(note);
+                    }
+                }
+            }
+        }
+        let pairs = c.pairs();
+        let text = inline(&pairs);
+        if text.len() + "check = ".len() <= MAX_INLINE {
+            sec.line("check", text);
+            for n in check_notes.drain(..) {
+                push(notes, "check", n);
+            }
+        } else {
+            let mut cs = Section::new(&["services", name, "check"]);
+            for (kk, v) in pairs {
+                cs.line(kk, v);
+            }
+            cs.lead.extend(check_notes.drain(..).map(Comment::Note));
+            check_section = Some(cs);
+        }
+    }
+    (svc_check, check_section)
 }
 
 /// A real server's check: the first one pharos has, with the timings it
