@@ -42,57 +42,10 @@ impl Mapper {
                 (Forwarding::Nat, None)
             }
         };
-        let vport = match k {
-            SvcKey::Addr { port, .. } => Some(port),
-            SvcKey::Mark(_) => None,
-        };
         self.service_address(k, vs, family, first, &mut sec, &mut notes);
         service_policy(vs, k, family, fwd, first, &mut sec, &mut notes);
 
-        // Real servers, as keepalived would add them.
-        let mut servers: Vec<Placed<'_>> = Vec::new();
-        let mut added = std::collections::HashSet::new();
-        for rs in &vs.rs {
-            let mut rs_notes: Vec<Note> = if first { rs.notes.clone() } else { Vec::new() };
-            let rfwd = rs.fwd.unwrap_or(fwd);
-            if Family::of(&rs.ip) != family && rfwd != Forwarding::Tun {
-                if first {
-                    sec.tail.push(Comment::Note(Note::new(
-                        rs.loc,
-                        format!(
-                            "real server {} not imported: it is {} but the service is {family}",
-                            rs.ip,
-                            Family::of(&rs.ip)
-                        ),
-                    )));
-                }
-                continue;
-            }
-            if let SvcKey::Addr { ip, .. } = k
-                && ip == rs.ip
-            {
-                if first {
-                    sec.tail.push(Comment::Note(Note::new(
-                        rs.loc,
-                        format!("real server {} not imported: it is the VIP itself", rs.ip),
-                    )));
-                }
-                continue;
-            }
-            let (port, old_port) = rs_port(rs, vport, rfwd, first, &mut rs_notes);
-            let ep = Endpoint {
-                ip: rs.ip,
-                port: (port != 0).then_some(port),
-            };
-            if !added.insert(ep) {
-                if first {
-                    sec.tail.push(Comment::Note(Note::new(rs.loc, format!("real server {ep} not imported: it is listed before (keepalived drops it too)"))));
-                }
-                continue;
-            }
-            let check = rs_check(vs, rs, ep, old_port, first, &mut rs_notes);
-            servers.push((ep, rs, check, rs_notes));
-        }
+        let mut servers = real_servers(vs, k, family, fwd, first, &mut sec);
 
         // What the real servers imported need: IP forwarding for NAT, the
         // tunnel (right after `forwarding`) for TUN.
@@ -391,6 +344,63 @@ impl Mapper {
     }
 }
 
+/// The real servers, as keepalived would add them: each once, of the
+/// service's family, on the port keepalived sends to, with its check.
+fn real_servers<'a>(
+    vs: &'a VsRead,
+    k: SvcKey,
+    family: Family,
+    fwd: Forwarding,
+    first: bool,
+    sec: &mut Section,
+) -> Vec<Placed<'a>> {
+    let vport = service_port(k);
+    let mut servers: Vec<Placed<'a>> = Vec::new();
+    let mut added = std::collections::HashSet::new();
+    for rs in &vs.rs {
+        let mut rs_notes: Vec<Note> = if first { rs.notes.clone() } else { Vec::new() };
+        let rfwd = rs.fwd.unwrap_or(fwd);
+        if Family::of(&rs.ip) != family && rfwd != Forwarding::Tun {
+            if first {
+                sec.tail.push(Comment::Note(Note::new(
+                    rs.loc,
+                    format!(
+                        "real server {} not imported: it is {} but the service is {family}",
+                        rs.ip,
+                        Family::of(&rs.ip)
+                    ),
+                )));
+            }
+            continue;
+        }
+        if let SvcKey::Addr { ip, .. } = k
+            && ip == rs.ip
+        {
+            if first {
+                sec.tail.push(Comment::Note(Note::new(
+                    rs.loc,
+                    format!("real server {} not imported: it is the VIP itself", rs.ip),
+                )));
+            }
+            continue;
+        }
+        let (port, old_port) = rs_port(rs, vport, rfwd, first, &mut rs_notes);
+        let ep = Endpoint {
+            ip: rs.ip,
+            port: (port != 0).then_some(port),
+        };
+        if !added.insert(ep) {
+            if first {
+                sec.tail.push(Comment::Note(Note::new(rs.loc, format!("real server {ep} not imported: it is listed before (keepalived drops it too)"))));
+            }
+            continue;
+        }
+        let check = rs_check(vs, rs, ep, old_port, first, &mut rs_notes);
+        servers.push((ep, rs, check, rs_notes));
+    }
+    servers
+}
+
 /// The service's check: the one most real servers have, if at least two
 /// share it (or there is one real server); on the service's line if it is
 /// short, else in a table of its own, which comes back.
@@ -586,10 +596,7 @@ fn service_policy(
     sec: &mut Section,
     notes: &mut Notes,
 ) {
-    let vport = match k {
-        SvcKey::Addr { port, .. } => Some(port),
-        SvcKey::Mark(_) => None,
-    };
+    let vport = service_port(k);
     let sched = vs.sched.unwrap_or(Scheduler::Wlc);
     sec.line("scheduler", string(sched.name()));
     let mut flags: Vec<SchedulerFlag> = Vec::new();
@@ -750,4 +757,12 @@ pub(super) fn netmask_prefix(m: &str, family: Family) -> Option<u8> {
     let bits = u32::from(mask);
     let ones = bits.leading_ones();
     (bits.checked_shl(ones).unwrap_or(0) == 0).then_some(ones as u8)
+}
+
+/// The service's port; a firewall-mark service has none.
+fn service_port(k: SvcKey) -> Option<u16> {
+    match k {
+        SvcKey::Addr { port, .. } => Some(port),
+        SvcKey::Mark(_) => None,
+    }
 }
