@@ -88,60 +88,7 @@ impl Mapper {
             );
         }
 
-        // Quorum, as keepalived bounds it.
-        let total: u64 = servers
-            .iter()
-            .map(|(_, rs, ..)| u64::from(rs.weight.or(vs.weight).unwrap_or(1)))
-            .sum();
-        if let Some((q, loc)) = vs.quorum {
-            let q2 = u64::from(q).min(total);
-            if q2 == 0 {
-                if first {
-                    push(
-                        &mut notes,
-                        "",
-                        Note::new(
-                            loc,
-                            "`quorum` not imported: the real servers' weights sum to 0",
-                        ),
-                    );
-                }
-            } else {
-                if q2 != u64::from(q) && first {
-                    push(
-                        &mut notes,
-                        "quorum",
-                        Note::new(
-                            loc,
-                            format!(
-                                "quorum {q} became {q2}, the real servers' total weight, as keepalived lowers it"
-                            ),
-                        ),
-                    );
-                }
-                sec.line("quorum", q2.to_string());
-                if let Some(h) = vs.hysteresis
-                    && h > 0
-                {
-                    let h2 = u64::from(h).min(q2 - 1);
-                    if h2 != u64::from(h) && first {
-                        push(
-                            &mut notes,
-                            "quorum",
-                            Note::new(
-                                loc,
-                                format!(
-                                    "hysteresis {h} became {h2}: keepalived keeps it below the quorum"
-                                ),
-                            ),
-                        );
-                    }
-                    if h2 > 0 {
-                        sec.line("hysteresis", h2.to_string());
-                    }
-                }
-            }
-        }
+        quorum(vs, &servers, first, &mut sec, &mut notes);
 
         // What happens to a failed real server: the most common choice.
         let inhibit = |rs: &RsRead| rs.inhibit.or(vs.inhibit).unwrap_or(false);
@@ -340,6 +287,64 @@ impl Mapper {
                 .find(|n| self.instances.get(*n).is_some_and(|i| i.vips.contains(&ip)))
         {
             sec.line_c("vrrp", string(inst), "the VIP lives on this instance");
+        }
+    }
+}
+
+/// The quorum and hysteresis, as keepalived bounds them by the real
+/// servers' total weight.
+fn quorum(vs: &VsRead, servers: &[Placed<'_>], first: bool, sec: &mut Section, notes: &mut Notes) {
+    let total: u64 = servers
+        .iter()
+        .map(|(_, rs, ..)| u64::from(rs.weight.or(vs.weight).unwrap_or(1)))
+        .sum();
+    if let Some((q, loc)) = vs.quorum {
+        let q2 = u64::from(q).min(total);
+        if q2 == 0 {
+            if first {
+                push(
+                    notes,
+                    "",
+                    Note::new(
+                        loc,
+                        "`quorum` not imported: the real servers' weights sum to 0",
+                    ),
+                );
+            }
+        } else {
+            if q2 != u64::from(q) && first {
+                push(
+                    notes,
+                    "quorum",
+                    Note::new(
+                        loc,
+                        format!(
+                            "quorum {q} became {q2}, the real servers' total weight, as keepalived lowers it"
+                        ),
+                    ),
+                );
+            }
+            sec.line("quorum", q2.to_string());
+            if let Some(h) = vs.hysteresis
+                && h > 0
+            {
+                let h2 = u64::from(h).min(q2 - 1);
+                if h2 != u64::from(h) && first {
+                    push(
+                        notes,
+                        "quorum",
+                        Note::new(
+                            loc,
+                            format!(
+                                "hysteresis {h} became {h2}: keepalived keeps it below the quorum"
+                            ),
+                        ),
+                    );
+                }
+                if h2 > 0 {
+                    sec.line("hysteresis", h2.to_string());
+                }
+            }
         }
     }
 }
