@@ -16,7 +16,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::doc::{Comment, Line, Note, Section, array, inline, key, string};
 use super::keywords::{Cx, RS_KW, VS_KW, known};
-use super::map::{Mapper, Notes, command_words, dur, int, pharos_argv, push, quote, secs};
+use super::map::{
+    Mapper, Notes, SECONDS, command_words, dur, int, nonzero_secs, pharos_argv, push, quote, secs,
+    word,
+};
 use super::parse::{Loc, Stmt};
 use crate::config::model::{CheckType, Forwarding, Protocol, Scheduler, SchedulerFlag};
 use crate::config::types::{Duration, Endpoint, Family, StatusRange};

@@ -38,6 +38,45 @@ pub(super) fn quote(s: &Stmt) -> String {
     out
 }
 
+/// Why a time is not imported.
+pub(super) const SECONDS: &str = "it is not a number of seconds";
+
+/// Why a VRRP version is not imported.
+pub(super) const VRRP_VERSION: &str = "the VRRP version is 2 or 3";
+
+/// A VRRP version pharos speaks.
+pub(super) fn vrrp_version(s: &str) -> Option<u8> {
+    int(s, 2, 3).map(|n| n as u8)
+}
+
+/// A VRID or a priority.
+pub(super) fn one_to_255(s: &str) -> Option<u8> {
+    int(s, 1, 255).map(|n| n as u8)
+}
+
+/// Why a count is not imported.
+pub(super) const COUNT: &str = "it is not a count of 1 or more";
+
+/// A count of 1 or more, as keepalived takes it.
+pub(super) fn count(s: &str) -> Option<i64> {
+    int(s, 1, 1_000_000)
+}
+
+/// A value taken as written.
+pub(super) fn word(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
+/// A Linux interface name, as written.
+pub(super) fn ifname(s: &str) -> Option<String> {
+    s.parse::<IfName>().is_ok().then(|| s.to_string())
+}
+
+/// A time of more than zero seconds.
+pub(super) fn nonzero_secs(s: &str) -> Option<Duration> {
+    secs(s).filter(|d| !d.is_zero())
+}
+
 /// keepalived reads times as decimal seconds.
 pub(super) fn secs(s: &str) -> Option<Duration> {
     let t = s.trim();
@@ -411,6 +450,23 @@ impl Mapper {
                 format!("`{}` not imported: {}", quote(s), why.as_ref()),
             ),
         );
+    }
+
+    /// The first argument of `s` as `parse` reads it; if there is none or
+    /// it does not parse, a note that `s` was not imported and `why`.
+    pub(super) fn parsed<T>(
+        &self,
+        s: &Stmt,
+        notes: &mut Notes,
+        key: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+        why: impl AsRef<str>,
+    ) -> Option<T> {
+        let value = s.arg(0).and_then(parse);
+        if value.is_none() {
+            self.bad(s, notes, key, why);
+        }
+        value
     }
 
     /// Declares an interface (once), in the order they are named.

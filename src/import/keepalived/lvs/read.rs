@@ -15,9 +15,10 @@ impl Mapper {
         while let Some(c) = stack.pop() {
             match c.keyword() {
                 "lb_algo" | "lvs_sched" => {
-                    match c.arg(0).and_then(|a| SCHEDULERS.iter().find(|x| x.name() == a)) {
-                        Some(x) => vs.sched = Some(*x),
-                        None => self.bad(&c, notes, "scheduler", "it is not an IPVS scheduler pharos knows; the service gets keepalived's default, wlc"),
+                    let by_name = |a: &str| SCHEDULERS.iter().find(|x| x.name() == a).copied();
+                    let why = "it is not an IPVS scheduler pharos knows; the service gets keepalived's default, wlc";
+                    if let Some(x) = self.parsed(&c, notes, "scheduler", by_name, why) {
+                        vs.sched = Some(x);
                     }
                 }
                 "lb_kind" | "lvs_method" => match forwarding(&c) {
@@ -37,10 +38,11 @@ impl Mapper {
                         None => self.bad(&c, notes, "persistence", "it is not a number of seconds"),
                     }
                 }
-                "persistence_granularity" => match c.arg(0) {
-                    Some(m) => vs.netmask = Some((m.to_string(), c.loc)),
-                    None => self.bad(&c, notes, "", "it has no netmask"),
-                },
+                "persistence_granularity" => {
+                    if let Some(m) = self.parsed(&c, notes, "", word, "it has no netmask") {
+                        vs.netmask = Some((m, c.loc));
+                    }
+                }
                 "ops" => vs.ops = Some(c.loc),
                 "sh-port" | "mh-port" | "flag-2" => {
                     vs.flags.push((SchedulerFlag::Port, c.loc));
@@ -63,15 +65,17 @@ impl Mapper {
                         "write it as `sorry_server IP PORT`",
                     ),
                 },
-                "quorum" => match c.arg(0).and_then(|q| int(q, 0, i64::from(u32::MAX))) {
-                    Some(0) => {}
-                    Some(q) => vs.quorum = Some((q as u32, c.loc)),
-                    None => self.bad(&c, notes, "quorum", "it is not a whole number"),
-                },
-                "hysteresis" => match c.arg(0).and_then(|q| int(q, 0, i64::from(u32::MAX))) {
-                    Some(h) => vs.hysteresis = Some(h as u32),
-                    None => self.bad(&c, notes, "hysteresis", "it is not a whole number"),
-                },
+                "quorum" => {
+                    let quorum = self.parsed(&c, notes, "quorum", whole, WHOLE);
+                    if let Some(q) = quorum.filter(|&q| q != 0) {
+                        vs.quorum = Some((q, c.loc));
+                    }
+                }
+                "hysteresis" => {
+                    if let Some(h) = self.parsed(&c, notes, "hysteresis", whole, WHOLE) {
+                        vs.hysteresis = Some(h);
+                    }
+                }
                 "inhibit_on_failure" => vs.inhibit = Some(on_off(&c)),
                 "alpha" => vs.alpha = true,
                 "ip_family" => match c.arg(0) {
@@ -79,14 +83,16 @@ impl Mapper {
                     Some("inet6") => vs.family = Some(Family::Ipv6),
                     _ => self.bad(&c, notes, "", "the family is inet or inet6"),
                 },
-                "virtualhost" => match c.arg(0) {
-                    Some(h) => vs.vhost = Some(h.to_string()),
-                    None => self.bad(&c, notes, "", "it names no host"),
-                },
-                "weight" => match c.arg(0).and_then(|w| int(w, 0, 65535)) {
-                    Some(w) => vs.weight = Some(w as u32),
-                    None => self.bad(&c, notes, "", "a weight is 0 to 65535"),
-                },
+                "virtualhost" => {
+                    if let Some(h) = self.parsed(&c, notes, "", word, "it names no host") {
+                        vs.vhost = Some(h);
+                    }
+                }
+                "weight" => {
+                    if let Some(w) = self.parsed(&c, notes, "", weight, WEIGHT) {
+                        vs.weight = Some(w);
+                    }
+                }
                 "delay_loop" | "retry" | "delay_before_retry" | "connect_timeout" => {
                     if let Err(why) = set_default(&mut vs.defaults, &c) {
                         self.bad(&c, notes, "check", why);
@@ -136,10 +142,11 @@ impl Mapper {
         let mut stack: Vec<Cow<'_, Stmt>> = s.children().iter().rev().map(Cow::Borrowed).collect();
         while let Some(c) = stack.pop() {
             match c.keyword() {
-                "weight" => match c.arg(0).and_then(|w| int(w, 0, 65535)) {
-                    Some(w) => rs.weight = Some(w as u32),
-                    None => self.bad(&c, &mut notes, "", "a weight is 0 to 65535"),
-                },
+                "weight" => {
+                    if let Some(w) = self.parsed(&c, &mut notes, "", weight, WEIGHT) {
+                        rs.weight = Some(w);
+                    }
+                }
                 "inhibit_on_failure" => rs.inhibit = Some(on_off(&c)),
                 "lvs_method" => match forwarding(&c) {
                     Ok((f, None)) => rs.fwd = Some(f),
@@ -150,10 +157,13 @@ impl Mapper {
                     Err(why) => self.bad(&c, &mut notes, "", why),
                 },
                 k @ ("uthreshold" | "lthreshold") => {
-                    match c.arg(0).and_then(|n| int(n, 0, i64::from(u32::MAX))) {
-                        Some(n) if k == "uthreshold" => rs.upper = Some(n as u32),
-                        Some(n) => rs.lower = Some(n as u32),
-                        None => self.bad(&c, &mut notes, "", "it is not a whole number"),
+                    let slot = if k == "uthreshold" {
+                        &mut rs.upper
+                    } else {
+                        &mut rs.lower
+                    };
+                    if let Some(n) = self.parsed(&c, &mut notes, "", whole, WHOLE) {
+                        *slot = Some(n);
                     }
                 }
                 "virtualhost" => rs.vhost = c.arg(0).map(str::to_string),
@@ -202,18 +212,22 @@ impl Mapper {
         let mut stack: Vec<Cow<'_, Stmt>> = s.children().iter().rev().map(Cow::Borrowed).collect();
         while let Some(c) = stack.pop() {
             match c.keyword() {
-                "connect_ip" if cx != Cx::Misc => match c.arg(0).and_then(|a| a.parse().ok()) {
-                    Some(ip) => spec.address = Some(ip),
-                    None => self.bad(&c, notes, "", "it is not an IP address"),
-                },
-                "connect_port" if cx != Cx::Misc => match c.arg(0).and_then(|p| int(p, 1, 65535)) {
-                    Some(p) => spec.port = Some(p as u16),
-                    None => self.bad(&c, notes, "", "a port is 1 to 65535"),
-                },
-                "bindto" if cx != Cx::Misc => match c.arg(0).and_then(|a| a.parse().ok()) {
-                    Some(ip) => spec.bind_to = Some(ip),
-                    None => self.bad(&c, notes, "", "it is not an IP address"),
-                },
+                "connect_ip" if cx != Cx::Misc => {
+                    if let Some(ip) = self.parsed(&c, notes, "", ip, IP) {
+                        spec.address = Some(ip);
+                    }
+                }
+                "connect_port" if cx != Cx::Misc => {
+                    let port = |p: &str| int(p, 1, 65535).map(|p| p as u16);
+                    if let Some(p) = self.parsed(&c, notes, "", port, "a port is 1 to 65535") {
+                        spec.port = Some(p);
+                    }
+                }
+                "bindto" if cx != Cx::Misc => {
+                    if let Some(ip) = self.parsed(&c, notes, "", ip, IP) {
+                        spec.bind_to = Some(ip);
+                    }
+                }
                 "nb_get_retry" | "retry" | "delay_before_retry" | "delay_loop"
                 | "connect_timeout" => {
                     if let Err(why) = set_default(&mut own, &c) {
@@ -249,9 +263,8 @@ impl Mapper {
                     Err(e) => self.bad(&c, notes, "", e),
                 },
                 "misc_timeout" if cx == Cx::Misc => {
-                    match c.arg(0).and_then(secs).filter(|d| !d.is_zero()) {
-                        Some(d) => spec.timeout = Some(d),
-                        None => self.bad(&c, notes, "", "it is not a number of seconds"),
+                    if let Some(d) = self.parsed(&c, notes, "", nonzero_secs, SECONDS) {
+                        spec.timeout = Some(d);
                     }
                 }
                 "type" if cx == Cx::Dns => {
@@ -272,15 +285,12 @@ impl Mapper {
                     }
                 }
                 "name" if cx == Cx::Dns => spec.query_name = c.arg(0).map(str::to_string),
-                "payload" if cx == Cx::Udp => match c.arg(0).and_then(hex_text) {
-                    Some(t) => spec.payload = Some(t),
-                    None => self.bad(
-                        &c,
-                        notes,
-                        "",
-                        "pharos sends a text payload, and this hex is not printable text",
-                    ),
-                },
+                "payload" if cx == Cx::Udp => {
+                    let why = "pharos sends a text payload, and this hex is not printable text";
+                    if let Some(t) = self.parsed(&c, notes, "", hex_text, why) {
+                        spec.payload = Some(t);
+                    }
+                }
                 "require_reply" if cx == Cx::Udp => {
                     spec.expect_reply = Some(true);
                     if let Some(h) = c.arg(0) {
@@ -470,6 +480,30 @@ pub(super) fn set_default(d: &mut Defaults, s: &Stmt) -> Result<(), String> {
 }
 
 /// keepalived's hex payload as text, if it is printable text.
+/// Why a whole number is not imported.
+pub(super) const WHOLE: &str = "it is not a whole number";
+
+/// A whole number that fits IPVS's 32 bits.
+pub(super) fn whole(s: &str) -> Option<u32> {
+    int(s, 0, i64::from(u32::MAX)).map(|n| n as u32)
+}
+
+/// Why a weight is not imported.
+pub(super) const WEIGHT: &str = "a weight is 0 to 65535";
+
+/// A real server's weight.
+pub(super) fn weight(s: &str) -> Option<u32> {
+    int(s, 0, 65535).map(|n| n as u32)
+}
+
+/// Why an address is not imported.
+pub(super) const IP: &str = "it is not an IP address";
+
+/// An IPv4 or IPv6 address.
+pub(super) fn ip(s: &str) -> Option<IpAddr> {
+    s.parse().ok()
+}
+
 pub(super) fn hex_text(h: &str) -> Option<String> {
     let h = h.strip_prefix("0x").unwrap_or(h);
     if h.is_empty() || h.len() % 2 != 0 || h.len() > 2048 {

@@ -14,20 +14,22 @@ impl Mapper {
 
     pub(super) fn global_kw(&mut self, s: &Stmt, notes: &mut Notes) {
         match s.keyword() {
-            "router_id" => match s.arg(0) {
-                Some(id) => self.router_id = Some((id.to_string(), s.loc)),
-                None => self.bad(s, notes, "", "it names no router id"),
-            },
-            "vrrp_version" => match s.arg(0).and_then(|v| int(v, 2, 3)) {
-                Some(v) => self.vrrp_version = Some(v as u8),
-                None => self.bad(s, notes, "", "the VRRP version is 2 or 3"),
-            },
-            "default_interface" => match s.arg(0) {
-                Some(i) if i.parse::<IfName>().is_ok() => {
-                    self.default_interface = Some(i.to_string());
+            "router_id" => {
+                if let Some(id) = self.parsed(s, notes, "", word, "it names no router id") {
+                    self.router_id = Some((id, s.loc));
                 }
-                _ => self.bad(s, notes, "", "it is not an interface name"),
-            },
+            }
+            "vrrp_version" => {
+                if let Some(v) = self.parsed(s, notes, "", vrrp_version, VRRP_VERSION) {
+                    self.vrrp_version = Some(v);
+                }
+            }
+            "default_interface" => {
+                let why = "it is not an interface name";
+                if let Some(i) = self.parsed(s, notes, "", ifname, why) {
+                    self.default_interface = Some(i);
+                }
+            }
             k @ ("vrrp_garp_master_delay"
             | "vrrp_garp_master_repeat"
             | "vrrp_garp_master_refresh"
@@ -40,9 +42,8 @@ impl Mapper {
                     "vrrp_garp_interval" => "garp_interval",
                     _ => "gna_interval",
                 };
-                match s.arg(0) {
-                    Some(v) => self.garp_defaults.push((which, v.to_string(), s.loc)),
-                    None => self.bad(s, notes, "", "it has no value"),
+                if let Some(v) = self.parsed(s, notes, "", word, "it has no value") {
+                    self.garp_defaults.push((which, v, s.loc));
                 }
             }
             "lvs_sync_daemon" => self.global_sync = Some((s.clone(), Vec::new())),

@@ -38,34 +38,42 @@ impl Mapper {
                 Some(st @ ("MASTER" | "BACKUP")) => v.state = Some((st.to_string(), c.loc)),
                 _ => self.bad(c, notes, "", "the state is MASTER or BACKUP"),
             },
-            "interface" => match c.arg(0) {
-                Some(i) if i.parse::<IfName>().is_ok() => v.interface = Some(i.to_string()),
-                _ => self.bad(c, notes, "interface", "it is not a Linux interface name"),
-            },
-            "virtual_router_id" => match c.arg(0).and_then(|n| int(n, 1, 255)) {
-                Some(n) => v.vrid = Some(n as u8),
-                None => self.bad(c, notes, "", "a VRID is 1 to 255"),
-            },
-            "priority" => match c.arg(0).and_then(|n| int(n, 1, 255)) {
-                Some(n) => v.priority = Some(n as u8),
-                None => self.bad(c, notes, "priority", "a priority is 1 to 255"),
-            },
-            "version" => match c.arg(0).and_then(|n| int(n, 2, 3)) {
-                Some(n) => v.version = Some((n as u8, c.loc)),
-                None => self.bad(c, notes, "", "the VRRP version is 2 or 3"),
-            },
+            "interface" => {
+                let why = "it is not a Linux interface name";
+                if let Some(i) = self.parsed(c, notes, "interface", ifname, why) {
+                    v.interface = Some(i);
+                }
+            }
+            "virtual_router_id" => {
+                if let Some(n) = self.parsed(c, notes, "", one_to_255, "a VRID is 1 to 255") {
+                    v.vrid = Some(n);
+                }
+            }
+            "priority" => {
+                let why = "a priority is 1 to 255";
+                if let Some(n) = self.parsed(c, notes, "priority", one_to_255, why) {
+                    v.priority = Some(n);
+                }
+            }
+            "version" => {
+                if let Some(n) = self.parsed(c, notes, "", vrrp_version, VRRP_VERSION) {
+                    v.version = Some((n, c.loc));
+                }
+            }
             "native_ipv6" => v.native_ipv6 = true,
-            "advert_int" => match c.arg(0).and_then(secs).filter(|d| !d.is_zero()) {
-                Some(d) => v.advert = Some((d, c.loc)),
-                None => self.bad(c, notes, "", "it is not a number of seconds"),
-            },
+            "advert_int" => {
+                if let Some(d) = self.parsed(c, notes, "", nonzero_secs, SECONDS) {
+                    v.advert = Some((d, c.loc));
+                }
+            }
             "nopreempt" => v.nopreempt = Some(c.loc),
             "preempt" => {}
             "accept" => {}
-            "preempt_delay" => match c.arg(0).and_then(secs) {
-                Some(d) => v.preempt_delay = Some((d, c.loc)),
-                None => self.bad(c, notes, "", "it is not a number of seconds"),
-            },
+            "preempt_delay" => {
+                if let Some(d) = self.parsed(c, notes, "", secs, SECONDS) {
+                    v.preempt_delay = Some((d, c.loc));
+                }
+            }
             "authentication" => {
                 let mut inner: Vec<Cow<'_, Stmt>> =
                     c.children().iter().rev().map(Cow::Borrowed).collect();
@@ -96,10 +104,12 @@ impl Mapper {
                     self.bad(c, notes, "", "it has no `{ ... }` block of addresses");
                 }
             }
-            "unicast_src_ip" => match c.arg(0).and_then(|a| a.parse::<IpAddr>().ok()) {
-                Some(ip) => v.unicast_src = Some((ip, c.loc)),
-                None => self.bad(c, notes, "", "it is not an IP address"),
-            },
+            "unicast_src_ip" => {
+                let why = "it is not an IP address";
+                if let Some(ip) = self.parsed(c, notes, "", |a| a.parse::<IpAddr>().ok(), why) {
+                    v.unicast_src = Some((ip, c.loc));
+                }
+            }
             "unicast_peer" => {
                 for p in c.children() {
                     match p.keyword().parse::<IpAddr>() {
@@ -222,18 +232,21 @@ impl Mapper {
                     Err(e) => self.bad(c, notes, "", e),
                 }
             }
-            "lvs_sync_daemon_interface" => match c.arg(0) {
-                Some(i) if i.parse::<IfName>().is_ok() => v.lvs_sync = Some((i.to_string(), c.loc)),
-                _ => self.bad(c, notes, "", "it is not a Linux interface name"),
-            },
+            "lvs_sync_daemon_interface" => {
+                let why = "it is not a Linux interface name";
+                if let Some(i) = self.parsed(c, notes, "", ifname, why) {
+                    v.lvs_sync = Some((i, c.loc));
+                }
+            }
             k @ ("garp_master_delay"
             | "garp_master_repeat"
             | "garp_master_refresh"
             | "garp_interval"
-            | "gna_interval") => match c.arg(0) {
-                Some(val) => v.garp.push((garp_key(k), val.to_string(), c.loc)),
-                None => self.bad(c, notes, "garp", "it has no value"),
-            },
+            | "gna_interval") => {
+                if let Some(val) = self.parsed(c, notes, "garp", word, "it has no value") {
+                    v.garp.push((garp_key(k), val, c.loc));
+                }
+            }
             k if INSTANCE_KW.contains(&k) => self.unsupported(c, notes),
             _ => return self.unknown(Cx::Instance, c, notes),
         }
@@ -755,64 +768,22 @@ impl Mapper {
             .chain(own.iter().cloned())
             .collect();
         for (k, val, loc) in all {
-            let (field, value) = match k {
-                "garp_master_repeat" => match int(&val, 1, 1_000_000) {
-                    Some(n) => ("count", n.to_string()),
-                    None => {
-                        push(
-                            notes,
-                            "garp",
-                            Note::new(
-                                loc,
-                                format!("`{k} {val}` not imported: it is not a count of 1 or more"),
-                            ),
-                        );
-                        continue;
-                    }
-                },
-                "garp_master_delay" => match secs(&val) {
-                    Some(d) => ("delay", dur(d)),
-                    None => {
-                        push(
-                            notes,
-                            "garp",
-                            Note::new(
-                                loc,
-                                format!("`{k} {val}` not imported: it is not a number of seconds"),
-                            ),
-                        );
-                        continue;
-                    }
-                },
+            let read = match k {
+                "garp_master_repeat" => count(&val).map(|n| ("count", n.to_string())).ok_or(COUNT),
+                "garp_master_delay" => secs(&val).map(|d| ("delay", dur(d))).ok_or(SECONDS),
                 "garp_master_refresh" => match secs(&val) {
                     Some(d) if d.is_zero() => continue,
-                    Some(d) => ("refresh", dur(d)),
-                    None => {
-                        push(
-                            notes,
-                            "garp",
-                            Note::new(
-                                loc,
-                                format!("`{k} {val}` not imported: it is not a number of seconds"),
-                            ),
-                        );
-                        continue;
-                    }
+                    d => d.map(|d| ("refresh", dur(d))).ok_or(SECONDS),
                 },
-                _ => match secs(&val) {
-                    Some(d) => ("interval", dur(d)),
-                    None => {
-                        push(
-                            notes,
-                            "garp",
-                            Note::new(
-                                loc,
-                                format!("`{k} {val}` not imported: it is not a number of seconds"),
-                            ),
-                        );
-                        continue;
-                    }
-                },
+                _ => secs(&val).map(|d| ("interval", dur(d))).ok_or(SECONDS),
+            };
+            let (field, value) = match read {
+                Ok(read) => read,
+                Err(why) => {
+                    let note = Note::new(loc, format!("`{k} {val}` not imported: {why}"));
+                    push(notes, "garp", note);
+                    continue;
+                }
             };
             match fields.iter_mut().find(|(f, _)| f == field) {
                 Some((_, old)) if *old != value => {

@@ -38,18 +38,21 @@ impl Mapper {
                     },
                     Err(e) => self.bad(&c, &mut notes, "", e),
                 },
-                "interval" => match c.arg(0).and_then(secs).filter(|d| !d.is_zero()) {
-                    Some(d) => interval = Some(d),
-                    None => self.bad(&c, &mut notes, "interval", "it is not a number of seconds"),
-                },
-                "timeout" => match c.arg(0).and_then(secs).filter(|d| !d.is_zero()) {
-                    Some(d) => timeout = Some(d),
-                    None => self.bad(&c, &mut notes, "timeout", "it is not a number of seconds"),
-                },
+                "interval" => {
+                    if let Some(d) = self.parsed(&c, &mut notes, "interval", nonzero_secs, SECONDS)
+                    {
+                        interval = Some(d);
+                    }
+                }
+                "timeout" => {
+                    if let Some(d) = self.parsed(&c, &mut notes, "timeout", nonzero_secs, SECONDS) {
+                        timeout = Some(d);
+                    }
+                }
                 "weight" => {
-                    match c.arg(0).and_then(|w| int(w, -254, 254)) {
-                        Some(w) => weight = w,
-                        None => self.bad(&c, &mut notes, "", "a weight is -254 to 254"),
+                    let why = "a weight is -254 to 254";
+                    if let Some(w) = self.parsed(&c, &mut notes, "", |w| int(w, -254, 254), why) {
+                        weight = w;
                     }
                     if c.arg(1) == Some("reverse") {
                         push(
@@ -65,14 +68,16 @@ impl Mapper {
                         );
                     }
                 }
-                "rise" => match c.arg(0).and_then(|v| int(v, 1, 1_000_000)) {
-                    Some(v) => rise = Some(v),
-                    None => self.bad(&c, &mut notes, "rise", "it is not a count of 1 or more"),
-                },
-                "fall" => match c.arg(0).and_then(|v| int(v, 1, 1_000_000)) {
-                    Some(v) => fall = Some(v),
-                    None => self.bad(&c, &mut notes, "fall", "it is not a count of 1 or more"),
-                },
+                "rise" => {
+                    if let Some(v) = self.parsed(&c, &mut notes, "rise", count, COUNT) {
+                        rise = Some(v);
+                    }
+                }
+                "fall" => {
+                    if let Some(v) = self.parsed(&c, &mut notes, "fall", count, COUNT) {
+                        fall = Some(v);
+                    }
+                }
                 "init_fail" => push(
                     &mut notes,
                     "",
