@@ -179,24 +179,27 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
             shared
                 .emit(Event::new("net", &name, format!("cannot load module {name}: {e}")).error());
         }
-        // Which of the config's modules are in now, for the tasks that wait.
-        let present: std::collections::BTreeSet<String> = all
-            .keys()
-            .filter_map(|k| k.strip_prefix("module:"))
-            .filter(|m| {
-                matches!(
-                    modules::presence(m),
-                    modules::Presence::Loaded | modules::Presence::Builtin
-                )
-            })
-            .map(str::to_string)
-            .collect();
-        state.modules.send_if_modified(|m| {
-            let changed = *m != present;
-            *m = present;
-            changed
-        });
     }
+    // Which of the config's modules are in the kernel now (loaded or built
+    // in): once a pass, for the tasks that wait on them and for status.
+    let present: std::collections::BTreeSet<String> = all
+        .keys()
+        .filter_map(|k| k.strip_prefix("module:"))
+        .filter(|m| {
+            matches!(
+                modules::presence(m),
+                modules::Presence::Loaded | modules::Presence::Builtin
+            )
+        })
+        .map(str::to_string)
+        .collect();
+    state.modules.send_if_modified(|m| {
+        let changed = *m != present;
+        if changed {
+            m.clone_from(&present);
+        }
+        changed
+    });
     // Links and addresses: always the whole desired set against the live
     // kernel (an address pharos owns is only removed when no longer wanted
     // anywhere), before the sysctls that name interfaces.
@@ -250,15 +253,19 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
         .filter_map(|k| k.strip_prefix("module:"))
         .map(|m| status::Module {
             module: m.to_string(),
-            loaded: modules::is_loaded(m),
+            loaded: present.contains(m),
         })
         .collect();
+    let (links, addresses, routes) = match kernel {
+        Some(k) => (Some(k.links), Some(k.addresses), Some(k.routes)),
+        None => (None, None, None),
+    };
     let section = NetStatus {
         modules,
         sysctls,
-        links: kernel.as_ref().map(|k| k.links.clone()),
-        addresses: kernel.as_ref().map(|k| k.addresses.clone()),
-        routes: kernel.map(|k| k.routes),
+        links,
+        addresses,
+        routes,
     };
     shared.publish(
         "net",
