@@ -230,6 +230,14 @@ impl DestSpec {
     pub fn key(&self) -> (IpAddr, u16) {
         (self.addr, self.port)
     }
+
+    /// `ip:port`, an IPv6 address in brackets, as messages and status say it.
+    pub fn endpoint(&self) -> String {
+        match self.addr {
+            IpAddr::V4(a) => format!("{a}:{}", self.port),
+            IpAddr::V6(a) => format!("[{a}]:{}", self.port),
+        }
+    }
 }
 
 /// Traffic counters of a service or destination (IPVS_STATS_ATTR_*; the

@@ -3,12 +3,11 @@
 //! every real server counted healthy (checks decide weights only once they
 //! run). Reads the table; writes nothing, loads no module.
 
-use std::net::IpAddr;
 use std::time::Instant;
 
 use super::desired::{self, Wanted};
 use super::genl::Ipvs;
-use super::model::{DestSpec, Table};
+use super::model::Table;
 use super::reconcile::{Op, Reconciler};
 use crate::config::Config;
 
@@ -22,13 +21,6 @@ pub fn against_live(cfg: &Config) -> String {
     match Ipvs::connect().and_then(|i| i.table()) {
         Ok(t) => render(&want, &t, cfg.ipvs.exclusive),
         Err(e) => format!("ipvs\n  (not planned: cannot read the kernel's table: {e})\n"),
-    }
-}
-
-fn server(d: &DestSpec) -> String {
-    match d.addr {
-        IpAddr::V4(a) => format!("{a}:{}", d.port),
-        IpAddr::V6(a) => format!("[{a}]:{}", d.port),
     }
 }
 
@@ -49,11 +41,13 @@ pub fn render(want: &[Wanted], live: &Table, exclusive: bool) -> String {
             Op::AddService(s) => format!("+ service {} ({}){}", s.key, s.scheduler, from(&s.key)),
             Op::EditService(s) => format!("~ service {} ({}){}", s.key, s.scheduler, from(&s.key)),
             Op::DelService(k) => format!("- service {k} (ipvs.exclusive)"),
-            Op::AddDest(k, d) => format!("+ real server {} in {k}, weight {}", server(d), d.weight),
-            Op::EditDest(k, d) => {
-                format!("~ real server {} in {k}: weight {}", server(d), d.weight)
+            Op::AddDest(k, d) => {
+                format!("+ real server {} in {k}, weight {}", d.endpoint(), d.weight)
             }
-            Op::DelDest(k, d) => format!("- real server {} from {k}", server(d)),
+            Op::EditDest(k, d) => {
+                format!("~ real server {} in {k}: weight {}", d.endpoint(), d.weight)
+            }
+            Op::DelDest(k, d) => format!("- real server {} from {k}", d.endpoint()),
         };
         out.push_str(&format!("  {line}\n"));
     }

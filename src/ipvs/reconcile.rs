@@ -59,10 +59,7 @@ impl Op {
     }
 
     fn text(&self, done: bool) -> String {
-        let rs = |d: &DestSpec| match d.addr {
-            IpAddr::V4(a) => format!("{a}:{}", d.port),
-            IpAddr::V6(a) => format!("[{a}]:{}", d.port),
-        };
+        let rs = DestSpec::endpoint;
         let v = |past: &'static str, ing: &'static str| if done { past } else { ing };
         match self {
             Op::AddService(s) => format!(

@@ -615,10 +615,7 @@ fn publish(t: &Table, want: &[Wanted], shared: &Shared) {
                 l.dests
                     .iter()
                     .map(|d| {
-                        let server = match d.spec.addr {
-                            std::net::IpAddr::V4(a) => format!("{a}:{}", d.spec.port),
-                            std::net::IpAddr::V6(a) => format!("[{a}]:{}", d.spec.port),
-                        };
+                        let server = d.spec.endpoint();
                         let sl = ServerLabel {
                             service: w.name.clone(),
                             server: server.clone(),
