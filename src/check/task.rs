@@ -25,7 +25,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::mpsc;
 
-use super::board::{Board, HealthBoard, board};
+use super::board::{Board, HealthBoard};
 use super::health::{Quorum, Target, Timing, Transition, spread};
 use super::probe::{Failure, Probe};
 use super::status::{self, CheckStatus, Schedule};
@@ -73,11 +73,16 @@ const PUBLISH: Duration = Duration::from_secs(2);
 /// How many checks a config runs: one per checked real server, one per
 /// stand-alone `[checks]` table (for the ready line and status).
 pub fn count(cfg: &Config) -> usize {
-    CheckTask { board: board() }
-        .slice(cfg)
-        .values()
-        .filter(|i| !matches!(i, Item::Service { .. }))
-        .count()
+    let checked_servers: usize = cfg
+        .services
+        .iter()
+        .map(|(name, svc)| {
+            crate::config::resolve::real_servers(name, svc)
+                .filter(|r| r.check.is_some())
+                .count()
+        })
+        .sum();
+    checked_servers + cfg.checks.len()
 }
 
 impl Subsystem for CheckTask {
