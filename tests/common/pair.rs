@@ -307,6 +307,80 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line[i..].split_whitespace().next()
 }
 
+/// A change to the IPVS table that a director's console line reports, as
+/// `ipvs/reconcile.rs` words it.
+#[derive(Debug, PartialEq)]
+enum IpvsChange {
+    AddService {
+        service: String,
+        scheduler: String,
+    },
+    DelService {
+        service: String,
+    },
+    /// A real server added, or its weight set.
+    Weight {
+        service: String,
+        server: String,
+        weight: u32,
+    },
+    DelServer {
+        service: String,
+        server: String,
+    },
+}
+
+fn ipvs_change(line: &str) -> Option<IpvsChange> {
+    if !line.contains("kind=ipvs") {
+        return None;
+    }
+    let c = clean(line);
+    let c = c.split(" (from `").next().unwrap_or(&c);
+    let w: Vec<&str> = c.split_whitespace().collect();
+    let svc = |proto: &str, vip: &str| format!("{proto}  {vip}");
+    Some(match w.as_slice() {
+        ["added", "service", proto, vip, sched] => IpvsChange::AddService {
+            service: svc(proto, vip),
+            scheduler: sched.trim_matches(|c| c == '(' || c == ')').to_string(),
+        },
+        ["removed", "service", proto, vip] => IpvsChange::DelService {
+            service: svc(proto, vip),
+        },
+        [
+            "added",
+            "real",
+            "server",
+            rs,
+            "to",
+            proto,
+            vip,
+            "(weight",
+            weight,
+        ]
+        | [
+            "set",
+            "real",
+            "server",
+            rs,
+            "of",
+            proto,
+            vip,
+            "to",
+            "weight",
+            weight,
+        ] => IpvsChange::Weight {
+            service: svc(proto, vip),
+            server: rs.to_string(),
+            weight: weight.trim_end_matches(')').parse().ok()?,
+        },
+        ["removed", "real", "server", rs, "from", proto, vip] => IpvsChange::DelServer {
+            service: svc(proto, vip),
+            server: rs.to_string(),
+        },
+        _ => return None,
+    })
+}
+
 /// The VRRP state a director's console line says an instance entered, as
 /// `(state, the whole event)`: `backup → master: ...` gives `master`.
 fn vrrp_transition(line: &str) -> Option<(String, String)> {
@@ -450,18 +524,12 @@ impl Lab {
         within: Duration,
         from: usize,
     ) -> Option<f64> {
-        let set = format!("real server {rs} of ");
-        let added = format!("real server {rs} to ");
-        let tail = format!("weight {weight}");
         self.vm(i)
-            .find_line(from, within, |l| {
-                let c = clean(l);
-                (l.contains("kind=ipvs")
-                    && (c.contains(&set) || c.contains(&added))
-                    && (c.contains(&format!("to {tail} "))
-                        || c.ends_with(&format!("to {tail}"))
-                        || c.contains(&format!("({tail})"))))
-                .then_some(())
+            .find_line(from, within, |l| match ipvs_change(l) {
+                Some(IpvsChange::Weight {
+                    server, weight: w, ..
+                }) if server == rs && w == weight => Some(()),
+                _ => None,
             })
             .map(|(at, ())| self.t(at))
     }
@@ -569,61 +637,30 @@ impl Lab {
                 prio = to.split(':').next().unwrap_or("").to_string();
                 continue;
             }
-            if !l.contains("kind=ipvs") {
-                continue;
-            }
-            let c = clean(&l);
-            let c = c.split(" (from `").next().unwrap_or(&c);
-            let w: Vec<&str> = c.split_whitespace().collect();
-            match w.as_slice() {
-                ["added", "service", proto, vip, sched] => {
-                    let e = table.entry(format!("{proto}  {vip}")).or_default();
-                    e.0 = sched.trim_matches(|c| c == '(' || c == ')').to_string();
+            match ipvs_change(&l) {
+                Some(IpvsChange::AddService { service, scheduler }) => {
+                    table.entry(service).or_default().0 = scheduler;
                 }
-                ["removed", "service", proto, vip] => {
-                    table.remove(&format!("{proto}  {vip}"));
+                Some(IpvsChange::DelService { service }) => {
+                    table.remove(&service);
                 }
-                [
-                    "added",
-                    "real",
-                    "server",
-                    rs,
-                    "to",
-                    proto,
-                    vip,
-                    "(weight",
+                Some(IpvsChange::Weight {
+                    service,
+                    server,
                     weight,
-                ] => {
+                }) => {
                     table
-                        .entry(format!("{proto}  {vip}"))
+                        .entry(service)
                         .or_default()
                         .1
-                        .insert(rs.to_string(), weight.trim_end_matches(')').to_string());
+                        .insert(server, weight.to_string());
                 }
-                [
-                    "set",
-                    "real",
-                    "server",
-                    rs,
-                    "of",
-                    proto,
-                    vip,
-                    "to",
-                    "weight",
-                    weight,
-                ] => {
-                    table
-                        .entry(format!("{proto}  {vip}"))
-                        .or_default()
-                        .1
-                        .insert(rs.to_string(), weight.to_string());
-                }
-                ["removed", "real", "server", rs, "from", proto, vip] => {
-                    if let Some(e) = table.get_mut(&format!("{proto}  {vip}")) {
-                        e.1.remove(*rs);
+                Some(IpvsChange::DelServer { service, server }) => {
+                    if let Some(e) = table.get_mut(&service) {
+                        e.1.remove(&server);
                     }
                 }
-                _ => {}
+                None => {}
             }
         }
         let mut out = vec![format!("VRRP VI_1: {state} (priority {prio})")];
