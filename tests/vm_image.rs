@@ -442,7 +442,6 @@ fn the_image_build_is_reproducible() {
 
 #[test]
 fn the_qemu_command_in_the_readme_boots_a_box_that_says_which_node_it_is() {
-    use std::io::Read;
     let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
     let at = readme
         .find("**Run it as a VM**")
@@ -457,45 +456,16 @@ fn the_qemu_command_in_the_readme_boots_a_box_that_says_which_node_it_is() {
     assert!(cmd.starts_with("qemu-system-x86_64"), "{cmd}");
     // As written, from the top of the repository (`exec`: QEMU is the child,
     // so killing it ends it).
-    let mut child = Command::new("sh")
-        .arg("-c")
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
         .arg(format!("exec {cmd} -accel tcg"))
-        .current_dir(ROOT)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = out.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-            let _ = tx.send(String::from_utf8_lossy(&all).into_owned());
-        }
-    });
-    let deadline = std::time::Instant::now() + BOOT_TIMEOUT;
-    let mut console = String::new();
-    let whole = |c: &str| {
-        c.split_once("pharos: ready in")
-            .is_some_and(|(_, r)| r.contains('\n'))
-    };
-    while !whole(&console) && std::time::Instant::now() < deadline {
-        if let Ok(c) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
-            console = c;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let ready = console
-        .lines()
-        .find(|l| l.contains("pharos: ready in"))
-        .unwrap_or_else(|| panic!("no ready line:\n{console}"));
+        .current_dir(ROOT);
+    let vm = Vm::start(sh, tempfile::tempdir().unwrap());
+    let (_, ready) = vm
+        .find_line(0, BOOT_TIMEOUT, |l| {
+            l.contains("pharos: ready in").then(|| l.to_string())
+        })
+        .unwrap_or_else(|| panic!("no ready line:\n{}", vm.console()));
     assert!(
         ready.contains("node lvs1 (this box has MAC address 52:54:00:00:00:01)"),
         "{ready}"

@@ -221,6 +221,14 @@ impl Vm {
                 .arg(o.join("initrd.img"));
             cmd.args(["-append", append]);
         }
+        Vm::start(cmd, dir)
+    }
+
+    /// Runs a QEMU command line made elsewhere (the README's, say) with its
+    /// serial console on stdio, captured as [`Vm::boot_with`] does; `dir`
+    /// lives as long as the VM (its QMP socket, if the command has one).
+    pub fn start(mut cmd: Command, dir: tempfile::TempDir) -> Vm {
+        let qmp = dir.path().join("qmp.sock");
         // The serial console's input: what `type_line` writes.
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
