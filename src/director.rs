@@ -11,21 +11,55 @@
 //!   ipvs   services and real servers
 //! ```
 
+use std::sync::Arc;
+
+use crate::check::desired::Checks;
 use crate::check::task::CheckTask;
 use crate::config::Config;
+use crate::config::resolve::{self, Resolved};
+use crate::ipvs::desired::IpvsPart;
 use crate::ipvs::task::IpvsTask;
+use crate::net::desired::NetPart;
 use crate::net::task::NetPlane;
-use crate::runtime::Wiring;
 use crate::runtime::supervisor::Supervisor;
-use crate::vrrp::task::VrrpTask;
+use crate::runtime::{Load, Wiring};
+use crate::vrrp::task::{VrrpPart, VrrpTask};
+
+/// The desired state of one config load, worked out once: each
+/// subsystem's typed part. Every real server is resolved once
+/// (`config::resolve`), for the checks and IPVS alike, under the
+/// [`resolve::ServerId`] that the health board also uses. On reload the
+/// supervisor compares each part with the running one and hands a task its
+/// new part only when it differs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    pub net: Arc<NetPart>,
+    pub vrrp: Arc<VrrpPart>,
+    pub checks: Arc<Checks>,
+    pub ipvs: Arc<IpvsPart>,
+}
+
+impl Desired {
+    pub fn of(cfg: &Config) -> Desired {
+        let servers: Vec<Resolved<'_>> = resolve::all(cfg).collect();
+        let modules = crate::config::validate::required_modules(cfg);
+        Desired {
+            net: Arc::new(NetPart::of(cfg, &modules)),
+            vrrp: Arc::new(VrrpPart::of(cfg)),
+            checks: Arc::new(Checks::of(cfg, &servers)),
+            ipvs: Arc::new(IpvsPart::of(cfg, &servers, &modules)),
+        }
+    }
+}
 
 /// What `pharos run` and PID 1 hand the runtime.
-pub const WIRING: Wiring = Wiring {
+pub const WIRING: Wiring<Desired> = Wiring {
+    desired: Desired::of,
     add: add_tasks,
-    checks: crate::check::task::count,
+    checks: |d| d.checks.count(),
 };
 
-fn add_tasks(sup: &mut Supervisor, cfg: &Config) {
+fn add_tasks(sup: &mut Supervisor<Load<Desired>>, load: &Load<Desired>) {
     let board = crate::check::board::board();
     let roles = crate::vrrp::roles();
     let modules = crate::net::modules();
@@ -33,20 +67,23 @@ fn add_tasks(sup: &mut Supervisor, cfg: &Config) {
         NetPlane {
             modules: modules.clone(),
         },
-        cfg,
+        |l| l.desired.net.clone(),
+        load,
     );
     sup.add(
         VrrpTask {
             health: board.clone(),
             roles: roles.clone(),
         },
-        cfg,
+        |l| l.desired.vrrp.clone(),
+        load,
     );
     sup.add(
         CheckTask {
             board: board.clone(),
         },
-        cfg,
+        |l| l.desired.checks.clone(),
+        load,
     );
     sup.add(
         IpvsTask {
@@ -54,7 +91,8 @@ fn add_tasks(sup: &mut Supervisor, cfg: &Config) {
             roles,
             modules,
         },
-        cfg,
+        |l| l.desired.ipvs.clone(),
+        load,
     );
 }
 
@@ -65,12 +103,12 @@ mod tests {
         let text = include_str!("../configs/default.toml");
         let c = crate::config::check_text(text, &crate::config::Selection::Node("lvs1".into()));
         let (_, cfg) = c.configs.first().expect("the default config is valid");
-        assert_eq!((super::WIRING.checks)(cfg), 2);
+        assert_eq!((super::WIRING.checks)(&super::Desired::of(cfg)), 2);
         let mut more = cfg.clone();
         more.checks.insert(
             "ping".into(),
             cfg.services["web"].check.clone().expect("web is checked"),
         );
-        assert_eq!((super::WIRING.checks)(&more), 3);
+        assert_eq!((super::WIRING.checks)(&super::Desired::of(&more)), 3);
     }
 }

@@ -1,22 +1,67 @@
 //! The supervisor with test subsystems, on tokio's virtual clock: restarts
 //! with growing delays, giving up on a task that keeps failing while the
-//! rest runs on, reload diffs, and ordered, bounded shutdown.
+//! rest runs on, reloads that reach only the tasks whose part changed, and
+//! ordered, bounded shutdown.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pharos::config::{Config, Selection, check_text};
 use pharos::runtime::backoff::Policy;
-use pharos::runtime::diff::Slice;
+use pharos::runtime::changes::{Changes, Part};
 use pharos::runtime::metrics::Metrics;
 use pharos::runtime::status::{ConfigSource, ConfigStatus, Status, TaskState};
 use pharos::runtime::supervisor::{
-    Command, Ready, Shared, ShutdownStep, Subsystem, Supervisor, TaskCtx, TaskFuture, Update,
+    Command, Ready, Shared, ShutdownStep, Subsystem, Supervisor, TaskCtx, TaskFuture,
 };
+use std::collections::BTreeMap;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 type Log = Arc<Mutex<Vec<String>>>;
+
+/// A part that never changes.
+#[derive(Debug, PartialEq)]
+struct Nothing;
+
+impl Part for Nothing {
+    fn changes(&self, _: &Self) -> Changes {
+        Changes::default()
+    }
+}
+
+fn nothing(_: &Config) -> Arc<Nothing> {
+    Arc::new(Nothing)
+}
+
+/// A test part: named items (the services with their address, or the
+/// VRRP instances).
+#[derive(Debug, PartialEq)]
+struct Named(BTreeMap<String, String>);
+
+impl Part for Named {
+    fn changes(&self, old: &Self) -> Changes {
+        Changes::between(&old.0, &self.0)
+    }
+}
+
+fn services(cfg: &Config) -> Arc<Named> {
+    Arc::new(Named(
+        cfg.services
+            .iter()
+            .map(|(k, v)| (k.clone(), format!("{:?}", v.address)))
+            .collect(),
+    ))
+}
+
+fn instances(cfg: &Config) -> Arc<Named> {
+    Arc::new(Named(
+        cfg.vrrp
+            .iter()
+            .map(|(k, v)| (k.clone(), format!("{:?}", v.priority)))
+            .collect(),
+    ))
+}
 
 /// Panics `panics` times after starting, then runs until cancelled.
 struct Flaky {
@@ -26,17 +71,14 @@ struct Flaky {
 }
 
 impl Subsystem for Flaky {
-    type Item = ();
+    type Part = Nothing;
     fn name(&self) -> &'static str {
         self.name
     }
     fn shutdown_rank(&self) -> u8 {
         50
     }
-    fn slice(&self, _: &Config) -> Slice<()> {
-        Slice::new()
-    }
-    fn run(self: Arc<Self>, ctx: TaskCtx<()>) -> TaskFuture {
+    fn run(self: Arc<Self>, ctx: TaskCtx<Nothing>) -> TaskFuture {
         Box::pin(async move {
             let n = {
                 let mut s = self.starts.lock().unwrap();
@@ -64,21 +106,14 @@ struct Recorder {
 }
 
 impl Subsystem for Recorder {
-    type Item = String;
+    type Part = Named;
     fn name(&self) -> &'static str {
         self.name
     }
     fn shutdown_rank(&self) -> u8 {
         self.rank
     }
-    fn slice(&self, cfg: &Config) -> Slice<String> {
-        // This subsystem's part: the services, by name, with their address.
-        cfg.services
-            .iter()
-            .map(|(k, v)| (k.clone(), format!("{:?}", v.address)))
-            .collect()
-    }
-    fn run(self: Arc<Self>, mut ctx: TaskCtx<String>) -> TaskFuture {
+    fn run(self: Arc<Self>, mut ctx: TaskCtx<Named>) -> TaskFuture {
         Box::pin(async move {
             ctx.ready.mark(self.name);
             loop {
@@ -89,12 +124,7 @@ impl Subsystem for Recorder {
                         return Ok(());
                     }
                     u = ctx.updates.recv() => match u {
-                        Some(Update::Full(s)) => self.log.lock().unwrap().push(format!("{} full {:?}", self.name, s.keys().collect::<Vec<_>>())),
-                        Some(Update::Diff(d)) => self.log.lock().unwrap().push(format!(
-                            "{} diff +{:?} ~{:?} -{:?}", self.name,
-                            d.added.iter().map(|x| &x.0).collect::<Vec<_>>(),
-                            d.changed.iter().map(|x| &x.0).collect::<Vec<_>>(),
-                            d.removed)),
+                        Some(part) => self.log.lock().unwrap().push(format!("{} got {:?}", self.name, part.0.keys().collect::<Vec<_>>())),
                         None => return Ok(()),
                     }
                 }
@@ -149,7 +179,7 @@ fn task(shared: &Shared, name: &str) -> (TaskState, u64) {
     (t.state, t.restarts)
 }
 
-async fn shutdown(tx: &mpsc::Sender<Command>, bound: Duration) -> Vec<ShutdownStep> {
+async fn shutdown(tx: &mpsc::Sender<Command<Config>>, bound: Duration) -> Vec<ShutdownStep> {
     let (reply, rx) = oneshot::channel();
     tx.send(Command::Shutdown(bound, reply)).await.unwrap();
     rx.await.unwrap()
@@ -168,6 +198,7 @@ async fn a_panicking_task_is_restarted_with_growing_delays_and_the_others_keep_r
             panics: 3,
             starts: flaky_starts.clone(),
         },
+        nothing,
         &cfg,
     );
     sup.add(
@@ -176,6 +207,7 @@ async fn a_panicking_task_is_restarted_with_growing_delays_and_the_others_keep_r
             panics: 0,
             starts: steady_starts.clone(),
         },
+        nothing,
         &cfg,
     );
     let (tx, rx) = mpsc::channel(4);
@@ -227,6 +259,7 @@ async fn a_task_that_keeps_failing_is_reported_failed_and_the_rest_runs_on() {
             panics: usize::MAX,
             starts: Default::default(),
         },
+        nothing,
         &cfg,
     );
     sup.add(
@@ -235,6 +268,7 @@ async fn a_task_that_keeps_failing_is_reported_failed_and_the_rest_runs_on() {
             panics: 0,
             starts: Default::default(),
         },
+        nothing,
         &cfg,
     );
     let (tx, rx) = mpsc::channel(4);
@@ -263,12 +297,13 @@ async fn a_task_that_keeps_failing_is_reported_failed_and_the_rest_runs_on() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_reload_hands_each_subsystem_only_its_difference() {
+async fn a_reload_reaches_only_the_subsystems_whose_part_changed() {
     let shared = shared();
-    let v1 = config(
-        "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nsorry_server = \"10.0.0.9:80\"\n\
+    let vrrp = "[vrrp.VI_1]\ninterface = \"eth0\"\nvrid = 51\npriority = 150\nvirtual_addresses = [\"10.0.0.100/24\"]\n";
+    let v1 = config(&format!(
+        "{vrrp}[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nsorry_server = \"10.0.0.9:80\"\n\
          [services.b]\naddress = \"10.0.0.2:80\"\nforwarding = \"dr\"\nsorry_server = \"10.0.0.9:80\"\n",
-    );
+    ));
     let log: Log = Default::default();
     let mut sup = Supervisor::new(shared.clone(), policy());
     sup.add(
@@ -278,6 +313,17 @@ async fn a_reload_hands_each_subsystem_only_its_difference() {
             stop_takes: Duration::ZERO,
             log: log.clone(),
         },
+        services,
+        &v1,
+    );
+    sup.add(
+        Recorder {
+            name: "vrrp",
+            rank: 10,
+            stop_takes: Duration::ZERO,
+            log: log.clone(),
+        },
+        instances,
         &v1,
     );
     let (tx, rx) = mpsc::channel(4);
@@ -296,20 +342,27 @@ async fn a_reload_hands_each_subsystem_only_its_difference() {
     };
     // Unchanged: nothing is sent.
     assert!(reload(v1.clone()).await.is_empty());
-    // b changes, a is dropped, c is new.
-    let v2 = config(
-        "[services.b]\naddress = \"10.0.0.22:80\"\nforwarding = \"dr\"\nsorry_server = \"10.0.0.9:80\"\n\
+    // b changes, a is dropped, c is new; VRRP is as it was.
+    let v2 = config(&format!(
+        "{vrrp}[services.b]\naddress = \"10.0.0.22:80\"\nforwarding = \"dr\"\nsorry_server = \"10.0.0.9:80\"\n\
          [services.c]\naddress = \"10.0.0.3:80\"\nforwarding = \"dr\"\nsorry_server = \"10.0.0.9:80\"\n",
-    );
+    ));
     let changes = reload(v2).await;
-    assert_eq!(changes.get("ipvs").map(String::as_str), Some("+1 ~1 -1"));
-    tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(
-        *log.lock().unwrap(),
+        changes,
+        BTreeMap::from([("ipvs".to_string(), "+1 ~1 -1".to_string())])
+    );
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let mut got = log.lock().unwrap().clone();
+    got.sort();
+    assert_eq!(
+        got,
         vec![
-            r#"ipvs full ["a", "b"]"#.to_string(),
-            r#"ipvs diff +["c"] ~["b"] -["a"]"#.to_string()
-        ]
+            r#"ipvs got ["a", "b"]"#.to_string(),
+            r#"ipvs got ["b", "c"]"#.to_string(),
+            r#"vrrp got ["VI_1"]"#.to_string(),
+        ],
+        "the VRRP task got its part once, at its start, and nothing on the reload"
     );
     shutdown(&tx, Duration::from_secs(5)).await;
     handle.await.unwrap();
@@ -329,6 +382,7 @@ async fn shutdown_stops_tasks_in_rank_order_within_the_bound() {
             stop_takes: Duration::from_secs(60),
             log: log.clone(),
         },
+        services,
         &cfg,
     );
     sup.add(
@@ -338,6 +392,7 @@ async fn shutdown_stops_tasks_in_rank_order_within_the_bound() {
             stop_takes: Duration::from_millis(300),
             log: log.clone(),
         },
+        services,
         &cfg,
     );
     sup.add(
@@ -347,6 +402,7 @@ async fn shutdown_stops_tasks_in_rank_order_within_the_bound() {
             stop_takes: Duration::from_millis(100),
             log: log.clone(),
         },
+        services,
         &cfg,
     );
     let (tx, rx) = mpsc::channel(4);

@@ -6,12 +6,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::config::resolve::ServerId;
+
 /// The check task's view, published on every transition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthBoard {
-    /// Checked real servers by (service name, `ip:port`): up now. A checked
-    /// server missing here has not passed yet, so it is down.
-    pub real_servers: BTreeMap<(String, String), bool>,
+    /// Checked real servers: up now. A checked server missing here has not
+    /// passed yet, so it is down.
+    pub real_servers: BTreeMap<ServerId, bool>,
     /// Services by name: at or above their quorum.
     pub services: BTreeMap<String, bool>,
     /// Stand-alone `[checks]` by name.

@@ -5,6 +5,8 @@
 //! - [`probe`]: one attempt of each kind against one target (IO).
 //! - [`health`]: each target's rise/fall and each service's quorum with
 //!   hysteresis, `(now, result) -> transitions` (sans-IO).
+//! - [`desired`]: the task's part of the desired state (typed, worked out
+//!   once per config load).
 //! - [`task`]: the supervisor's `check` task: schedules the probes, spread
 //!   over the interval, and publishes the [`board`] that the IPVS task
 //!   (weights, sorry server) and the VRRP task (tracking) follow.
@@ -14,6 +16,7 @@
 //! `config::resolve`, as for the IPVS task.
 
 pub mod board;
+pub mod desired;
 pub mod health;
 pub mod probe;
 pub mod status;

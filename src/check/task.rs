@@ -26,40 +26,69 @@ use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::mpsc;
 
 use super::board::{Board, HealthBoard};
-use super::health::{Quorum, Target, Timing, Transition, spread};
+use super::desired::{Checks, Quorum};
+use super::health::{self, Target, Timing, Transition, spread};
 use super::probe::{Failure, Probe};
 use super::status::{self, CheckStatus, Schedule};
-use crate::config::Config;
 use crate::config::model::Check;
-use crate::runtime::diff::Slice;
+use crate::config::resolve::ServerId;
 use crate::runtime::status::Event;
 use crate::runtime::supervisor::{
-    Shared, Subsystem, TaskCtx, TaskFuture, Update, now_std as now, sleep_until,
+    Shared, Subsystem, TaskCtx, TaskFuture, now_std as now, sleep_until,
 };
 
-/// The check part of a config.
+/// One thing the runner schedules or keeps, under its name in status and
+/// events (`rs:SERVICE/IP:PORT`, `check:NAME`, `svc:NAME`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Item {
-    /// A real server's check (`rs:SERVICE/IP:PORT`).
+enum Item {
     RealServer {
-        service: String,
-        server: String,
+        id: ServerId,
         ip: std::net::IpAddr,
         port: Option<u16>,
         check: Box<Check>,
     },
-    /// A stand-alone check (`check:NAME`).
-    Standalone { name: String, check: Box<Check> },
-    /// A service's quorum over its real servers (`svc:NAME`).
+    Standalone {
+        name: String,
+        check: Box<Check>,
+    },
     Service {
         name: String,
-        quorum: u32,
-        hysteresis: u32,
-        /// `ip:port`, weight, and whether it is checked (unchecked ones
-        /// always count as up).
-        members: Vec<(String, u32, bool)>,
-        sorry: Option<String>,
+        quorum: Quorum,
     },
+}
+
+/// The runner's items for a part, by name.
+fn items(p: &Checks) -> BTreeMap<String, Item> {
+    let servers = p.servers.iter().map(|(id, c)| {
+        (
+            format!("rs:{id}"),
+            Item::RealServer {
+                id: id.clone(),
+                ip: c.ip,
+                port: c.port,
+                check: Box::new(c.check.clone()),
+            },
+        )
+    });
+    let standalone = p.standalone.iter().map(|(name, c)| {
+        (
+            format!("check:{name}"),
+            Item::Standalone {
+                name: name.clone(),
+                check: Box::new(c.clone()),
+            },
+        )
+    });
+    let services = p.services.iter().map(|(name, q)| {
+        (
+            format!("svc:{name}"),
+            Item::Service {
+                name: name.clone(),
+                quorum: q.clone(),
+            },
+        )
+    });
+    servers.chain(standalone).chain(services).collect()
 }
 
 /// The `check` task; `board` is where it publishes what the checks say.
@@ -70,23 +99,8 @@ pub struct CheckTask {
 /// How often `pharos status` gets a fresh copy of every check's state.
 const PUBLISH: Duration = Duration::from_secs(2);
 
-/// How many checks a config runs: one per checked real server, one per
-/// stand-alone `[checks]` table (for the ready line and status).
-pub fn count(cfg: &Config) -> usize {
-    let checked_servers: usize = cfg
-        .services
-        .iter()
-        .map(|(name, svc)| {
-            crate::config::resolve::real_servers(name, svc)
-                .filter(|r| r.check.is_some())
-                .count()
-        })
-        .sum();
-    checked_servers + cfg.checks.len()
-}
-
 impl Subsystem for CheckTask {
-    type Item = Item;
+    type Part = Checks;
 
     fn name(&self) -> &'static str {
         "check"
@@ -97,51 +111,7 @@ impl Subsystem for CheckTask {
         20
     }
 
-    fn slice(&self, cfg: &Config) -> Slice<Item> {
-        let mut s = Slice::new();
-        for (name, svc) in &cfg.services {
-            let mut members = Vec::new();
-            // Each real server resolved once (config::resolve), as the IPVS
-            // task resolves it.
-            for r in crate::config::resolve::real_servers(name, svc) {
-                members.push((r.id.clone(), r.weight, r.check.is_some()));
-                if let Some(c) = r.check {
-                    s.insert(
-                        format!("rs:{name}/{}", r.id),
-                        Item::RealServer {
-                            service: name.clone(),
-                            server: r.id,
-                            ip: r.ip,
-                            port: r.port,
-                            check: Box::new(c.clone()),
-                        },
-                    );
-                }
-            }
-            s.insert(
-                format!("svc:{name}"),
-                Item::Service {
-                    name: name.clone(),
-                    quorum: svc.quorum.unwrap_or(1),
-                    hysteresis: svc.hysteresis,
-                    members,
-                    sorry: svc.sorry_server.as_ref().map(ToString::to_string),
-                },
-            );
-        }
-        for (name, c) in &cfg.checks {
-            s.insert(
-                format!("check:{name}"),
-                Item::Standalone {
-                    name: name.clone(),
-                    check: Box::new(c.clone()),
-                },
-            );
-        }
-        s
-    }
-
-    fn run(self: Arc<Self>, mut ctx: TaskCtx<Item>) -> TaskFuture {
+    fn run(self: Arc<Self>, mut ctx: TaskCtx<Checks>) -> TaskFuture {
         Box::pin(async move {
             let (tx, mut results) = mpsc::unbounded_channel();
             let mut r = Runner {
@@ -163,23 +133,14 @@ impl Subsystem for CheckTask {
                 tokio::select! {
                     () = ctx.cancel.cancelled() => return Ok(()),
                     u = ctx.updates.recv() => match u {
-                        Some(Update::Full(s)) => {
-                            r.full(s);
+                        // Only what differs by name is restarted: the
+                        // other checks keep their rise/fall counts.
+                        Some(part) => {
+                            r.full(items(&part));
                             if !ready {
                                 ready = true;
                                 ctx.ready.mark("check");
                             }
-                        }
-                        Some(Update::Diff(d)) => {
-                            for k in &d.removed {
-                                r.remove(k);
-                            }
-                            for (k, v) in d.added.into_iter().chain(d.changed) {
-                                r.remove(&k);
-                                r.put(k, v);
-                            }
-                            r.requorum_all();
-                            r.board_sync();
                         }
                         None => return Ok(()),
                     },
@@ -204,8 +165,8 @@ struct Running {
 }
 
 struct Svc {
-    quorum: Quorum,
-    members: Vec<(String, u32, bool)>,
+    quorum: health::Quorum,
+    members: Vec<(ServerId, u32, bool)>,
     sorry: Option<String>,
 }
 
@@ -228,7 +189,7 @@ struct Runner {
 }
 
 impl Runner {
-    fn full(&mut self, s: Slice<Item>) {
+    fn full(&mut self, s: BTreeMap<String, Item>) {
         let keys: Vec<String> = self.targets.keys().cloned().collect();
         for k in keys {
             if !s.contains_key(&k) {
@@ -253,19 +214,13 @@ impl Runner {
 
     fn put(&mut self, key: String, item: Item) {
         match &item {
-            Item::Service {
-                name,
-                quorum,
-                hysteresis,
-                members,
-                sorry,
-            } => {
+            Item::Service { name, quorum: q } => {
                 self.services.insert(
                     name.clone(),
                     Svc {
-                        quorum: Quorum::new(*quorum, *hysteresis),
-                        members: members.clone(),
-                        sorry: sorry.clone(),
+                        quorum: health::Quorum::new(q.quorum, q.hysteresis),
+                        members: q.members.clone(),
+                        sorry: q.sorry.clone(),
                     },
                 );
             }
@@ -406,20 +361,19 @@ impl Runner {
             })
             .set(i64::from(up));
         match r.item.clone() {
-            Item::RealServer {
-                service, server, ..
-            } => {
+            Item::RealServer { id, .. } => {
+                let (service, server) = (&id.service, &id.server);
                 let msg = if up {
                     format!("making {server} available in service {service}: {describe} {why}")
                 } else {
                     format!("shutting down {server} in service {service}: {describe}: {why}")
                 };
-                let event = Event::new("check", &format!("{service}/{server}"), msg);
+                let event = Event::new("check", &id.to_string(), msg);
                 self.shared.emit(if up { event } else { event.warn() });
                 self.board.send_modify(|b| {
-                    b.real_servers.insert((service.clone(), server.clone()), up);
+                    b.real_servers.insert(id.clone(), up);
                 });
-                self.requorum(&service);
+                self.requorum(service);
             }
             Item::Standalone { name, .. } => {
                 let msg = if up {
@@ -436,11 +390,11 @@ impl Runner {
         }
     }
 
-    fn server_up(&self, service: &str, server: &str, is_checked: bool) -> bool {
+    fn server_up(&self, id: &ServerId, is_checked: bool) -> bool {
         !is_checked
             || self
                 .targets
-                .get(&format!("rs:{service}/{server}"))
+                .get(&format!("rs:{id}"))
                 .is_some_and(|t| t.state.is_up())
     }
 
@@ -457,7 +411,7 @@ impl Runner {
         let alive: u64 = svc
             .members
             .iter()
-            .filter(|(s, _, c)| self.server_up(service, s, *c))
+            .filter(|(s, _, c)| self.server_up(s, *c))
             .map(|(_, w, _)| u64::from(*w))
             .sum();
         let svc = self.services.get_mut(service).expect("present");
@@ -490,11 +444,8 @@ impl Runner {
         let mut b = HealthBoard::default();
         for r in self.targets.values() {
             match &r.item {
-                Item::RealServer {
-                    service, server, ..
-                } => {
-                    b.real_servers
-                        .insert((service.clone(), server.clone()), r.state.is_up());
+                Item::RealServer { id, .. } => {
+                    b.real_servers.insert(id.clone(), r.state.is_up());
                 }
                 Item::Standalone { name, .. } => {
                     b.checks.insert(name.clone(), r.state.is_up());

@@ -7,13 +7,30 @@
 use std::net::IpAddr;
 
 use super::model::{Check, CheckType, Forwarding, Service};
+use super::types::Endpoint;
+
+/// A real server's name, the same in the check task, on the health board
+/// and in the IPVS task: its service and its key as the config writes it
+/// (`services.web.real_servers."10.0.0.2"`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServerId {
+    pub service: String,
+    pub server: Endpoint,
+}
+
+/// `web/10.0.0.2:80`.
+impl std::fmt::Display for ServerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.service, self.server)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved<'a> {
     /// The service's name (`services.NAME`).
     pub service: &'a str,
-    /// Its id on the health board: `ip[:port]` as the config writes it.
-    pub id: String,
+    /// Its name on the health board.
+    pub id: ServerId,
     pub ip: IpAddr,
     /// Its own port, else the service's; `None` for a port-less service.
     pub port: Option<u16>,
@@ -31,7 +48,10 @@ pub struct Resolved<'a> {
 pub fn real_servers<'a>(name: &'a str, s: &'a Service) -> impl Iterator<Item = Resolved<'a>> {
     s.real_servers.iter().map(move |(ep, rs)| Resolved {
         service: name,
-        id: ep.to_string(),
+        id: ServerId {
+            service: name.to_string(),
+            server: *ep,
+        },
         ip: ep.ip,
         port: ep.port.or_else(|| s.address.and_then(|a| a.port)),
         forwarding: rs.forwarding.unwrap_or(s.forwarding),
@@ -44,6 +64,14 @@ pub fn real_servers<'a>(name: &'a str, s: &'a Service) -> impl Iterator<Item = R
             .or(s.check.as_ref())
             .filter(|c| c.kind != CheckType::None),
     })
+}
+
+/// Every real server of every service: services in name order, each one's
+/// real servers in the config's order.
+pub fn all(cfg: &super::Config) -> impl Iterator<Item = Resolved<'_>> {
+    cfg.services
+        .iter()
+        .flat_map(|(name, s)| real_servers(name, s))
 }
 
 #[cfg(test)]
@@ -72,12 +100,12 @@ check = { type = "tcp" }
         assert!(!c.has_errors(), "{:?}", c.diagnostics);
         let cfg = &c.configs[0].1;
         let all: Vec<Resolved<'_>> = real_servers("web", &cfg.services["web"]).collect();
-        type Brief<'a> = (&'a str, Option<u16>, Forwarding, u32, Option<CheckType>);
-        let brief: Vec<Brief<'_>> = all
+        type Brief = (String, Option<u16>, Forwarding, u32, Option<CheckType>);
+        let brief: Vec<Brief> = all
             .iter()
             .map(|r| {
                 (
-                    r.id.as_str(),
+                    r.id.server.to_string(),
                     r.port,
                     r.forwarding,
                     r.weight,
@@ -89,22 +117,22 @@ check = { type = "tcp" }
             brief,
             [
                 (
-                    "10.0.0.2",
+                    "10.0.0.2".to_string(),
                     Some(80),
                     Forwarding::Dr,
                     1,
                     Some(CheckType::Tcp)
                 ),
                 (
-                    "10.0.0.3:8080",
+                    "10.0.0.3:8080".to_string(),
                     Some(8080),
                     Forwarding::Nat,
                     3,
                     Some(CheckType::Tcp)
                 ),
-                ("10.0.0.4:80", Some(80), Forwarding::Dr, 1, None),
+                ("10.0.0.4:80".to_string(), Some(80), Forwarding::Dr, 1, None),
                 (
-                    "10.0.0.5:80",
+                    "10.0.0.5:80".to_string(),
                     Some(80),
                     Forwarding::Dr,
                     1,
@@ -112,6 +140,10 @@ check = { type = "tcp" }
                 ),
             ]
         );
-        assert!(all.iter().all(|r| r.service == "web"));
+        assert!(
+            all.iter()
+                .all(|r| r.service == "web" && r.id.service == "web")
+        );
+        assert_eq!(all[1].id.to_string(), "web/10.0.0.3:8080");
     }
 }

@@ -4,18 +4,118 @@
 //! [`with_health`] lowers to 0 (or leaves out) those the health board says
 //! are down.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::model::{DestSpec, Forward, Proto, ServiceKey, ServiceSpec, TunType, flags, tun_flags};
+use super::model::{
+    DestSpec, Forward, Proto, ServiceKey, ServiceSpec, Timeouts, TunType, flags, tun_flags,
+};
 use crate::check::board::HealthBoard;
 use crate::config::Config;
 use crate::config::model::{
-    FailureAction, Forwarding, Protocol, SchedulerFlag, Service, TunnelChecksum, TunnelEncapKind,
+    FailureAction, Forwarding, Protocol, SchedulerFlag, Service, ShutdownAction, TunnelChecksum,
+    TunnelEncapKind,
 };
+use crate::config::resolve::{Resolved, ServerId};
 use crate::config::types::Family;
+use crate::runtime::changes::{Changes, Part};
+
+/// The IPVS task's part of the desired state, worked out once per config
+/// load.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IpvsPart {
+    /// Each `[services.NAME]`, by name.
+    pub services: BTreeMap<String, Wanted>,
+    /// `[ipvs]`: table ownership, timeouts, what shutdown does.
+    pub settings: Settings,
+    /// `[ipvs.sync]`: the connection-sync daemon.
+    pub sync: Option<SyncDaemon>,
+    /// The kernel modules this needs (`ip_vs` and the schedulers'), as
+    /// `config::validate::required_modules` names them: the network plane
+    /// loads them, the IPVS task waits for them.
+    pub modules: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Services pharos did not put in are removed.
+    pub exclusive: bool,
+    pub flush_on_shutdown: bool,
+    pub timeouts: Option<Timeouts>,
+}
+
+/// The connection-sync daemon: backup always (ready to take over the
+/// peer's connections), master while `follows` is VRRP master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncDaemon {
+    pub ifname: String,
+    pub sync_id: u32,
+    pub follows: String,
+}
+
+impl IpvsPart {
+    /// From a config whose real servers `servers` has resolved (in the
+    /// config's order) and which needs the kernel modules `modules`.
+    pub fn of(cfg: &Config, servers: &[Resolved<'_>], modules: &[String]) -> Self {
+        let mut by_service: BTreeMap<&str, Vec<&Resolved<'_>>> = BTreeMap::new();
+        for r in servers {
+            by_service.entry(r.service).or_default().push(r);
+        }
+        let services = cfg
+            .services
+            .iter()
+            .filter_map(|(n, s)| {
+                let rs = by_service.remove(n.as_str()).unwrap_or_default();
+                Some((n.clone(), service_of(n, s, &rs)?))
+            })
+            .collect();
+        let secs = |d: Option<crate::config::types::Duration>| {
+            d.map_or(0, |d| u32::try_from(d.0.as_secs()).unwrap_or(u32::MAX))
+        };
+        IpvsPart {
+            services,
+            settings: Settings {
+                exclusive: cfg.ipvs.exclusive,
+                flush_on_shutdown: cfg.ipvs.on_shutdown == ShutdownAction::Flush,
+                timeouts: cfg.ipvs.timeouts.as_ref().map(|t| Timeouts {
+                    tcp: secs(t.tcp),
+                    tcp_fin: secs(t.tcpfin),
+                    udp: secs(t.udp),
+                }),
+            },
+            sync: cfg.ipvs.sync.as_ref().map(|s| SyncDaemon {
+                ifname: s.interface.to_string(),
+                sync_id: u32::from(s.sync_id),
+                follows: s.follows.clone(),
+            }),
+            modules: modules
+                .iter()
+                .filter(|m| m.starts_with("ip_vs"))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Nothing of IPVS: the task leaves the kernel alone.
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+            && self.sync.is_none()
+            && !self.settings.exclusive
+            && self.settings.timeouts.is_none()
+    }
+}
+
+impl Part for IpvsPart {
+    fn changes(&self, old: &Self) -> Changes {
+        let settings = |p: &IpvsPart| (!p.is_empty()).then_some(p.settings);
+        Changes::between(&old.services, &self.services)
+            + Changes::of_option(settings(old).as_ref(), settings(self).as_ref())
+            + Changes::of_option(old.sync.as_ref(), self.sync.as_ref())
+    }
+}
 
 /// One virtual service as pharos wants it in the kernel.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {
     /// The config's name for it (`services.NAME`), for messages.
     pub name: String,
@@ -26,9 +126,9 @@ pub struct Wanted {
     /// Real servers dropped from the config stay at weight 0 this long.
     pub drain: Option<Duration>,
     pub on_failure: FailureAction,
-    /// For each of `dests`, the name of its check target on the health
-    /// board (`ip[:port]` as the config writes it), when it has a check.
-    pub checked: Vec<Option<String>>,
+    /// For each of `dests`, its name on the health board, when it has a
+    /// check.
+    pub checked: Vec<Option<ServerId>>,
 }
 
 fn forward(f: Forwarding) -> Forward {
@@ -47,9 +147,10 @@ fn proto(p: Protocol) -> Proto {
     }
 }
 
-/// The kernel's form of one service; `None` for a service that has neither
-/// an address nor a mark (validation rejects those).
-pub fn service(name: &str, s: &Service) -> Option<Wanted> {
+/// The kernel's form of one service, its real servers resolved already;
+/// `None` for a service that has neither an address nor a mark
+/// (validation rejects those).
+fn service_of(name: &str, s: &Service, resolved: &[&Resolved<'_>]) -> Option<Wanted> {
     let key = match (&s.address, &s.fwmark) {
         (Some(ep), _) => ServiceKey::Addr {
             proto: proto(s.protocol),
@@ -121,9 +222,8 @@ pub fn service(name: &str, s: &Service) -> Option<Wanted> {
             tun_flags: if tunnel { tun_fl } else { 0 },
         }
     };
-    // Each real server resolved once (config::resolve), as the check task
-    // resolves it: the same port, and the same board id for its health.
-    let resolved: Vec<_> = crate::config::resolve::real_servers(name, s).collect();
+    // Each real server resolved once (config::resolve), for the check task
+    // too: the same port, and the same board id for its health.
     let dests = resolved
         .iter()
         .map(|r| {
@@ -160,8 +260,11 @@ pub fn service(name: &str, s: &Service) -> Option<Wanted> {
 /// first pass), gets weight 0 (`on_failure = "quiesce"`, keeping its
 /// connections) or is left out (`"remove"`); a service below its quorum
 /// has every real server at weight 0, so its sorry server stands in.
-pub fn with_health(want: &[Wanted], board: &HealthBoard) -> Vec<Wanted> {
-    want.iter()
+pub fn with_health<'a>(
+    want: impl IntoIterator<Item = &'a Wanted>,
+    board: &HealthBoard,
+) -> Vec<Wanted> {
+    want.into_iter()
         .map(|w| {
             let quorum_lost = board.services.get(&w.name) == Some(&false);
             let mut out = w.clone();
@@ -169,9 +272,9 @@ pub fn with_health(want: &[Wanted], board: &HealthBoard) -> Vec<Wanted> {
             out.checked.clear();
             for (i, d) in w.dests.iter().enumerate() {
                 let c = &w.checked.get(i).cloned().flatten();
-                let up = c.as_ref().is_none_or(|k| {
-                    board.real_servers.get(&(w.name.clone(), k.clone())) == Some(&true)
-                });
+                let up = c
+                    .as_ref()
+                    .is_none_or(|k| board.real_servers.get(k) == Some(&true));
                 let mut d = d.clone();
                 if !up {
                     if w.on_failure == FailureAction::Remove {
@@ -192,9 +295,10 @@ pub fn with_health(want: &[Wanted], board: &HealthBoard) -> Vec<Wanted> {
 
 /// Every service of the config, in name order.
 pub fn wanted(cfg: &Config) -> Vec<Wanted> {
-    cfg.services
-        .iter()
-        .filter_map(|(n, s)| service(n, s))
+    let servers: Vec<Resolved<'_>> = crate::config::resolve::all(cfg).collect();
+    IpvsPart::of(cfg, &servers, &[])
+        .services
+        .into_values()
         .collect()
 }
 
@@ -273,7 +377,11 @@ mod tests {
     fn health_quiesces_or_removes_failed_servers_and_quorum_brings_the_sorry_server() {
         let text = "[services.web]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nsorry_server = \"10.0.0.9:80\"\ncheck = { type = \"tcp\" }\n[services.web.real_servers.\"10.0.0.2\"]\nweight = 3\n[services.web.real_servers.\"10.0.0.3\"]\ncheck = { type = \"none\" }\n";
         let w = one(text);
-        assert_eq!(w.checked, vec![Some("10.0.0.2".to_string()), None]);
+        let id = ServerId {
+            service: "web".into(),
+            server: "10.0.0.2".parse().unwrap(),
+        };
+        assert_eq!(w.checked, vec![Some(id.clone()), None]);
         let mut board = HealthBoard::default();
         // Not checked yet: weight 0, the unchecked one keeps its weight.
         let h = with_health(std::slice::from_ref(&w), &board);
@@ -281,9 +389,7 @@ mod tests {
             h[0].dests.iter().map(|d| d.weight).collect::<Vec<_>>(),
             vec![0, 1]
         );
-        board
-            .real_servers
-            .insert(("web".into(), "10.0.0.2".into()), true);
+        board.real_servers.insert(id.clone(), true);
         let h = with_health(std::slice::from_ref(&w), &board);
         assert_eq!(
             h[0].dests.iter().map(|d| d.weight).collect::<Vec<_>>(),
@@ -291,9 +397,7 @@ mod tests {
         );
         let mut removing = w.clone();
         removing.on_failure = FailureAction::Remove;
-        board
-            .real_servers
-            .insert(("web".into(), "10.0.0.2".into()), false);
+        board.real_servers.insert(id, false);
         let h = with_health(std::slice::from_ref(&removing), &board);
         assert_eq!(h[0].dests.len(), 1, "a failed server is left out");
         board.services.insert("web".into(), false);

@@ -16,15 +16,12 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
-use super::desired::{self, Wanted};
+use super::desired::{self, IpvsPart, Settings, Wanted};
 use super::genl::Ipvs;
-use super::model::{Daemon, Forward, Table, Timeouts};
+use super::model::{Daemon, Forward, Table};
 use super::reconcile::{Op, Reconciler};
-use crate::config::Config;
-use crate::config::model::ShutdownAction;
-use crate::runtime::diff::Slice;
 use crate::runtime::status::Event;
-use crate::runtime::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture, Update};
+use crate::runtime::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture};
 
 /// How often the live table is compared again without a reason.
 pub const RECONCILE: Duration = Duration::from_secs(2);
@@ -36,24 +33,6 @@ const CHURN: usize = 4096;
 /// Above this many changes in one pass, one summary event instead of one
 /// per change.
 const EVENTS_MAX: usize = 64;
-
-/// The IPVS part of a config.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Item {
-    Service(Box<Wanted>),
-    Settings {
-        exclusive: bool,
-        flush_on_shutdown: bool,
-        timeouts: Option<Timeouts>,
-    },
-    /// The connection-sync daemon: backup always (ready to take over the
-    /// peer's connections), master while `follows` is VRRP master.
-    Sync {
-        ifname: String,
-        sync_id: u32,
-        follows: String,
-    },
-}
 
 /// The `ipvs` task: follows the checks' `health` (weights, sorry server)
 /// and the VRRP `roles` (the sync daemon's role).
@@ -69,21 +48,8 @@ pub struct IpvsTask {
 /// needs before it goes ahead (and the kernel says what is missing).
 const MODULE_WAIT: Duration = Duration::from_secs(10);
 
-/// The modules a set of services needs: `ip_vs` and each scheduler's.
-fn needed_modules(current: &Slice<Item>) -> std::collections::BTreeSet<String> {
-    let mut m: std::collections::BTreeSet<String> = current
-        .values()
-        .filter_map(|i| match i {
-            Item::Service(w) => Some(format!("ip_vs_{}", w.spec.scheduler)),
-            _ => None,
-        })
-        .collect();
-    m.insert("ip_vs".into());
-    m
-}
-
 impl Subsystem for IpvsTask {
-    type Item = Item;
+    type Part = IpvsPart;
 
     fn name(&self) -> &'static str {
         "ipvs"
@@ -93,45 +59,9 @@ impl Subsystem for IpvsTask {
         30
     }
 
-    fn slice(&self, cfg: &Config) -> Slice<Item> {
-        let mut s = Slice::new();
-        for w in desired::wanted(cfg) {
-            s.insert(format!("service:{}", w.name), Item::Service(Box::new(w)));
-        }
-        let secs = |d: Option<crate::config::types::Duration>| {
-            d.map_or(0, |d| u32::try_from(d.0.as_secs()).unwrap_or(u32::MAX))
-        };
-        let timeouts = cfg.ipvs.timeouts.as_ref().map(|t| Timeouts {
-            tcp: secs(t.tcp),
-            tcp_fin: secs(t.tcpfin),
-            udp: secs(t.udp),
-        });
-        if let Some(sync) = &cfg.ipvs.sync {
-            s.insert(
-                "sync".into(),
-                Item::Sync {
-                    ifname: sync.interface.to_string(),
-                    sync_id: u32::from(sync.sync_id),
-                    follows: sync.follows.clone(),
-                },
-            );
-        }
-        if cfg.ipvs.exclusive || timeouts.is_some() || !s.is_empty() {
-            s.insert(
-                "settings".into(),
-                Item::Settings {
-                    exclusive: cfg.ipvs.exclusive,
-                    flush_on_shutdown: cfg.ipvs.on_shutdown == ShutdownAction::Flush,
-                    timeouts,
-                },
-            );
-        }
-        s
-    }
-
-    fn run(self: Arc<Self>, mut ctx: TaskCtx<Item>) -> TaskFuture {
+    fn run(self: Arc<Self>, mut ctx: TaskCtx<IpvsPart>) -> TaskFuture {
         Box::pin(async move {
-            let mut current: Slice<Item> = Slice::new();
+            let mut current = Arc::new(IpvsPart::default());
             let mut shell = Shell::default();
             let mut next_check = tokio::time::Instant::now() + RECONCILE;
             let mut wake: Option<Instant> = None;
@@ -143,23 +73,16 @@ impl Subsystem for IpvsTask {
                 let drain_end = crate::runtime::supervisor::sleep_until(wake);
                 tokio::select! {
                     () = ctx.cancel.cancelled() => {
-                        let flush = matches!(current.get("settings"), Some(Item::Settings { flush_on_shutdown: true, .. }));
-                        if flush {
+                        if current.settings.flush_on_shutdown {
                             let shared = ctx.shared.clone();
                             let _ = tokio::task::spawn_blocking(move || shell.flush_owned(&shared)).await;
                         }
                         return Ok(());
                     }
+                    // The whole part: a pass reconciles it against the
+                    // live table, so what did not change sends nothing.
                     u = ctx.updates.recv() => match u {
-                        Some(Update::Full(s)) => current = s,
-                        Some(Update::Diff(d)) => {
-                            for k in &d.removed {
-                                current.remove(k);
-                            }
-                            for (k, v) in d.added.into_iter().chain(d.changed) {
-                                current.insert(k, v);
-                            }
-                        }
+                        Some(part) => current = part,
                         None => return Ok(()),
                     },
                     () = tokio::time::sleep_until(next_check) => {}
@@ -179,9 +102,10 @@ impl Subsystem for IpvsTask {
                 // without them gets the kernel's answer at once).
                 let to_come = {
                     let have = self.modules.borrow();
-                    let missing: Vec<String> = needed_modules(&current)
-                        .into_iter()
-                        .filter(|m| !have.contains(m))
+                    let missing: Vec<&String> = current
+                        .modules
+                        .iter()
+                        .filter(|m| !have.contains(*m))
                         .collect();
                     !missing.is_empty()
                         && missing.iter().all(|m| {
@@ -200,14 +124,14 @@ impl Subsystem for IpvsTask {
                 } else {
                     waiting_since = None;
                 }
-                let all = current.clone();
+                let part = current.clone();
                 let shared = ctx.shared.clone();
                 let facts = Facts {
                     health: self.health.borrow().clone(),
                     roles: self.roles.borrow().clone(),
                 };
                 let (back, next) = tokio::task::spawn_blocking(move || {
-                    let next = shell.pass(&all, &facts, &shared);
+                    let next = shell.pass(&part, &facts, &shared);
                     (shell, next)
                 })
                 .await
@@ -253,27 +177,14 @@ impl Shell {
     }
 
     /// One reconcile pass; returns when to come back for a drain.
-    fn pass(&mut self, items: &Slice<Item>, facts: &Facts, shared: &Shared) -> Option<Instant> {
+    fn pass(&mut self, part: &IpvsPart, facts: &Facts, shared: &Shared) -> Option<Instant> {
         self.touched = true;
-        let want: Vec<Wanted> = items
-            .values()
-            .filter_map(|i| match i {
-                Item::Service(w) => Some((**w).clone()),
-                Item::Settings { .. } | Item::Sync { .. } => None,
-            })
-            .collect();
-        let want = desired::with_health(&want, &facts.health);
-        let (exclusive, timeouts) = items
-            .values()
-            .find_map(|i| match i {
-                Item::Settings {
-                    exclusive,
-                    timeouts,
-                    ..
-                } => Some((*exclusive, *timeouts)),
-                Item::Service(_) | Item::Sync { .. } => None,
-            })
-            .unwrap_or((false, None));
+        let want = desired::with_health(part.services.values(), &facts.health);
+        let Settings {
+            exclusive,
+            timeouts,
+            ..
+        } = part.settings;
         let started = Instant::now();
         let result = self.connect().and_then(|ipvs| {
             let table = ipvs.table()?;
@@ -381,17 +292,9 @@ impl Shell {
             Ok(t) => publish(&t, &want, shared),
             Err(e) => shared.emit(Event::new("ipvs", "kernel", e)),
         }
-        let sync = items.values().find_map(|i| match i {
-            Item::Sync {
-                ifname,
-                sync_id,
-                follows,
-            } => Some((ifname.clone(), *sync_id, follows.clone())),
-            _ => None,
-        });
-        if let Some((ifname, sync_id, follows)) = sync {
-            let master = facts.roles.get(&follows).copied().unwrap_or(false);
-            self.sync_daemons(&ifname, sync_id, master, shared);
+        if let Some(sync) = &part.sync {
+            let master = facts.roles.get(&sync.follows).copied().unwrap_or(false);
+            self.sync_daemons(&sync.ifname, sync.sync_id, master, shared);
         }
         plan.wake
     }

@@ -13,6 +13,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+pub mod desired;
 pub mod link;
 pub mod plan;
 pub mod route;

@@ -7,25 +7,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::desired::NetPart;
 use super::link::{self, AddrWant, LinkStep, LinkWant};
 use super::route::{self, RouteStep, RouteWant};
 use super::status::{self, KernelState, NetStatus};
-use super::sysctl::{self, Applied, Key, Want};
-use crate::config::Config;
-use crate::config::tree::{Path, Seg};
-use crate::config::validate::required_modules;
+use super::sysctl::{self, Applied, Want};
 use crate::kernel::modules;
-use crate::runtime::diff::Slice;
 use crate::runtime::status::Event;
-use crate::runtime::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture, Update};
-
-/// One thing the network plane keeps set: `module:NAME` or `sysctl:KEY`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Item {
-    pub value: String,
-    /// Where in the config it comes from, for messages.
-    pub origin: String,
-}
+use crate::runtime::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture};
 
 /// The `net` task; `modules` is where it says which of the config's kernel
 /// modules are in.
@@ -36,7 +25,7 @@ pub struct NetPlane {
 const RECHECK: Duration = Duration::from_secs(30);
 
 impl Subsystem for NetPlane {
-    type Item = Item;
+    type Part = NetPart;
 
     fn name(&self) -> &'static str {
         "net"
@@ -46,63 +35,9 @@ impl Subsystem for NetPlane {
         40
     }
 
-    fn slice(&self, cfg: &Config) -> Slice<Item> {
-        let mut s = Slice::new();
-        for m in required_modules(cfg) {
-            s.insert(
-                format!("module:{m}"),
-                Item {
-                    value: String::new(),
-                    origin: "inferred from the config".into(),
-                },
-            );
-        }
-        let (links, addrs) = link::wanted(cfg);
-        for l in links {
-            let origin = l.origin.clone();
-            s.insert(
-                format!("link:{}", l.name),
-                Item {
-                    value: serde_json::to_string(&l).expect("a link serializes"),
-                    origin,
-                },
-            );
-        }
-        for a in addrs {
-            s.insert(
-                format!("addr:{} {}", a.iface, a.cidr),
-                Item {
-                    value: String::new(),
-                    origin: a.origin,
-                },
-            );
-        }
-        for r in route::wanted(cfg) {
-            let key = format!("route:{} {} {}", r.table, r.dst, r.metric);
-            let origin = r.origin.clone();
-            s.insert(
-                key,
-                Item {
-                    value: serde_json::to_string(&r).expect("a route serializes"),
-                    origin,
-                },
-            );
-        }
-        for w in sysctl::wanted(cfg) {
-            s.insert(
-                format!("sysctl:{}", w.key),
-                Item {
-                    value: w.value,
-                    origin: w.origin.to_string(),
-                },
-            );
-        }
-        s
-    }
-
-    fn run(self: Arc<Self>, mut ctx: TaskCtx<Item>) -> TaskFuture {
+    fn run(self: Arc<Self>, mut ctx: TaskCtx<NetPart>) -> TaskFuture {
         Box::pin(async move {
-            let mut current = Slice::new();
+            let mut current = Arc::new(NetPart::default());
             let state = Arc::new(State {
                 // One rtnetlink connection for the task's life, not one per pass.
                 rtnl: crate::kernel::rtnl::Rtnl::connect()?,
@@ -117,42 +52,30 @@ impl Subsystem for NetPlane {
                 ctx.shared.emit(Event::new("net", "rtnetlink", e));
             }
             loop {
-                let changed: Slice<Item> = tokio::select! {
+                // On an update, what it had before: only what is new is
+                // loaded and set. A re-check goes over everything.
+                let before: Option<Arc<NetPart>> = tokio::select! {
                     () = ctx.cancel.cancelled() => return Ok(()),
                     u = ctx.updates.recv() => match u {
-                        Some(Update::Full(s)) => {
-                            current = s.clone();
-                            s
-                        }
-                        Some(Update::Diff(d)) => {
-                            // Sysctls dropped from the config keep their value:
-                            // pharos does not know what they were before it.
-                            for k in &d.removed {
-                                current.remove(k);
-                            }
-                            let mut s = Slice::new();
-                            for (k, v) in d.added.into_iter().chain(d.changed) {
-                                current.insert(k.clone(), v.clone());
-                                s.insert(k, v);
-                            }
-                            s
-                        }
+                        Some(part) => Some(std::mem::replace(&mut current, part)),
                         None => return Ok(()),
                     },
-                    _ = recheck.tick() => current.clone(),
+                    _ = recheck.tick() => None,
                     Some(()) = kick.recv() => {
                         // Let a burst of changes (ours included) settle.
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         while kick.try_recv().is_ok() {}
-                        current.clone()
+                        None
                     }
                 };
                 let shared = ctx.shared.clone();
-                let all = current.clone();
+                let part = current.clone();
                 let state = state.clone();
-                tokio::task::spawn_blocking(move || apply(&changed, &all, &shared, &state))
-                    .await
-                    .map_err(|e| format!("applying the network plane: {e}"))?;
+                tokio::task::spawn_blocking(move || {
+                    apply(&part, before.as_deref(), &shared, &state)
+                })
+                .await
+                .map_err(|e| format!("applying the network plane: {e}"))?;
                 ctx.ready.mark("net");
             }
         })
@@ -167,13 +90,17 @@ struct State {
     modules: super::Modules,
 }
 
-/// Applies `items` (blocking: /proc/sys, finit_module, rtnetlink), then
-/// publishes the state of everything in `all`.
-fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State) {
-    let module_names: Vec<&str> = items
-        .keys()
-        .filter_map(|k| k.strip_prefix("module:"))
-        .collect();
+/// Applies `part` (blocking: /proc/sys, finit_module, rtnetlink): the
+/// modules and sysctls new since `before`, or all of them; links, addresses
+/// and routes always whole against the kernel. Then publishes the state.
+fn apply(part: &NetPart, before: Option<&NetPart>, shared: &Shared, state: &State) {
+    let (module_names, wants): (Vec<&str>, Vec<&Want>) = match before {
+        Some(old) => part.news(old),
+        None => (
+            part.modules.iter().map(String::as_str).collect(),
+            part.sysctls.values().collect(),
+        ),
+    };
     for (name, r) in modules::load_all(module_names) {
         if let Err(e) = r {
             shared
@@ -182,16 +109,16 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
     }
     // Which of the config's modules are in the kernel now (loaded or built
     // in): once a pass, for the tasks that wait on them and for status.
-    let present: std::collections::BTreeSet<String> = all
-        .keys()
-        .filter_map(|k| k.strip_prefix("module:"))
+    let present: std::collections::BTreeSet<String> = part
+        .modules
+        .iter()
         .filter(|m| {
             matches!(
                 modules::presence(m),
                 modules::Presence::Loaded | modules::Presence::Builtin
             )
         })
-        .map(str::to_string)
+        .cloned()
         .collect();
     state.modules.send_if_modified(|m| {
         let changed = *m != present;
@@ -203,17 +130,8 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
     // Links and addresses: always the whole desired set against the live
     // kernel (an address pharos owns is only removed when no longer wanted
     // anywhere), before the sysctls that name interfaces.
-    let kernel = apply_links(all, shared, state);
-    let wants: Vec<Want> = items
-        .iter()
-        .filter_map(|(k, v)| {
-            Some(Want {
-                key: Key::parse(k.strip_prefix("sysctl:")?),
-                value: v.value.clone(),
-                origin: Path(vec![Seg::Key(v.origin.clone())]),
-            })
-        })
-        .collect();
+    let kernel = apply_links(part, shared, state);
+    let wants: Vec<Want> = wants.into_iter().cloned().collect();
     for a in sysctl::apply(&sysctl::diff(&wants, sysctl::read)) {
         match a {
             Applied::Unchanged(_) => {}
@@ -229,28 +147,28 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
             }
         }
     }
-    let sysctls: Vec<status::Sysctl> = all
+    let sysctls: Vec<status::Sysctl> = part
+        .sysctls
         .iter()
-        .filter_map(|(k, v)| {
-            let key = Key::parse(k.strip_prefix("sysctl:")?);
-            let live = sysctl::read(&key);
+        .map(|(key, v)| {
+            let live = sysctl::read(key);
             let state = match &live {
                 None => "missing",
                 Some(l) if l.split_whitespace().eq(v.value.split_whitespace()) => "ok",
                 Some(_) => "differs",
             };
-            Some(status::Sysctl {
+            status::Sysctl {
                 key: key.to_string(),
                 want: v.value.clone(),
                 live,
                 state: state.to_string(),
-                from: v.origin.clone(),
-            })
+                from: v.origin.to_string(),
+            }
         })
         .collect();
-    let modules: Vec<status::Module> = all
-        .keys()
-        .filter_map(|k| k.strip_prefix("module:"))
+    let modules: Vec<status::Module> = part
+        .modules
+        .iter()
         .map(|m| status::Module {
             module: m.to_string(),
             loaded: present.contains(m),
@@ -275,24 +193,10 @@ fn apply(items: &Slice<Item>, all: &Slice<Item>, shared: &Shared, state: &State)
 
 /// Applies links, addresses and routes; returns their state as read back
 /// (`links`, `addresses`, `routes` for the status section).
-fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) -> Option<KernelState> {
+fn apply_links(part: &NetPart, shared: &Shared, state: &State) -> Option<KernelState> {
     let rtnl = &state.rtnl;
-    let links: Vec<LinkWant> = all
-        .iter()
-        .filter(|(k, _)| k.starts_with("link:"))
-        .filter_map(|(_, v)| serde_json::from_str(&v.value).ok())
-        .collect();
-    let addrs: Vec<AddrWant> = all
-        .iter()
-        .filter_map(|(k, v)| {
-            let (iface, cidr) = k.strip_prefix("addr:")?.split_once(' ')?;
-            Some(AddrWant {
-                iface: iface.to_string(),
-                cidr: cidr.parse().ok()?,
-                origin: v.origin.clone(),
-            })
-        })
-        .collect();
+    let links: Vec<LinkWant> = part.links.values().cloned().collect();
+    let addrs: Vec<AddrWant> = part.addrs.values().cloned().collect();
 
     let live = rtnl.links().and_then(|l| Ok((l, rtnl.addrs()?)));
     let (live_links, live_addrs) = match live {
@@ -307,11 +211,7 @@ fn apply_links(all: &Slice<Item>, shared: &Shared, state: &State) -> Option<Kern
         apply_link_step(rtnl, &step, shared);
     }
     // Routes after addresses: a gateway must be reachable to be accepted.
-    let routes: Vec<RouteWant> = all
-        .iter()
-        .filter(|(k, _)| k.starts_with("route:"))
-        .filter_map(|(_, v)| serde_json::from_str(&v.value).ok())
-        .collect();
+    let routes: Vec<RouteWant> = part.routes.values().cloned().collect();
     let (live_routes, links_now) = match rtnl.routes().and_then(|r| Ok((r, rtnl.links()?))) {
         Ok(x) => x,
         Err(e) => {

@@ -13,10 +13,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 
-use super::diff::Slice;
+use super::changes::{Changes, Part};
 use super::status::Status;
-use super::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture, Update};
-use crate::config::Config;
+use super::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Request {
@@ -39,6 +38,22 @@ pub struct ReloadOutcome {
 /// A reload asked for over the socket, answered by the runtime.
 pub type ReloadRequest = oneshot::Sender<ReloadOutcome>;
 
+/// The control task's part: `[control] socket` (`--socket` overrides it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Socket(pub String);
+
+impl Socket {
+    pub fn of<X>(load: &super::Load<X>) -> Arc<Socket> {
+        Arc::new(Socket(load.config.control.socket.clone()))
+    }
+}
+
+impl Part for Socket {
+    fn changes(&self, old: &Self) -> Changes {
+        Changes::of_option(Some(old), Some(self))
+    }
+}
+
 pub struct ControlServer {
     /// Overrides `[control] socket` (`--socket`).
     pub path_override: Option<PathBuf>,
@@ -46,7 +61,7 @@ pub struct ControlServer {
 }
 
 impl Subsystem for ControlServer {
-    type Item = String;
+    type Part = Socket;
 
     fn name(&self) -> &'static str {
         "control"
@@ -56,15 +71,7 @@ impl Subsystem for ControlServer {
         210
     }
 
-    fn slice(&self, cfg: &Config) -> Slice<String> {
-        let path = match &self.path_override {
-            Some(p) => p.display().to_string(),
-            None => cfg.control.socket.clone(),
-        };
-        [("socket".to_string(), path)].into_iter().collect()
-    }
-
-    fn run(self: Arc<Self>, mut ctx: TaskCtx<String>) -> TaskFuture {
+    fn run(self: Arc<Self>, mut ctx: TaskCtx<Socket>) -> TaskFuture {
         Box::pin(async move {
             let mut listener: Option<(UnixListener, PathBuf)> = None;
             let mut ready = Some(ctx.ready.clone());
@@ -75,15 +82,12 @@ impl Subsystem for ControlServer {
                         return Ok(());
                     }
                     update = ctx.updates.recv() => {
-                        let path = match update {
-                            Some(Update::Full(s)) => s.get("socket").cloned(),
-                            Some(Update::Diff(d)) => d.changed.into_iter().chain(d.added).find(|(k, _)| k == "socket").map(|(_, v)| v),
-                            None => return Ok(()),
-                        };
-                        if let Some(path) = path {
+                        let Some(socket) = update else { return Ok(()) };
+                        let path = self.path_override.clone().unwrap_or_else(|| PathBuf::from(&socket.0));
+                        if listener.as_ref().is_none_or(|(_, p)| *p != path) {
                             if let Some((_, old)) = listener.take() { let _ = std::fs::remove_file(old); }
-                            listener = Some((bind(Path::new(&path))?, PathBuf::from(&path)));
-                            tracing::info!(task = "control", "control socket at {path}");
+                            listener = Some((bind(&path)?, path.clone()));
+                            tracing::info!(task = "control", "control socket at {}", path.display());
                         }
                         if let Some(r) = ready.take() { r.mark("control"); }
                     }

@@ -8,17 +8,32 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
 
-use super::diff::Slice;
+use super::changes::{Changes, Part};
 use super::metrics::Metrics;
-use super::supervisor::{Subsystem, TaskCtx, TaskFuture, Update};
-use crate::config::Config;
+use super::supervisor::{Subsystem, TaskCtx, TaskFuture};
 use crate::config::types::Endpoint;
+
+/// The metrics task's part: `[metrics] listen`, if set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen(pub Option<Endpoint>);
+
+impl Listen {
+    pub fn of<X>(load: &super::Load<X>) -> Arc<Listen> {
+        Arc::new(Listen(load.config.metrics.listen))
+    }
+}
+
+impl Part for Listen {
+    fn changes(&self, old: &Self) -> Changes {
+        Changes::of_option(old.0.as_ref(), self.0.as_ref())
+    }
+}
 
 /// The `/metrics` endpoint, on `[metrics] listen`.
 pub struct MetricsServer;
 
 impl Subsystem for MetricsServer {
-    type Item = Endpoint;
+    type Part = Listen;
 
     fn name(&self) -> &'static str {
         "metrics"
@@ -28,31 +43,15 @@ impl Subsystem for MetricsServer {
         200
     }
 
-    fn slice(&self, cfg: &Config) -> Slice<Endpoint> {
-        cfg.metrics
-            .listen
-            .iter()
-            .map(|e| ("listen".to_string(), *e))
-            .collect()
-    }
-
-    fn run(self: Arc<Self>, mut ctx: TaskCtx<Endpoint>) -> TaskFuture {
+    fn run(self: Arc<Self>, mut ctx: TaskCtx<Listen>) -> TaskFuture {
         Box::pin(async move {
             let mut listener: Option<tokio::net::TcpListener> = None;
             let mut ready = Some(ctx.ready.clone());
             loop {
-                let want = |slice: &Slice<Endpoint>| slice.get("listen").copied();
                 tokio::select! {
                     () = ctx.cancel.cancelled() => return Ok(()),
                     update = ctx.updates.recv() => {
-                        let listen = match update {
-                            Some(Update::Full(s)) => want(&s),
-                            Some(Update::Diff(d)) => {
-                                if d.removed.iter().any(|k| k == "listen") { None }
-                                else { d.added.iter().chain(&d.changed).find(|(k, _)| k == "listen").map(|(_, e)| *e) }
-                            }
-                            None => return Ok(()),
-                        };
+                        let Some(Listen(listen)) = update.as_deref().cloned() else { return Ok(()) };
                         listener = match listen {
                             Some(ep) => {
                                 let addr = std::net::SocketAddr::new(ep.ip, ep.port.unwrap_or(9412));

@@ -21,8 +21,8 @@
 //! tasks: `crate::director` plugs them in through [`Wiring`].
 
 pub mod backoff;
+pub mod changes;
 pub mod control;
-pub mod diff;
 pub mod last_good;
 pub mod logging;
 pub mod metrics;
@@ -51,7 +51,7 @@ use status::{ConfigSource, ConfigStatus, Event, Status};
 use supervisor::{Command, Ready, Shared, Supervisor};
 
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub struct RunOptions<X> {
     pub config: PathBuf,
     pub node: Option<String>,
     /// Where the last known good config is kept.
@@ -69,19 +69,45 @@ pub struct RunOptions {
     pub errors_file: Option<PathBuf>,
     /// The subsystems, plugged in from above (`crate::director`): the
     /// runtime knows them only as tasks.
-    pub wiring: Wiring,
+    pub wiring: Wiring<X>,
 }
 
-/// What the layer above the runtime plugs in.
-#[derive(Clone, Copy)]
-pub struct Wiring {
+/// One load of the config, as the supervisor hands it out: the config
+/// (for the runtime's own tasks) and the desired state that the layer above
+/// worked out of it, once.
+pub struct Load<X> {
+    pub config: Arc<Config>,
+    pub desired: X,
+}
+
+/// What the layer above the runtime plugs in; `X` is its desired state.
+pub struct Wiring<X> {
+    /// Works out the desired state of a config (once per load).
+    pub desired: fn(&Config) -> X,
     /// Adds the subsystems' tasks to the supervisor, wired to each other.
-    pub add: fn(&mut Supervisor, &Config),
-    /// How many checks a config runs, for the ready line.
-    pub checks: fn(&Config) -> usize,
+    pub add: fn(&mut Supervisor<Load<X>>, &Load<X>),
+    /// How many checks it runs, for the ready line.
+    pub checks: fn(&X) -> usize,
 }
 
-impl std::fmt::Debug for Wiring {
+impl<X> Wiring<X> {
+    /// The config and its desired state, worked out once.
+    pub fn load(&self, cfg: &Config) -> Load<X> {
+        Load {
+            config: Arc::new(cfg.clone()),
+            desired: (self.desired)(cfg),
+        }
+    }
+}
+
+impl<X> Clone for Wiring<X> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<X> Copy for Wiring<X> {}
+
+impl<X> std::fmt::Debug for Wiring<X> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Wiring")
     }
@@ -113,7 +139,7 @@ pub struct Hooks {
 
 /// Runs the supervisor until SIGTERM/SIGINT. Exit 1 when there is no valid
 /// config to run (neither the file nor a last known good one).
-pub fn run(opts: RunOptions) -> ExitCode {
+pub fn run<X: Send + Sync + 'static>(opts: RunOptions<X>) -> ExitCode {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -154,7 +180,7 @@ pub fn facts(requested: Option<String>) -> Facts {
     }
 }
 
-fn read_and_load(opts: &RunOptions) -> (String, Result<config::Loaded, Vec<Diagnostic>>) {
+fn read_and_load<X>(opts: &RunOptions<X>) -> (String, Result<config::Loaded, Vec<Diagnostic>>) {
     let shown = opts.config.display().to_string();
     match std::fs::read_to_string(&opts.config) {
         Ok(text) => {
@@ -177,7 +203,7 @@ fn render(path: &str, text: &str, diags: &[Diagnostic]) -> String {
 
 /// Keeps `pharos.errors` in step with the file: the diagnostics while it is
 /// invalid, nothing once it is valid.
-fn write_errors(opts: &RunOptions, rendered: Option<&str>) {
+fn write_errors<X>(opts: &RunOptions<X>, rendered: Option<&str>) {
     let Some(path) = &opts.errors_file else {
         return;
     };
@@ -215,7 +241,7 @@ fn maintenance_config() -> config::Loaded {
 }
 
 /// The file if it is valid, else the last known good config, else nothing.
-fn initial(opts: &RunOptions, lkg: &LastGood) -> Result<Running, String> {
+fn initial<X>(opts: &RunOptions<X>, lkg: &LastGood) -> Result<Running, String> {
     let shown = opts.config.display().to_string();
     let (text, result) = read_and_load(opts);
     match result {
@@ -325,7 +351,7 @@ fn summary(cfg: &Config, checks: usize, revision: u64, source: ConfigSource) -> 
     )
 }
 
-pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
+pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks: Hooks) -> Stop {
     // First thing: a SIGTERM during start-up must still mean an orderly stop.
     let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler installs");
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
@@ -375,7 +401,8 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
     };
     shared.metrics.set_revision(1);
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
-    let cfg = &running.loaded.config;
+    let load = opts.wiring.load(&running.loaded.config);
+    let cfg = &*load.config;
     let mut sup = Supervisor::new(shared.clone(), opts.restart_policy)
         .with_watchdog(notify::watchdog_period());
     sup.add(
@@ -383,10 +410,11 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
             path_override: opts.socket.clone(),
             reload: reload_tx,
         },
-        cfg,
+        control::Socket::of,
+        &load,
     );
-    sup.add(MetricsServer, cfg);
-    (opts.wiring.add)(&mut sup, cfg);
+    sup.add(MetricsServer, metrics_server::Listen::of, &load);
+    (opts.wiring.add)(&mut sup, &load);
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
     let sup_handle = tokio::spawn(sup.run(cmd_rx));
 
@@ -398,7 +426,12 @@ pub async fn run_async(opts: RunOptions, mut hooks: Hooks) -> Stop {
         );
     }
     let mut revision = 1u64;
-    let line = summary(cfg, (opts.wiring.checks)(cfg), revision, running.source);
+    let line = summary(
+        cfg,
+        (opts.wiring.checks)(&load.desired),
+        revision,
+        running.source,
+    );
     notify::ready(&line);
     let who = match (&running.loaded.node, running.source) {
         (Some((node, why)), _) => format!("node {node} ({why})"),
@@ -485,10 +518,10 @@ async fn recv_opt(rx: &mut Option<mpsc::Receiver<Stop>>) -> Option<Stop> {
 
 /// Re-reads the file; applies it only if valid. An invalid file changes
 /// nothing and every diagnostic goes back to the caller.
-async fn reload(
-    opts: &RunOptions,
+async fn reload<X: Send + Sync + 'static>(
+    opts: &RunOptions<X>,
     shared: &Shared,
-    cmd_tx: &mpsc::Sender<Command>,
+    cmd_tx: &mpsc::Sender<Command<Load<X>>>,
     lkg: &LastGood,
     revision: &mut u64,
 ) -> ReloadOutcome {
@@ -544,8 +577,8 @@ async fn reload(
                 None => loaded,
             };
             let (tx, rx) = oneshot::channel();
-            let cfg = Arc::new(loaded.config.clone());
-            let changes = match cmd_tx.send(Command::Reload(cfg, tx)).await {
+            let load = Arc::new(opts.wiring.load(&loaded.config));
+            let changes = match cmd_tx.send(Command::Reload(load, tx)).await {
                 Ok(()) => rx.await.unwrap_or_default(),
                 Err(_) => Default::default(),
             };

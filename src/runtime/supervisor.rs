@@ -1,13 +1,17 @@
 //! Runs each subsystem as a tokio task, restarts it when it fails (with
-//! backoff, see `backoff.rs`), hands it its slice of the config on start and
-//! only the difference on reload, and stops them all in order on shutdown.
+//! backoff, see `backoff.rs`), hands it its typed part of the desired state
+//! on start and again on a reload that changes it (and only then), and stops
+//! them all in order on shutdown.
+//!
+//! The supervisor is generic over `D`, the desired state of one config
+//! load, which the layer above works out once (`crate::director`); each
+//! task is added with the projection that picks its part out of it.
 //!
 //! A task that panics or returns an error is restarted on its own; the
 //! others are not touched. One that keeps failing is marked Failed and left
 //! stopped; the process stays up.
 
 use std::collections::BTreeMap;
-use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -19,19 +23,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::{Backoff, Decision, Policy};
-use super::diff::{Diff, Slice};
+use super::changes::Part;
 use super::metrics::Metrics;
 use super::status::{Event, Level, Status, TaskState, TaskStatus};
-use crate::config::Config;
-
-/// What a subsystem task receives about its part of the config.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Update<T> {
-    /// Everything, on every (re)start: reconcile against the live kernel.
-    Full(Slice<T>),
-    /// On reload, only what changed.
-    Diff(Diff<T>),
-}
 
 /// Which tasks have finished their first full apply. READY=1 waits for all.
 #[derive(Clone, Default)]
@@ -108,8 +102,11 @@ impl Shared {
 }
 
 /// What a running task gets.
-pub struct TaskCtx<T> {
-    pub updates: mpsc::UnboundedReceiver<Update<T>>,
+pub struct TaskCtx<P> {
+    /// Its part of the desired state: the whole part first, on every
+    /// (re)start (reconcile against the live kernel), then again on each
+    /// reload that changes it. The task diffs by name where it keeps state.
+    pub updates: mpsc::UnboundedReceiver<Arc<P>>,
     pub shared: Shared,
     /// Cancelled on shutdown: do the shutdown steps and return `Ok`.
     pub cancel: CancellationToken,
@@ -121,33 +118,33 @@ pub type TaskFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
 /// A part of pharos that runs as a supervised task.
 pub trait Subsystem: Send + Sync + 'static {
-    type Item: Clone + PartialEq + Debug + Send + Sync + 'static;
+    /// Its typed part of the desired state.
+    type Part: Part;
     fn name(&self) -> &'static str;
     /// Shutdown order: lower stops first (VRRP hands over the VIPs before
     /// checks stop, before IPVS is left or flushed).
     fn shutdown_rank(&self) -> u8;
-    /// This subsystem's part of a config.
-    fn slice(&self, cfg: &Config) -> Slice<Self::Item>;
     /// Runs until cancelled. An `Err` or a panic gets it restarted.
-    fn run(self: Arc<Self>, ctx: TaskCtx<Self::Item>) -> TaskFuture;
+    fn run(self: Arc<Self>, ctx: TaskCtx<Self::Part>) -> TaskFuture;
 }
 
 /// The type-erased face of a subsystem, so one supervisor runs them all.
-trait Slot: Send {
+trait Slot<D>: Send {
     fn name(&self) -> &'static str;
     fn rank(&self) -> u8;
     fn start(&mut self, shared: &Shared, cancel: CancellationToken) -> TaskFuture;
-    /// Sends the difference to the running task; `None` if nothing changed.
-    fn reload(&mut self, cfg: &Config) -> Option<String>;
+    /// Sends the new part to the running task; `None` if it did not change.
+    fn reload(&mut self, desired: &D) -> Option<String>;
 }
 
-struct TypedSlot<S: Subsystem> {
+struct TypedSlot<S: Subsystem, D> {
     sub: Arc<S>,
-    current: Slice<S::Item>,
-    tx: Option<mpsc::UnboundedSender<Update<S::Item>>>,
+    part: fn(&D) -> Arc<S::Part>,
+    current: Arc<S::Part>,
+    tx: Option<mpsc::UnboundedSender<Arc<S::Part>>>,
 }
 
-impl<S: Subsystem> Slot for TypedSlot<S> {
+impl<S: Subsystem, D: 'static> Slot<D> for TypedSlot<S, D> {
     fn name(&self) -> &'static str {
         self.sub.name()
     }
@@ -156,7 +153,7 @@ impl<S: Subsystem> Slot for TypedSlot<S> {
     }
     fn start(&mut self, shared: &Shared, cancel: CancellationToken) -> TaskFuture {
         let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(Update::Full(self.current.clone()));
+        let _ = tx.send(self.current.clone());
         self.tx = Some(tx);
         self.sub.clone().run(TaskCtx {
             updates: rx,
@@ -165,24 +162,27 @@ impl<S: Subsystem> Slot for TypedSlot<S> {
             ready: shared.ready.clone(),
         })
     }
-    fn reload(&mut self, cfg: &Config) -> Option<String> {
-        let new = self.sub.slice(cfg);
-        let diff = Diff::between(&self.current, &new);
-        self.current = new;
-        if diff.is_empty() {
+    fn reload(&mut self, desired: &D) -> Option<String> {
+        let new = (self.part)(desired);
+        if Arc::ptr_eq(&new, &self.current) || *new == *self.current {
             return None;
         }
-        let summary = diff.summary();
-        // A task that is down gets the whole new slice when it restarts.
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Update::Diff(diff));
+        let mut changes = new.changes(&self.current);
+        if changes.is_empty() {
+            // It differs in something that is not named (a setting).
+            changes.changed = 1;
         }
-        Some(summary)
+        self.current = new;
+        // A task that is down gets the new part when it restarts.
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(self.current.clone());
+        }
+        Some(changes.summary())
     }
 }
 
-struct Running {
-    slot: Box<dyn Slot>,
+struct Running<D> {
+    slot: Box<dyn Slot<D>>,
     backoff: Backoff,
     state: TaskState,
     last_error: Option<String>,
@@ -193,9 +193,10 @@ struct Running {
 }
 
 /// Commands to a running supervisor.
-pub enum Command {
-    /// Apply a validated config; replies with each subsystem's change summary.
-    Reload(Arc<Config>, oneshot::Sender<BTreeMap<String, String>>),
+pub enum Command<D> {
+    /// Apply the desired state of a validated config; replies with each
+    /// subsystem's change summary.
+    Reload(Arc<D>, oneshot::Sender<BTreeMap<String, String>>),
     /// Stop every task in order within `bound`; replies with the steps.
     Shutdown(Duration, oneshot::Sender<Vec<ShutdownStep>>),
 }
@@ -210,8 +211,8 @@ pub struct ShutdownStep {
 
 type Exit = (usize, u64, Result<(), String>);
 
-pub struct Supervisor {
-    tasks: Vec<Running>,
+pub struct Supervisor<D> {
+    tasks: Vec<Running<D>>,
     shared: Shared,
     policy: Policy,
     exits_tx: mpsc::UnboundedSender<Exit>,
@@ -219,7 +220,7 @@ pub struct Supervisor {
     watchdog: Option<Duration>,
 }
 
-impl Supervisor {
+impl<D: Send + Sync + 'static> Supervisor<D> {
     pub fn new(shared: Shared, policy: Policy) -> Self {
         let (exits_tx, exits_rx) = mpsc::unbounded_channel();
         Supervisor {
@@ -239,12 +240,15 @@ impl Supervisor {
         self
     }
 
-    pub fn add<S: Subsystem>(&mut self, sub: S, cfg: &Config) {
-        let current = sub.slice(cfg);
+    /// Adds a task; `part` picks its part out of the desired state
+    /// (`desired` is the first one, the task's start).
+    pub fn add<S: Subsystem>(&mut self, sub: S, part: fn(&D) -> Arc<S::Part>, desired: &D) {
+        let current = part(desired);
         self.shared.ready.expect(sub.name());
         self.tasks.push(Running {
             slot: Box::new(TypedSlot {
                 sub: Arc::new(sub),
+                part,
                 current,
                 tx: None,
             }),
@@ -340,7 +344,7 @@ impl Supervisor {
     }
 
     /// Starts every task, then serves commands until shut down.
-    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command<D>>) {
         for i in 0..self.tasks.len() {
             self.spawn(i);
         }
@@ -360,10 +364,10 @@ impl Supervisor {
                 }
                 _ = tick(&mut watchdog), if watchdog.is_some() => super::notify::watchdog(),
                 cmd = commands.recv() => match cmd {
-                    Some(Command::Reload(cfg, reply)) => {
+                    Some(Command::Reload(desired, reply)) => {
                         let mut changes = BTreeMap::new();
                         for t in &mut self.tasks {
-                            if let Some(summary) = t.slot.reload(&cfg) {
+                            if let Some(summary) = t.slot.reload(&desired) {
                                 changes.insert(t.slot.name().to_string(), summary);
                             }
                         }

@@ -35,17 +35,35 @@ use crate::config::model::{AuthKind, SyncGroup, VrrpInstance, VrrpVersion};
 use crate::config::types::{Cidr, Family};
 use crate::kernel::objects::{AddrLive, LinkLive, VIP_PROTO};
 use crate::kernel::rtnl::Rtnl;
-use crate::runtime::diff::Slice;
+use crate::runtime::changes::{Changes, Part};
 use crate::runtime::status::Event;
 use crate::runtime::supervisor::{
-    Shared, Subsystem, TaskCtx, TaskFuture, Update, now_std as now, sleep_until,
+    Shared, Subsystem, TaskCtx, TaskFuture, now_std as now, sleep_until,
 };
 
-/// The VRRP part of a config.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Item {
-    Instance(Box<VrrpInstance>),
-    Group(SyncGroup),
+/// The VRRP task's part of the desired state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VrrpPart {
+    /// `[vrrp.NAME]`, by name.
+    pub instances: BTreeMap<String, VrrpInstance>,
+    /// `[sync_groups.NAME]`, by name.
+    pub groups: BTreeMap<String, SyncGroup>,
+}
+
+impl VrrpPart {
+    pub fn of(cfg: &Config) -> Self {
+        VrrpPart {
+            instances: cfg.vrrp.clone().into_iter().collect(),
+            groups: cfg.sync_groups.clone().into_iter().collect(),
+        }
+    }
+}
+
+impl Part for VrrpPart {
+    fn changes(&self, old: &Self) -> Changes {
+        Changes::between(&old.instances, &self.instances)
+            + Changes::between(&old.groups, &self.groups)
+    }
 }
 
 /// The `vrrp` task: follows the checks' `health` (tracking) and publishes
@@ -66,7 +84,7 @@ const START_WAIT: Duration = Duration::from_secs(10);
 const HOOKS_BOUND: Duration = Duration::from_secs(5);
 
 impl Subsystem for VrrpTask {
-    type Item = Item;
+    type Part = VrrpPart;
 
     fn name(&self) -> &'static str {
         "vrrp"
@@ -77,21 +95,7 @@ impl Subsystem for VrrpTask {
         10
     }
 
-    fn slice(&self, cfg: &Config) -> Slice<Item> {
-        let mut s = Slice::new();
-        for (name, i) in &cfg.vrrp {
-            s.insert(
-                format!("instance:{name}"),
-                Item::Instance(Box::new(i.clone())),
-            );
-        }
-        for (name, g) in &cfg.sync_groups {
-            s.insert(format!("group:{name}"), Item::Group(g.clone()));
-        }
-        s
-    }
-
-    fn run(self: Arc<Self>, mut ctx: TaskCtx<Item>) -> TaskFuture {
+    fn run(self: Arc<Self>, mut ctx: TaskCtx<VrrpPart>) -> TaskFuture {
         Box::pin(async move {
             let (pkt_tx, mut pkt_rx) = mpsc::channel(1024);
             let (rep_tx, mut reports) = mpsc::unbounded_channel();
@@ -131,21 +135,12 @@ impl Subsystem for VrrpTask {
                         return Ok(());
                     }
                     u = ctx.updates.recv() => match u {
-                        Some(Update::Full(s)) => {
-                            r.full(s);
+                        Some(part) => {
+                            r.apply(&part, !ready);
                             if !ready {
                                 ready = true;
                                 ctx.ready.mark("vrrp");
                             }
-                        }
-                        Some(Update::Diff(d)) => {
-                            for k in d.removed {
-                                r.remove(&k);
-                            }
-                            for (k, v) in d.added.into_iter().chain(d.changed) {
-                                r.put(&k, v);
-                            }
-                            r.start_all();
                         }
                         None => {
                             r.shutdown().await;
@@ -220,22 +215,29 @@ fn interval_cs(d: Duration) -> u16 {
 }
 
 impl Runner {
-    fn full(&mut self, s: Slice<Item>) {
-        let keep: BTreeSet<String> = s.keys().cloned().collect();
+    /// Makes the instances and groups those of `part`, by name: only an
+    /// instance that differs is touched (the others keep their state and
+    /// timers). On the task's start (`first`), VIPs left by an earlier
+    /// run that no instance holds go.
+    fn apply(&mut self, part: &VrrpPart, first: bool) {
+        self.groups.clone_from(&part.groups);
         let gone: Vec<String> = self
             .insts
             .keys()
-            .map(|n| format!("instance:{n}"))
-            .chain(self.groups.keys().map(|n| format!("group:{n}")))
-            .filter(|k| !keep.contains(k))
+            .filter(|n| !part.instances.contains_key(*n))
+            .cloned()
             .collect();
-        for k in gone {
-            self.remove(&k);
+        for name in gone {
+            self.remove(&name);
         }
-        for (k, v) in s {
-            self.put(&k, v);
+        for (name, cfg) in &part.instances {
+            if self.insts.get(name).is_none_or(|i| i.cfg != *cfg) {
+                self.put(name, cfg);
+            }
         }
-        self.release_stale_vips();
+        if first {
+            self.release_stale_vips();
+        }
         self.start_all();
     }
 
@@ -272,48 +274,34 @@ impl Runner {
         }
     }
 
-    fn put(&mut self, key: &str, item: Item) {
-        match (key.split_once(':'), item) {
-            (Some((_, name)), Item::Group(g)) => {
-                self.groups.insert(name.to_string(), g);
-            }
-            (Some((_, name)), Item::Instance(cfg)) => {
-                let name = name.to_string();
-                if let Some(old) = self.insts.get_mut(&name) {
-                    if same_identity(&old.cfg, &cfg) {
-                        // In place: no flap for a priority, timer, hook,
-                        // tracking or VIP-list change.
-                        let vips_before = old.vips.clone();
-                        let held = old.fsm.state() == State::Master;
-                        let new = Inst::new(&cfg, old.fsm.params().primary);
-                        old.fsm.set_params(new.fsm.params().clone());
-                        old.vips = new.vips;
-                        old.auth = new.auth;
-                        old.cfg = *cfg;
-                        old.tracked.clear();
-                        if held {
-                            self.move_vips(&name, &vips_before);
-                        }
-                        self.retrack();
-                        return;
-                    }
-                    self.remove(key);
+    /// A new or changed instance.
+    fn put(&mut self, name: &str, cfg: &VrrpInstance) {
+        if let Some(old) = self.insts.get_mut(name) {
+            if same_identity(&old.cfg, cfg) {
+                // In place: no flap for a priority, timer, hook,
+                // tracking or VIP-list change.
+                let vips_before = old.vips.clone();
+                let held = old.fsm.state() == State::Master;
+                let new = Inst::new(cfg, old.fsm.params().primary);
+                old.fsm.set_params(new.fsm.params().clone());
+                old.vips = new.vips;
+                old.auth = new.auth;
+                old.cfg = cfg.clone();
+                old.tracked.clear();
+                if held {
+                    self.move_vips(name, &vips_before);
                 }
-                let inst = Inst::new(&cfg, IpAddr::from([0u8; 4]));
-                self.insts.insert(name, inst);
+                self.retrack();
+                return;
             }
-            _ => {}
+            self.remove(name);
         }
+        let inst = Inst::new(cfg, IpAddr::from([0u8; 4]));
+        self.insts.insert(name.to_string(), inst);
     }
 
-    fn remove(&mut self, key: &str) {
-        let Some((kind, name)) = key.split_once(':') else {
-            return;
-        };
-        if kind == "group" {
-            self.groups.remove(name);
-            return;
-        }
+    /// An instance no longer in the config: it stops as on shutdown.
+    fn remove(&mut self, name: &str) {
         if self.insts.contains_key(name) {
             let acts = self
                 .insts

@@ -1,0 +1,93 @@
+//! The check task's part of the desired state, worked out once per config
+//! load: a check per checked real server (named by its [`ServerId`], as on
+//! the health board and in the IPVS task), each stand-alone `[checks]`
+//! table, and each service's quorum over its real servers.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use crate::config::Config;
+use crate::config::model::Check;
+use crate::config::resolve::{Resolved, ServerId};
+use crate::runtime::changes::{Changes, Part};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checks {
+    /// Checked real servers.
+    pub servers: BTreeMap<ServerId, ServerCheck>,
+    /// Stand-alone `[checks]`, by name.
+    pub standalone: BTreeMap<String, Check>,
+    /// Each service's quorum, by service name.
+    pub services: BTreeMap<String, Quorum>,
+}
+
+/// What to probe for one real server, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerCheck {
+    pub ip: IpAddr,
+    /// Its effective port; `None` for a port-less service.
+    pub port: Option<u16>,
+    pub check: Check,
+}
+
+/// A service's quorum over its real servers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quorum {
+    pub quorum: u32,
+    pub hysteresis: u32,
+    /// Each real server, its weight, and whether it is checked (an
+    /// unchecked one always counts as up).
+    pub members: Vec<(ServerId, u32, bool)>,
+    pub sorry: Option<String>,
+}
+
+impl Checks {
+    /// From a config whose real servers `servers` has resolved.
+    pub fn of(cfg: &Config, servers: &[Resolved<'_>]) -> Self {
+        let mut c = Checks::default();
+        let mut members: BTreeMap<&str, Vec<(ServerId, u32, bool)>> = BTreeMap::new();
+        for r in servers {
+            members
+                .entry(r.service)
+                .or_default()
+                .push((r.id.clone(), r.weight, r.check.is_some()));
+            if let Some(check) = r.check {
+                c.servers.insert(
+                    r.id.clone(),
+                    ServerCheck {
+                        ip: r.ip,
+                        port: r.port,
+                        check: check.clone(),
+                    },
+                );
+            }
+        }
+        for (name, svc) in &cfg.services {
+            c.services.insert(
+                name.clone(),
+                Quorum {
+                    quorum: svc.quorum.unwrap_or(1),
+                    hysteresis: svc.hysteresis,
+                    members: members.remove(name.as_str()).unwrap_or_default(),
+                    sorry: svc.sorry_server.as_ref().map(ToString::to_string),
+                },
+            );
+        }
+        c.standalone.clone_from(&cfg.checks);
+        c
+    }
+
+    /// How many checks run: one per checked real server, one per
+    /// stand-alone table (for the ready line and status).
+    pub fn count(&self) -> usize {
+        self.servers.len() + self.standalone.len()
+    }
+}
+
+impl Part for Checks {
+    fn changes(&self, old: &Self) -> Changes {
+        Changes::between(&old.servers, &self.servers)
+            + Changes::between(&old.standalone, &self.standalone)
+            + Changes::between(&old.services, &self.services)
+    }
+}

@@ -1,0 +1,94 @@
+//! How a subsystem's part of the desired state changed on a reload, counted
+//! by name: what the reload event says (`ipvs +0 ~1 -0`). The supervisor
+//! hands a task its new part only when this is not empty, so what did not
+//! change keeps its state (no VIP flap, no IPVS churn, no reset of
+//! rise/fall counters); the task itself diffs by name where it keeps state.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+/// A subsystem's typed part of the desired state, worked out once per
+/// config load by the layer above the runtime.
+pub trait Part: PartialEq + Debug + Send + Sync + 'static {
+    /// What differs from `old`, by name.
+    fn changes(&self, old: &Self) -> Changes;
+}
+
+/// Named items added, changed and removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+}
+
+impl Changes {
+    /// Between two collections of named items.
+    pub fn between<K: Ord, V: PartialEq>(old: &BTreeMap<K, V>, new: &BTreeMap<K, V>) -> Self {
+        let mut c = Changes::default();
+        for (k, v) in new {
+            match old.get(k) {
+                None => c.added += 1,
+                Some(o) if o != v => c.changed += 1,
+                Some(_) => {}
+            }
+        }
+        c.removed = old.keys().filter(|k| !new.contains_key(k)).count();
+        c
+    }
+
+    /// Between two optional single items (one name).
+    pub fn of_option<V: PartialEq>(old: Option<&V>, new: Option<&V>) -> Self {
+        let mut c = Changes::default();
+        match (old, new) {
+            (None, Some(_)) => c.added = 1,
+            (Some(_), None) => c.removed = 1,
+            (Some(o), Some(n)) if o != n => c.changed = 1,
+            _ => {}
+        }
+        c
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+
+    /// `+1 ~2 -0`, for logs and events.
+    pub fn summary(&self) -> String {
+        format!("+{} ~{} -{}", self.added, self.changed, self.removed)
+    }
+}
+
+impl std::ops::Add for Changes {
+    type Output = Changes;
+    fn add(self, o: Changes) -> Changes {
+        Changes {
+            added: self.added + o.added,
+            changed: self.changed + o.changed,
+            removed: self.removed + o.removed,
+        }
+    }
+}
+
+impl std::iter::Sum for Changes {
+    fn sum<I: Iterator<Item = Changes>>(iter: I) -> Changes {
+        iter.fold(Changes::default(), |a, b| a + b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_differs_is_counted() {
+        let old: BTreeMap<&str, i32> = [("a", 1), ("b", 2), ("c", 3)].into();
+        let new: BTreeMap<&str, i32> = [("b", 2), ("c", 30), ("d", 4)].into();
+        let c = Changes::between(&old, &new);
+        assert_eq!(c.summary(), "+1 ~1 -1");
+        assert!(Changes::between(&new, &new).is_empty());
+        assert_eq!(Changes::of_option(Some(&1), Some(&2)).summary(), "+0 ~1 -0");
+        assert_eq!(Changes::of_option(None, Some(&2)).summary(), "+1 ~0 -0");
+        assert_eq!((c + c).summary(), "+2 ~2 -2");
+    }
+}
