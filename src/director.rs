@@ -111,4 +111,52 @@ mod tests {
         );
         assert_eq!((super::WIRING.checks)(&super::Desired::of(&more)), 3);
     }
+
+    fn desired(text: &str) -> super::Desired {
+        let c = crate::config::check_text(text, &crate::config::Selection::Node("lvs1".into()));
+        let (_, cfg) = c.configs.first().expect("valid");
+        super::Desired::of(cfg)
+    }
+
+    #[test]
+    fn a_reload_that_changes_one_weight_leaves_vrrp_and_the_probes_and_sends_one_netlink_edit() {
+        use crate::check::board::HealthBoard;
+        use crate::ipvs::desired::{applied, with_health};
+        use crate::ipvs::reconcile::{Op, Reconciler};
+        use crate::runtime::changes::Part;
+
+        let text = include_str!("../configs/default.toml");
+        let one = r#""192.168.199.12:80" = {}"#;
+        assert!(text.contains(one));
+        let old = desired(text);
+        let new = desired(&text.replacen(one, r#""192.168.199.12:80" = { weight = 3 }"#, 1));
+        // The supervisor hands a task its part only when it differs: the
+        // network plane and every VRRP instance are left be; of the checks,
+        // only the service's quorum (which counts weights) hears of it.
+        assert_eq!(old.net, new.net);
+        assert_eq!(old.vrrp, new.vrrp);
+        assert_eq!(old.checks.servers, new.checks.servers);
+        assert_eq!(old.checks.standalone, new.checks.standalone);
+        assert_eq!(new.checks.changes(&old.checks).summary(), "+0 ~1 -0");
+        assert_eq!(new.ipvs.changes(&old.ipvs).summary(), "+0 ~1 -0");
+        // Against the table the old state left in the kernel, every check
+        // passing: one edit of one real server.
+        let mut board = HealthBoard::default();
+        for id in old.checks.servers.keys() {
+            board.real_servers.insert(id.clone(), true);
+        }
+        for name in old.checks.services.keys() {
+            board.services.insert(name.clone(), true);
+        }
+        let live = applied(&with_health(old.ipvs.services.values(), &board));
+        let want = with_health(new.ipvs.services.values(), &board);
+        let plan = Reconciler::new().step(std::time::Instant::now(), &want, &live, false);
+        assert_eq!(plan.ops.len(), 1, "{:?}", plan.ops);
+        assert!(
+            matches!(&plan.ops[0], Op::EditDest(_, d)
+                if d.weight == 3 && d.addr.to_string() == "192.168.199.12"),
+            "{:?}",
+            plan.ops
+        );
+    }
 }

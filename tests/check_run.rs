@@ -190,7 +190,7 @@ track.checks.flag = {{ weight = 20 }}
     let more = format!(
         "{cfg}\n[checks.extra]\ntype = \"tcp\"\naddress = \"127.0.0.1\"\nport = 8081\ninterval = \"200ms\"\n"
     );
-    std::fs::write(r.dir.path().join("pharos.toml"), more).unwrap();
+    std::fs::write(r.dir.path().join("pharos.toml"), &more).unwrap();
     let out = r.ctl(&["reload"]);
     assert!(
         out.status.success(),
@@ -205,5 +205,64 @@ track.checks.flag = {{ weight = 20 }}
     assert!(
         after["checks"].as_u64() > before["checks"].as_u64(),
         "counters carried on: {before} then {after}"
+    );
+
+    // A reload that changes one real server's weight reaches only the
+    // service's quorum (which keeps its state) and IPVS: no check restarts
+    // or says anything, and the VRRP instance is not touched.
+    let vrrp = |r: &Run| r.status()["subsystems"]["vrrp"]["instances"]["VI_1"].clone();
+    let (vrrp_before, before) = (vrrp(&r), target(&r, "rs:web/127.0.0.1:8082"));
+    let ev = common::events(&r.socket(), Duration::from_secs(3));
+    let one = r#""127.0.0.1:8082" = {}"#;
+    assert!(more.contains(one));
+    let weighted = more.replace(one, r#""127.0.0.1:8082" = { weight = 2 }"#);
+    std::fs::write(r.dir.path().join("pharos.toml"), weighted).unwrap();
+    let out = r.ctl(&["reload"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("check +0 ~1 -0, ipvs +0 ~1 -0") && !said.contains("vrrp"),
+        "{said}"
+    );
+    let heard: Vec<String> = ev.map_while(Result::ok).collect();
+    let about = |kind: &str| {
+        heard
+            .iter()
+            .filter(|l| {
+                serde_json::from_str::<serde_json::Value>(l).is_ok_and(|e| e["kind"] == kind)
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        heard.iter().any(|l| l.contains("reloaded as r")),
+        "{heard:?}"
+    );
+    assert_eq!(
+        about("check"),
+        Vec::<String>::new(),
+        "the checks went on quietly"
+    );
+    assert_eq!(about("vrrp"), Vec::<String>::new(), "VRRP was left be");
+    let (vrrp_after, after) = (vrrp(&r), target(&r, "rs:web/127.0.0.1:8082"));
+    assert_eq!(after["state"], "up", "{after}");
+    assert!(
+        after["checks"].as_u64() > before["checks"].as_u64(),
+        "counters carried on: {before} then {after}"
+    );
+    assert_eq!(
+        (
+            &vrrp_after["state"],
+            &vrrp_after["transitions"],
+            &vrrp_after["since"]
+        ),
+        (
+            &vrrp_before["state"],
+            &vrrp_before["transitions"],
+            &vrrp_before["since"]
+        ),
+    );
+    assert_eq!(
+        r.status()["subsystems"]["check"]["services"]["web"]["quorum_up"],
+        true
     );
 }

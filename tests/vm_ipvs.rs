@@ -132,6 +132,19 @@ fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {
         "{c}"
     );
     assert_eq!(value(&c, "STICKY NOW:"), "persistent 600");
+    // One weight changed by a reload: exactly one netlink edit, of that
+    // real server, and nothing else while the task went on reconciling.
+    assert!(
+        value(&c, "WEIGHT RELOAD:")
+            .starts_with("reloaded: revision 3; check +0 ~1 -0, ipvs +0 ~1 -0"),
+        "{c}"
+    );
+    assert_eq!(value(&c, "WEIGHT IPVS EVENTS:"), "1", "{c}");
+    let edit = value(&c, "WEIGHT EVENT:");
+    assert!(
+        edit.contains("set real server 10.101.0.3:80 of TCP 10.100.0.1:80 to weight 5"),
+        "{edit}"
+    );
     assert_eq!(value(&c, "D2 FIRST:"), "2 SECOND: 0", "{c}");
     vm.powerdown();
 }

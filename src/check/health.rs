@@ -155,6 +155,15 @@ impl Quorum {
         self.up
     }
 
+    /// A reload's new quorum or hysteresis: the state stays (the next
+    /// [`Quorum::update`] says whether it still holds), so a reload that
+    /// changes a weight does not make a service lose its quorum and find it
+    /// again.
+    pub fn retune(&mut self, quorum: u32, hysteresis: u32) {
+        self.quorum = quorum;
+        self.hysteresis = hysteresis;
+    }
+
     /// The up servers' weights now; returns the new state when it changed.
     pub fn update(&mut self, alive_weight: u64) -> Option<bool> {
         let q = u64::from(self.quorum);

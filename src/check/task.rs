@@ -37,8 +37,8 @@ use crate::runtime::supervisor::{
     Shared, Subsystem, TaskCtx, TaskFuture, now_std as now, sleep_until,
 };
 
-/// One thing the runner schedules or keeps, under its name in status and
-/// events (`rs:SERVICE/IP:PORT`, `check:NAME`, `svc:NAME`).
+/// One check the runner schedules, under its name in status and events
+/// (`rs:SERVICE/IP:PORT`, `check:NAME`).
 #[derive(Debug, Clone, PartialEq)]
 enum Item {
     RealServer {
@@ -51,13 +51,9 @@ enum Item {
         name: String,
         check: Box<Check>,
     },
-    Service {
-        name: String,
-        quorum: Quorum,
-    },
 }
 
-/// The runner's items for a part, by name.
+/// The runner's checks for a part, by name.
 fn items(p: &Checks) -> BTreeMap<String, Item> {
     let servers = p.servers.iter().map(|(id, c)| {
         (
@@ -79,16 +75,7 @@ fn items(p: &Checks) -> BTreeMap<String, Item> {
             },
         )
     });
-    let services = p.services.iter().map(|(name, q)| {
-        (
-            format!("svc:{name}"),
-            Item::Service {
-                name: name.clone(),
-                quorum: q.clone(),
-            },
-        )
-    });
-    servers.chain(standalone).chain(services).collect()
+    servers.chain(standalone).collect()
 }
 
 /// The `check` task; `board` is where it publishes what the checks say.
@@ -136,7 +123,7 @@ impl Subsystem for CheckTask {
                         // Only what differs by name is restarted: the
                         // other checks keep their rise/fall counts.
                         Some(part) => {
-                            r.full(items(&part));
+                            r.apply(&part);
                             if !ready {
                                 ready = true;
                                 ctx.ready.mark("check");
@@ -165,9 +152,8 @@ struct Running {
 }
 
 struct Svc {
-    quorum: health::Quorum,
-    members: Vec<(ServerId, u32, bool)>,
-    sorry: Option<String>,
+    want: Quorum,
+    state: health::Quorum,
 }
 
 /// One probe's result: key, generation, outcome, how long it took.
@@ -189,16 +175,34 @@ struct Runner {
 }
 
 impl Runner {
-    fn full(&mut self, s: BTreeMap<String, Item>) {
+    /// Makes the checks and quorums those of `part`, by name: a check that
+    /// did not change keeps its schedule and rise/fall counts, a quorum its
+    /// state.
+    fn apply(&mut self, part: &Checks) {
+        let s = items(part);
         let keys: Vec<String> = self.targets.keys().cloned().collect();
         for k in keys {
             if !s.contains_key(&k) {
                 self.remove(&k);
             }
         }
-        for k in self.services.keys().cloned().collect::<Vec<_>>() {
-            if !s.contains_key(&format!("svc:{k}")) {
-                self.services.remove(&k);
+        self.services.retain(|k, _| part.services.contains_key(k));
+        for (name, q) in &part.services {
+            match self.services.get_mut(name) {
+                Some(svc) if svc.want == *q => {}
+                Some(svc) => {
+                    svc.state.retune(q.quorum, q.hysteresis);
+                    svc.want = q.clone();
+                }
+                None => {
+                    self.services.insert(
+                        name.clone(),
+                        Svc {
+                            want: q.clone(),
+                            state: health::Quorum::new(q.quorum, q.hysteresis),
+                        },
+                    );
+                }
             }
         }
         for (k, v) in s {
@@ -214,16 +218,6 @@ impl Runner {
 
     fn put(&mut self, key: String, item: Item) {
         match &item {
-            Item::Service { name, quorum: q } => {
-                self.services.insert(
-                    name.clone(),
-                    Svc {
-                        quorum: health::Quorum::new(q.quorum, q.hysteresis),
-                        members: q.members.clone(),
-                        sorry: q.sorry.clone(),
-                    },
-                );
-            }
             Item::RealServer {
                 ip, port, check, ..
             } => {
@@ -286,10 +280,6 @@ impl Runner {
     }
 
     fn remove(&mut self, key: &str) {
-        if let Some(name) = key.strip_prefix("svc:") {
-            self.services.remove(name);
-            return;
-        }
         if let Some(t) = self.targets.remove(key) {
             self.queue.remove(&(t.state.due(), key.to_string()));
         }
@@ -317,7 +307,6 @@ impl Runner {
                 Item::RealServer { check, .. } | Item::Standalone { check, .. } => {
                     check.timeout().0
                 }
-                Item::Service { .. } => continue,
             };
             let (tx, generation) = (self.results.clone(), r.generation);
             tokio::spawn(async move {
@@ -386,7 +375,6 @@ impl Runner {
                     b.checks.insert(name.clone(), up);
                 });
             }
-            Item::Service { .. } => {}
         }
     }
 
@@ -409,14 +397,16 @@ impl Runner {
             return;
         };
         let alive: u64 = svc
+            .want
             .members
             .iter()
             .filter(|(s, _, c)| self.server_up(s, *c))
             .map(|(_, w, _)| u64::from(*w))
             .sum();
         let svc = self.services.get_mut(service).expect("present");
-        if let Some(up) = svc.quorum.update(alive) {
+        if let Some(up) = svc.state.update(alive) {
             let sorry = svc
+                .want
                 .sorry
                 .as_ref()
                 .map(|s| {
@@ -450,11 +440,10 @@ impl Runner {
                 Item::Standalone { name, .. } => {
                     b.checks.insert(name.clone(), r.state.is_up());
                 }
-                Item::Service { .. } => {}
             }
         }
         for (name, s) in &self.services {
-            b.services.insert(name.clone(), s.quorum.is_up());
+            b.services.insert(name.clone(), s.state.is_up());
         }
         self.board.send_if_modified(|old| {
             let changed = *old != b;
@@ -504,7 +493,7 @@ impl Runner {
                 (
                     n.clone(),
                     status::Quorum {
-                        quorum_up: s.quorum.is_up(),
+                        quorum_up: s.state.is_up(),
                     },
                 )
             })

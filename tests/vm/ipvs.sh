@@ -175,6 +175,19 @@ echo "RELOAD: $(pharos reload 2>&1 | tail -1)"
 wait $loop
 echo "STICKY NOW: $(ipvsadm -Ln -t 10.100.0.1:81 | grep -o 'persistent [0-9]*')"
 
+# A reload that changes one real server's weight: one IPVS change, the edit
+# of that real server, and nothing more over the next reconcile passes.
+pharos events > /tmp/weight-events.txt 2>&1 &
+ev=$!
+sleep 0.5
+sed -i '/^\[services.nat.real_servers\]/,/^$/ s/"10.101.0.3:80" = {}/"10.101.0.3:80" = { weight = 5 }/' /config/pharos.toml
+echo "WEIGHT RELOAD: $(pharos reload 2>&1 | tail -1)"
+wait_for 10 sh -c "ipvsadm -Ln -t 10.100.0.1:80 | awk '\$2 == \"10.101.0.3:80\" {print \$4}' | grep -qx 5"
+sleep 5
+kill $ev
+echo "WEIGHT IPVS EVENTS: $(grep -c '"kind":"ipvs"' /tmp/weight-events.txt)"
+grep '"kind":"ipvs"' /tmp/weight-events.txt | sed 's/^/WEIGHT EVENT: /'
+
 # A restart adopts the kernel's table: nothing deleted and added again.
 ip netns add d2
 ip -n d2 link set lo up
