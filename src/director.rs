@@ -1,7 +1,18 @@
-//! The director: pharos's subsystems wired into the runtime. It sits above
-//! both, so that arrows point down: the runtime (`crate::runtime`) knows the
-//! subsystems only as supervised tasks, and the subsystems know of each
-//! other only the contracts their owners publish.
+//! The director: the desired state of a config, and pharos's subsystems
+//! wired into the runtime. It sits above both, so that arrows point down:
+//! the runtime (`crate::runtime`) knows the subsystems only as supervised
+//! tasks, and the subsystems know of each other only the contracts their
+//! owners publish.
+//!
+//! ```text
+//!   config ─► Desired::of (once per load) ─► net: NetPart    (modules, links, addresses, routes, sysctls)
+//!             resolve::all (once)          ├► vrrp: VrrpPart  (instances, sync groups)
+//!                                          ├► checks: Checks  (per ServerId, stand-alone, quorums)
+//!                                          └► ipvs: IpvsPart  (services with dests per ServerId, settings, sync)
+//! ```
+//!
+//! The supervisor hands each task its part as an `Arc`, at start and on a
+//! reload that changes it; the task diffs by name where it keeps state.
 //!
 //! ```text
 //!   net    links, addresses, routes, sysctls, modules (the kernel's network state)

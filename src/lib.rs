@@ -5,11 +5,13 @@
 //!
 //! ```text
 //!   cli, init          the command line; PID 1 in the appliance image
-//!   director           the subsystems wired into the runtime
-//!   runtime            the supervisor: start-up, reload, shutdown, status,
-//!                      events, metrics, the control socket
+//!   director           the desired state of a config (each subsystem's
+//!                      typed part, worked out once per load), and the
+//!                      subsystems wired into the runtime
 //!   vrrp, ipvs         VIP failover; the IPVS table
 //!   check, net         health checks; links, addresses, routes, sysctls
+//!   runtime            the supervisor: start-up, reload, shutdown, status,
+//!                      events, metrics, the control socket
 //!   kernel             rtnetlink, netlink attributes, kernel modules
 //!   import, config,    keepalived/ipvsadm conversion; the typed file;
 //!   diag               rustc-style diagnostics
@@ -21,7 +23,8 @@
 //!   core with a thin task around it.
 //! - [`kernel`]: the kernel adapters every subsystem uses and none owns.
 //! - [`runtime`]: `pharos run`, the supervisor the subsystems plug into.
-//! - [`director`]: which subsystems, and how they are wired to each other.
+//! - [`director`]: the desired state (`Desired`: the typed part of each
+//!   subsystem), which subsystems run, and how they are wired to each other.
 //! - [`init`]: pharos as PID 1 in the image.
 //! - [`cli`]: the command line, the contract other tools rely on.
 //! - [`import`]: existing setups (keepalived.conf, ipvsadm rules) converted

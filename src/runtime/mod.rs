@@ -5,12 +5,13 @@
 //! ```text
 //!   SIGHUP ─┐   control socket ──reload──┐
 //!           ▼                             ▼
-//!   ┌──────────── runtime loop (this file) ────────────┐
-//!   │ read + check file ─► Command::Reload(config) ─┐   │  SIGTERM ─► Command::Shutdown
-//!   └───────────────────────────────────────────────┼───┘
+//!   ┌──────────── runtime loop (this file) ─────────────────────┐
+//!   │ read + check file ─► Load {config, desired} ─► Command::Reload │  SIGTERM ─► Command::Shutdown
+//!   └───────────────────────────────────────────────┬────────────┘
 //!                                                   ▼
 //!   ┌──────────────────── Supervisor ──────────────────────────────┐
-//!   │ per task: Update::Full on (re)start, Update::Diff on reload   │
+//!   │ per task: its typed part on (re)start, and on a reload that   │
+//!   │ changes it (and only then)                                    │
 //!   │ restarts with backoff · WATCHDOG=1 · ordered, bounded stop    │
 //!   └──┬────────────┬────────────┬────────────┬────────────┬───────┘
 //!      ▼            ▼            ▼            ▼            ▼
@@ -18,7 +19,8 @@
 //!      └────────────┴── Shared: events (broadcast) · status · metrics ──┘
 //! ```
 //! (numbers: shutdown order.) The runtime knows the subsystems only as
-//! tasks: `crate::director` plugs them in through [`Wiring`].
+//! tasks: `crate::director` plugs them in through [`Wiring`], along with
+//! how to work out the desired state of a config (once per load).
 
 pub mod backoff;
 pub mod changes;
