@@ -1,22 +1,98 @@
-//! `pharos status`, `pharos reload`, `pharos events`: clients of the
-//! control socket. Exit 2 when pharos cannot be reached.
+//! The clients of the admin verbs (`runtime::admin`): `pharos status`,
+//! `reload`, `events` over the local control socket, and every verb of
+//! `pharos remote` over mutual TLS, rendered the same way. Exit 2 when
+//! pharos cannot be reached.
 
 use crate::check::status::CheckStatus;
 use crate::ipvs::status::IpvsStatus;
 use crate::net::status::NetStatus;
 use crate::vrrp::status::VrrpStatus;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tokio::io::AsyncBufReadExt;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use super::out::{err, errln, out, outln};
-use crate::runtime::control::{ReloadOutcome, request};
+use crate::runtime::admin::{ReloadOutcome, Request, read_answer};
 use crate::runtime::status::Status;
+
+/// Where the verbs go.
+pub enum Link {
+    /// The local control socket.
+    Socket(PathBuf),
+    /// A box's management API, over mutual TLS with the identity in `identity`.
+    Remote {
+        host: String,
+        port: u16,
+        identity: PathBuf,
+    },
+}
+
+/// The management API's port when none is given.
+pub const MANAGEMENT_PORT: u16 = 9443;
+
+type Answer = Box<dyn AsyncBufRead + Unpin + Send>;
+
+impl Link {
+    /// Sends one request; returns the connection to read the answer from.
+    pub async fn ask(&self, req: &Request) -> Result<Answer, String> {
+        match self {
+            Link::Socket(path) => {
+                let c = crate::runtime::control::request(path, req).await?;
+                Ok(Box::new(c))
+            }
+            Link::Remote {
+                host,
+                port,
+                identity,
+            } => {
+                let config = crate::runtime::tls::client_config(identity)?;
+                let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
+                    format!("`{host}` is neither an IP address nor a DNS name: {e}")
+                })?;
+                let addr = format!("{host}:{port}");
+                let tcp = tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    tokio::net::TcpStream::connect(&addr),
+                )
+                .await
+                .map_err(|_| format!("cannot reach {addr}: no answer within 10 s"))?
+                .map_err(|e| {
+                    format!(
+                        "cannot reach {addr}: {e}\nhelp: is `listen` in the box's identity/management.toml this address?"
+                    )
+                })?;
+                let mut tls = tokio_rustls::TlsConnector::from(config)
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| {
+                        format!(
+                            "the TLS handshake with {addr} failed: {e}\nhelp: the box must have a certificate from the CA in {}, and let in the client identity there",
+                            identity.display()
+                        )
+                    })?;
+                let line = serde_json::to_string(req).expect("request serializes");
+                tls.write_all(format!("{line}\n").as_bytes())
+                    .await
+                    .map_err(|e| format!("sending to {addr}: {e}"))?;
+                tls.flush()
+                    .await
+                    .map_err(|e| format!("sending to {addr}: {e}"))?;
+                Ok(Box::new(BufReader::new(tls)))
+            }
+        }
+    }
+
+    /// One request, one answer line.
+    pub async fn one(&self, req: &Request) -> Result<String, String> {
+        let mut conn = self.ask(req).await?;
+        read_answer(&mut conn).await
+    }
+}
 
 const UNREACHABLE: u8 = 2;
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(super) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -24,23 +100,13 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-async fn one_line(socket: &Path, cmd: &str) -> Result<String, String> {
-    let mut conn = request(socket, cmd).await?;
-    let mut line = String::new();
-    conn.read_line(&mut line).await.map_err(|e| e.to_string())?;
-    if line.is_empty() {
-        return Err("pharos closed the connection without answering".into());
-    }
-    Ok(line)
-}
-
-fn fail(msg: &str) -> ExitCode {
+pub(super) fn fail(msg: &str) -> ExitCode {
     errln!("error: {}", msg.replace("\nhelp: ", "\n  = help: "));
     ExitCode::from(UNREACHABLE)
 }
 
-pub fn status(socket: &Path, json: bool) -> ExitCode {
-    let line = match block_on(one_line(socket, "status")) {
+pub fn status(link: &Link, json: bool) -> ExitCode {
+    let line = match block_on(link.one(&Request::new("status"))) {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
@@ -117,8 +183,8 @@ pub fn human(s: &Status) -> String {
     out
 }
 
-pub fn reload(socket: &Path) -> ExitCode {
-    let line = match block_on(one_line(socket, "reload")) {
+pub fn reload(link: &Link) -> ExitCode {
+    let line = match block_on(link.one(&Request::new("reload"))) {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
@@ -149,9 +215,9 @@ pub fn reload(socket: &Path) -> ExitCode {
     }
 }
 
-pub fn events(socket: &Path) -> ExitCode {
+pub fn events(link: &Link) -> ExitCode {
     block_on(async {
-        let mut conn = match request(socket, "events").await {
+        let mut conn = match link.ask(&Request::new("events")).await {
             Ok(c) => c,
             Err(e) => return fail(&e),
         };

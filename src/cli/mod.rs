@@ -3,10 +3,12 @@
 
 mod check;
 mod control;
+mod identity;
 mod import;
 mod ipvs;
 mod out;
 mod plan;
+mod remote;
 
 use std::process::ExitCode;
 
@@ -68,6 +70,9 @@ enum Command {
         /// How long shutdown may take in all.
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         shutdown_timeout: std::time::Duration,
+        /// The management API's identity (`pharos identity`); default: `identity/` beside the config file. The API is off without `management.toml` there.
+        #[arg(long)]
+        identity: Option<std::path::PathBuf>,
     },
     /// Show the running director: config, tasks, and each subsystem.
     Status {
@@ -89,6 +94,21 @@ enum Command {
         /// The control socket of the running pharos.
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: std::path::PathBuf,
+    },
+    /// The verbs of a headless box over its management API (mutual TLS).
+    Remote {
+        /// The box: HOST, HOST:PORT or [IPv6]:PORT (port 9443 if not given).
+        host: String,
+        /// Your identity: ca.pem, client.pem, client.key (default: $PHAROS_IDENTITY, else ~/.config/pharos/identity).
+        #[arg(long)]
+        identity: Option<std::path::PathBuf>,
+        #[command(subcommand)]
+        verb: remote::RemoteVerb,
+    },
+    /// Create the certificates of the management API: a CA, your client identity, each box's.
+    Identity {
+        #[command(subcommand)]
+        what: identity::IdentityCommand,
     },
     /// The kernel's IPVS table, as ipvsadm shows it.
     Ipvs {
@@ -153,7 +173,14 @@ pub fn main() -> ExitCode {
             state_dir,
             socket,
             shutdown_timeout,
+            identity,
         } => crate::runtime::run(crate::runtime::RunOptions {
+            identity: identity.unwrap_or_else(|| {
+                config
+                    .parent()
+                    .unwrap_or(std::path::Path::new("/"))
+                    .join("identity")
+            }),
             config,
             node,
             state_dir,
@@ -166,9 +193,15 @@ pub fn main() -> ExitCode {
         }),
         Command::Plan { file, node } => plan::run(&file, node),
         Command::Import { what } => import::run(what),
-        Command::Status { json, socket } => control::status(&socket, json),
-        Command::Reload { socket } => control::reload(&socket),
-        Command::Events { socket } => control::events(&socket),
+        Command::Status { json, socket } => control::status(&control::Link::Socket(socket), json),
+        Command::Reload { socket } => control::reload(&control::Link::Socket(socket)),
+        Command::Events { socket } => control::events(&control::Link::Socket(socket)),
+        Command::Remote {
+            host,
+            identity,
+            verb,
+        } => remote::run(&host, identity, verb),
+        Command::Identity { what } => identity::run(what),
         Command::Ipvs { what } => match what {
             IpvsCommand::List { stats, rate, json } => ipvs::list(stats, rate, json),
             IpvsCommand::Save => ipvs::save(),

@@ -85,8 +85,13 @@ pub fn main() -> ! {
             (path, dir, None)
         }
     };
+    let identity_beside = |c: &std::path::Path| {
+        c.parent()
+            .unwrap_or(std::path::Path::new("/"))
+            .join("identity")
+    };
     let opts = RunOptions {
-        config,
+        config: config.clone(),
         node: None,
         state_dir,
         socket: None,
@@ -94,6 +99,8 @@ pub fn main() -> ! {
         restart_policy: Default::default(),
         pid1: true,
         errors_file,
+        // Beside pharos.toml on the config partition: /config/identity.
+        identity: identity_beside(&config),
         wiring: crate::director::WIRING,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()

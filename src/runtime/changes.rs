@@ -14,6 +14,21 @@ pub trait Part: PartialEq + Debug + Send + Sync + 'static {
     fn changes(&self, old: &Self) -> Changes;
 }
 
+/// The part of a task that takes nothing from the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fixed;
+
+impl Part for Fixed {
+    fn changes(&self, _: &Self) -> Changes {
+        Changes::default()
+    }
+}
+
+/// The projection for a task with a [`Fixed`] part.
+pub fn fixed<D>(_: &D) -> std::sync::Arc<Fixed> {
+    std::sync::Arc::new(Fixed)
+}
+
 /// Named items added, changed and removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Changes {

@@ -1,42 +1,18 @@
 //! The control socket (`[control] socket`, mode 0600: root only) and its
-//! clients. One JSON request per connection, one line:
-//! `{"cmd":"status"}` → the status; `{"cmd":"reload"}` → the outcome with
-//! every diagnostic; `{"cmd":"events"}` → a stream of JSON lines.
+//! clients: the verbs of `admin.rs`, one JSON request line per connection
+//! (`{"cmd":"status"}`, `{"cmd":"reload"}`, `{"cmd":"events"}`, ...).
 //! Run as a supervised task, so a broken listener is restarted.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
 
+use super::admin::{Ops, Request, Who};
 use super::changes::{Changes, Part};
-use super::status::Status;
-use super::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture};
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Request {
-    pub cmd: String,
-}
-
-/// What a reload did.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ReloadOutcome {
-    pub applied: bool,
-    pub revision: u64,
-    /// Per subsystem: `+added ~changed -removed`; absent when unchanged.
-    pub changes: std::collections::BTreeMap<String, String>,
-    /// rustc-style text of every diagnostic (empty when clean).
-    pub rendered: String,
-    /// The same diagnostics as `pharos check --format json` gives them.
-    pub diagnostics: serde_json::Value,
-}
-
-/// A reload asked for over the socket, answered by the runtime.
-pub type ReloadRequest = oneshot::Sender<ReloadOutcome>;
+use super::supervisor::{Subsystem, TaskCtx, TaskFuture};
 
 /// The control task's part: `[control] socket` (`--socket` overrides it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +33,7 @@ impl Part for Socket {
 pub struct ControlServer {
     /// Overrides `[control] socket` (`--socket`).
     pub path_override: Option<PathBuf>,
-    pub reload: mpsc::Sender<ReloadRequest>,
+    pub ops: Arc<Ops>,
 }
 
 impl Subsystem for ControlServer {
@@ -93,9 +69,10 @@ impl Subsystem for ControlServer {
                     }
                     conn = accept(&listener) => {
                         let stream = conn.map_err(|e| format!("accepting on the control socket: {e}"))?;
-                        let (shared, reload) = (ctx.shared.clone(), self.reload.clone());
+                        let (shared, ops) = (ctx.shared.clone(), self.ops.clone());
                         tokio::spawn(async move {
-                            if let Err(e) = serve(stream, shared, reload).await {
+                            let who = Who("root (control socket)".into());
+                            if let Err(e) = super::admin::serve(stream, shared, ops, who).await {
                                 tracing::debug!(task = "control", "control connection: {e}");
                             }
                         });
@@ -129,92 +106,15 @@ async fn accept(l: &Option<(UnixListener, PathBuf)>) -> std::io::Result<UnixStre
     }
 }
 
-async fn serve(
-    stream: UnixStream,
-    shared: Shared,
-    reload: mpsc::Sender<ReloadRequest>,
-) -> std::io::Result<()> {
-    let (rd, mut wr) = stream.into_split();
-    let mut line = String::new();
-    BufReader::new(rd).read_line(&mut line).await?;
-    let req: Request = match serde_json::from_str(&line) {
-        Ok(r) => r,
-        Err(e) => {
-            let msg = serde_json::json!({ "error": format!("bad request: {e}") });
-            return wr.write_all(format!("{msg}\n").as_bytes()).await;
-        }
-    };
-    match req.cmd.as_str() {
-        "status" => {
-            let status = current_status(&shared);
-            let body = serde_json::to_string(&status).expect("status serializes");
-            wr.write_all(format!("{body}\n").as_bytes()).await
-        }
-        "reload" => {
-            let (tx, rx) = oneshot::channel();
-            let outcome = match reload.send(tx).await {
-                Ok(()) => rx.await.ok(),
-                Err(_) => None,
-            };
-            let body = match outcome {
-                Some(o) => serde_json::to_string(&o).expect("outcome serializes"),
-                None => serde_json::json!({ "error": "pharos is shutting down" }).to_string(),
-            };
-            wr.write_all(format!("{body}\n").as_bytes()).await
-        }
-        "events" => {
-            let mut rx = shared.events.subscribe();
-            loop {
-                match rx.recv().await {
-                    Ok(ev) => {
-                        let body = serde_json::to_string(&ev).expect("event serializes");
-                        wr.write_all(format!("{body}\n").as_bytes()).await?;
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        let ev = super::status::Event::new(
-                            "events",
-                            "stream",
-                            format!("{n} events dropped: the reader was too slow"),
-                        );
-                        let body = serde_json::to_string(&ev).expect("event serializes");
-                        wr.write_all(format!("{body}\n").as_bytes()).await?;
-                    }
-                    Err(_) => return Ok(()),
-                }
-            }
-        }
-        other => {
-            let msg = serde_json::json!({ "error": format!("unknown command `{other}`: use status, reload or events") });
-            wr.write_all(format!("{msg}\n").as_bytes()).await
-        }
-    }
-}
-
-/// The status with the age filled in at the time of asking.
-pub fn current_status(shared: &Shared) -> Status {
-    let mut s = shared
-        .status
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    if let Ok(t) = humantime::parse_rfc3339(&s.config.loaded_at) {
-        s.config.age_seconds = t.elapsed().map(|d| d.as_secs()).unwrap_or(0);
-    }
-    s
-}
-
 /// Client side: sends one request and returns the connection for reading.
-pub async fn request(socket: &Path, cmd: &str) -> Result<BufReader<UnixStream>, String> {
+pub async fn request(socket: &Path, req: &Request) -> Result<BufReader<UnixStream>, String> {
     let mut s = UnixStream::connect(socket).await.map_err(|e| {
         format!(
             "cannot reach pharos at {}: {e}\nhelp: is `pharos run` running? Pass --socket if it uses another path",
             socket.display()
         )
     })?;
-    let req = serde_json::to_string(&Request {
-        cmd: cmd.to_string(),
-    })
-    .expect("request serializes");
+    let req = serde_json::to_string(req).expect("request serializes");
     s.write_all(format!("{req}\n").as_bytes())
         .await
         .map_err(|e| e.to_string())?;

@@ -22,16 +22,21 @@
 //! tasks: `crate::director` plugs them in through [`Wiring`], along with
 //! how to work out the desired state of a config (once per load).
 
+pub mod admin;
+mod apply;
 pub mod backoff;
 pub mod changes;
 pub mod control;
 pub mod last_good;
 pub mod logging;
+pub mod management;
 pub mod metrics;
 pub mod metrics_server;
 pub mod notify;
 pub mod status;
+pub mod store;
 pub mod supervisor;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,7 +50,8 @@ use crate::config::nodes::Facts;
 use crate::config::types::MacAddr;
 use crate::config::{self, Config};
 use crate::diag::{self, Diagnostic, Source};
-use control::{ControlServer, ReloadOutcome, ReloadRequest};
+use admin::{Admin, Ops, ReloadOutcome, Reply};
+use control::ControlServer;
 use last_good::LastGood;
 use metrics::Metrics;
 use metrics_server::MetricsServer;
@@ -69,6 +75,9 @@ pub struct RunOptions<X> {
     /// Where to write the diagnostics of an invalid file (the image's
     /// `/config/pharos.errors`); removed again once the file is valid.
     pub errors_file: Option<PathBuf>,
+    /// The management API's identity and setting (`management.toml`); the
+    /// API is off when the directory has none.
+    pub identity: PathBuf,
     /// The subsystems, plugged in from above (`crate::director`): the
     /// runtime knows them only as tasks.
     pub wiring: Wiring<X>,
@@ -90,6 +99,9 @@ pub struct Wiring<X> {
     pub add: fn(&mut Supervisor<Load<X>>, &Load<X>),
     /// How many checks it runs, for the ready line.
     pub checks: fn(&X) -> usize,
+    /// `pharos plan` of a text (file name shown, text, node) on this box,
+    /// for the admin verb `plan`.
+    pub plan: fn(&str, &str, Option<String>) -> admin::PlanReport,
 }
 
 impl<X> Wiring<X> {
@@ -122,8 +134,10 @@ pub enum Stop {
     Terminate,
     /// SIGINT (ctrl-alt-del for PID 1).
     Interrupt,
-    /// SIGUSR2 or the power button.
+    /// SIGUSR2, the power button, or `poweroff` from the admin verbs.
     PowerOff,
+    /// `reboot` from the admin verbs.
+    Reboot,
     /// There was no valid config to run.
     NoConfig,
 }
@@ -360,6 +374,12 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
     let mut usr2 = signal(SignalKind::user_defined2()).expect("SIGUSR2 handler installs");
     let lkg = LastGood::in_dir(&opts.state_dir);
+    // Before the file is read: a reset during a trial comes back on the
+    // revision before it.
+    let recovered = apply::recover_interrupted_trial(&opts);
+    if let Some(msg) = &recovered {
+        eprintln!("pharos: {msg}");
+    }
     let running = match initial(&opts, &lkg) {
         Ok(r) => r,
         Err(msg) => {
@@ -402,7 +422,13 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
         ready: Ready::default(),
     };
     shared.metrics.set_revision(1);
-    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
+    let (admin_tx, mut admin_rx) = mpsc::channel::<Admin>(8);
+    let ops = Arc::new(Ops {
+        admin: admin_tx,
+        state_dir: opts.state_dir.clone(),
+        config: opts.config.clone(),
+        plan: opts.wiring.plan,
+    });
     let load = opts.wiring.load(&running.loaded.config);
     let cfg = &*load.config;
     let mut sup = Supervisor::new(shared.clone(), opts.restart_policy)
@@ -410,12 +436,20 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
     sup.add(
         ControlServer {
             path_override: opts.socket.clone(),
-            reload: reload_tx,
+            ops: ops.clone(),
         },
         control::Socket::of,
         &load,
     );
     sup.add(MetricsServer, metrics_server::Listen::of, &load);
+    sup.add(
+        management::ManagementServer {
+            ops: ops.clone(),
+            dir: opts.identity.clone(),
+        },
+        changes::fixed,
+        &load,
+    );
     (opts.wiring.add)(&mut sup, &load);
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
     let sup_handle = tokio::spawn(sup.run(cmd_rx));
@@ -452,6 +486,9 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
         );
     }
     shared.emit(Event::new("config", "pharos", format!("started; {line}")));
+    if let Some(msg) = recovered {
+        shared.emit(Event::new("config", "trial", msg).warn());
+    }
     // After the `started` event, so a client that waits for `ready` sees
     // only what comes next on `pharos events`.
     shared
@@ -469,18 +506,65 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
     }
     let mut extra_stop = hooks.stop.take();
 
+    let mut env = apply::Env {
+        opts: &opts,
+        shared: &shared,
+        cmd_tx: &cmd_tx,
+        lkg: &lkg,
+        revision: &mut revision,
+    };
     let stop = loop {
-        let reply: Option<oneshot::Sender<ReloadOutcome>> = tokio::select! {
+        let trial_at = store::Trial::load(&opts.state_dir)
+            .map(|t| tokio::time::Instant::now() + t.remaining());
+        let asked: Option<Admin> = tokio::select! {
             _ = hup.recv() => None,
-            Some(r) = reload_rx.recv() => Some(r),
+            Some(a) = admin_rx.recv() => Some(a),
+            () = supervisor::sleep_until(trial_at), if trial_at.is_some() => {
+                env.trial_expired().await;
+                continue;
+            }
             _ = term.recv() => break Stop::Terminate,
             _ = int.recv() => break Stop::Interrupt,
             _ = usr2.recv(), if opts.pid1 => break Stop::PowerOff,
             Some(s) = recv_opt(&mut extra_stop) => break s,
         };
-        let outcome = reload(&opts, &shared, &cmd_tx, &lkg, &mut revision).await;
-        if let Some(r) = reply {
-            let _ = r.send(outcome);
+        match asked {
+            None => {
+                env.reload().await;
+            }
+            Some(Admin::Reload(reply)) => {
+                let _ = reply.send(env.reload().await);
+            }
+            Some(Admin::Apply {
+                text,
+                trial,
+                message,
+                who,
+                reply,
+            }) => {
+                let _ = reply.send(env.apply(&text, trial, &message, &who).await);
+            }
+            Some(Admin::Confirm { who, reply }) => {
+                let _ = reply.send(env.confirm(&who));
+            }
+            Some(Admin::Rollback {
+                revision,
+                who,
+                reply,
+            }) => {
+                let _ = reply.send(env.rollback(revision, &who).await);
+            }
+            Some(Admin::Power { stop, who, reply }) => {
+                let what = if stop == Stop::Reboot {
+                    "rebooting"
+                } else {
+                    "powering off"
+                };
+                let msg = format!("{what}, as {} asked: the VIPs go to the peer first", who.0);
+                shared.emit(Event::new("config", "power", msg.clone()).warn());
+                let _ = reply.send(Reply::ok(msg));
+                break stop;
+            }
         }
     };
 
@@ -563,6 +647,7 @@ async fn reload<X: Send + Sync + 'static>(
                     &diags,
                 ))
                 .expect("diagnostics serialize"),
+                ..ReloadOutcome::default()
             }
         }
         Ok(loaded) => {
@@ -623,6 +708,7 @@ async fn reload<X: Send + Sync + 'static>(
                     &loaded.warnings,
                 ))
                 .expect("diagnostics serialize"),
+                ..ReloadOutcome::default()
             }
         }
     };

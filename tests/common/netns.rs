@@ -83,6 +83,12 @@ impl Run {
             .status();
         let _ = self.child.wait();
     }
+    /// Kills it (SIGKILL: a power cut, as far as pharos can tell) and
+    /// hands back its directory, for [`start_in`].
+    pub fn kill_keep(mut self) -> tempfile::TempDir {
+        self.signal("-KILL");
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("c.sock")
     }
@@ -106,6 +112,17 @@ impl Drop for Run {
 pub fn start(ns: &Netns, config: &str) -> Run {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pharos.toml"), config).unwrap();
+    start_in(ns, dir)
+}
+
+/// `pharos run` on the files already in `dir` (`pharos.toml`, `state/`,
+/// `identity/`), e.g. again after a kill, once it reports ready.
+pub fn start_in(ns: &Netns, dir: tempfile::TempDir) -> Run {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path().join("pharos.log"))
+        .unwrap();
     let child = ns
         .exec(&[BIN, "run", "--config"])
         .arg(dir.path().join("pharos.toml"))
@@ -116,7 +133,7 @@ pub fn start(ns: &Netns, config: &str) -> Run {
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("pharos.log")).unwrap())
+        .stderr(log)
         .spawn()
         .unwrap();
     let run = Run { child, dir };

@@ -22,6 +22,8 @@
 //!   ipvs   services and real servers
 //! ```
 
+pub mod plan;
+
 use std::sync::Arc;
 
 use crate::check::desired::Checks;
@@ -68,6 +70,7 @@ pub const WIRING: Wiring<Desired> = Wiring {
     desired: Desired::of,
     add: add_tasks,
     checks: |d| d.checks.count(),
+    plan: plan::plan,
 };
 
 fn add_tasks(sup: &mut Supervisor<Load<Desired>>, load: &Load<Desired>) {
@@ -111,7 +114,7 @@ fn add_tasks(sup: &mut Supervisor<Load<Desired>>, load: &Load<Desired>) {
 mod tests {
     #[test]
     fn the_default_config_runs_a_check_per_checked_real_server() {
-        let text = include_str!("../configs/default.toml");
+        let text = include_str!("../../configs/default.toml");
         let c = crate::config::check_text(text, &crate::config::Selection::Node("lvs1".into()));
         let (_, cfg) = c.configs.first().expect("the default config is valid");
         assert_eq!((super::WIRING.checks)(&super::Desired::of(cfg)), 2);
@@ -136,7 +139,7 @@ mod tests {
         use crate::ipvs::reconcile::{Op, Reconciler};
         use crate::runtime::changes::Part;
 
-        let text = include_str!("../configs/default.toml");
+        let text = include_str!("../../configs/default.toml");
         let one = r#""192.168.199.12:80" = {}"#;
         assert!(text.contains(one));
         let old = desired(text);
