@@ -3,6 +3,8 @@
 
 mod check;
 mod control;
+// `pub`: the runtime's TLS tests issue identities with it.
+pub mod identity;
 mod import;
 mod ipvs;
 mod out;

@@ -32,6 +32,7 @@ pub mod metrics_server;
 pub mod notify;
 pub mod status;
 pub mod supervisor;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
