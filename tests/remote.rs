@@ -84,11 +84,13 @@ fn openssl(ns: &Netns, ca: &Path, extra: &[&str]) -> String {
 
 /// A client certificate from `ca_dir`'s CA that expired a year ago.
 fn expired_client(ca_dir: &Path, into: &Path) {
-    let ca_key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(ca_dir.join("ca.key")).unwrap())
-        .unwrap();
-    let issuer =
-        rcgen::Issuer::from_ca_cert_pem(&std::fs::read_to_string(ca_dir.join("ca.pem")).unwrap(), ca_key)
-            .unwrap();
+    let ca_key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(ca_dir.join("ca.key")).unwrap()).unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_pem(
+        &std::fs::read_to_string(ca_dir.join("ca.pem")).unwrap(),
+        ca_key,
+    )
+    .unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params
         .distinguished_name
@@ -154,12 +156,18 @@ fn the_management_api_over_mutual_tls_does_every_verb_and_refuses_strangers() {
     });
 
     // Strangers are refused at the handshake, and what they asked is not done.
-    for (who, id) in [("another CA", &stranger), ("an expired certificate", &expired)] {
+    for (who, id) in [
+        ("another CA", &stranger),
+        ("an expired certificate", &expired),
+    ] {
         let out = remote(&ns, id, &["poweroff"]);
         assert_eq!(out.status.code(), Some(2), "{who}: {}", text(&out));
     }
     let plain = openssl(&ns, &me.join("ca.pem"), &[]);
-    assert!(!plain.contains("\"pharos_version\""), "no client certificate: {plain}");
+    assert!(
+        !plain.contains("\"pharos_version\""),
+        "no client certificate: {plain}"
+    );
     let good = openssl(
         &ns,
         &me.join("ca.pem"),
@@ -168,15 +176,25 @@ fn the_management_api_over_mutual_tls_does_every_verb_and_refuses_strangers() {
             &format!("-key {}", me.join("client.key").display()),
         ],
     );
-    assert!(good.contains("\"pharos_version\""), "openssl with alice's certificate: {good}");
-    assert!(r.status()["ready"] == true, "still up after the strangers' poweroff");
+    assert!(
+        good.contains("\"pharos_version\""),
+        "openssl with alice's certificate: {good}"
+    );
+    assert!(
+        r.status()["ready"] == true,
+        "still up after the strangers' poweroff"
+    );
     let refused = r.log().matches("TLS handshake refused").count();
     assert!(refused >= 3, "three refusals logged:\n{}", r.log());
 
     // status, events.
     let out = remote(&ns, &me, &["status"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("TASK"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("TASK"),
+        "{}",
+        text(&out)
+    );
     let mut events = ns
         .exec(&[BIN, "remote", "127.0.0.1:9443", "--identity"])
         .arg(&me)
@@ -189,7 +207,10 @@ fn the_management_api_over_mutual_tls_does_every_verb_and_refuses_strangers() {
     let h = heard.clone();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for l in std::io::BufReader::new(ev_out).lines().map_while(Result::ok) {
+        for l in std::io::BufReader::new(ev_out)
+            .lines()
+            .map_while(Result::ok)
+        {
             h.lock().unwrap().push_str(&format!("{l}\n"));
         }
     });
@@ -202,16 +223,29 @@ fn the_management_api_over_mutual_tls_does_every_verb_and_refuses_strangers() {
         p
     };
     let (p2, p3) = (f("two.toml", &c2), f("three.toml", &c3));
-    let bad = f("bad.toml", "[checks.x]\ntype = \"exec\"\ncommand = [\"/bin/true\"]\ninterval = \"soon\"\n");
+    let bad = f(
+        "bad.toml",
+        "[checks.x]\ntype = \"exec\"\ncommand = [\"/bin/true\"]\ninterval = \"soon\"\n",
+    );
     let there = remote(&ns, &me, &["plan", p2.to_str().unwrap()]);
-    let here = ns.exec(&[BIN, "plan", p2.to_str().unwrap()]).output().unwrap();
-    assert_eq!(text(&there), text(&here), "remote plan = pharos plan on the box");
+    let here = ns
+        .exec(&[BIN, "plan", p2.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&there),
+        text(&here),
+        "remote plan = pharos plan on the box"
+    );
 
     // apply: invalid → every diagnostic, nothing changed, nothing stored.
     let out = remote(&ns, &me, &["apply", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml") && err.contains(":4:") && err.contains('^'), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains(":4:") && err.contains('^'),
+        "{err}"
+    );
     assert_eq!(checks_running(&r), ["check:a"]);
     let out = remote(&ns, &me, &["config"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), c1);
@@ -219,39 +253,80 @@ fn the_management_api_over_mutual_tls_does_every_verb_and_refuses_strangers() {
     // apply: kept as r2 (r1 is the file as it was), running at once.
     let out = remote(&ns, &me, &["apply", p2.to_str().unwrap(), "-m", "add b"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("applied as r2: check +1 ~0 -0"), "{}", text(&out));
-    wait_for("b runs", LONG, || checks_running(&r) == ["check:a", "check:b"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("applied as r2: check +1 ~0 -0"),
+        "{}",
+        text(&out)
+    );
+    wait_for("b runs", LONG, || {
+        checks_running(&r) == ["check:a", "check:b"]
+    });
 
     // A trial that is not confirmed rolls back by itself at its deadline.
-    let out = remote(&ns, &me, &["apply", p3.to_str().unwrap(), "--confirm-within", "10s"]);
+    let out = remote(
+        &ns,
+        &me,
+        &["apply", p3.to_str().unwrap(), "--confirm-within", "10s"],
+    );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("on trial until"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("on trial until"),
+        "{}",
+        text(&out)
+    );
     wait_for("c runs", LONG, || checks_running(&r).len() == 3);
     let out = remote(&ns, &me, &["revisions"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("r3 by alice"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("r3 by alice"),
+        "{}",
+        text(&out)
+    );
     wait_for("the trial rolls back", LONG, || {
         checks_running(&r) == ["check:a", "check:b"]
     });
     let out = remote(&ns, &me, &["config"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), c2, "the file is r2's again");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        c2,
+        "the file is r2's again"
+    );
 
     // A confirmed trial stays past its deadline.
-    let out = remote(&ns, &me, &["apply", p3.to_str().unwrap(), "--confirm-within", "10s"]);
+    let out = remote(
+        &ns,
+        &me,
+        &["apply", p3.to_str().unwrap(), "--confirm-within", "10s"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let out = remote(&ns, &me, &["confirm"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("confirmed by alice"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("confirmed by alice"),
+        "{}",
+        text(&out)
+    );
     let out = remote(&ns, &me, &["confirm"]);
-    assert_eq!(out.status.code(), Some(1), "nothing on trial now: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "nothing on trial now: {}",
+        text(&out)
+    );
     std::thread::sleep(Duration::from_secs(12));
     assert_eq!(checks_running(&r).len(), 3, "kept after its deadline");
 
     // rollback: the one before the latest, as a new revision.
     let out = remote(&ns, &me, &["rollback"]);
     assert!(out.status.success(), "{}", text(&out));
-    wait_for("rolled back to two checks", LONG, || checks_running(&r).len() == 2);
+    wait_for("rolled back to two checks", LONG, || {
+        checks_running(&r).len() == 2
+    });
     let out = remote(&ns, &me, &["config", "3"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), c3, "revision 3 is kept");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        c3,
+        "revision 3 is kept"
+    );
     let out = remote(&ns, &me, &["revisions"]);
     let listed = String::from_utf8_lossy(&out.stdout).into_owned();
     for want in ["add b", "back to r2", "rollback to r"] {
@@ -259,27 +334,46 @@ fn the_management_api_over_mutual_tls_does_every_verb_and_refuses_strangers() {
     }
 
     // A restart during a trial comes back on the revision before it.
-    let out = remote(&ns, &me, &["apply", p3.to_str().unwrap(), "--confirm-within", "5m"]);
+    let out = remote(
+        &ns,
+        &me,
+        &["apply", p3.to_str().unwrap(), "--confirm-within", "5m"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     wait_for("c runs again", LONG, || checks_running(&r).len() == 3);
     let _ = events.kill();
+    let _ = events.wait();
     let dir = r.kill_keep();
     let r = start_in(&ns, dir);
     wait_for("came up on the revision before the trial", LONG, || {
         checks_running(&r).len() == 2
     });
-    assert!(r.log().contains("restarted during the trial of r"), "{}", r.log());
+    assert!(
+        r.log().contains("restarted during the trial of r"),
+        "{}",
+        r.log()
+    );
 
     // Every write was an event naming the client.
     let heard = heard.lock().unwrap().clone();
-    for want in ["applied by alice", "confirmed by alice", "not confirmed in time"] {
+    for want in [
+        "applied by alice",
+        "confirmed by alice",
+        "not confirmed in time",
+    ] {
         assert!(heard.contains(want), "`{want}` in the events:\n{heard}");
     }
 
     // poweroff: the box says so and stops (VRRP would hand over first).
     let out = remote(&ns, &me, &["poweroff"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("powering off, as alice"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("powering off, as alice"),
+        "{}",
+        text(&out)
+    );
     let mut r = r;
-    wait_for("pharos stops", LONG, || matches!(r.child.try_wait(), Ok(Some(_))));
+    wait_for("pharos stops", LONG, || {
+        matches!(r.child.try_wait(), Ok(Some(_)))
+    });
 }

@@ -241,7 +241,9 @@ fn changed(link: &Link, req: &Request, did: &str) -> ExitCode {
     let stored = o.stored.map(|r| format!(" as r{r}")).unwrap_or_default();
     outln!("{did}{stored}: {what}");
     if let Some(u) = &o.trial_until {
-        outln!("on trial until {u}: `pharos remote HOST confirm` keeps it; otherwise it is rolled back");
+        outln!(
+            "on trial until {u}: `pharos remote HOST confirm` keeps it; otherwise it is rolled back"
+        );
     }
     ExitCode::SUCCESS
 }
@@ -250,11 +252,26 @@ fn changed(link: &Link, req: &Request, did: &str) -> ExitCode {
 mod tests {
     #[test]
     fn a_target_is_a_host_with_an_optional_port() {
-        assert_eq!(super::target("10.0.0.5").unwrap(), ("10.0.0.5".into(), 9443));
-        assert_eq!(super::target("10.0.0.5:8443").unwrap(), ("10.0.0.5".into(), 8443));
-        assert_eq!(super::target("[2001:db8::1]:9").unwrap(), ("2001:db8::1".into(), 9));
-        assert_eq!(super::target("2001:db8::1").unwrap(), ("2001:db8::1".into(), 9443));
-        assert_eq!(super::target("lvs1.example").unwrap(), ("lvs1.example".into(), 9443));
+        assert_eq!(
+            super::target("10.0.0.5").unwrap(),
+            ("10.0.0.5".into(), 9443)
+        );
+        assert_eq!(
+            super::target("10.0.0.5:8443").unwrap(),
+            ("10.0.0.5".into(), 8443)
+        );
+        assert_eq!(
+            super::target("[2001:db8::1]:9").unwrap(),
+            ("2001:db8::1".into(), 9)
+        );
+        assert_eq!(
+            super::target("2001:db8::1").unwrap(),
+            ("2001:db8::1".into(), 9443)
+        );
+        assert_eq!(
+            super::target("lvs1.example").unwrap(),
+            ("lvs1.example".into(), 9443)
+        );
         assert!(super::target("lvs1:x").is_err());
     }
 }

@@ -19,7 +19,8 @@ pub fn plan(shown: &str, text: &str, node: Option<String>) -> PlanReport {
         Ok(l) => l,
         Err(diags) => {
             r.err = diag::render(&Source::new(shown, text), &diags, false);
-            r.err.push_str(&format!("{shown}: invalid; nothing planned\n"));
+            r.err
+                .push_str(&format!("{shown}: invalid; nothing planned\n"));
             r.code = 1;
             return r;
         }
@@ -52,7 +53,8 @@ pub fn plan(shown: &str, text: &str, node: Option<String>) -> PlanReport {
     }
     let (net, counts) = crate::net::plan::against_live(&loaded.config);
     r.out.push_str(&net);
-    r.out.push_str(&crate::ipvs::plan::against_live(&loaded.config));
+    r.out
+        .push_str(&crate::ipvs::plan::against_live(&loaded.config));
     if counts.impossible > 0 {
         r.code = 1;
     }

@@ -65,9 +65,7 @@ impl<X: Send + Sync + 'static> Env<'_, X> {
     ) -> ReloadOutcome {
         let opts = self.opts;
         let shown = format!("{} (from {})", opts.config.display(), who.0);
-        if let Err(diags) =
-            crate::config::load_for_box(text, &super::facts(opts.node.clone()))
-        {
+        if let Err(diags) = crate::config::load_for_box(text, &super::facts(opts.node.clone())) {
             let src = Source::new(&shown, text);
             self.shared.emit(
                 Event::new(
@@ -93,7 +91,11 @@ impl<X: Send + Sync + 'static> Env<'_, X> {
         let store = Revisions::in_dir(&opts.state_dir);
         if store.latest().is_none()
             && let Ok(before) = std::fs::read_to_string(&opts.config)
-            && let Err(e) = store.add(&before, "pharos", "the config as it was before the first apply")
+            && let Err(e) = store.add(
+                &before,
+                "pharos",
+                "the config as it was before the first apply",
+            )
         {
             return self.refused(e);
         }
@@ -158,7 +160,8 @@ impl<X: Send + Sync + 'static> Env<'_, X> {
             return Reply::error(e);
         }
         let msg = format!("r{} confirmed by {}", t.revision, who.0);
-        self.shared.emit(Event::new("config", "confirm", msg.clone()));
+        self.shared
+            .emit(Event::new("config", "confirm", msg.clone()));
         Reply::ok(msg)
     }
 
@@ -177,9 +180,7 @@ impl<X: Send + Sync + 'static> Env<'_, X> {
             return self.refused("there is no earlier revision to roll back to".into());
         };
         let Some(text) = store.text(target) else {
-            return self.refused(format!(
-                "revision {target} is not kept; see `revisions`"
-            ));
+            return self.refused(format!("revision {target} is not kept; see `revisions`"));
         };
         self.apply(&text, None, &format!("rollback to r{target}"), who)
             .await

@@ -81,25 +81,37 @@ impl Subsystem for ManagementServer {
                     a = listener.accept() => a.map_err(|e| format!("accepting on the management API: {e}"))?,
                 };
                 let Ok(slot) = slots.clone().try_acquire_owned() else {
-                    tracing::warn!(task = "management", "{peer}: {MAX_CONNECTIONS} connections already; dropped");
+                    tracing::warn!(
+                        task = "management",
+                        "{peer}: {MAX_CONNECTIONS} connections already; dropped"
+                    );
                     continue;
                 };
-                let (acceptor, shared, ops) = (acceptor.clone(), ctx.shared.clone(), self.ops.clone());
+                let (acceptor, shared, ops) =
+                    (acceptor.clone(), ctx.shared.clone(), self.ops.clone());
                 tokio::spawn(async move {
                     let _slot = slot;
-                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                        Ok(Ok(t)) => t,
-                        Ok(Err(e)) => {
-                            // Refused clients are logged, not sent to events:
-                            // anyone can knock.
-                            tracing::warn!(task = "management", "{peer}: TLS handshake refused: {e}");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::warn!(task = "management", "{peer}: no TLS handshake within {} s", HANDSHAKE_TIMEOUT.as_secs());
-                            return;
-                        }
-                    };
+                    let tls =
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                            Ok(Ok(t)) => t,
+                            Ok(Err(e)) => {
+                                // Refused clients are logged, not sent to events:
+                                // anyone can knock.
+                                tracing::warn!(
+                                    task = "management",
+                                    "{peer}: TLS handshake refused: {e}"
+                                );
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::warn!(
+                                    task = "management",
+                                    "{peer}: no TLS handshake within {} s",
+                                    HANDSHAKE_TIMEOUT.as_secs()
+                                );
+                                return;
+                            }
+                        };
                     let name = super::tls::peer_name(tls.get_ref().1.peer_certificates());
                     let who = Who(format!("{name} ({peer})"));
                     tracing::info!(task = "management", "{}: connected", who.0);

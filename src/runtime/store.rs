@@ -26,10 +26,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let what = |e: std::io::Error| format!("writing {}: {e}", path.display());
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(what)?;
-    let name = path.file_name().map_or_else(
-        || "file".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.tmp"));
     let mut f = std::fs::File::create(&tmp).map_err(what)?;
     f.write_all(bytes).map_err(what)?;
@@ -96,7 +95,11 @@ impl Revisions {
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let n: u64 = name.strip_prefix('r')?.strip_suffix(".json")?.parse().ok()?;
+                let n: u64 = name
+                    .strip_prefix('r')?
+                    .strip_suffix(".json")?
+                    .parse()
+                    .ok()?;
                 let meta: Meta =
                     serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
                 let text = std::fs::read_to_string(self.toml(n)).ok()?;
@@ -211,7 +214,10 @@ mod tests {
         }
         let all = r.list();
         assert_eq!(all.len(), KEEP);
-        assert_eq!(all.last().unwrap().revision, all[0].revision + KEEP as u64 - 1);
+        assert_eq!(
+            all.last().unwrap().revision,
+            all[0].revision + KEEP as u64 - 1
+        );
     }
 
     #[test]
