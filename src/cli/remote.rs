@@ -25,6 +25,7 @@ pub enum RemoteVerb {
     Events,
     /// What applying FILE would change on the box, against its live kernel.
     Plan {
+        /// The config file to plan.
         file: PathBuf,
         /// Plan as this node (default: the one the box matches).
         #[arg(long)]
@@ -33,6 +34,7 @@ pub enum RemoteVerb {
     /// Validate FILE on the box and apply it; with --confirm-within, roll
     /// back by itself unless confirmed in time.
     Apply {
+        /// The config file to apply.
         file: PathBuf,
         /// Roll back unless `confirm` comes within this (e.g. 2m).
         #[arg(long)]
@@ -44,11 +46,17 @@ pub enum RemoteVerb {
     /// Keep the config on trial.
     Confirm,
     /// Apply a stored revision again (default: the one before).
-    Rollback { revision: Option<u64> },
+    Rollback {
+        /// The stored revision (see `revisions`); default: the one before the latest.
+        revision: Option<u64>,
+    },
     /// The stored revisions, and the trial if one runs.
     Revisions,
     /// The running config file, or a stored revision.
-    Config { revision: Option<u64> },
+    Config {
+        /// A stored revision (see `revisions`); default: the running file.
+        revision: Option<u64>,
+    },
     /// Hand the VIPs over and reboot the box.
     Reboot,
     /// Hand the VIPs over and power the box off.

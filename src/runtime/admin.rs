@@ -151,6 +151,8 @@ pub enum Admin {
     Reload(oneshot::Sender<ReloadOutcome>),
     Apply {
         text: String,
+        /// The file's name as the client knows it, for the diagnostics.
+        name: Option<String>,
         trial: Option<Duration>,
         message: String,
         who: Who,
@@ -246,6 +248,7 @@ where
             let (tx, rx) = oneshot::channel();
             let a = Admin::Apply {
                 text,
+                name: req.name,
                 trial,
                 message: req.message.unwrap_or_default(),
                 who,

@@ -59,12 +59,13 @@ impl<X: Send + Sync + 'static> Env<'_, X> {
     pub async fn apply(
         &mut self,
         text: &str,
+        name: Option<&str>,
         trial: Option<Duration>,
         message: &str,
         who: &Who,
     ) -> ReloadOutcome {
         let opts = self.opts;
-        let shown = format!("{} (from {})", opts.config.display(), who.0);
+        let shown = name.map_or_else(|| opts.config.display().to_string(), str::to_string);
         if let Err(diags) = crate::config::load_for_box(text, &super::facts(opts.node.clone())) {
             let src = Source::new(&shown, text);
             self.shared.emit(
@@ -182,7 +183,7 @@ impl<X: Send + Sync + 'static> Env<'_, X> {
         let Some(text) = store.text(target) else {
             return self.refused(format!("revision {target} is not kept; see `revisions`"));
         };
-        self.apply(&text, None, &format!("rollback to r{target}"), who)
+        self.apply(&text, None, None, &format!("rollback to r{target}"), who)
             .await
     }
 
@@ -212,7 +213,7 @@ impl<X: Send + Sync + 'static> Env<'_, X> {
             "the trial of r{} by {} was not confirmed in time: back to r{}",
             t.revision, t.client, t.previous
         );
-        let out = self.apply(&text, None, &msg, &who).await;
+        let out = self.apply(&text, None, None, &msg, &who).await;
         let event = Event::new("config", "trial", msg);
         self.shared.emit(if out.applied {
             event.warn()

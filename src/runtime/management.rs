@@ -51,10 +51,10 @@ impl Subsystem for ManagementServer {
             let dir = &self.dir;
             let setting = super::tls::load_management(dir)?;
             let Some(setting) = setting else {
-                // No management.toml: the API is off; nothing to serve.
-                ctx.ready.mark("management");
-                ctx.cancel.cancelled().await;
-                return Ok(());
+                return Err(format!(
+                    "{} is gone; the management API is off until it is back",
+                    dir.join("management.toml").display()
+                ));
             };
             let tls = super::tls::server_config(dir)?;
             let acceptor = tokio_rustls::TlsAcceptor::from(tls);

@@ -442,14 +442,18 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
         &load,
     );
     sup.add(MetricsServer, metrics_server::Listen::of, &load);
-    sup.add(
-        management::ManagementServer {
-            ops: ops.clone(),
-            dir: opts.identity.clone(),
-        },
-        changes::fixed,
-        &load,
-    );
+    // The management API runs when its identity says where to listen (read
+    // at start: `pharos identity` output is put on the box before it boots).
+    if opts.identity.join("management.toml").exists() {
+        sup.add(
+            management::ManagementServer {
+                ops: ops.clone(),
+                dir: opts.identity.clone(),
+            },
+            changes::fixed,
+            &load,
+        );
+    }
     (opts.wiring.add)(&mut sup, &load);
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
     let sup_handle = tokio::spawn(sup.run(cmd_rx));
@@ -537,12 +541,16 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
             }
             Some(Admin::Apply {
                 text,
+                name,
                 trial,
                 message,
                 who,
                 reply,
             }) => {
-                let _ = reply.send(env.apply(&text, trial, &message, &who).await);
+                let _ = reply.send(
+                    env.apply(&text, name.as_deref(), trial, &message, &who)
+                        .await,
+                );
             }
             Some(Admin::Confirm { who, reply }) => {
                 let _ = reply.send(env.confirm(&who));
