@@ -10,7 +10,9 @@ CARGO ?= cargo
 # Installed only when missing.
 IMAGE_PACKAGES := dpkg-dev kmod dosfstools mtools syslinux syslinux-common fdisk cpio qemu-utils busybox-static iproute2 ipvsadm
 LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
-TEST_PACKAGES := systemd keepalived tcpdump $(LAB_PACKAGES)
+# chromium (headless) loads the status page; openssl and curl talk to the
+# management API and the status page as an admin would.
+TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl curl $(LAB_PACKAGES)
 
 KERNEL ?= cloud
 VARIANT ?= prod

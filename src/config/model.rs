@@ -970,6 +970,10 @@ pub enum LogTarget {
 pub struct Metrics {
     /// Serve Prometheus metrics on this address, e.g. "127.0.0.1:9412". Unset: off.
     pub listen: Option<Endpoint>,
+    /// Also serve a read-only status page (`/`) and the status as JSON
+    /// (`/status.json`) on `listen`. Default: false.
+    #[serde(default)]
+    pub status_page: bool,
 }
 
 // ---------------------------------------------------------------- nodes

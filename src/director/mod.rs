@@ -22,6 +22,7 @@
 //!   ipvs   services and real servers
 //! ```
 
+pub mod page;
 pub mod plan;
 
 use std::sync::Arc;
@@ -71,6 +72,7 @@ pub const WIRING: Wiring<Desired> = Wiring {
     add: add_tasks,
     checks: |d| d.checks.count(),
     plan: plan::plan,
+    page: page::render,
 };
 
 fn add_tasks(sup: &mut Supervisor<Load<Desired>>, load: &Load<Desired>) {

@@ -37,6 +37,13 @@ pub struct Server {
     pub weight: u32,
     pub active: u32,
     pub inactive: u32,
+    /// Rates the kernel estimates: connections, bytes in and out per second.
+    #[serde(default)]
+    pub cps: u64,
+    #[serde(default)]
+    pub in_bps: u64,
+    #[serde(default)]
+    pub out_bps: u64,
 }
 
 impl IpvsStatus {
@@ -87,6 +94,9 @@ mod tests {
                     weight: 1,
                     active: 3,
                     inactive: 9,
+                    cps: 0,
+                    in_bps: 0,
+                    out_bps: 0,
                 }],
             }],
             error: None,

@@ -532,6 +532,9 @@ fn publish(t: &Table, want: &[Wanted], shared: &Shared) {
                             weight: d.spec.weight,
                             active: d.active_conns,
                             inactive: d.inact_conns,
+                            cps: d.stats.cps,
+                            in_bps: d.stats.inbps,
+                            out_bps: d.stats.outbps,
                         }
                     })
                     .collect()

@@ -42,6 +42,7 @@ impl Subsystem for NetPlane {
                 // One rtnetlink connection for the task's life, not one per pass.
                 rtnl: crate::kernel::rtnl::Rtnl::connect()?,
                 carriers: Mutex::default(),
+                module_errors: Mutex::default(),
                 modules: self.modules.clone(),
             });
             let mut recheck = tokio::time::interval(RECHECK);
@@ -88,6 +89,9 @@ struct State {
     /// Carrier of each managed link as last seen, to report changes.
     carriers: Mutex<BTreeMap<String, bool>>,
     modules: super::Modules,
+    /// Why each module failed to load, as last said: a re-check tries
+    /// again, but says so only when the reason changes.
+    module_errors: Mutex<BTreeMap<String, String>>,
 }
 
 /// Applies `part` (blocking: /proc/sys, finit_module, rtnetlink): the
@@ -102,9 +106,21 @@ fn apply(part: &NetPart, before: Option<&NetPart>, shared: &Shared, state: &Stat
         ),
     };
     for (name, r) in modules::load_all(module_names) {
-        if let Err(e) = r {
-            shared
-                .emit(Event::new("net", &name, format!("cannot load module {name}: {e}")).error());
+        let mut said = state
+            .module_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match r {
+            Err(e) if said.get(&name) != Some(&e) => {
+                shared.emit(
+                    Event::new("net", &name, format!("cannot load module {name}: {e}")).error(),
+                );
+                said.insert(name, e);
+            }
+            Err(_) => {}
+            Ok(()) => {
+                said.remove(&name);
+            }
         }
     }
     // Which of the config's modules are in the kernel now (loaded or built

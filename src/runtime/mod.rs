@@ -102,6 +102,8 @@ pub struct Wiring<X> {
     /// `pharos plan` of a text (file name shown, text, node) on this box,
     /// for the admin verb `plan`.
     pub plan: fn(&str, &str, Option<String>) -> admin::PlanReport,
+    /// The status page (`[metrics] status_page`), from the typed status.
+    pub page: metrics_server::Page,
 }
 
 impl<X> Wiring<X> {
@@ -441,7 +443,13 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
         control::Socket::of,
         &load,
     );
-    sup.add(MetricsServer, metrics_server::Listen::of, &load);
+    sup.add(
+        MetricsServer {
+            page: opts.wiring.page,
+        },
+        metrics_server::Listen::of,
+        &load,
+    );
     // The management API runs when its identity says where to listen (read
     // at start: `pharos identity` output is put on the box before it boots).
     if opts.identity.join("management.toml").exists() {
