@@ -16,6 +16,11 @@ pub const PROTO: u8 = 0x70;
 /// the VRRP task as mastership moves, never touched by the network plane.
 pub const VIP_PROTO: u8 = 0x71;
 
+/// The IFA_PROTO value of the management NIC's address ('r'): added by the
+/// management API from the box's identity (so a box in maintenance mode is
+/// reachable), never touched by the network plane.
+pub const MGMT_PROTO: u8 = 0x72;
+
 /// RT_TABLE_MAIN.
 pub const MAIN: u32 = 254;
 

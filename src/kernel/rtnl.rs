@@ -22,7 +22,8 @@ use neli::utils::Groups;
 use super::KernelError;
 use super::nla::{nla, nlas};
 use super::objects::{
-    self, AddrLive, BondLive, LinkKind, LinkLive, PROTO, RouteLive, RouteWant, VIP_PROTO,
+    self, AddrLive, BondLive, LinkKind, LinkLive, MGMT_PROTO, PROTO, RouteLive, RouteWant,
+    VIP_PROTO,
 };
 use crate::config::types::Cidr;
 
@@ -277,6 +278,18 @@ impl Rtnl {
             Rtm::Newaddr,
             NlmF::CREATE | NlmF::REPLACE,
             Self::addr_msg(index, cidr, Some(VIP_PROTO)).map_err(unbuilt(&what))?,
+        )
+    }
+
+    /// Adds the management NIC's address, marked [`MGMT_PROTO`] so the
+    /// network plane leaves it alone. Already there is fine.
+    pub fn add_mgmt_addr(&self, name: &str, index: u32, cidr: &Cidr) -> Result<(), KernelError> {
+        let what = format!("adding management address {cidr} to {name}");
+        self.request_typed(
+            &what,
+            Rtm::Newaddr,
+            NlmF::CREATE | NlmF::REPLACE,
+            Self::addr_msg(index, cidr, Some(MGMT_PROTO)).map_err(unbuilt(&what))?,
         )
     }
 

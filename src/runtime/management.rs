@@ -56,6 +56,12 @@ impl Subsystem for ManagementServer {
                     dir.join("management.toml").display()
                 ));
             };
+            if let Some(nic) = &setting.interface {
+                let nic = nic.clone();
+                tokio::task::spawn_blocking(move || nic_up(&nic))
+                    .await
+                    .map_err(|e| format!("setting up the management NIC: {e}"))??;
+            }
             let tls = super::tls::server_config(dir)?;
             let acceptor = tokio_rustls::TlsAcceptor::from(tls);
             let listener = tokio::net::TcpListener::bind(setting.listen)
@@ -122,4 +128,37 @@ impl Subsystem for ManagementServer {
             }
         })
     }
+}
+
+/// The management NIC up with its address (`[interface]` of
+/// `management.toml`), whatever `pharos.toml` says: the way in must not
+/// depend on the config it is there to fix. An error gets the task
+/// restarted (with backoff), so a NIC that appears late is set up then.
+fn nic_up(nic: &super::tls::ManagementNic) -> Result<(), String> {
+    let cidr: crate::config::types::Cidr = nic
+        .address
+        .parse()
+        .map_err(|e: String| format!("the management address {}: {e}", nic.address))?;
+    let rtnl = crate::kernel::rtnl::Rtnl::connect()?;
+    let link = rtnl
+        .links()?
+        .into_iter()
+        .find(|l| l.name == nic.name)
+        .ok_or_else(|| {
+            format!(
+                "the management NIC {} is not there; fix `interface.name` in management.toml",
+                nic.name
+            )
+        })?;
+    if !link.up {
+        rtnl.set_link(&nic.name, link.index, Some(true), None)?;
+    }
+    rtnl.add_mgmt_addr(&nic.name, link.index, &cidr)
+        .map_err(String::from)?;
+    tracing::info!(
+        task = "management",
+        "management NIC {} up with {cidr}",
+        nic.name
+    );
+    Ok(())
 }

@@ -35,8 +35,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     f.sync_all().map_err(what)?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(what)?;
-    // FAT and some others cannot open a directory for fsync: the rename is
-    // then as durable as the file system makes it.
+    // The file again, under its new name: FAT's rename makes a new directory
+    // entry with the size and first cluster still to be written, and only
+    // writing the file's inode puts them there (a power cut after the
+    // rename alone leaves an empty file; found by tests/vm_manage.rs).
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(what)?;
+    // Then the directory, where the file system can (FAT's fsync of a
+    // directory writes its entries; some cannot open one for it).
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }

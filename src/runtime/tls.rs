@@ -31,6 +31,21 @@ use serde::Deserialize;
 pub struct Management {
     /// `ip:port`, e.g. `0.0.0.0:9443`.
     pub listen: SocketAddr,
+    /// The NIC the API is reached on, set up by the management task itself
+    /// (up, with this address), so that a box whose `pharos.toml` is broken
+    /// (maintenance mode) can still be reached and given a config.
+    #[serde(default)]
+    pub interface: Option<ManagementNic>,
+}
+
+/// `[interface]` of `management.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagementNic {
+    /// `eth1`.
+    pub name: String,
+    /// `10.0.2.15/24`.
+    pub address: String,
 }
 
 /// What to do about a missing or broken file of a box's identity.
@@ -87,13 +102,24 @@ pub fn load_management(dir: &Path) -> Result<Option<Management>, String> {
             ));
         }
     };
-    toml::from_str(&text).map(Some).map_err(|e| {
+    let m: Management = toml::from_str(&text).map_err(|e| {
         format!(
-            "reading {}: {}; it holds one line, e.g. `listen = \"0.0.0.0:9443\"` (an IP address and a port)",
+            "reading {}: {}; it holds `listen = \"0.0.0.0:9443\"` (an IP address and a port) and, to have pharos set up the NIC the API is reached on, `interface = {{ name = \"eth1\", address = \"10.0.2.15/24\" }}`",
             path.display(),
             e.to_string().trim_end()
         )
-    })
+    })?;
+    if let Some(nic) = &m.interface
+        && let Err(e) = nic.address.parse::<crate::config::types::Cidr>()
+    {
+        return Err(format!(
+            "reading {}: interface.address `{}`: {}",
+            path.display(),
+            nic.address,
+            e.replace("\nhelp: ", "; ")
+        ));
+    }
+    Ok(Some(m))
 }
 
 /// The TLS client config of `pharos remote` from an operator's identity
@@ -461,7 +487,8 @@ mod tests {
         assert_eq!(
             load_management(&b).unwrap(),
             Some(Management {
-                listen: "0.0.0.0:9443".parse().unwrap()
+                listen: "0.0.0.0:9443".parse().unwrap(),
+                interface: None,
             })
         );
     }

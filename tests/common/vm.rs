@@ -224,6 +224,30 @@ impl Vm {
         Vm::start(cmd, dir)
     }
 
+    /// Boots the production disk with one NIC on QEMU's user network,
+    /// closed to the outside (`restrict=on`), whose guest address
+    /// 10.0.2.15 port 9443 (the management API) is forwarded to
+    /// 127.0.0.1:`host_port` on this machine.
+    pub fn boot_managed(disk: &Disk, mac: &str, host_port: u16) -> Vm {
+        let dir = tempfile::tempdir().unwrap();
+        let qmp = dir.path().join("qmp.sock");
+        let mut cmd = Command::new("qemu-system-x86_64");
+        cmd.args([
+            "-accel", "tcg", "-m", "384", "-smp", "1", "-display", "none", "-serial", "stdio",
+            "-monitor", "none",
+        ])
+        .arg("-no-reboot")
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", qmp.display()))
+        .arg("-drive")
+        .arg(format!("file={},format=raw,if=virtio", disk.path.display()))
+        .arg("-nic")
+        .arg(format!(
+            "user,restrict=on,model=virtio-net-pci,mac={mac},hostfwd=tcp:127.0.0.1:{host_port}-10.0.2.15:9443"
+        ));
+        Vm::start(cmd, dir)
+    }
+
     /// Runs a QEMU command line made elsewhere (the README's, say) with its
     /// serial console on stdio, captured as [`Vm::boot_with`] does; `dir`
     /// lives as long as the VM (its QMP socket, if the command has one).
