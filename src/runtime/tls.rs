@@ -553,10 +553,17 @@ mod tests {
             let e = load_management(tmp.path()).unwrap_err();
             assert!(
                 e.starts_with(&format!("reading {}: ", file.display()))
-                    && e.ends_with("(an IP address and a port)"),
+                    && e.contains("`listen = \"0.0.0.0:9443\"` (an IP address and a port)"),
                 "{e}"
             );
         }
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9443\"\ninterface = { name = \"eth1\", address = \"10.0.0.5\" }\n",
+        )
+        .unwrap();
+        let e = load_management(tmp.path()).unwrap_err();
+        assert!(e.contains("interface.address `10.0.0.5`"), "{e}");
         std::fs::write(&file, "listen = \"[::]:9443\"\n").unwrap();
         assert_eq!(
             load_management(tmp.path()).unwrap().unwrap().listen,
