@@ -2,10 +2,11 @@
 //! namespace of the test's own, with a VRRP instance, a checked service
 //! (busybox httpd real servers, one of them down) and a stand-alone check,
 //! serving `[metrics] status_page`. Headless Chromium (Debian's package)
-//! loads the page; the test reads the DOM it rendered and saves a
-//! screenshot (`target/tmp/status-page.png`; the README shows a copy,
-//! `tests/screenshots/status-page.png`). `/status.json` is the typed
-//! status; nothing on the page or its listener changes anything.
+//! loads the page; the test reads the DOM it rendered and saves
+//! screenshots (`target/tmp/status-page.png`, `status-page-phone.png`).
+//! `/status.json` is the typed status; nothing on the page or its listener
+//! changes anything. (The README's picture, with a real IPVS table, is the
+//! pair lab's: `make run` step 6.)
 
 mod common;
 

@@ -62,7 +62,8 @@ fn main() {
     lab.step3_power_cut();
     lab.step4_real_server();
     lab.step5_return();
-    say("\n== 6. summary");
+    lab.step6_trial();
+    say("\n== 7. summary");
     lab.power_off();
     let consoles = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pair-lab");
     lab.save_consoles(&consoles);

@@ -68,6 +68,7 @@ table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e6e8ee;white-space:nowrap}
 th{font-weight:600;color:#4a5263;font-size:12px;text-transform:uppercase}
 td.num{text-align:right}
+td.wrap{white-space:normal;min-width:16em}
 tr.svc td{background:#eef1f7;font-weight:600}
 .ok,.up,.master{color:#0a7a32;font-weight:600}
 .down,.fault,.missing,.error,.failed{color:#b3261e;font-weight:600}
@@ -303,7 +304,7 @@ fn tasks(o: &mut String, s: &Status) {
         let state = t.state.as_str();
         let _ = write!(
             o,
-            "<tr><td>{}</td><td class={}>{}</td><td class=num>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class={}>{}</td><td class=num>{}</td><td class=wrap>{}</td></tr>",
             h(&t.name),
             class(state),
             h(state),
@@ -327,7 +328,7 @@ fn recent(o: &mut String, events: &[Event]) {
         };
         let _ = write!(
             o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class='{cls}'>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class='wrap {cls}'>{}</td></tr>",
             h(&e.time),
             h(&e.kind),
             h(&e.subject),

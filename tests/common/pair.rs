@@ -263,6 +263,132 @@ pub struct Lab {
     epoch: Instant,
     cfg: Config,
     pub report: Report,
+    mgmt: Mgmt,
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_pharos");
+
+/// The directors' management NICs: the operator's identity (made by
+/// `pharos identity init`) and, per director, the ports on 127.0.0.1 that
+/// QEMU forwards to its management API and its status page.
+struct Mgmt {
+    dir: tempfile::TempDir,
+    ports: [(u16, u16); 2],
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Mgmt {
+    /// A CA, the operator's identity, and one for each director, whose
+    /// `management.toml` has pharos set up eth1 (QEMU's user network) for
+    /// the API whatever its pharos.toml says.
+    fn new() -> Mgmt {
+        let dir = tempfile::Builder::new()
+            .prefix("pharos-lab-identity.")
+            .tempdir()
+            .unwrap();
+        super::vm::remove_on_kill(dir.path());
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new(BIN)
+                .args(args)
+                .output()
+                .expect("the pharos binary runs");
+            assert!(
+                out.status.success(),
+                "pharos {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let d = dir.path().to_str().unwrap();
+        run(&[
+            "identity",
+            "init",
+            "--dir",
+            d,
+            "--box",
+            "lvs1",
+            "--address",
+            "127.0.0.1",
+            "--client",
+            "operator",
+        ]);
+        run(&[
+            "identity",
+            "box",
+            "--dir",
+            d,
+            "lvs2",
+            "--address",
+            "127.0.0.1",
+        ]);
+        for b in ["lvs1", "lvs2"] {
+            std::fs::write(
+                dir.path().join(format!("boxes/{b}/management.toml")),
+                "listen = \"0.0.0.0:9443\"\ninterface = { name = \"eth1\", address = \"10.0.2.15/24\" }\n",
+            )
+            .unwrap();
+        }
+        Mgmt {
+            dir,
+            ports: [(free_port(), free_port()), (free_port(), free_port())],
+        }
+    }
+
+    fn put_on(&self, disk: &Disk, name: &str) {
+        let boxed = self.dir.path().join("boxes").join(name);
+        let files: Vec<std::path::PathBuf> = ["ca.pem", "box.pem", "box.key", "management.toml"]
+            .iter()
+            .map(|f| boxed.join(f))
+            .collect();
+        disk.put_files("identity", &files);
+    }
+
+    /// `pharos remote` to director `i` (0: lvs1, 1: lvs2).
+    fn remote(&self, i: usize, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(BIN)
+            .args([
+                "remote",
+                &format!("127.0.0.1:{}", self.ports[i].0),
+                "--identity",
+            ])
+            .arg(self.dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// How an operator reaches director `i`, as the demo prints it.
+    fn how(&self, i: usize, name: &str) -> String {
+        format!(
+            "   {name}: pharos remote 127.0.0.1:{} --identity {} status   (status page, once on: http://127.0.0.1:{}/)",
+            self.ports[i].0,
+            self.dir.path().display(),
+            self.ports[i].1
+        )
+    }
+}
+
+/// One HTTP GET of `path` on 127.0.0.1:`port`; the body.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::Read as _;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
 }
 
 /// Strips ANSI colours, the log prefix and the structured fields from a
@@ -406,10 +532,14 @@ impl Lab {
         let client_cfg =
             std::fs::read_to_string(Path::new(ROOT).join("image/lab/client.toml")).unwrap();
         let script = std::fs::read_to_string(Path::new(ROOT).join("image/lab/box.sh")).unwrap();
+        let mgmt = Mgmt::new();
         let nodes: Vec<Node> = BOXES
             .iter()
             .map(|spec| {
                 let disk = Disk::copy(spec.variant);
+                if spec.variant == "prod" {
+                    mgmt.put_on(&disk, spec.name);
+                }
                 if spec.variant == "debug" {
                     disk.put("box.sh", &script);
                 }
@@ -429,6 +559,7 @@ impl Lab {
             epoch: Instant::now(),
             cfg,
             report: Report::default(),
+            mgmt,
         };
         say(&format!(
             "== booting the lab: lvs1 and lvs2 from the production image (image/out/pharos.img, its\n   embedded configs/default.toml), rs1, rs2 and a client from the debug image; QEMU TCG,\n   one emulated LAN on 127.0.0.1 multicast port {lan}"
@@ -479,12 +610,16 @@ impl Lab {
             "debug",
             "console=ttyS0 panic=-1 quiet loglevel=4 pharos.test=/config/box.sh",
         ));
-        let vm = Vm::boot_with(
-            &self.nodes[i].disk,
-            direct,
-            Some((spec.mac, self.lan)),
-            "384",
-        );
+        let vm = if spec.variant == "prod" {
+            Vm::boot_director(&self.nodes[i].disk, spec.mac, self.lan, self.mgmt.ports[i])
+        } else {
+            Vm::boot_with(
+                &self.nodes[i].disk,
+                direct,
+                Some((spec.mac, self.lan)),
+                "384",
+            )
+        };
         self.nodes[i].vm = Some(vm);
     }
 
@@ -1014,6 +1149,185 @@ impl Lab {
             .info(5, "longest gap between answers", format!("{gap:.2} s"));
     }
 
+    /// A config change to the running pair over the management API, as an
+    /// operator would make it: the plan first, then a trial on each
+    /// director (backup first), then confirm; no request may fail.
+    pub fn step6_trial(&mut self) {
+        say(
+            "\n== 6. a config change over the management API: rs2's weight to 2 and the status page on",
+        );
+        say(
+            "   (mutual TLS to each director's management NIC; an identity from `pharos identity init`)",
+        );
+        let text = std::fs::read_to_string(Path::new(ROOT).join("configs/default.toml")).unwrap();
+        let changed = text
+            .replace(r#""192.168.199.12:80" = {}"#, r#""192.168.199.12:80" = { weight = 2 }"#)
+            .replace(
+                r#"listen = "127.0.0.1:9412"               # Prometheus; local only"#,
+                "listen = \"0.0.0.0:9412\"                 # Prometheus and the status page\nstatus_page = true",
+            );
+        assert_ne!(
+            changed, text,
+            "configs/default.toml has the lines step 6 changes"
+        );
+        let file = self.mgmt.dir.path().join("new.toml");
+        std::fs::write(&file, &changed).unwrap();
+        let file = file.to_str().unwrap().to_string();
+        let plan = self.mgmt.remote(LVS1, &["plan", &file]);
+        let plan_text = String::from_utf8_lossy(&plan.stdout).into_owned();
+        say("   pharos remote lvs1 plan new.toml:");
+        for l in plan_text.lines().filter(|l| {
+            l.starts_with("  ~") || l.starts_with("  +") || l.starts_with("  -") || *l == "ipvs"
+        }) {
+            say(&format!("     {l}"));
+        }
+        let planned =
+            plan_text.contains("~ real server 192.168.199.12:80") && plan_text.contains("weight 2");
+        self.report.add(
+            6,
+            "the plan shows the weight edit",
+            planned.to_string(),
+            "true",
+            planned,
+        );
+        let from = [self.vm(LVS1).line_count(), self.vm(LVS2).line_count()];
+        let began = self.now();
+        for (i, name) in [(LVS2, "lvs2"), (LVS1, "lvs1")] {
+            let out = self.mgmt.remote(
+                i,
+                &[
+                    "apply",
+                    &file,
+                    "--confirm-within",
+                    "2m",
+                    "-m",
+                    "rs2 weight 2, status page on",
+                ],
+            );
+            let said = String::from_utf8_lossy(&out.stdout).into_owned();
+            say(&format!(
+                "   {name}: {}",
+                said.lines().next().unwrap_or("(no answer)")
+            ));
+            if !out.status.success() {
+                say(&format!(
+                    "   {name} refused: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        }
+        let weights = [
+            self.wait_weight(
+                LVS1,
+                "192.168.199.12:80",
+                2,
+                Duration::from_secs(20),
+                from[0],
+            ),
+            self.wait_weight(
+                LVS2,
+                "192.168.199.12:80",
+                2,
+                Duration::from_secs(20),
+                from[1],
+            ),
+        ];
+        self.report.add(
+            6,
+            "rs2 at weight 2 on both directors",
+            format!(
+                "{:?}",
+                weights.map(|w| w.map(|t| format!("{:.1} s", t - began)))
+            ),
+            "both",
+            weights.iter().all(Option::is_some),
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let page = loop {
+            match http_get(self.mgmt.ports[LVS1].1, "/") {
+                Some(p) => break p,
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(300)),
+                None => break String::new(),
+            }
+        };
+        let page_ok = page.contains("VI_1") && page.contains("192.168.199.12:80");
+        say(&format!(
+            "   lvs1's status page: http://127.0.0.1:{}/ ({} bytes{})",
+            self.mgmt.ports[LVS1].1,
+            page.len(),
+            if page_ok {
+                ", shows VI_1 and the real servers"
+            } else {
+                ""
+            }
+        ));
+        self.report.add(
+            6,
+            "lvs1's status page serves",
+            page_ok.to_string(),
+            "true",
+            page_ok,
+        );
+        // A picture of it, where Chromium is installed (`make test` installs
+        // it; the README shows one).
+        let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pair-lab-status-page.png");
+        let profile = tempfile::tempdir().unwrap();
+        let took = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1280,900",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(format!("http://127.0.0.1:{}/", self.mgmt.ports[LVS1].1))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success());
+        if took {
+            say(&format!("   a screenshot of it: {}", shot.display()));
+        }
+        let listed =
+            String::from_utf8_lossy(&self.mgmt.remote(LVS1, &["revisions"]).stdout).into_owned();
+        if let Some(l) = listed.lines().find(|l| l.contains("ON TRIAL")) {
+            say(&format!("   lvs1: {l}"));
+        }
+        let mut confirmed = 0;
+        for (i, name) in [(LVS2, "lvs2"), (LVS1, "lvs1")] {
+            let out = self.mgmt.remote(i, &["confirm"]);
+            say(&format!(
+                "   {name}: {}",
+                String::from_utf8_lossy(&out.stdout).trim()
+            ));
+            confirmed += usize::from(out.status.success());
+        }
+        self.report.add(
+            6,
+            "trials confirmed",
+            format!("{confirmed} of 2"),
+            "2",
+            confirmed == 2,
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        let reqs = self.requests();
+        let step: Vec<&Request> = reqs.iter().filter(|r| r.start >= began).collect();
+        let failed = step.iter().filter(|r| r.answer.is_none()).count();
+        say(&format!(
+            "   {failed} of {} requests failed while the config changed",
+            step.len()
+        ));
+        self.report.add(
+            6,
+            "failed requests during the change",
+            failed.to_string(),
+            "0",
+            failed == 0 && !step.is_empty(),
+        );
+    }
+
     /// Writes every box's console (each line with the lab time it was
     /// seen) into `dir`, for reading after the run.
     pub fn save_consoles(&self, dir: &Path) {
@@ -1055,7 +1369,9 @@ impl Lab {
             }
         }
         say(&format!(
-            "\n== the lab stays up until Ctrl-C. Consoles: tail -f {dir}/{{lvs1,lvs2,rs1,rs2,client}}.log\n   Type a line here to send it to a debug box's console (image/lab/box.sh reads it):\n     rs1 web stop          rs1 web start          client stream {VIP} 80 /cgi-bin/stream\n   The client's requests go on; their answers are in client.log (REQ lines).\n   The directors have no shell: their events follow here as they happen.",
+            "\n== the lab stays up until Ctrl-C. Consoles: tail -f {dir}/{{lvs1,lvs2,rs1,rs2,client}}.log\n   Type a line here to send it to a debug box's console (image/lab/box.sh reads it):\n     rs1 web stop          rs1 web start          client stream {VIP} 80 /cgi-bin/stream\n   The client's requests go on; their answers are in client.log (REQ lines).\n   The directors have no shell: their events follow here as they happen.\n   Their management APIs (apply a config with `status_page = true` to see the page):\n{}\n{}",
+            self.mgmt.how(LVS1, "lvs1"),
+            self.mgmt.how(LVS2, "lvs2"),
             dir = dir.display()
         ));
         let (tx, rx) = std::sync::mpsc::channel::<String>();

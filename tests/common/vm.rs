@@ -187,6 +187,36 @@ impl Vm {
         nic: Option<(&str, u16)>,
         mem: &str,
     ) -> Vm {
+        let (cmd, dir) = Vm::command(disk, direct, nic, mem);
+        Vm::start(cmd, dir)
+    }
+
+    /// A director of the pair lab: its LAN NIC, plus a management NIC on
+    /// QEMU's user network, closed to the outside (`restrict=on`), with
+    /// the guest's 10.0.2.15 ports forwarded to 127.0.0.1 here: 9443 (the
+    /// management API) to `ports.0`, 9412 (status page, metrics) to `ports.1`.
+    pub fn boot_director(disk: &Disk, mac: &str, lan: u16, ports: (u16, u16)) -> Vm {
+        let (mut cmd, dir) = Vm::command(disk, None, Some((mac, lan)), "384");
+        // 52:54:00:00:00:01 → 52:54:00:f0:00:01: no node of a config matches it.
+        let mgmt_mac = format!("52:54:00:f0{}", &mac[11..]);
+        // -netdev + -device after the LAN's, so this is eth1 (`-nic` would
+        // be made before every -device and take eth0).
+        cmd.arg("-netdev").arg(format!(
+            "user,id=mgmt,restrict=on,\
+             hostfwd=tcp:127.0.0.1:{}-10.0.2.15:9443,hostfwd=tcp:127.0.0.1:{}-10.0.2.15:9412",
+            ports.0, ports.1
+        ));
+        cmd.arg("-device")
+            .arg(format!("virtio-net-pci,netdev=mgmt,mac={mgmt_mac}"));
+        Vm::start(cmd, dir)
+    }
+
+    fn command(
+        disk: &Disk,
+        direct: Option<(&str, &str)>,
+        nic: Option<(&str, u16)>,
+        mem: &str,
+    ) -> (Command, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let qmp = dir.path().join("qmp.sock");
         let mut cmd = Command::new("qemu-system-x86_64");
@@ -221,7 +251,7 @@ impl Vm {
                 .arg(o.join("initrd.img"));
             cmd.args(["-append", append]);
         }
-        Vm::start(cmd, dir)
+        (cmd, dir)
     }
 
     /// Boots the production disk with one NIC on QEMU's user network,
