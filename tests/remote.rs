@@ -275,6 +275,12 @@ fn the_management_api_over_mutual_tls_does_every_verb_and_refuses_strangers() {
         text(&out)
     );
     wait_for("c runs", LONG, || checks_running(&r).len() == 3);
+    let out = remote(&ns, &me, &["status"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ON TRIAL: r3 by alice"),
+        "{}",
+        text(&out)
+    );
     let out = remote(&ns, &me, &["revisions"]);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("r3 by alice"),

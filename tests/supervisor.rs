@@ -149,6 +149,7 @@ fn shared() -> Shared {
                 loaded_at: String::new(),
                 age_seconds: 0,
                 errors: vec![],
+                trial: None,
             },
             tasks: vec![],
             subsystems: Default::default(),

@@ -156,6 +156,9 @@ pub fn human(s: &Status) -> String {
     for e in &s.config.errors {
         out.push_str(&format!("  error: {e}\n"));
     }
+    if let Some(t) = &s.config.trial {
+        out.push_str(&format!("  ON TRIAL: {t}\n"));
+    }
     out.push_str("\nTASK          STATE        RESTARTS  LAST ERROR\n");
     for t in &s.tasks {
         out.push_str(&format!(

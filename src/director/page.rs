@@ -100,6 +100,9 @@ pub fn render(s: &Status, events: &[Event]) -> String {
     if let Some(b) = banner(s) {
         let _ = write!(o, "<div class=banner>{}</div>", h(b));
     }
+    if let Some(t) = &s.config.trial {
+        let _ = write!(o, "<div class=banner>ON TRIAL: {}</div>", h(t));
+    }
     o.push_str("<main>");
     services(&mut o, sec.ipvs.as_ref(), sec.check.as_ref());
     vrrp(&mut o, sec.vrrp.as_ref());

@@ -416,6 +416,7 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
                 loaded_at: status::now_rfc3339(),
                 age_seconds: 0,
                 errors: running.errors.clone(),
+                trial: None,
             },
             tasks: Vec::new(),
             subsystems: Default::default(),
@@ -526,8 +527,24 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
         revision: &mut revision,
     };
     let stop = loop {
-        let trial_at = store::Trial::load(&opts.state_dir)
+        let trial = store::Trial::load(&opts.state_dir);
+        let trial_at = trial
+            .as_ref()
             .map(|t| tokio::time::Instant::now() + t.remaining());
+        shared
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .config
+            .trial = trial.map(|t| {
+            format!(
+                "r{} by {} is on trial for {} s more; r{} comes back unless it is confirmed",
+                t.revision,
+                t.client,
+                t.remaining().as_secs(),
+                t.previous
+            )
+        });
         let asked: Option<Admin> = tokio::select! {
             _ = hup.recv() => None,
             Some(a) = admin_rx.recv() => Some(a),

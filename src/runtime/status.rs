@@ -37,6 +37,10 @@ pub struct ConfigStatus {
     /// Problems with the file as it is on disk now (when the running config
     /// is the last known good one, or a reload was refused).
     pub errors: Vec<String>,
+    /// The revision on trial, if one is: until when, and what comes back
+    /// unless it is confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
