@@ -8,41 +8,12 @@
 
 mod common;
 
-use std::process::Child;
 use std::time::Duration;
 
 use common::lan::wait_for;
-use common::netns::{Netns, Run, start};
+use common::netns::{Httpd, Netns, Run, start};
 
 const LONG: Duration = Duration::from_secs(15);
-
-struct Httpd(Child);
-
-impl Httpd {
-    fn start(ns: &Netns, port: u16, dir: &std::path::Path) -> Httpd {
-        std::fs::write(dir.join("index.html"), format!("hello from {port}\n")).unwrap();
-        let c = ns
-            .exec(&[
-                "busybox",
-                "httpd",
-                "-f",
-                "-p",
-                &format!("127.0.0.1:{port}"),
-                "-h",
-            ])
-            .arg(dir)
-            .spawn()
-            .expect("busybox is installed");
-        Httpd(c)
-    }
-}
-
-impl Drop for Httpd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn target(r: &Run, name: &str) -> serde_json::Value {
     r.status()["subsystems"]["check"]["targets"]

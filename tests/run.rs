@@ -3,6 +3,7 @@
 //! `status --json` against its schema, the event stream, the metrics
 //! endpoint, SIGTERM, and the last known good config.
 
+use common::free_port;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
@@ -13,14 +14,6 @@ use std::time::{Duration, Instant};
 mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pharos");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn good_config(port: u16) -> String {
     format!(

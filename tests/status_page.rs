@@ -10,40 +10,13 @@
 
 mod common;
 
-use std::process::Child;
 use std::time::Duration;
 
 use common::lan::wait_for;
-use common::netns::{Netns, start};
+use common::netns::{Httpd, Netns, start};
 
 const LONG: Duration = Duration::from_secs(30);
 const URL: &str = "http://127.0.0.1:9412";
-
-struct Httpd(Child);
-
-impl Drop for Httpd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn httpd(ns: &Netns, port: u16, dir: &std::path::Path) -> Httpd {
-    std::fs::write(dir.join("index.html"), format!("hello from {port}\n")).unwrap();
-    let c = ns
-        .exec(&[
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            &format!("127.0.0.1:{port}"),
-            "-h",
-        ])
-        .arg(dir)
-        .spawn()
-        .expect("busybox is installed");
-    Httpd(c)
-}
 
 fn curl(ns: &Netns, args: &[&str]) -> String {
     let out = ns.exec(&["curl", "-s"]).args(args).output().unwrap();
@@ -78,7 +51,7 @@ fn a_browser_shows_services_vrrp_checks_tasks_and_events() {
     ns.run(&["ip", "link", "set", "eth1", "up"]);
     ns.run(&["ip", "addr", "add", "10.9.0.1/24", "dev", "eth0"]);
     let www = tempfile::tempdir().unwrap();
-    let _web1 = httpd(&ns, 8081, www.path());
+    let _web1 = Httpd::start(&ns, 8081, www.path());
     let cfg = r#"
 [system]
 ip_forward = true

@@ -21,6 +21,7 @@
 
 mod common;
 
+use common::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -66,14 +67,6 @@ struct Director {
     port: u16,
     identity: PathBuf,
     files: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn show(o: &Output) -> String {

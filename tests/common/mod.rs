@@ -11,6 +11,16 @@ use std::path::Path;
 use std::process::{ChildStdout, Command, Stdio};
 use std::time::Duration;
 
+/// A TCP port free on 127.0.0.1 at the time of asking.
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// `pharos events` as lines. The client is killed after `within`, so a
 /// test waiting for an event that never comes fails instead of hanging.
 #[allow(dead_code)]

@@ -153,3 +153,33 @@ pub fn start_in(ns: &Netns, dir: tempfile::TempDir) -> Run {
     }
     run
 }
+
+/// busybox httpd serving `dir` on 127.0.0.1:`port` in a namespace (its
+/// index.html says which port); stopped when dropped.
+pub struct Httpd(Child);
+
+impl Httpd {
+    pub fn start(ns: &Netns, port: u16, dir: &std::path::Path) -> Httpd {
+        std::fs::write(dir.join("index.html"), format!("hello from {port}\n")).unwrap();
+        let c = ns
+            .exec(&[
+                "busybox",
+                "httpd",
+                "-f",
+                "-p",
+                &format!("127.0.0.1:{port}"),
+                "-h",
+            ])
+            .arg(dir)
+            .spawn()
+            .expect("busybox is installed");
+        Httpd(c)
+    }
+}
+
+impl Drop for Httpd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -27,6 +27,7 @@
 
 #![allow(dead_code)]
 
+use super::free_port;
 use std::io::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -274,14 +275,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_pharos");
 struct Mgmt {
     dir: tempfile::TempDir,
     ports: [(u16, u16); 2],
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Mgmt {
