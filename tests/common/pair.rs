@@ -27,6 +27,8 @@
 
 #![allow(dead_code)]
 
+mod faults;
+
 use super::free_port;
 use std::io::Write as _;
 use std::path::Path;

@@ -405,13 +405,24 @@ impl Vm {
     /// Sends one QMP command and returns its answer (events before it are
     /// skipped).
     pub fn qmp(&self, command: &str) -> String {
+        self.qmp_with(command, "{}")
+    }
+
+    /// A NIC's link up or down, as a pulled cable (QMP `set_link` on the
+    /// netdev `id`: `lan` for the lab's LAN).
+    pub fn set_link(&self, id: &str, up: bool) -> String {
+        self.qmp_with("set_link", &format!("{{\"name\":\"{id}\",\"up\":{up}}}"))
+    }
+
+    /// Sends one QMP command with its arguments (a JSON object).
+    pub fn qmp_with(&self, command: &str, arguments: &str) -> String {
         let mut s = UnixStream::connect(&self.qmp).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut r = BufReader::new(s.try_clone().unwrap());
         let mut line = String::new();
         r.read_line(&mut line).unwrap(); // greeting
-        for cmd in ["qmp_capabilities", command] {
-            writeln!(s, "{{\"execute\":\"{cmd}\"}}").unwrap();
+        for (cmd, args) in [("qmp_capabilities", "{}"), (command, arguments)] {
+            writeln!(s, "{{\"execute\":\"{cmd}\",\"arguments\":{args}}}").unwrap();
             loop {
                 line.clear();
                 if r.read_line(&mut line).unwrap_or(0) == 0 || !line.contains("\"event\"") {

@@ -1,0 +1,191 @@
+//! Rows of the fault matrix on the pair lab (tests/vm_faults.rs), under the
+//! client's load: each records the outage against its bound, that failed
+//! requests lie only inside the fault's window, and the state after
+//! recovery.
+
+use std::time::Duration;
+
+use super::{LVS1, LVS2, Lab, Request, say};
+
+impl Lab {
+    /// The master's LAN link goes down (QMP `set_link`, a pulled cable) and
+    /// comes back: lvs2 takes over within the protocol's time; once the
+    /// link is back and lvs1's checks pass again, lvs1 takes the VIP back.
+    pub fn fault_link_down(&mut self, row: u8) {
+        say(&format!(
+            "\n== {row}. lvs1's LAN link is pulled (QMP set_link lan off), then put back"
+        ));
+        let lvs2_from = self.vm(LVS2).line_count();
+        let lvs1_from = self.vm(LVS1).line_count();
+        let down = self.now();
+        self.vm(LVS1).set_link("lan", false);
+        let mdi = self.cfg.master_down();
+        let took = self.wait_state(LVS2, "master", Duration::from_secs(20), lvs2_from);
+        let faulted = self.wait_state(LVS1, "fault", Duration::from_secs(10), lvs1_from);
+        let resumed = self.wait_requests(Duration::from_secs(20), |r| {
+            r.iter()
+                .any(|r| r.answer.is_some() && r.start >= down + 0.5)
+        });
+        let reqs = self.requests();
+        let first_after = reqs
+            .iter()
+            .filter(|r| r.answer.is_some() && r.start >= down)
+            .map(|r| r.end)
+            .fold(f64::INFINITY, f64::min);
+        let bound = mdi + self.cfg.advert;
+        say(&format!(
+            "   lvs1 in fault {}, lvs2 master {}; service back {:.2} s after the pull",
+            faulted.map_or("never".into(), |t| format!("{:+.2} s", t - down)),
+            took.map_or("never".into(), |t| format!("{:+.2} s", t - down)),
+            first_after - down
+        ));
+        self.report.add(
+            row,
+            "service back after the link pull",
+            format!("{:.2} s", first_after - down),
+            &format!("≤ Master_Down_Interval + 1 s = {bound:.2} s"),
+            resumed && took.is_some() && first_after - down <= bound,
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        let up = self.now();
+        let lvs1_from = self.vm(LVS1).line_count();
+        let lvs2_from = self.vm(LVS2).line_count();
+        self.vm(LVS1).set_link("lan", true);
+        let back = self.wait_state(LVS1, "master", Duration::from_secs(40), lvs1_from);
+        let yielded = self.wait_state(LVS2, "backup", Duration::from_secs(20), lvs2_from);
+        say(&format!(
+            "   link back: lvs1 master {}, lvs2 backup {}",
+            back.map_or("never".into(), |t| format!("{:.1} s later", t - up)),
+            yielded.map_or("never".into(), |t| format!("{:.1} s later", t - up)),
+        ));
+        self.report.add(
+            row,
+            "lvs1 master again, lvs2 backup: the VIP on one node",
+            format!(
+                "{} / {}",
+                back.map_or("never".into(), |t| format!("{:.1} s", t - up)),
+                yielded.map_or("never".into(), |t| format!("{:.1} s", t - up))
+            ),
+            "both, within 40 s (lvs1's checks pass first)",
+            back.is_some() && yielded.is_some(),
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        let end = self.now();
+        let reqs = self.requests();
+        let step: Vec<&Request> = reqs.iter().filter(|r| r.start >= down - 1.0).collect();
+        let failed: Vec<&&Request> = step.iter().filter(|r| r.answer.is_none()).collect();
+        // Allowed: in flight while lvs2 took over, or while lvs1 took back.
+        let moves = [
+            (down, first_after),
+            (
+                back.unwrap_or(end).min(yielded.unwrap_or(end)) - super::SLACK,
+                back.unwrap_or(end).max(yielded.unwrap_or(end)) + super::SLACK,
+            ),
+        ];
+        let stray = failed
+            .iter()
+            .filter(|r| !moves.iter().any(|(a, b)| r.overlaps(*a, *b)))
+            .count();
+        say(&format!(
+            "   {} of {} requests failed, {stray} outside the two moves of the VIP",
+            failed.len(),
+            step.len()
+        ));
+        self.report.add(
+            row,
+            "failed requests around the link pull",
+            format!("{} of {}, {stray} outside", failed.len(), step.len()),
+            "only requests in flight while the VIP moved",
+            stray == 0,
+        );
+    }
+
+    /// Reloads under load, over the management API: an invalid config is
+    /// refused by both directors with no change to their kernels; a valid
+    /// one that adds a service leaves the running one alone (no request
+    /// fails).
+    pub fn fault_reloads(&mut self, row: u8) {
+        say(&format!(
+            "\n== {row}. reloads under load: an invalid config, then one that adds a service"
+        ));
+        let text =
+            std::fs::read_to_string(std::path::Path::new(super::ROOT).join("configs/default.toml"))
+                .unwrap();
+        let bad = text.replace("vrid = 51", "vrid = 300");
+        let added = text.replace(
+            "[metrics]",
+            "[services.api]\naddress = \"192.168.199.100:8080\"\nvrrp = \"VI_1\"\nforwarding = \"dr\"\n\n\
+             [services.api.real_servers]\n\"192.168.199.11:8080\" = {}\n\n[metrics]",
+        );
+        let dir = self.mgmt.dir.path().to_path_buf();
+        let (bad_file, added_file) = (dir.join("bad.toml"), dir.join("added.toml"));
+        std::fs::write(&bad_file, &bad).unwrap();
+        std::fs::write(&added_file, &added).unwrap();
+        let began = self.now();
+        let from = [self.vm(LVS1).line_count(), self.vm(LVS2).line_count()];
+        let mut refused = 0;
+        for i in [LVS2, LVS1] {
+            let out = self.mgmt.remote(i, &["apply", bad_file.to_str().unwrap()]);
+            refused += usize::from(
+                out.status.code() == Some(1)
+                    && String::from_utf8_lossy(&out.stderr).contains("VRID 300"),
+            );
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        let changes: usize = [LVS1, LVS2]
+            .iter()
+            .zip(from)
+            .map(|(&i, f)| {
+                self.vm(i)
+                    .lines()
+                    .iter()
+                    .skip(f)
+                    .filter(|(_, l)| super::ipvs_change(l).is_some() || l.contains("kind=net"))
+                    .count()
+            })
+            .sum();
+        say(&format!(
+            "   the invalid config: refused by {refused} of 2 directors, {changes} kernel changes"
+        ));
+        self.report.add(
+            row,
+            "an invalid reload under load",
+            format!("refused by {refused} of 2, {changes} kernel changes"),
+            "refused by both, 0 changes",
+            refused == 2 && changes == 0,
+        );
+        let mut applied = 0;
+        for i in [LVS2, LVS1] {
+            let out = self
+                .mgmt
+                .remote(i, &["apply", added_file.to_str().unwrap(), "-m", "api"]);
+            applied += usize::from(out.status.success());
+        }
+        let seen = [LVS1, LVS2]
+            .iter()
+            .filter(|&&i| {
+                self.vm(i)
+                    .find_line(0, Duration::from_secs(15), |l| {
+                        l.contains("added service TCP 192.168.199.100:8080")
+                            .then_some(())
+                    })
+                    .is_some()
+            })
+            .count();
+        std::thread::sleep(Duration::from_secs(2));
+        let reqs = self.requests();
+        let step: Vec<&Request> = reqs.iter().filter(|r| r.start >= began).collect();
+        let failed = step.iter().filter(|r| r.answer.is_none()).count();
+        say(&format!(
+            "   the new service: applied on {applied} of 2, in {seen} IPVS tables; {failed} of {} requests to the running one failed",
+            step.len()
+        ));
+        self.report.add(
+            row,
+            "a reload that adds a service, under load",
+            format!("in {seen} of 2 tables, {failed} failed requests"),
+            "both, 0 failed",
+            applied == 2 && seen == 2 && failed == 0 && !step.is_empty(),
+        );
+    }
+}
