@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{LVS1, LVS2, Lab, Request, say};
+use super::{BOOT_TIMEOUT, LVS1, LVS2, Lab, REQUEST_TIMEOUT, RS1, Request, SLACK, say};
 
 impl Lab {
     /// The master's LAN link goes down (QMP `set_link`, a pulled cable) and
@@ -186,6 +186,79 @@ impl Lab {
             format!("in {seen} of 2 tables, {failed} failed requests"),
             "both, 0 failed",
             applied == 2 && seen == 2 && failed == 0 && !step.is_empty(),
+        );
+    }
+
+    /// A real server loses power (QMP `quit`): no RST, no FIN, its
+    /// connections just stop. The checks time out and take it out within
+    /// their fall window; only requests sent to it before that fail. It
+    /// boots again and comes back in.
+    pub fn fault_rs_power_cut(&mut self, row: u8) {
+        say(&format!(
+            "\n== {row}. rs1 loses power (QMP quit: no RST, the timeout path), then boots again"
+        ));
+        let from = self.vm(LVS1).line_count();
+        let cut_at = self.vm_mut(RS1).power_cut();
+        let cut = self.t(cut_at);
+        let window = self.cfg.fall_window();
+        let out = self.wait_weight(LVS1, "192.168.199.11:80", 0, Duration::from_secs(30), from);
+        say(&format!(
+            "   lvs1 set rs1's weight to 0 {}",
+            out.map_or("never".into(), |t| format!(
+                "{:.2} s after the cut",
+                t - cut
+            ))
+        ));
+        self.report.add(
+            row,
+            "rs1 out of rotation after its power cut",
+            out.map_or("never".into(), |t| format!("{:.2} s", t - cut)),
+            &format!("≤ the checks' fall window, {window:.0} s"),
+            out.is_some_and(|t| t - cut <= window + SLACK),
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        let reqs = self.requests();
+        let step: Vec<&Request> = reqs
+            .iter()
+            .filter(|r| r.start >= cut - REQUEST_TIMEOUT)
+            .collect();
+        let failed: Vec<&&Request> = step.iter().filter(|r| r.answer.is_none()).collect();
+        let until = out.unwrap_or(cut + window) + SLACK;
+        let stray = failed.iter().filter(|r| !r.overlaps(cut, until)).count();
+        say(&format!(
+            "   {} of {} requests failed, {stray} after rs1 was out",
+            failed.len(),
+            step.len()
+        ));
+        self.report.add(
+            row,
+            "failed requests while rs1 went out",
+            format!(
+                "{} of {}, {stray} after it was out",
+                failed.len(),
+                step.len()
+            ),
+            "only requests sent to it before it was out",
+            stray == 0,
+        );
+        let booted = self.now();
+        let from = self.vm(LVS1).line_count();
+        self.start(RS1);
+        self.vm(RS1).wait_for("LAB READY", BOOT_TIMEOUT);
+        let back = self.wait_weight(LVS1, "192.168.199.11:80", 1, Duration::from_secs(60), from);
+        say(&format!(
+            "   rs1 booted again; back in rotation {}",
+            back.map_or("never".into(), |t| format!(
+                "{:.1} s after power-on",
+                t - booted
+            ))
+        ));
+        self.report.add(
+            row,
+            "rs1 back in rotation after it boots",
+            back.map_or("never".into(), |t| format!("{:.1} s", t - booted)),
+            "within 60 s of power-on",
+            back.is_some(),
         );
     }
 }
