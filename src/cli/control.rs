@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use super::out::{err, errln, out, outln};
-use crate::runtime::admin::{ReloadOutcome, Request, read_answer};
+use crate::runtime::admin::{ReloadOutcome, Request, changes_line, read_answer};
 use crate::runtime::status::Status;
 
 /// Where the verbs go.
@@ -197,17 +197,11 @@ pub fn reload(link: &Link) -> ExitCode {
     };
     err!("{}", outcome.rendered);
     if outcome.applied {
-        let what = if outcome.changes.is_empty() {
-            "nothing changed".to_string()
-        } else {
-            outcome
-                .changes
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        outln!("reloaded: revision {}; {what}", outcome.revision);
+        outln!(
+            "reloaded: revision {}; {}",
+            outcome.revision,
+            changes_line(&outcome.changes)
+        );
         ExitCode::SUCCESS
     } else {
         errln!(

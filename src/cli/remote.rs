@@ -237,15 +237,7 @@ fn changed(link: &Link, req: &Request, did: &str) -> ExitCode {
         errln!("refused: the config is invalid on the box; nothing changed");
         return ExitCode::from(1);
     }
-    let what = if o.changes.is_empty() {
-        "nothing changed".to_string()
-    } else {
-        o.changes
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let what = crate::runtime::admin::changes_line(&o.changes);
     let stored = o.stored.map(|r| format!(" as r{r}")).unwrap_or_default();
     outln!("{did}{stored}: {what}");
     if let Some(u) = &o.trial_until {

@@ -96,6 +96,19 @@ pub struct ReloadOutcome {
     pub error: Option<String>,
 }
 
+/// What a reload changed, as events and the CLI say it: `check +0 ~1 -0,
+/// ipvs +0 ~1 -0`, or `nothing changed`.
+pub fn changes_line(changes: &std::collections::BTreeMap<String, String>) -> String {
+    if changes.is_empty() {
+        return "nothing changed".to_string();
+    }
+    changes
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `pharos plan` of a text on this box: its output, its errors, its exit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlanReport {

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::admin::{ReloadOutcome, Reply, Who};
 use super::last_good::LastGood;
 use super::status::Event;
-use super::store::{Revisions, Trial, write_atomic};
+use super::store::{Revisions, Trial, unix_now, write_atomic};
 use super::supervisor::{Command, Shared};
 use super::{Load, RunOptions};
 use crate::diag::{self, Source};
@@ -27,12 +27,6 @@ pub(super) struct Env<'a, X> {
     pub cmd_tx: &'a mpsc::Sender<Command<Load<X>>>,
     pub lkg: &'a LastGood,
     pub revision: &'a mut u64,
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn rfc3339(unix: u64) -> String {

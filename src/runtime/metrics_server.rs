@@ -78,25 +78,20 @@ impl Subsystem for MetricsServer {
                     update = ctx.updates.recv() => {
                         let Some(Listen(listen, with_page)) = update.as_deref().cloned() else { return Ok(()) };
                         page = with_page.then_some(self.page);
-                        // The old socket goes first: 127.0.0.1:9412 held
-                        // would make binding 0.0.0.0:9412 fail.
-                        let same = listener.as_ref().and_then(|l| l.local_addr().ok())
-                            == listen.map(|ep| std::net::SocketAddr::new(ep.ip, ep.port.unwrap_or(9412)));
-                        if !same {
+                        let want = listen.map(|ep| std::net::SocketAddr::new(ep.ip, ep.port.unwrap_or(9412)));
+                        let have = listener.as_ref().and_then(|l| l.local_addr().ok());
+                        if want != have {
+                            // The old socket goes first: 127.0.0.1:9412 held
+                            // would make binding 0.0.0.0:9412 fail.
                             listener = None;
-                        }
-                        listener = match listen {
-                            _ if same => listener,
-                            Some(ep) => {
-                                let addr = std::net::SocketAddr::new(ep.ip, ep.port.unwrap_or(9412));
+                            if let Some(addr) = want {
                                 let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
                                     format!("binding the metrics endpoint to {addr}: {e}; is another process using the port?")
                                 })?;
                                 tracing::info!(task = "metrics", "serving metrics on http://{addr}/metrics");
-                                Some(l)
+                                listener = Some(l);
                             }
-                            None => None,
-                        };
+                        }
                         if let Some(r) = ready.take() { r.mark("metrics"); }
                     }
                     ev = events.recv() => {

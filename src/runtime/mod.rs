@@ -713,15 +713,7 @@ async fn reload<X: Send + Sync + 'static>(
                 s.config.loaded_at = status::now_rfc3339();
                 s.config.errors.clear();
             }
-            let what = if changes.is_empty() {
-                "nothing changed".to_string()
-            } else {
-                changes
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+            let what = admin::changes_line(&changes);
             shared.emit(Event::new(
                 "config",
                 "reload",

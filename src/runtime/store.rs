@@ -121,11 +121,12 @@ impl Revisions {
         self.list().pop()
     }
 
-    /// The text of revision `n`, if it is kept and whole.
+    /// The text of revision `n`, if it is kept and whole (its facts there,
+    /// its text matching their hash): read directly, not by listing all.
     pub fn text(&self, n: u64) -> Option<String> {
-        let meta = self.list().into_iter().find(|m| m.revision == n)?;
+        let meta: Meta = serde_json::from_str(&std::fs::read_to_string(self.json(n)).ok()?).ok()?;
         let text = std::fs::read_to_string(self.toml(n)).ok()?;
-        (sha256_hex(&text) == meta.sha256).then_some(text)
+        (meta.revision == n && sha256_hex(&text) == meta.sha256).then_some(text)
     }
 
     /// Stores `text` as the next revision and drops the oldest beyond
@@ -188,11 +189,15 @@ impl Trial {
 
     /// How long from now until the deadline (zero once it has passed).
     pub fn remaining(&self) -> std::time::Duration {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        std::time::Duration::from_secs(self.deadline.saturating_sub(now))
+        std::time::Duration::from_secs(self.deadline.saturating_sub(unix_now()))
     }
+}
+
+/// Seconds since the Unix epoch, as trial deadlines are kept.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
