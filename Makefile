@@ -3,7 +3,7 @@
 #   make test   install what the tests need, build, run every test
 # Both need Rust (cargo, 1.85 or newer) first; see the README.
 #   make install   build, then copy target/release/pharos to $(PREFIX)/bin
-.PHONY: all build install test run run-deps deps image image-deps static check-configs schema clean
+.PHONY: all build install test run run-deps deps image image-deps static static-fault check-configs schema clean
 
 CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
@@ -24,6 +24,11 @@ LAB ?=
 # One output directory per flavour and variant, so make tells them apart.
 IMAGE_OUT := image/out$(if $(filter generic,$(KERNEL)),/generic)$(if $(filter debug,$(VARIANT)),/debug)
 STATIC_BIN := target/x86_64-unknown-linux-gnu/release/pharos
+# The debug image's binary: the same sources plus the test-only fault switch
+# (cargo feature fault-switch: `pharos fault TASK` panics a task, for the
+# fault matrix). The production image never has it.
+FAULT_BIN := target/pharos-fault-switch
+IMAGE_BIN := $(if $(filter debug,$(VARIANT)),$(FAULT_BIN),$(STATIC_BIN))
 
 all: build
 
@@ -51,13 +56,21 @@ image-deps:
 static:
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --locked --release --target x86_64-unknown-linux-gnu
 
+# The fault switch's build, copied aside (only when it changed, so the debug
+# image is not rebuilt for nothing); then the production binary is put back
+# at $(STATIC_BIN) (cargo has both built: it only links it again).
+static-fault:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --locked --release --target x86_64-unknown-linux-gnu --features fault-switch
+	@cmp -s $(STATIC_BIN) $(FAULT_BIN) || cp $(STATIC_BIN) $(FAULT_BIN)
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --locked --release --target x86_64-unknown-linux-gnu
+
 # The image: rebuilt only when an input changed; the same inputs give the
 # same bytes (image/build.sh).
-image: image-deps static
+image: image-deps $(if $(filter debug,$(VARIANT)),static-fault,static)
 	@$(MAKE) --no-print-directory $(IMAGE_OUT)/pharos.img
 
-$(IMAGE_OUT)/pharos.img: $(STATIC_BIN) $(CONFIG) image/build.sh image/modules-*.txt $(shell find overlays -type f)
-	KERNEL=$(KERNEL) VARIANT=$(VARIANT) CONFIG=$(CONFIG) OUT=$(IMAGE_OUT) PHAROS_BIN=$(STATIC_BIN) image/build.sh
+$(IMAGE_OUT)/pharos.img: $(IMAGE_BIN) $(CONFIG) image/build.sh image/modules-*.txt $(shell find overlays -type f)
+	KERNEL=$(KERNEL) VARIANT=$(VARIANT) CONFIG=$(CONFIG) OUT=$(IMAGE_OUT) PHAROS_BIN=$(IMAGE_BIN) image/build.sh
 
 build:
 	$(CARGO) build --locked --release

@@ -297,3 +297,17 @@ fn every_argument_flag_and_command_has_a_description() {
         missing.join("\n")
     );
 }
+
+/// The fault switch (`pharos fault TASK`, cargo feature `fault-switch`) is
+/// built into the debug image's binary only: the build `cargo test` makes,
+/// as the production one, does not know the command.
+#[test]
+#[cfg(not(feature = "fault-switch"))]
+fn the_production_build_has_no_fault_switch() {
+    let out = pharos().args(["fault", "vrrp"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unrecognized subcommand 'fault'"), "{err}");
+    let help = pharos().arg("--help").output().unwrap();
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("fault"));
+}

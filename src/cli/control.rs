@@ -212,6 +212,27 @@ pub fn reload(link: &Link) -> ExitCode {
     }
 }
 
+/// `pharos fault TASK` (the test-only fault switch).
+#[cfg(feature = "fault-switch")]
+pub fn fault(link: &Link, task: String) -> ExitCode {
+    let req = Request {
+        task: Some(task),
+        ..Request::new("fault")
+    };
+    let line = match block_on(link.one(&req)) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    match serde_json::from_str::<crate::runtime::admin::Reply>(&line) {
+        Ok(crate::runtime::admin::Reply { ok: Some(ok), .. }) => {
+            outln!("{ok}");
+            ExitCode::SUCCESS
+        }
+        Ok(crate::runtime::admin::Reply { error: Some(e), .. }) => fail(&e),
+        _ => fail(line.trim()),
+    }
+}
+
 pub fn events(link: &Link) -> ExitCode {
     block_on(async {
         let mut conn = match link.ask(&Request::new("events")).await {

@@ -89,6 +89,15 @@ enum Command {
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: std::path::PathBuf,
     },
+    /// Test-only (the debug image's build): panic the task TASK inside the running pharos, to see it restarted.
+    #[cfg(feature = "fault-switch")]
+    Fault {
+        /// The task: vrrp, check, ipvs, net, metrics, control, ...
+        task: String,
+        /// The control socket of the running pharos.
+        #[arg(long, default_value = DEFAULT_SOCKET)]
+        socket: std::path::PathBuf,
+    },
     /// Stream transitions as JSON lines.
     Events {
         /// The control socket of the running pharos.
@@ -196,6 +205,8 @@ pub fn main() -> ExitCode {
         Command::Status { json, socket } => control::status(&control::Link::Socket(socket), json),
         Command::Reload { socket } => control::reload(&control::Link::Socket(socket)),
         Command::Events { socket } => control::events(&control::Link::Socket(socket)),
+        #[cfg(feature = "fault-switch")]
+        Command::Fault { task, socket } => control::fault(&control::Link::Socket(socket), task),
         Command::Remote {
             host,
             identity,

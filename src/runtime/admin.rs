@@ -62,6 +62,10 @@ pub struct Request {
     /// `plan`: plan as this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// `fault` (the test-only fault switch): the task to panic.
+    #[cfg(feature = "fault-switch")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
 }
 
 impl Request {
@@ -284,6 +288,26 @@ where
             };
             let r = to_loop(&ops, a, rx).await;
             send_or_down(&mut wr, r).await
+        }
+        #[cfg(feature = "fault-switch")]
+        "fault" => {
+            let Some(task) = req.task else {
+                return send(&mut wr, &Reply::error("fault needs a task")).await;
+            };
+            super::fault::arm(&task);
+            shared.emit(
+                Event::new(
+                    "task",
+                    &task,
+                    format!("fault switch armed by {}: task {task} panics", who.0),
+                )
+                .warn(),
+            );
+            send(
+                &mut wr,
+                &Reply::ok(format!("task {task} panics at its next poll")),
+            )
+            .await
         }
         "revisions" => {
             let h = History {

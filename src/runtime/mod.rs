@@ -27,6 +27,8 @@ mod apply;
 pub mod backoff;
 pub mod changes;
 pub mod control;
+#[cfg(feature = "fault-switch")]
+pub mod fault;
 pub mod last_good;
 pub mod logging;
 pub mod management;

@@ -270,6 +270,8 @@ impl<D: Send + Sync + 'static> Supervisor<D> {
         t.state = TaskState::Running;
         t.restart_at = None;
         let fut = t.slot.start(&self.shared, t.cancel.clone());
+        #[cfg(feature = "fault-switch")]
+        let fut = super::fault::point(t.slot.name(), fut);
         let inner = tokio::spawn(fut);
         t.abort = Some(inner.abort_handle());
         let (gen_, tx) = (t.generation, self.exits_tx.clone());

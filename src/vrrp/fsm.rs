@@ -64,6 +64,10 @@ pub enum Why {
     FaultCleared,
     /// Another member of the sync group changed state.
     Group { group: String, member: String },
+    /// The task restarted (after a panic, say) and found the instance's
+    /// virtual addresses, marked as pharos's, still in place: it was master
+    /// a moment ago and goes on as master, so the VIP does not move.
+    Resumed,
     /// pharos is stopping.
     Shutdown,
 }
@@ -86,6 +90,9 @@ impl fmt::Display for Why {
             Why::FaultCleared => f.write_str("fault cleared"),
             Why::Group { group, member } => {
                 write!(f, "sync group {group}: member {member} changed state")
+            }
+            Why::Resumed => {
+                f.write_str("the vrrp task restarted with the virtual addresses in place")
             }
             Why::Shutdown => f.write_str("shutting down"),
         }
@@ -122,6 +129,12 @@ pub struct Heard {
 pub enum Input {
     /// The Startup event (RFC 5798 §6.4.1).
     Start,
+    /// The Startup event of a task that restarted and found this
+    /// instance's virtual addresses still on the interface: it resumes as
+    /// master at once (see [`Why::Resumed`]). Waiting as a backup would
+    /// take the VIP away for Master_Down_Interval and hand it to the peer;
+    /// a peer that outranks us still wins by the usual rules (§6.4.3).
+    Resume,
     /// A timer may have expired; see [`Instance::deadline`].
     Tick,
     Advert(Heard),
@@ -256,6 +269,7 @@ impl Instance {
         let mut out = Vec::new();
         match input {
             Input::Start => self.start(now, &mut out),
+            Input::Resume => self.resume(now, &mut out),
             Input::Tick => self.tick(now, &mut out),
             Input::Advert(h) => self.advert(now, h, &mut out),
             Input::Priority(p) => self.set_priority(now, p, &mut out),
@@ -283,6 +297,20 @@ impl Instance {
         } else {
             self.become_backup(now, Why::Startup, out);
         }
+    }
+
+    fn resume(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Init {
+            return;
+        }
+        if self.fault.is_some() || self.group_fault {
+            // In Fault the addresses must go: nothing else takes them away.
+            out.push(Action::RemoveVips);
+            self.start(now, out);
+            return;
+        }
+        self.started = Some(now);
+        self.become_master(now, Why::Resumed, out);
     }
 
     fn tick(&mut self, now: Instant, out: &mut Vec<Action>) {

@@ -176,6 +176,9 @@ struct Inst {
     /// Why it cannot run yet (missing interface or address), if so.
     blocked: Option<String>,
     started: bool,
+    /// The task restarted and found this instance's VIPs, marked as ours,
+    /// all in place: it starts with [`Input::Resume`], not `Start`.
+    resume: bool,
     /// Until then a blocked instance waits in Init (see [`START_WAIT`]).
     start_by: std::time::Instant,
     /// The effective priority last told in an event: a re-resolve in Init
@@ -236,9 +239,30 @@ impl Runner {
             }
         }
         if first {
+            self.find_resumable();
             self.release_stale_vips();
         }
         self.start_all();
+    }
+
+    /// On the task's first start: an instance whose VIPs are all on its
+    /// interface, marked as ours, was master when the task before this one
+    /// died (a panic; a crash of the process). It resumes as master rather
+    /// than giving the VIP up for Master_Down_Interval. At boot there are
+    /// none: a clean stop removes them.
+    fn find_resumable(&mut self) {
+        self.read_kernel();
+        for i in self.insts.values_mut() {
+            let Some(l) = self.links.iter().find(|l| l.name == i.vip_ifname) else {
+                continue;
+            };
+            i.resume = !i.vips.is_empty()
+                && i.vips.iter().all(|c| {
+                    self.addrs.iter().any(|a| {
+                        a.index == l.index && a.cidr.addr == c.addr && a.proto == VIP_PROTO
+                    })
+                });
+        }
     }
 
     /// VIPs marked as ours that no instance holds (left by a crash or a
@@ -248,7 +272,7 @@ impl Runner {
         let held: BTreeSet<(String, Cidr)> = self
             .insts
             .values()
-            .filter(|i| i.fsm.state() == State::Master)
+            .filter(|i| i.fsm.state() == State::Master || i.resume)
             .flat_map(|i| i.vips.iter().map(|c| (i.vip_ifname.clone(), *c)))
             .collect();
         for a in self.addrs.clone() {
@@ -337,7 +361,12 @@ impl Runner {
                 continue;
             };
             i.started = true;
-            let acts = i.fsm.handle(now(), Input::Start);
+            let input = if std::mem::take(&mut i.resume) {
+                Input::Resume
+            } else {
+                Input::Start
+            };
+            let acts = i.fsm.handle(now(), input);
             self.act(&name, acts);
         }
     }
@@ -1044,6 +1073,7 @@ impl Inst {
             tx: None,
             blocked: None,
             started: false,
+            resume: false,
             start_by: now() + START_WAIT,
             told_priority: cfg.priority.get(),
             tracked: BTreeMap::new(),

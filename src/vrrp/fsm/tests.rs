@@ -610,3 +610,55 @@ fn priority_terms_name_what_moves_the_priority() {
     assert_eq!(effective(150, &tracked).0, 100);
     assert_eq!(priority_terms(&[t("service web", -60, true)]), "");
 }
+
+#[test]
+fn a_restarted_task_resumes_as_master_at_once_and_still_yields_to_a_higher_peer() {
+    let mut c = Clock::new();
+    let mut i = Instance::new(params(VrrpVersion::V3, 150, Duration::from_secs(1)));
+    let a = c.feed(&mut i, Duration::ZERO, Input::Resume);
+    // At once, not after Master_Down_Interval: advert, VIPs (already
+    // there: re-adding is a no-op), GARPs.
+    assert_eq!(
+        &a[..3],
+        &[
+            Action::Send { priority: 150 },
+            Action::AddVips,
+            Action::Announce
+        ]
+    );
+    assert!(matches!(
+        a.last(),
+        Some(Action::Became {
+            from: State::Init,
+            to: State::Master,
+            why: Why::Resumed
+        })
+    ));
+    // A peer that took over meanwhile with a higher priority wins (§6.4.3).
+    let a = c.feed(
+        &mut i,
+        Duration::from_millis(300),
+        heard(2, 200, Duration::from_secs(1)),
+    );
+    assert_eq!(became(&a), Some(State::Backup));
+    // Resume is only a startup event: a running instance ignores it.
+    assert!(
+        c.feed(&mut i, Duration::from_secs(1), Input::Resume)
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_restarted_task_in_fault_releases_the_addresses_it_found() {
+    let mut c = Clock::new();
+    let mut i = Instance::new(params(VrrpVersion::V3, 150, Duration::from_secs(1)));
+    c.feed(
+        &mut i,
+        Duration::ZERO,
+        Input::Fault(Some("eth0 link down".into())),
+    );
+    let a = c.feed(&mut i, Duration::ZERO, Input::Resume);
+    assert_eq!(a[0], Action::RemoveVips);
+    assert_eq!(became(&a), Some(State::Fault));
+    assert!(!a.iter().any(|a| matches!(a, Action::Send { .. })));
+}
