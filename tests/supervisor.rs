@@ -150,6 +150,7 @@ fn shared() -> Shared {
                 age_seconds: 0,
                 errors: vec![],
                 trial: None,
+                unsaved: None,
             },
             tasks: vec![],
             subsystems: Default::default(),

@@ -159,6 +159,9 @@ pub fn human(s: &Status) -> String {
     if let Some(t) = &s.config.trial {
         out.push_str(&format!("  ON TRIAL: {t}\n"));
     }
+    if let Some(u) = &s.config.unsaved {
+        out.push_str(&format!("  NOT SAVED: {u}\n"));
+    }
     out.push_str("\nTASK          STATE        RESTARTS  LAST ERROR\n");
     for t in &s.tasks {
         out.push_str(&format!(

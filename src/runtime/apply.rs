@@ -38,6 +38,18 @@ impl<X: Send + Sync + 'static> Env<'_, X> {
         super::reload(self.opts, self.shared, self.cmd_tx, self.lkg, self.revision).await
     }
 
+    /// A write to the config partition failed: nothing was applied, the
+    /// running config stays; status and the console say what could not be
+    /// saved.
+    fn unsaved(&self, error: String) -> ReloadOutcome {
+        let msg = format!(
+            "could not save the new config ({error}); nothing applied, r{} runs on unchanged",
+            *self.revision
+        );
+        super::saved(self.shared, Err(msg.clone()));
+        self.refused(msg)
+    }
+
     fn refused(&self, error: String) -> ReloadOutcome {
         ReloadOutcome {
             applied: false,
@@ -92,7 +104,7 @@ impl<X: Send + Sync + 'static> Env<'_, X> {
                 "the config as it was before the first apply",
             )
         {
-            return self.refused(e);
+            return self.unsaved(e);
         }
         let running = Trial::load(&opts.state_dir);
         let previous = running
@@ -101,7 +113,7 @@ impl<X: Send + Sync + 'static> Env<'_, X> {
             .or_else(|| store.latest().map(|m| m.revision));
         let meta = match store.add(text, &who.0, message) {
             Ok(m) => m,
-            Err(e) => return self.refused(e),
+            Err(e) => return self.unsaved(e),
         };
         let mut until = None;
         let marker = match (trial, previous) {
@@ -125,7 +137,7 @@ impl<X: Send + Sync + 'static> Env<'_, X> {
             (None, _) => Trial::clear(&opts.state_dir),
         };
         if let Err(e) = marker.and_then(|()| write_atomic(&opts.config, text.as_bytes())) {
-            return self.refused(e);
+            return self.unsaved(e);
         }
         let mut out = self.reload().await;
         out.stored = Some(meta.revision);

@@ -28,7 +28,8 @@ impl LastGood {
         if self.load().as_deref() == Some(text) {
             return Ok(());
         }
-        super::store::write_atomic(&self.path, text.as_bytes())
-            .map_err(|e| format!("saving the last good config: {e}"))
+        super::store::write_atomic(&self.path, text.as_bytes()).map_err(|e| {
+            format!("could not save the last good config ({e}); the copy on disk is the one before")
+        })
     }
 }

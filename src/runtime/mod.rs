@@ -419,6 +419,7 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
                 age_seconds: 0,
                 errors: running.errors.clone(),
                 trial: None,
+                unsaved: None,
             },
             tasks: Vec::new(),
             subsystems: Default::default(),
@@ -511,10 +512,8 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .ready = true;
-    if running.source == ConfigSource::File
-        && let Err(e) = lkg.save(&running.text)
-    {
-        tracing::warn!("{e}");
+    if running.source == ConfigSource::File {
+        saved(&shared, lkg.save(&running.text));
     }
     if let Some(r) = hooks.ready.take() {
         let _ = r.send(ready_line);
@@ -721,9 +720,7 @@ async fn reload<X: Send + Sync + 'static>(
                 "reload",
                 format!("reloaded as r{revision}: {what}"),
             ));
-            if let Err(e) = lkg.save(&text) {
-                tracing::warn!("{e}");
-            }
+            saved(shared, lkg.save(&text));
             write_errors(opts, None);
             ReloadOutcome {
                 applied: true,
@@ -745,6 +742,35 @@ async fn reload<X: Send + Sync + 'static>(
     };
     notify::ready(&cfg_line);
     outcome
+}
+
+/// The outcome of a write to the config partition, for status and the
+/// console: a failure is said once (an error event) and kept in
+/// `config.unsaved` until a write works again, which is said too.
+pub(crate) fn saved(shared: &Shared, outcome: Result<(), String>) {
+    let mut s = shared.status.lock().unwrap_or_else(|e| e.into_inner());
+    let event = match outcome {
+        Err(e) => {
+            let said = s
+                .config
+                .unsaved
+                .as_deref()
+                .is_some_and(|u| u.starts_with(&e));
+            s.config.unsaved = Some(format!("{e} (at {})", status::now_rfc3339()));
+            (!said).then(|| Event::new("config", "storage", e).error())
+        }
+        Ok(()) => s.config.unsaved.take().map(|_| {
+            Event::new(
+                "config",
+                "storage",
+                "the config partition takes writes again",
+            )
+        }),
+    };
+    drop(s);
+    if let Some(ev) = event {
+        shared.emit(ev);
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,11 @@ pub struct ConfigStatus {
     /// unless it is confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial: Option<String>,
+    /// What pharos last failed to write to the config partition (full,
+    /// read-only, broken), and when; the box runs on as it was. Cleared by
+    /// the next write that works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsaved: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]

@@ -30,11 +30,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp).map_err(what)?;
-    f.write_all(bytes).map_err(what)?;
-    f.sync_all().map_err(what)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(what)?;
+    // A partition that fills up or goes read-only mid-write fails here,
+    // before the rename: the old file is whole. The part written goes, so
+    // it does not hold the space a later write needs.
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(what(e));
+    }
     // The file again, under its new name: FAT's rename makes a new directory
     // entry with the size and first cluster still to be written, and only
     // writing the file's inode puts them there (a power cut after the
@@ -245,6 +251,20 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("pharos.toml")]);
+    }
+
+    #[test]
+    fn a_failed_atomic_write_leaves_the_old_state_and_no_temporary() {
+        // The rename fails (a directory, not empty, is in the way): what
+        // was there stays, and the part written is removed.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pharos.toml");
+        std::fs::create_dir(&p).unwrap();
+        std::fs::write(p.join("keep"), "x").unwrap();
+        let e = write_atomic(&p, b"new").unwrap_err();
+        assert!(e.starts_with(&format!("writing {}: ", p.display())), "{e}");
+        assert_eq!(std::fs::read_to_string(p.join("keep")).unwrap(), "x");
+        assert!(!dir.path().join(".pharos.toml.tmp").exists());
     }
 
     #[test]
