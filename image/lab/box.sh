@@ -8,12 +8,14 @@
 #   requests HOST PORT EVERY     a GET every EVERY seconds, each on its own
 #                                connection with a 1 s timeout, forever
 #   stream HOST PORT PATH        one long-lived GET, its body read line by line
+#   sh ID COMMAND...             COMMAND in a shell (a debug director's faults)
 #
 # What happens is printed as lines the lab reads, times from /proc/uptime:
 #   LAB READY <name>
 #   REQ <seq> <start> <end> <body's last line, or FAIL>
 #   STREAM <t> <line>            STREAM-END <t>
 #   WEB <stopped|started> <t>
+#   SH <id> <a line of its output>   SH-END <id> <exit code>
 export PATH=/usr/sbin:/sbin:/bin
 name=$(hostname)
 
@@ -79,6 +81,11 @@ while read -r verb args; do
     web) web $args ;;
     requests) requests $args & ;;
     stream) stream $args & ;;
+    sh)
+      id=${args%% *}
+      out=$(eval "${args#* }" 2>&1); rc=$?
+      [ -n "$out" ] && printf '%s\n' "$out" | while IFS= read -r l; do echo "SH $id $l"; done
+      echo "SH-END $id $rc" ;;
     "") ;;
     *) echo "LAB ERROR unknown verb '$verb'" ;;
   esac

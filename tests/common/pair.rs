@@ -28,6 +28,7 @@
 #![allow(dead_code)]
 
 mod faults;
+mod inside;
 
 use super::free_port;
 use std::io::Write as _;
@@ -84,6 +85,7 @@ const BOXES: [Spec; 5] = [
 const LVS1: usize = 0;
 const LVS2: usize = 1;
 const RS1: usize = 2;
+const RS2: usize = 3;
 const CLIENT: usize = 4;
 
 /// One measured number, the bound it must meet (if any) and whether it did.
@@ -226,12 +228,16 @@ impl Config {
     }
 
     /// From a real server's failure to its removal, at worst: the first
-    /// failing round up to one interval away, `fall` rounds, each of them an
-    /// attempt and `retries` more after `retry_delay`, every one timing out.
+    /// failing round up to one interval away, then `fall` rounds, each of
+    /// them an attempt and `retries` more after `retry_delay`, every one
+    /// timing out. Rounds keep a fixed rate, but one that outlasts the
+    /// interval delays the next (src/check/health.rs): they are the longer
+    /// of the two apart. (Seen: 7.47 s against the 7 s of a bound that
+    /// took them to be an interval apart; the default config's rounds last
+    /// 3 s, its interval is 2 s.)
     fn fall_window(&self) -> f64 {
-        self.fall * self.check_interval
-            + self.retries * self.retry_delay
-            + (self.retries + 1.0) * self.check_timeout
+        let round = self.retries * self.retry_delay + (self.retries + 1.0) * self.check_timeout;
+        self.check_interval + (self.fall - 1.0) * round.max(self.check_interval) + round
     }
 
     fn rise_window(&self) -> f64 {
@@ -256,9 +262,71 @@ impl Request {
 
 struct Node {
     spec: &'static Spec,
+    /// The image it boots: the spec's, unless [`Setup`] says otherwise.
+    variant: &'static str,
     disk: Disk,
     vm: Option<Vm>,
 }
+
+/// How the lab is set up. `Setup::default()` is `make run`'s lab.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Setup {
+    /// lvs1 boots the debug image (the fault switch built in, a shell, and
+    /// image/lab/box.sh as its test hook) with the same config and
+    /// management identity, so faults can be made inside it: tampering, a
+    /// task panic, the clock, its config partition. lvs2 stays production.
+    pub debug_lvs1: bool,
+    /// The directors have a second link between them, eth2 (a third NIC
+    /// on its own emulated segment), that carries VRRP alone, as Piranha
+    /// and many keepalived pairs have it: the adverts go over it, the VIP
+    /// stays on eth0, and eth0 is tracked (down: Fault).
+    pub vrrp_link: bool,
+}
+
+impl Setup {
+    /// The config director `name` boots with: configs/default.toml, with
+    /// the dedicated VRRP link and lvs1's sysctl if set up so.
+    pub fn director_text(&self, name: &str) -> String {
+        let mut text =
+            std::fs::read_to_string(Path::new(ROOT).join("configs/default.toml")).unwrap();
+        let mut edit = |from: &str, to: &str| {
+            assert!(text.contains(from), "configs/default.toml has `{from}`");
+            text = text.replacen(from, to, 1);
+        };
+        if self.vrrp_link {
+            edit(
+                "[vrrp.VI_1]\ninterface = \"eth0\"",
+                "[interfaces.eth2]\nup = true                               # the dedicated VRRP link\n\n\
+                 [vrrp.VI_1]\ninterface = \"eth2\"                      # adverts on the dedicated link\n\
+                 vip_interface = \"eth0\"                  # the VIP on the LAN",
+            );
+            edit(
+                "track.services.web = { weight = -60 }",
+                "track.services.web = { weight = -60 }\ntrack.interfaces.eth0 = {}              # LAN down: Fault",
+            );
+            edit(
+                "interfaces.eth0.addresses = [\"192.168.199.2/24\"]",
+                "interfaces.eth0.addresses = [\"192.168.199.2/24\"]\ninterfaces.eth2.addresses = [\"10.99.0.2/24\"]",
+            );
+            edit(
+                "interfaces.eth0.addresses = [\"192.168.199.3/24\"]",
+                "interfaces.eth0.addresses = [\"192.168.199.3/24\"]\ninterfaces.eth2.addresses = [\"10.99.0.3/24\"]",
+            );
+        }
+        if self.debug_lvs1 && name == "lvs1" {
+            let (key, value) = LVS1_SYSCTL;
+            edit(
+                "[metrics]",
+                &format!("[system.sysctl]\n\"{key}\" = {value}\n\n[metrics]"),
+            );
+        }
+        text
+    }
+}
+
+/// The sysctl a debug lvs1 sets on top of configs/default.toml (an LVS
+/// setting keepalived users put in sysctl.conf), for the tampering row.
+pub const LVS1_SYSCTL: (&str, &str) = ("net.ipv4.vs.expire_nodest_conn", "1");
 
 pub struct Lab {
     nodes: Vec<Node>,
@@ -267,6 +335,9 @@ pub struct Lab {
     cfg: Config,
     pub report: Report,
     mgmt: Mgmt,
+    /// Commands run through [`Lab::sh`] so far (each one's id).
+    shells: u32,
+    setup: Setup,
 }
 
 const BIN: &str = env!("CARGO_BIN_EXE_pharos");
@@ -521,6 +592,11 @@ impl Lab {
     /// Boots the five boxes and waits until the pair has settled: lvs1
     /// master, lvs2 backup, both real servers in lvs1's table.
     pub fn boot() -> Lab {
+        Lab::boot_with(Setup::default())
+    }
+
+    /// [`Lab::boot`], set up as `setup` says.
+    pub fn boot_with(setup: Setup) -> Lab {
         let cfg = Config::read();
         // One multicast port per lab, so two labs on one machine stay apart.
         let lan = 43_000 + (std::process::id() % 2000) as u16;
@@ -531,18 +607,28 @@ impl Lab {
         let nodes: Vec<Node> = BOXES
             .iter()
             .map(|spec| {
-                let disk = Disk::copy(spec.variant);
-                if spec.variant == "prod" {
+                let director = spec.name.starts_with("lvs");
+                let variant = if setup.debug_lvs1 && spec.name == "lvs1" {
+                    "debug"
+                } else {
+                    spec.variant
+                };
+                let disk = Disk::copy(variant);
+                if director {
                     mgmt.put_on(&disk, spec.name);
                 }
-                if spec.variant == "debug" {
+                if variant == "debug" {
                     disk.put("box.sh", &script);
                 }
                 if spec.name == "client" {
                     disk.put("pharos.toml", &client_cfg);
                 }
+                if director && (variant == "debug" || setup.vrrp_link) {
+                    disk.put("pharos.toml", &setup.director_text(spec.name));
+                }
                 Node {
                     spec,
+                    variant,
                     disk,
                     vm: None,
                 }
@@ -555,10 +641,21 @@ impl Lab {
             cfg,
             report: Report::default(),
             mgmt,
+            shells: 0,
+            setup,
         };
         say(&format!(
             "== booting the lab: lvs1 and lvs2 from the production image (image/out/pharos.img, its\n   embedded configs/default.toml), rs1, rs2 and a client from the debug image; QEMU TCG,\n   one emulated LAN on 127.0.0.1 multicast port {lan}"
         ));
+        if setup.vrrp_link {
+            say("   (this lab: a second link between the directors, eth2, carries VRRP alone)");
+        }
+        if setup.debug_lvs1 {
+            say(&format!(
+                "   (this lab: lvs1 from the debug image instead, the same config plus {} = {}, the fault\n   switch built in, a shell for the faults made inside it)",
+                LVS1_SYSCTL.0, LVS1_SYSCTL.1
+            ));
+        }
         for i in 0..lab.nodes.len() {
             lab.start(i);
         }
@@ -581,8 +678,10 @@ impl Lab {
                 node
             ));
         }
-        for i in RS1..=CLIENT {
-            lab.vm(i).wait_for("LAB READY", Duration::from_secs(60));
+        for i in 0..lab.nodes.len() {
+            if lab.nodes[i].variant == "debug" {
+                lab.vm(i).wait_for("LAB READY", Duration::from_secs(60));
+            }
         }
         // Settled: lvs1 master, both real servers up in its table.
         lab.wait_state(LVS1, "master", Duration::from_secs(60), 0)
@@ -601,12 +700,19 @@ impl Lab {
 
     fn start(&mut self, i: usize) {
         let spec = self.nodes[i].spec;
-        let direct = (spec.variant == "debug").then_some((
+        let direct = (self.nodes[i].variant == "debug").then_some((
             "debug",
             "console=ttyS0 panic=-1 quiet loglevel=4 pharos.test=/config/box.sh",
         ));
-        let vm = if spec.variant == "prod" {
-            Vm::boot_director(&self.nodes[i].disk, spec.mac, self.lan, self.mgmt.ports[i])
+        let vm = if spec.name.starts_with("lvs") {
+            Vm::boot_director(
+                &self.nodes[i].disk,
+                direct,
+                spec.mac,
+                self.lan,
+                self.mgmt.ports[i],
+                self.setup.vrrp_link.then_some(self.lan + 2000),
+            )
         } else {
             Vm::boot_with(
                 &self.nodes[i].disk,
@@ -728,6 +834,33 @@ impl Lab {
 
     fn type_to(&mut self, i: usize, line: &str) {
         self.vm_mut(i).type_line(line);
+    }
+
+    /// Runs `cmd` in box `i`'s shell (a debug box: box.sh's `sh` verb);
+    /// its exit code and output lines.
+    fn sh(&mut self, i: usize, cmd: &str) -> (i32, Vec<String>) {
+        self.shells += 1;
+        let id = self.shells;
+        let from = self.vm(i).line_count();
+        self.type_to(i, &format!("sh {id} {cmd}"));
+        let end = format!("SH-END {id} ");
+        let rc = self
+            .vm(i)
+            .find_line(from, Duration::from_secs(60), |l| {
+                l.split_once(&end)
+                    .map(|(_, rc)| rc.trim().parse::<i32>().unwrap_or(-1))
+            })
+            .map(|(_, rc)| rc)
+            .unwrap_or_else(|| panic!("`{cmd}` on {} did not finish", self.nodes[i].spec.name));
+        let tag = format!("SH {id} ");
+        let out = self
+            .vm(i)
+            .lines()
+            .iter()
+            .skip(from)
+            .filter_map(|(_, l)| l.split_once(&tag).map(|(_, rest)| rest.to_string()))
+            .collect();
+        (rc, out)
     }
 
     /// The VRRP and IPVS events director `i` printed on its console.
@@ -1393,7 +1526,7 @@ impl Lab {
                 match self
                     .nodes
                     .iter()
-                    .position(|n| n.spec.name == who && n.spec.variant == "debug")
+                    .position(|n| n.spec.name == who && n.variant == "debug")
                 {
                     Some(i) if !verb.is_empty() => self.type_to(i, verb),
                     _ => say("   say BOX VERB, BOX one of rs1 rs2 client (see image/lab/box.sh)"),

@@ -195,8 +195,19 @@ impl Vm {
     /// QEMU's user network, closed to the outside (`restrict=on`), with
     /// the guest's 10.0.2.15 ports forwarded to 127.0.0.1 here: 9443 (the
     /// management API) to `ports.0`, 9412 (status page, metrics) to `ports.1`.
-    pub fn boot_director(disk: &Disk, mac: &str, lan: u16, ports: (u16, u16)) -> Vm {
-        let (mut cmd, dir) = Vm::command(disk, None, Some((mac, lan)), "384");
+    /// `direct`: the image's kernel booted directly with this variant and
+    /// command line (a debug director with a test hook), as [`Vm::boot`].
+    /// `vrrp_link`: a third NIC, eth2 (QMP id `vrrp`), on its own emulated
+    /// segment (this multicast port): a link between the directors alone.
+    pub fn boot_director(
+        disk: &Disk,
+        direct: Option<(&str, &str)>,
+        mac: &str,
+        lan: u16,
+        ports: (u16, u16),
+        vrrp_link: Option<u16>,
+    ) -> Vm {
+        let (mut cmd, dir) = Vm::command(disk, direct, Some((mac, lan)), "384");
         // 52:54:00:00:00:01 → 52:54:00:f0:00:01: no node of a config matches it.
         let mgmt_mac = format!("52:54:00:f0{}", &mac[11..]);
         // -netdev + -device after the LAN's, so this is eth1 (`-nic` would
@@ -208,6 +219,17 @@ impl Vm {
         ));
         cmd.arg("-device")
             .arg(format!("virtio-net-pci,netdev=mgmt,mac={mgmt_mac}"));
+        if let Some(port) = vrrp_link {
+            cmd.arg("-netdev")
+                .arg(format!(
+                    "socket,id=vrrp,mcast=230.0.0.2:{port},localaddr=127.0.0.1"
+                ))
+                .arg("-device")
+                .arg(format!(
+                    "virtio-net-pci,netdev=vrrp,mac=52:54:00:e0{}",
+                    &mac[11..]
+                ));
+        }
         Vm::start(cmd, dir)
     }
 

@@ -100,6 +100,90 @@ impl Lab {
         );
     }
 
+    /// The dedicated VRRP link between the directors ([`super::Setup::vrrp_link`])
+    /// is cut while the clients still reach both: each stops hearing the
+    /// other, and lvs2 becomes master too (split brain). Healed: lvs2
+    /// hears lvs1's higher priority and yields within one advert; lvs1 was
+    /// master all along, and holds the VIP alone.
+    pub fn fault_split_brain(&mut self, row: u8) {
+        say(&format!(
+            "\n== {row}. the dedicated VRRP link between the directors is cut, then healed"
+        ));
+        let from = [self.vm(LVS1).line_count(), self.vm(LVS2).line_count()];
+        let cut = self.now();
+        self.vm(LVS1).set_link("vrrp", false);
+        let split = self.wait_state(LVS2, "master", Duration::from_secs(20), from[1]);
+        say(&format!(
+            "   link cut: lvs2 master too {} (split brain: both hold the VIP)",
+            split.map_or("never".into(), |t| format!("{:.2} s later", t - cut))
+        ));
+        self.report.add(
+            row,
+            "VRRP link cut: lvs2 master too (split brain)",
+            split.map_or("never".into(), |t| format!("{:.2} s", t - cut)),
+            &format!(
+                "≤ Master_Down_Interval + 1 s = {:.2} s",
+                self.cfg.master_down() + 1.0
+            ),
+            split.is_some_and(|t| t - cut <= self.cfg.master_down() + 1.0 + SLACK),
+        );
+        std::thread::sleep(Duration::from_secs(4));
+        let heal_from = self.vm(LVS2).line_count();
+        let healed = self.now();
+        self.vm(LVS1).set_link("vrrp", true);
+        let yielded = self.wait_state(LVS2, "backup", Duration::from_secs(20), heal_from);
+        std::thread::sleep(Duration::from_secs(3));
+        let lvs1_moves = self
+            .vm(LVS1)
+            .lines()
+            .iter()
+            .skip(from[0])
+            .filter(|(_, l)| super::vrrp_transition(l).is_some())
+            .count();
+        let lvs2_after = self
+            .vm(LVS2)
+            .lines()
+            .iter()
+            .skip(heal_from)
+            .filter_map(|(_, l)| super::vrrp_transition(l).map(|(s, _)| s))
+            .collect::<Vec<_>>();
+        say(&format!(
+            "   link healed: lvs2 backup {}; lvs1 transitions all along: {lvs1_moves}; lvs2 since: {lvs2_after:?}",
+            yielded.map_or("never".into(), |t| format!("{:.2} s later", t - healed)),
+        ));
+        self.report.add(
+            row,
+            "healed: one master within one advert",
+            yielded.map_or("never".into(), |t| format!("{:.2} s", t - healed)),
+            &format!("≤ one advert interval, {:.0} s", self.cfg.advert),
+            yielded.is_some_and(|t| t - healed <= self.cfg.advert + SLACK),
+        );
+        self.report.add(
+            row,
+            "after healing: the VIP on lvs1 alone",
+            format!("lvs1 {lvs1_moves} transitions, lvs2 {lvs2_after:?}"),
+            "lvs1 master throughout, lvs2 backup",
+            lvs1_moves == 0 && lvs2_after == ["backup"],
+        );
+        let end = yielded.unwrap_or(healed) + SLACK + REQUEST_TIMEOUT;
+        let reqs = self.requests();
+        let step: Vec<&Request> = reqs.iter().filter(|r| r.start >= cut - 1.0).collect();
+        let failed: Vec<&&Request> = step.iter().filter(|r| r.answer.is_none()).collect();
+        let stray = failed.iter().filter(|r| !r.overlaps(cut, end)).count();
+        say(&format!(
+            "   {} of {} requests failed, {stray} outside the split",
+            failed.len(),
+            step.len()
+        ));
+        self.report.add(
+            row,
+            "failed requests around the split brain",
+            format!("{} of {}, {stray} outside", failed.len(), step.len()),
+            "only while split",
+            stray == 0,
+        );
+    }
+
     /// Reloads under load, over the management API: an invalid config is
     /// refused by both directors with no change to their kernels; a valid
     /// one that adds a service leaves the running one alone (no request
@@ -108,24 +192,33 @@ impl Lab {
         say(&format!(
             "\n== {row}. reloads under load: an invalid config, then one that adds a service"
         ));
-        let text =
-            std::fs::read_to_string(std::path::Path::new(super::ROOT).join("configs/default.toml"))
-                .unwrap();
-        let bad = text.replace("vrid = 51", "vrid = 300");
-        let added = text.replace(
-            "[metrics]",
-            "[services.api]\naddress = \"192.168.199.100:8080\"\nvrrp = \"VI_1\"\nforwarding = \"dr\"\n\n\
-             [services.api.real_servers]\n\"192.168.199.11:8080\" = {}\n\n[metrics]",
-        );
+        // Each director's own config (as the lab set it up), changed.
         let dir = self.mgmt.dir.path().to_path_buf();
-        let (bad_file, added_file) = (dir.join("bad.toml"), dir.join("added.toml"));
-        std::fs::write(&bad_file, &bad).unwrap();
-        std::fs::write(&added_file, &added).unwrap();
+        let files = |name: &str| {
+            let text = self.setup.director_text(name);
+            let bad = text.replace("vrid = 51", "vrid = 300");
+            let added = text.replace(
+                "[metrics]",
+                "[services.api]\naddress = \"192.168.199.100:8080\"\nvrrp = \"VI_1\"\nforwarding = \"dr\"\n\n\
+                 [services.api.real_servers]\n\"192.168.199.11:8080\" = {}\n\n[metrics]",
+            );
+            let (b, a) = (
+                dir.join(format!("bad-{name}.toml")),
+                dir.join(format!("added-{name}.toml")),
+            );
+            std::fs::write(&b, &bad).unwrap();
+            std::fs::write(&a, &added).unwrap();
+            (
+                b.to_str().unwrap().to_string(),
+                a.to_str().unwrap().to_string(),
+            )
+        };
+        let files = [files("lvs1"), files("lvs2")];
         let began = self.now();
         let from = [self.vm(LVS1).line_count(), self.vm(LVS2).line_count()];
         let mut refused = 0;
         for i in [LVS2, LVS1] {
-            let out = self.mgmt.remote(i, &["apply", bad_file.to_str().unwrap()]);
+            let out = self.mgmt.remote(i, &["apply", &files[i].0]);
             refused += usize::from(
                 out.status.code() == Some(1)
                     && String::from_utf8_lossy(&out.stderr).contains("VRID 300"),
@@ -156,9 +249,7 @@ impl Lab {
         );
         let mut applied = 0;
         for i in [LVS2, LVS1] {
-            let out = self
-                .mgmt
-                .remote(i, &["apply", added_file.to_str().unwrap(), "-m", "api"]);
+            let out = self.mgmt.remote(i, &["apply", &files[i].1, "-m", "api"]);
             applied += usize::from(out.status.success());
         }
         let seen = [LVS1, LVS2]

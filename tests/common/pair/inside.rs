@@ -1,0 +1,632 @@
+//! Rows of the fault matrix made inside a director (tests/vm_faults.rs):
+//! lvs1 boots the debug image ([`Setup::debug_lvs1`]), whose shell the lab
+//! drives through box.sh's `sh` verb, while the client's load goes on.
+//! Tampering behind pharos's back, a panic injected into a task (the fault
+//! switch, absent from the production build), the wall clock stepped, and
+//! the config partition read-only or full, also in the middle of a write.
+
+use std::time::Duration;
+
+use super::{LVS1, LVS1_SYSCTL, LVS2, Lab, RS1, RS2, Request, SLACK, VIP, say};
+
+/// What the real servers' weights and the VIP must be after each row.
+const SERVERS: [&str; 2] = ["192.168.199.11:80", "192.168.199.12:80"];
+
+impl Lab {
+    /// Waits for a console line of director `i` containing `text`, from
+    /// line `from` on; the lab time it was seen.
+    fn wait_text(&self, i: usize, text: &str, within: Duration, from: usize) -> Option<f64> {
+        self.vm(i)
+            .find_line(from, within, |l| l.contains(text).then_some(()))
+            .map(|(at, ())| self.t(at))
+    }
+
+    /// Requests that started at or after `since` that failed, and all of them.
+    fn failed_since(&self, since: f64) -> (usize, usize) {
+        let reqs = self.requests();
+        let step: Vec<&Request> = reqs.iter().filter(|r| r.start >= since).collect();
+        (
+            step.iter().filter(|r| r.answer.is_none()).count(),
+            step.len(),
+        )
+    }
+
+    /// VRRP transitions of director `i` from line `from` on.
+    fn transitions(&self, i: usize, from: usize) -> Vec<String> {
+        self.vm(i)
+            .lines()
+            .iter()
+            .skip(from)
+            .filter_map(|(_, l)| super::vrrp_transition(l).map(|(_, text)| text))
+            .collect()
+    }
+
+    /// IPVS changes lvs1 made from line `from` on.
+    fn ipvs_changes(&self, from: usize) -> usize {
+        self.vm(LVS1)
+            .lines()
+            .iter()
+            .skip(from)
+            .filter(|(_, l)| super::ipvs_change(l).is_some())
+            .count()
+    }
+
+    /// lvs1's kernel as the config says: the VIP on eth0, one service with
+    /// both real servers at weight 1 (ipvsadm's own view).
+    fn lvs1_kernel_right(&mut self) -> (bool, String) {
+        let (_, table) = self.sh(LVS1, "ipvsadm -Ln");
+        let (_, addrs) = self.sh(LVS1, &format!("ip -o addr show dev eth0 to {VIP}"));
+        let servers_ok = SERVERS.iter().all(|rs| {
+            table.iter().any(|l| {
+                l.contains(&format!("-> {rs}")) && l.split_whitespace().nth(3) == Some("1")
+            })
+        });
+        let services = table.iter().filter(|l| l.starts_with("TCP")).count();
+        let ok = servers_ok && services == 1 && addrs.len() == 1;
+        (
+            ok,
+            format!(
+                "{services} service, {} of 2 servers at weight 1, VIP {}",
+                SERVERS
+                    .iter()
+                    .filter(|rs| table.iter().any(|l| l.contains(&format!("-> {rs}"))
+                        && l.split_whitespace().nth(3) == Some("1")))
+                    .count(),
+                if addrs.len() == 1 {
+                    "on eth0"
+                } else {
+                    "missing"
+                }
+            ),
+        )
+    }
+
+    /// Tampering on the master behind pharos's back: `ipvsadm -C`, the VIP
+    /// deleted, a sysctl pharos sets changed. Each is put back within its
+    /// reconcile period, said on the console; only requests inside the
+    /// fault's window fail.
+    pub fn fault_tamper(&mut self, row: u8) {
+        say(&format!(
+            "\n== {row}. tampering on lvs1 behind pharos's back: ipvsadm -C, ip addr del of the VIP, a sysctl"
+        ));
+        let began = self.now();
+        let (key, value) = LVS1_SYSCTL;
+        // (what, the fault, the line that says it was put back, the bound)
+        let cases: [(&str, String, String, f64, &str); 3] = [
+            (
+                "ipvsadm -C: the table is back",
+                "ipvsadm -C".into(),
+                "added real server 192.168.199.12:80".into(),
+                IPVS_RECONCILE + SLACK,
+                "≤ the IPVS reconcile period, 2 s",
+            ),
+            (
+                "ip addr del of the VIP: it is back",
+                format!("ip addr del {VIP}/24 dev eth0"),
+                "was removed behind pharos's back; put back".into(),
+                1.0 + SLACK,
+                "≤ 1 s (rtnetlink tells at once)",
+            ),
+            (
+                "a sysctl changed: it is set back",
+                format!("sysctl -w {key}=0"),
+                format!("set {key} = {value} (was 0)"),
+                NET_RECHECK + SLACK,
+                "≤ the network re-check period, 30 s",
+            ),
+        ];
+        let mut windows = Vec::new();
+        for (what, cmd, line, bound, said) in cases {
+            let from = self.vm(LVS1).line_count();
+            let at = self.now();
+            let (rc, out) = self.sh(LVS1, &cmd);
+            let back = self.wait_text(LVS1, &line, Duration::from_secs(40), from);
+            say(&format!(
+                "   `{cmd}` (exit {rc}{}): {}",
+                if out.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", out.join(" "))
+                },
+                back.map_or("never put back".into(), |t| format!(
+                    "put back {:.2} s later",
+                    t - at
+                ))
+            ));
+            self.report.add(
+                row,
+                what,
+                back.map_or("never".into(), |t| format!("{:.2} s", t - at)),
+                said,
+                rc == 0 && back.is_some_and(|t| t - at <= bound),
+            );
+            windows.push((at, back.unwrap_or(at + bound) + SLACK));
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        let reqs = self.requests();
+        let step: Vec<&Request> = reqs.iter().filter(|r| r.start >= began).collect();
+        let failed: Vec<&&Request> = step.iter().filter(|r| r.answer.is_none()).collect();
+        let stray = failed
+            .iter()
+            .filter(|r| !windows.iter().any(|(a, b)| r.overlaps(*a, *b)))
+            .count();
+        let (ok, state) = self.lvs1_kernel_right();
+        say(&format!(
+            "   {} of {} requests failed, {stray} outside the faults' windows; lvs1 now: {state}",
+            failed.len(),
+            step.len()
+        ));
+        self.report.add(
+            row,
+            "failed requests around the tampering",
+            format!("{} of {}, {stray} outside", failed.len(), step.len()),
+            "only while a fault was in place",
+            stray == 0,
+        );
+        self.report.add(
+            row,
+            "lvs1's kernel after the tampering",
+            state,
+            "as the config says",
+            ok,
+        );
+    }
+
+    /// A panic injected into each of lvs1's vrrp, check and ipvs tasks (the
+    /// fault switch): each restarts with backoff, the VIP stays on lvs1
+    /// (lvs2 never leaves backup), and no request fails.
+    pub fn fault_task_panics(&mut self, row: u8) {
+        say(&format!(
+            "\n== {row}. a panic injected into lvs1's vrrp, check and ipvs tasks (pharos fault TASK, debug build only)"
+        ));
+        for task in ["vrrp", "check", "ipvs"] {
+            let from = [self.vm(LVS1).line_count(), self.vm(LVS2).line_count()];
+            let at = self.now();
+            let (rc, _) = self.sh(LVS1, &format!("pharos fault {task}"));
+            let failed = self.wait_text(
+                LVS1,
+                &format!("task {task} failed (panicked"),
+                Duration::from_secs(15),
+                from[0],
+            );
+            // Longer than Master_Down_Interval: had lvs2 stopped hearing
+            // lvs1, it would have taken over by then.
+            std::thread::sleep(Duration::from_secs_f64(self.cfg.master_down() + 2.0));
+            let (_, tasks) = self.sh(LVS1, "pharos status");
+            let line = tasks
+                .iter()
+                .find(|l| l.split_whitespace().next() == Some(task))
+                .cloned()
+                .unwrap_or_default();
+            let running = line.split_whitespace().nth(1) == Some("running")
+                && line.split_whitespace().nth(2) == Some("1");
+            let lvs2_moves = self.transitions(LVS2, from[1]);
+            let lvs1_moves: Vec<String> = self
+                .transitions(LVS1, from[0])
+                .into_iter()
+                .filter(|t| !t.contains("init → master"))
+                .collect();
+            let (bad, all) = self.failed_since(at - 0.5);
+            say(&format!(
+                "   {task}: panicked {}; status `{}`; lvs2 transitions {}, lvs1 {}; {bad} of {all} requests failed",
+                failed.map_or("never".into(), |t| format!(
+                    "{:.2} s after the switch",
+                    t - at
+                )),
+                line.split_whitespace().collect::<Vec<_>>().join(" "),
+                lvs2_moves.len(),
+                lvs1_moves.len(),
+            ));
+            self.report.add(
+                row,
+                &format!("task {task} panicked and restarted: VIP stays, requests"),
+                format!(
+                    "{}restarted, {} VIP moves, {bad} of {all} failed",
+                    if running { "" } else { "NOT " },
+                    lvs2_moves.len() + lvs1_moves.len()
+                ),
+                "restarted once, 0 moves, 0 failed",
+                rc == 0
+                    && failed.is_some()
+                    && running
+                    && lvs2_moves.is_empty()
+                    && lvs1_moves.is_empty()
+                    && bad == 0
+                    && all > 0,
+            );
+        }
+        let (ok, state) = self.lvs1_kernel_right();
+        self.report.add(
+            row,
+            "lvs1's kernel after the panics",
+            state,
+            "as the config says",
+            ok,
+        );
+    }
+
+    /// The wall clock stepped an hour forward, then back: pharos's timers
+    /// are monotonic, so nothing fails over, no check flaps, no request
+    /// fails.
+    pub fn fault_clock_steps(&mut self, row: u8) {
+        say(&format!(
+            "\n== {row}. lvs1's wall clock stepped an hour forward, then an hour back"
+        ));
+        let from = [self.vm(LVS1).line_count(), self.vm(LVS2).line_count()];
+        let at = self.now();
+        let (rc1, fwd) = self.sh(LVS1, "date -u -s @$(( $(date +%s) + 3600 ))");
+        std::thread::sleep(Duration::from_secs(8));
+        let (rc2, back) = self.sh(LVS1, "date -u -s @$(( $(date +%s) - 3600 ))");
+        std::thread::sleep(Duration::from_secs(8));
+        let moves = self.transitions(LVS1, from[0]).len() + self.transitions(LVS2, from[1]).len();
+        let changes = self.ipvs_changes(from[0]);
+        let (bad, all) = self.failed_since(at);
+        say(&format!(
+            "   date -s: {} / {}; {moves} VRRP transitions, {changes} IPVS changes, {bad} of {all} requests failed",
+            fwd.join(" "),
+            back.join(" ")
+        ));
+        self.report.add(
+            row,
+            "clock stepped +1 h and −1 h",
+            format!("{moves} transitions, {changes} weight changes, {bad} of {all} failed"),
+            "0, 0, 0 (monotonic timers)",
+            rc1 == 0 && rc2 == 0 && moves == 0 && changes == 0 && bad == 0 && all > 0,
+        );
+    }
+
+    /// lvs1's config partition read-only, then full, then nearly full so a
+    /// write fails half way: an apply is refused with what could not be
+    /// saved, a reload runs but says (console and status) that the last
+    /// good copy was not saved, the files on the partition stay whole, and
+    /// no request fails. Writable again, the next save works and says so.
+    pub fn fault_config_partition(&mut self, row: u8) {
+        say(&format!(
+            "\n== {row}. lvs1's config partition read-only, then full, then full in the middle of a write"
+        ));
+        let began = self.now();
+        let sums =
+            "sha256sum /config/pharos.toml /config/last-good.toml /config/revisions/* 2>/dev/null";
+        let (_, before) = self.sh(LVS1, sums);
+        let lvs1_text = self.setup.director_text("lvs1");
+        // A valid change: 16 KiB of comment, more than the space left in
+        // the last case.
+        let padding: String = (0..256)
+            .map(|i| {
+                format!("# padding line {i:03}: a config that does not fit in the space left\n")
+            })
+            .collect();
+        let big = format!("{lvs1_text}\n{padding}");
+        let pad_in_vm = "i=0; while [ $i -lt 256 ]; do \
+             echo \"# padding line $i: a config that does not fit in the space left\"; \
+             i=$((i + 1)); done >> /config/pharos.toml";
+        let file = self.mgmt.dir.path().join("partition.toml");
+        std::fs::write(&file, &big).unwrap();
+        let file = file.to_str().unwrap().to_string();
+
+        // Read-only, then full: apply is refused, saying why.
+        let cases = [
+            (
+                "read-only",
+                "mount -o remount,ro /config",
+                "Read-only file system",
+            ),
+            (
+                "full",
+                "mount -o remount,rw /config && { dd if=/dev/zero of=/config/fill bs=4k 2>/dev/null; sync; \
+                 df -k /config | awk 'NR==2 {print $4 \" KiB free\"}'; }",
+                "No space left on device",
+            ),
+        ];
+        for (what, make, why) in cases {
+            let from = self.vm(LVS1).line_count();
+            let (rc, out) = self.sh(LVS1, make);
+            let applied = self.mgmt.remote(LVS1, &["apply", &file, "-m", what]);
+            let err = String::from_utf8_lossy(&applied.stderr).to_string();
+            let status = self.mgmt.remote(LVS1, &["status"]);
+            let status = String::from_utf8_lossy(&status.stdout).to_string();
+            let said = self.wait_text(
+                LVS1,
+                "could not save the new config",
+                Duration::from_secs(5),
+                from,
+            );
+            let refused = applied.status.code() == Some(1) && err.contains(why);
+            let shown = status.contains("NOT SAVED:") && status.contains(why);
+            say(&format!(
+                "   {what} ({make}: exit {rc} {}): apply {}; status {}; console {}",
+                out.join(" "),
+                if refused {
+                    "refused, saying so"
+                } else {
+                    "NOT refused as it should be"
+                },
+                if shown { "shows NOT SAVED" } else { "silent" },
+                if said.is_some() { "says so" } else { "silent" },
+            ));
+            if !refused || !shown {
+                say(&format!("   apply said: {err}\n   status said: {status}"));
+            }
+            self.report.add(
+                row,
+                &format!("config partition {what}: an apply"),
+                format!(
+                    "{}, {}",
+                    if refused {
+                        "refused with the reason"
+                    } else {
+                        "not refused"
+                    },
+                    if shown && said.is_some() {
+                        "said in status and on the console"
+                    } else {
+                        "not said"
+                    }
+                ),
+                "refused, said in status and on the console",
+                refused && shown && said.is_some(),
+            );
+        }
+        self.sh(LVS1, "rm -f /config/fill; mount -o remount,rw /config");
+
+        // Nearly full: the config file takes the big text (pharos does not
+        // write it: the admin did, before the partition filled up), then
+        // all but 2 KiB is taken, and `pharos reload` runs it: saving the
+        // last good copy fails half way through.
+        let from = self.vm(LVS1).line_count();
+        let (rc_pad, _) = self.sh(
+            LVS1,
+            &format!("cp /config/pharos.toml /tmp/pharos.toml && {pad_in_vm}"),
+        );
+        let (rc_fill, fill) = self.sh(
+            LVS1,
+            "free=$(df -k /config | awk 'NR==2 {print $4}'); \
+             dd if=/dev/zero of=/config/fill bs=1k count=$((free - 2)) 2>/dev/null; sync; \
+             df -k /config | awk 'NR==2 {print $4 \" KiB free\"}'",
+        );
+        let (rc_reload, reload) = self.sh(LVS1, "pharos reload");
+        let said = self.wait_text(
+            LVS1,
+            "could not save the last good config",
+            Duration::from_secs(5),
+            from,
+        );
+        let (_, leftovers) = self.sh(
+            LVS1,
+            "ls -a /config /config/revisions 2>/dev/null | grep -c '\\.tmp$'",
+        );
+        let (_, st) = self.sh(LVS1, "pharos status | grep 'NOT SAVED'");
+        say(&format!(
+            "   nearly full ({}): pharos reload exit {rc_reload} ({}); console {}; status {}; temporary files left: {}",
+            fill.join(" "),
+            reload.join(" "),
+            if said.is_some() {
+                "says the last good copy was not saved"
+            } else {
+                "silent"
+            },
+            if st.is_empty() {
+                "silent"
+            } else {
+                "shows NOT SAVED"
+            },
+            leftovers.join(" ")
+        ));
+        self.report.add(
+            row,
+            "partition full mid-write of last-good: reload",
+            format!(
+                "runs (exit {rc_reload}), {}, {} temporaries left",
+                if said.is_some() && !st.is_empty() {
+                    "said"
+                } else {
+                    "not said"
+                },
+                leftovers.join(" ")
+            ),
+            "runs; said on the console and in status; none left",
+            rc_pad == 0
+                && rc_fill == 0
+                && rc_reload == 0
+                && said.is_some()
+                && !st.is_empty()
+                && leftovers.first().map(String::as_str) == Some("0"),
+        );
+
+        // The files pharos keeps are as they were, byte for byte.
+        let (_, after) = self.sh(LVS1, &sums.replace("/config/pharos.toml ", ""));
+        let kept: Vec<&String> = before
+            .iter()
+            .filter(|l| !l.contains("pharos.toml"))
+            .collect();
+        let whole = kept.iter().all(|l| after.contains(l)) && !kept.is_empty();
+        say(&format!(
+            "   last-good and revisions after the faults: {}",
+            if whole {
+                "unchanged, byte for byte"
+            } else {
+                "CHANGED"
+            }
+        ));
+        if !whole {
+            say(&format!("   before: {before:?}\n   after: {after:?}"));
+        }
+        self.report.add(
+            row,
+            "last-good and the revisions after the faults",
+            if whole { "unchanged" } else { "changed" }.into(),
+            "whole, as before",
+            whole,
+        );
+
+        // Space again: the next save works, and status says so.
+        let from = self.vm(LVS1).line_count();
+        self.sh(
+            LVS1,
+            "rm -f /config/fill; cp /tmp/pharos.toml /config/pharos.toml",
+        );
+        let (rc, _) = self.sh(LVS1, "pharos reload");
+        let again = self.wait_text(
+            LVS1,
+            "the config partition takes writes again",
+            Duration::from_secs(5),
+            from,
+        );
+        let (_, st) = self.sh(LVS1, "pharos status | grep -c 'NOT SAVED'");
+        let (bad, all) = self.failed_since(began);
+        say(&format!(
+            "   space again: reload exit {rc}, {}; {bad} of {all} requests failed during the row",
+            if again.is_some() {
+                "the console says writes work again"
+            } else {
+                "silent"
+            }
+        ));
+        self.report.add(
+            row,
+            "partition writable again: the next save works, status clears",
+            format!(
+                "{}, {bad} of {all} requests failed",
+                if again.is_some() && st.first().map(String::as_str) == Some("0") {
+                    "cleared"
+                } else {
+                    "not cleared"
+                }
+            ),
+            "cleared, 0 failed",
+            rc == 0 && again.is_some() && st.first().map(String::as_str) == Some("0") && bad == 0,
+        );
+    }
+
+    /// Every real server down: the sorry server stands in. As keepalived
+    /// users set it, `sorry_server = "127.0.0.1:80"`: the director's own
+    /// web server (here busybox httpd on lvs1, which the debug image has),
+    /// applied to both directors over the management API. Both real
+    /// servers' web servers stop: once the checks take the last one out,
+    /// the sorry page answers; they start again, and the sorry server goes.
+    pub fn fault_sorry_server(&mut self, row: u8) {
+        say(&format!(
+            "\n== {row}. every real server down: the sorry server (127.0.0.1:80 on the director) answers"
+        ));
+        let with_sorry = |t: &str| {
+            t.replace(
+                "scheduler = \"rr\"",
+                "scheduler = \"rr\"\nsorry_server = \"127.0.0.1:80\"       # the director's own page",
+            )
+        };
+        let dir = self.mgmt.dir.path().to_path_buf();
+        let (f1, f2) = (dir.join("sorry-lvs1.toml"), dir.join("sorry-lvs2.toml"));
+        std::fs::write(&f1, with_sorry(&self.setup.director_text("lvs1"))).unwrap();
+        std::fs::write(&f2, with_sorry(&self.setup.director_text("lvs2"))).unwrap();
+        self.sh(
+            LVS1,
+            "mkdir -p /tmp/sorry && echo sorry > /tmp/sorry/index.html && httpd -p 80 -h /tmp/sorry",
+        );
+        let applied = [(LVS2, &f2), (LVS1, &f1)]
+            .iter()
+            .filter(|(i, f)| {
+                self.mgmt
+                    .remote(*i, &["apply", f.to_str().unwrap(), "-m", "sorry server"])
+                    .status
+                    .success()
+            })
+            .count();
+        std::thread::sleep(Duration::from_secs(2));
+        let from = self.vm(LVS1).line_count();
+        let down = self.now();
+        self.type_to(RS1, "web stop");
+        self.type_to(RS2, "web stop");
+        let window = self.cfg.fall_window();
+        let sorry_in = self.wait_text(
+            LVS1,
+            "added real server 127.0.0.1:80",
+            Duration::from_secs(30),
+            from,
+        );
+        let answered = self.wait_requests(Duration::from_secs(10), |r| {
+            r.iter()
+                .any(|r| r.start >= down && r.answer.as_deref() == Some("sorry"))
+        });
+        let first_sorry = self
+            .requests()
+            .iter()
+            .filter(|r| r.start >= down && r.answer.as_deref() == Some("sorry"))
+            .map(|r| r.end)
+            .fold(f64::INFINITY, f64::min);
+        say(&format!(
+            "   applied on {applied} of 2; both web servers stopped: sorry server in {}, the sorry page answers {}",
+            sorry_in.map_or("never".into(), |t| format!("{:.2} s later", t - down)),
+            if answered {
+                format!("{:.2} s later", first_sorry - down)
+            } else {
+                "never".into()
+            }
+        ));
+        self.report.add(
+            row,
+            "all real servers down: the sorry page answers",
+            if answered {
+                format!("{:.2} s", first_sorry - down)
+            } else {
+                "never".into()
+            },
+            &format!("≤ the checks' fall window + 1 s, {:.0} s", window + 1.0),
+            applied == 2 && answered && first_sorry - down <= window + 1.0 + SLACK,
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        let from = self.vm(LVS1).line_count();
+        let up = self.now();
+        self.type_to(RS1, "web start");
+        self.type_to(RS2, "web start");
+        let gone = self.wait_text(
+            LVS1,
+            "removed real server 127.0.0.1:80",
+            Duration::from_secs(30),
+            from,
+        );
+        let back = self.wait_requests(Duration::from_secs(10), |r| {
+            r.iter().any(|r| {
+                r.start >= gone.unwrap_or(up) && matches!(r.answer.as_deref(), Some("rs1" | "rs2"))
+            })
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        let reqs = self.requests();
+        let step: Vec<&Request> = reqs.iter().filter(|r| r.start >= down - 1.0).collect();
+        let failed: Vec<&&Request> = step.iter().filter(|r| r.answer.is_none()).collect();
+        let until = sorry_in.unwrap_or(down + window).max(first_sorry) + SLACK;
+        let stray = failed.iter().filter(|r| !r.overlaps(down, until)).count();
+        let (ok, state) = self.lvs1_kernel_right();
+        say(&format!(
+            "   web servers started: sorry server out {}; {} of {} requests failed, {stray} after the sorry page took over; lvs1 now: {state}",
+            gone.map_or("never".into(), |t| format!("{:.2} s later", t - up)),
+            failed.len(),
+            step.len()
+        ));
+        self.report.add(
+            row,
+            "real servers back: the sorry server goes",
+            gone.map_or("never".into(), |t| format!("{:.2} s", t - up)),
+            "within the checks' rise window",
+            gone.is_some() && back,
+        );
+        self.report.add(
+            row,
+            "failed requests while every real server was down",
+            format!("{} of {}, {stray} outside", failed.len(), step.len()),
+            "only before the sorry server stood in",
+            stray == 0,
+        );
+        self.report.add(
+            row,
+            "lvs1's kernel after the real servers came back",
+            state,
+            "as the config says",
+            ok,
+        );
+    }
+}
+
+/// The IPVS task's reconcile period (src/ipvs/task.rs `RECONCILE`).
+const IPVS_RECONCILE: f64 = 2.0;
+/// The network task's re-check period (src/net/task.rs `RECHECK`).
+const NET_RECHECK: f64 = 30.0;
