@@ -151,6 +151,7 @@ fn shared() -> Shared {
                 errors: vec![],
                 trial: None,
                 unsaved: None,
+                volatile: None,
             },
             tasks: vec![],
             subsystems: Default::default(),

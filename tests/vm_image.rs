@@ -137,6 +137,45 @@ fn a_broken_or_empty_config_boots_on_the_last_known_good_one() {
     let errors = disk.get("pharos.errors").expect("pharos.errors written");
     assert!(errors.contains("the file configures nothing"), "{errors}");
     assert_eq!(disk.get("last-good.toml").as_deref(), Some(good.as_str()));
+
+    // A config partition whose FAT boot sector is gone (zeroed): the box
+    // boots the embedded default config and says, on the console and in
+    // status, that nothing it saves outlives a reboot. The sector back,
+    // last-good is still there, whole.
+    disk.put("pharos.toml", &good);
+    use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+    let offset = common::vm::config_offset(&common::vm::out_dir("prod"));
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&disk.path)
+        .unwrap();
+    let mut sector = [0u8; 512];
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.read_exact(&mut sector).unwrap();
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.write_all(&[0u8; 512]).unwrap();
+    f.sync_all().unwrap();
+    let mut vm = boot_as_lvs1(&disk, 41_402);
+    vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+    let c = vm.console();
+    assert!(
+        c.contains("no PHAROS-CFG partition found; booting the embedded default config"),
+        "{c}"
+    );
+    assert!(
+        c.contains(
+            "running the embedded default config from /run/pharos; nothing saved outlives a reboot"
+        ),
+        "the start event says it: {c}"
+    );
+    assert!(c.contains("node lvs1"), "{c}");
+    vm.powerdown();
+    drop(vm);
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.write_all(&sector).unwrap();
+    f.sync_all().unwrap();
+    assert_eq!(disk.get("last-good.toml").as_deref(), Some(good.as_str()));
 }
 
 #[test]

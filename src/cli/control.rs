@@ -159,6 +159,9 @@ pub fn human(s: &Status) -> String {
     if let Some(t) = &s.config.trial {
         out.push_str(&format!("  ON TRIAL: {t}\n"));
     }
+    if let Some(v) = &s.config.volatile {
+        out.push_str(&format!("  NOT SAVED: {v}\n"));
+    }
     if let Some(u) = &s.config.unsaved {
         out.push_str(&format!("  NOT SAVED: {u}\n"));
     }

@@ -198,6 +198,7 @@ pub fn main() -> ExitCode {
             restart_policy: Default::default(),
             pid1: false,
             errors_file: None,
+            volatile: None,
             wiring: crate::director::WIRING,
         }),
         Command::Plan { file, node } => plan::run(&file, node),

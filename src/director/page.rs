@@ -103,6 +103,9 @@ pub fn render(s: &Status, events: &[Event]) -> String {
     if let Some(t) = &s.config.trial {
         let _ = write!(o, "<div class=banner>ON TRIAL: {}</div>", h(t));
     }
+    if let Some(v) = &s.config.volatile {
+        let _ = write!(o, "<div class=banner>NOT SAVED: {}</div>", h(v));
+    }
     if let Some(u) = &s.config.unsaved {
         let _ = write!(o, "<div class=banner>NOT SAVED: {}</div>", h(u));
     }

@@ -65,11 +65,12 @@ pub fn main() -> ! {
     {
         say(&format!("cannot set lo up: {e}"));
     }
-    let (config, state_dir, errors_file) = match mount_config() {
+    let (config, state_dir, errors_file, volatile) = match mount_config() {
         Ok(dir) => (
             dir.join("pharos.toml"),
             dir.clone(),
             Some(dir.join("pharos.errors")),
+            None,
         ),
         Err(why) => {
             say(&format!("{why}; booting the embedded default config"));
@@ -82,7 +83,11 @@ pub fn main() -> ! {
                     path.display()
                 ));
             }
-            (path, dir, None)
+            let volatile = format!(
+                "{why}: running the embedded default config from {}; nothing saved outlives a reboot",
+                dir.display()
+            );
+            (path, dir, None, Some(volatile))
         }
     };
     let identity_beside = |c: &std::path::Path| {
@@ -99,6 +104,7 @@ pub fn main() -> ! {
         restart_policy: Default::default(),
         pid1: true,
         errors_file,
+        volatile,
         // Beside pharos.toml on the config partition: /config/identity.
         identity: identity_beside(&config),
         wiring: crate::director::WIRING,

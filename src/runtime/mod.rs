@@ -77,6 +77,9 @@ pub struct RunOptions<X> {
     /// Where to write the diagnostics of an invalid file (the image's
     /// `/config/pharos.errors`); removed again once the file is valid.
     pub errors_file: Option<PathBuf>,
+    /// Why nothing this box saves outlives a reboot (the image's config
+    /// partition could not be mounted): said at start, shown in status.
+    pub volatile: Option<String>,
     /// The management API's identity and setting (`management.toml`); the
     /// API is off when the directory has none.
     pub identity: PathBuf,
@@ -420,6 +423,7 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
                 errors: running.errors.clone(),
                 trial: None,
                 unsaved: None,
+                volatile: opts.volatile.clone(),
             },
             tasks: Vec::new(),
             subsystems: Default::default(),
@@ -504,6 +508,9 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
     shared.emit(Event::new("config", "pharos", format!("started; {line}")));
     if let Some(msg) = recovered {
         shared.emit(Event::new("config", "trial", msg).warn());
+    }
+    if let Some(why) = &opts.volatile {
+        shared.emit(Event::new("config", "storage", why.clone()).error());
     }
     // After the `started` event, so a client that waits for `ready` sees
     // only what comes next on `pharos events`.

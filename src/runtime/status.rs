@@ -46,6 +46,10 @@ pub struct ConfigStatus {
     /// the next write that works.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsaved: Option<String>,
+    /// Why nothing saved outlives a reboot: the config partition could not
+    /// be mounted at boot (the embedded default config runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volatile: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]

@@ -9,8 +9,10 @@
 //! a Fault state for tracked failures (entered from any state, VIPs
 //! released with a priority-0 advert when leaving Master, so the peer takes
 //! over in its skew time); a preempt delay after start; a master that hears
-//! a lower priority answers at once and repeats its gratuitous ARPs, which
-//! heals a split brain as soon as the link is back.
+//! a lower priority, or a priority 0 (the other side of a split brain
+//! stepping down), answers at once and repeats its gratuitous ARPs, which
+//! heals a split brain as soon as the link is back; a restarted task that
+//! finds its VIPs in place resumes as master.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -367,9 +369,16 @@ impl Instance {
             State::Master => {
                 if h.priority == 0 {
                     // RFC 5798 §6.4.3: another master left; show we are here.
+                    // Beyond the RFC: it was master until now, so hosts and
+                    // switches may send it the VIP's traffic (a split brain
+                    // healing: it heard us first and stepped down); our
+                    // gratuitous ARPs take them back at once rather than
+                    // when their ARP entries go stale (found by the fault
+                    // matrix's split brain, tests/vm_faults.rs).
                     out.push(Action::Send {
                         priority: self.priority,
                     });
+                    out.push(Action::Announce);
                     self.adver_at = Some(now + self.p.interval);
                     return;
                 }

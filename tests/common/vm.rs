@@ -197,8 +197,13 @@ impl Vm {
     /// management API) to `ports.0`, 9412 (status page, metrics) to `ports.1`.
     /// `direct`: the image's kernel booted directly with this variant and
     /// command line (a debug director with a test hook), as [`Vm::boot`].
-    /// `vrrp_link`: a third NIC, eth2 (QMP id `vrrp`), on its own emulated
-    /// segment (this multicast port): a link between the directors alone.
+    /// `vrrp_link`: a third NIC, eth2, on its own emulated segment (this
+    /// multicast port): a link between the directors alone. The NIC is on
+    /// an emulated hub whose other port is the wire (QMP id `vrrp-wire`):
+    /// `set_link vrrp-wire off` cuts the wire beyond the NIC, so no frame
+    /// passes while both ends keep their carrier, as when the switch or
+    /// cable between two boxes fails (a NIC's own `set_link` drops the
+    /// carrier, and VRRP goes to Fault instead).
     pub fn boot_director(
         disk: &Disk,
         direct: Option<(&str, &str)>,
@@ -222,8 +227,12 @@ impl Vm {
         if let Some(port) = vrrp_link {
             cmd.arg("-netdev")
                 .arg(format!(
-                    "socket,id=vrrp,mcast=230.0.0.2:{port},localaddr=127.0.0.1"
+                    "socket,id=vrrp-wire,mcast=230.0.0.2:{port},localaddr=127.0.0.1"
                 ))
+                .arg("-netdev")
+                .arg("hubport,id=vrrp-hub,hubid=0,netdev=vrrp-wire")
+                .arg("-netdev")
+                .arg("hubport,id=vrrp,hubid=0")
                 .arg("-device")
                 .arg(format!(
                     "virtio-net-pci,netdev=vrrp,mac=52:54:00:e0{}",

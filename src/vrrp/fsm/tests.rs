@@ -197,12 +197,12 @@ fn priority_zero_makes_backup_wait_only_skew() {
 }
 
 #[test]
-fn master_answers_priority_zero_with_an_advert() {
+fn master_answers_priority_zero_with_an_advert_and_its_gratuitous_arps() {
     let mut c = Clock::new();
     let mut i = Instance::new(params(VrrpVersion::V2, 255, Duration::from_secs(1)));
     c.feed(&mut i, Duration::ZERO, Input::Start);
     let a = c.feed(&mut i, 300 * MS, heard(2, 0, Duration::from_secs(1)));
-    assert_eq!(a, vec![Action::Send { priority: 255 }]);
+    assert_eq!(a, vec![Action::Send { priority: 255 }, Action::Announce]);
     assert_eq!(i.deadline(), Some(c.at(1300 * MS)));
 }
 

@@ -111,7 +111,8 @@ impl Lab {
         ));
         let from = [self.vm(LVS1).line_count(), self.vm(LVS2).line_count()];
         let cut = self.now();
-        self.vm(LVS1).set_link("vrrp", false);
+        // The wire, not the NIC: both keep their carrier (Vm::boot_director).
+        self.vm(LVS1).set_link("vrrp-wire", false);
         let split = self.wait_state(LVS2, "master", Duration::from_secs(20), from[1]);
         say(&format!(
             "   link cut: lvs2 master too {} (split brain: both hold the VIP)",
@@ -130,7 +131,7 @@ impl Lab {
         std::thread::sleep(Duration::from_secs(4));
         let heal_from = self.vm(LVS2).line_count();
         let healed = self.now();
-        self.vm(LVS1).set_link("vrrp", true);
+        self.vm(LVS1).set_link("vrrp-wire", true);
         let yielded = self.wait_state(LVS2, "backup", Duration::from_secs(20), heal_from);
         std::thread::sleep(Duration::from_secs(3));
         let lvs1_moves = self
