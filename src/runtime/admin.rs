@@ -291,8 +291,14 @@ where
         }
         #[cfg(feature = "fault-switch")]
         "fault" => {
-            let Some(task) = req.task else {
-                return send(&mut wr, &Reply::error("fault needs a task")).await;
+            let names: Vec<String> = current_status(&shared)
+                .tasks
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
+            let Some(task) = req.task.filter(|t| names.contains(t)) else {
+                let msg = format!("fault needs one of the tasks: {}", names.join(", "));
+                return send(&mut wr, &Reply::error(msg)).await;
             };
             super::fault::arm(&task);
             shared.emit(
