@@ -623,11 +623,14 @@ impl Rtnl {
 /// A link from one RTM_NEWLINK message of a dump.
 pub fn link_of(p: &Ifinfomsg) -> LinkLive {
     let attrs = p.rtattrs().get_attr_handle();
-    let name = attrs
-        .get_attr_payload_as_with_len::<String>(Ifla::Ifname)
+    let raw = |t: Ifla| attrs.get_attribute(t).map(|a| a.rta_payload().as_ref());
+    // IFLA_IFNAME is a NUL-terminated string. Read here: neli's String
+    // (0.7.5, lib.rs:437) takes 1 from its length unchecked and panics on
+    // an empty one (fuzz/RESULTS.md).
+    let name = raw(Ifla::Ifname)
+        .and_then(|b| std::str::from_utf8(b.split(|c| *c == 0).next().unwrap_or_default()).ok())
         .unwrap_or_default();
     let mtu = attrs.get_attr_payload_as::<u32>(Ifla::Mtu).unwrap_or(0);
-    let raw = |t: Ifla| attrs.get_attribute(t).map(|a| a.rta_payload().as_ref());
     let mac = raw(Ifla::PermAddress)
         .filter(|m| m.iter().any(|b| *b != 0))
         .or_else(|| raw(Ifla::Address))
@@ -640,7 +643,7 @@ pub fn link_of(p: &Ifinfomsg) -> LinkLive {
         .unwrap_or_default();
     LinkLive {
         index: u32::try_from(*p.ifi_index()).unwrap_or(0),
-        name: name.trim_end_matches('\0').to_string(),
+        name: name.to_string(),
         up: p.ifi_flags().contains(Iff::UP),
         carrier: p.ifi_flags().contains(Iff::LOWERUP),
         mtu,
@@ -772,4 +775,45 @@ pub fn monitor(kick: tokio::sync::mpsc::Sender<()>) -> Result<(), String> {
         })
         .map_err(|e| err("starting the rtnetlink monitor", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(attrs: &[(Ifla, &[u8])]) -> Ifinfomsg {
+        let mut buf = RtBuffer::new();
+        for (t, p) in attrs {
+            buf.push(
+                RtattrBuilder::default()
+                    .rta_type(*t)
+                    .rta_payload(p.to_vec())
+                    .build()
+                    .unwrap(),
+            );
+        }
+        IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .ifi_index(3)
+            .rtattrs(buf)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_link_name_is_read_up_to_its_nul() {
+        let l = link_of(&link(&[
+            (Ifla::Ifname, b"eth0\0"),
+            (Ifla::Mtu, &1500u32.to_ne_bytes()),
+        ]));
+        assert_eq!((l.index, l.name.as_str(), l.mtu), (3, "eth0", 1500));
+    }
+
+    #[test]
+    fn an_empty_link_name_is_no_name_not_a_panic() {
+        // Found by fuzz/fuzz_targets/rtnl_reply.rs: neli's String decoding
+        // of an empty IFLA_IFNAME overflowed.
+        assert_eq!(link_of(&link(&[(Ifla::Ifname, b"")])).name, "");
+        assert_eq!(link_of(&link(&[(Ifla::Ifname, b"\xff\0")])).name, "");
+    }
 }
