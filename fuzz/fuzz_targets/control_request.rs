@@ -34,7 +34,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 fuzz_target!(|data: &[u8]| {
     // `events` streams until the runtime ends; nothing else waits. The
     // request is the first line, as `serve` reads it.
-    let first = data.split_inclusive(|&b| b == b'\n').next().unwrap_or_default();
+    let first = data
+        .split_inclusive(|&b| b == b'\n')
+        .next()
+        .unwrap_or_default();
     if let Ok(line) = std::str::from_utf8(first)
         && serde_json::from_str::<Request>(line).is_ok_and(|r| r.cmd == "events")
     {
