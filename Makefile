@@ -3,7 +3,8 @@
 #   make test   install what the tests need, build, run every test
 # Both need Rust (cargo, 1.85 or newer) first; see the README.
 #   make install   build, then copy target/release/pharos to $(PREFIX)/bin
-.PHONY: all build install test run run-deps deps image image-deps static static-fault check-configs schema clean
+#   make fuzz-smoke   every fuzz target for 20 s (part of make test)
+.PHONY: all build install test run run-deps deps image image-deps static static-fault check-configs schema fuzz-deps fuzz-smoke fuzz clean
 
 CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
@@ -86,6 +87,7 @@ test: deps
 	$(MAKE) --no-print-directory image VARIANT=debug
 	$(CARGO) build --locked --all-targets
 	$(CARGO) test --locked --no-fail-fast -- --show-output
+	$(MAKE) --no-print-directory fuzz-smoke
 
 check-configs: build
 	@for f in configs/*.toml; do target/release/pharos check $$f || exit 1; done
@@ -101,6 +103,47 @@ run: run-deps
 	$(MAKE) --no-print-directory image
 	$(MAKE) --no-print-directory image VARIANT=debug
 	$(CARGO) test --locked -q --test vm_pair -- --demo $(if $(filter keep,$(LAB)),--keep)
+
+# Fuzzing (fuzz/): one cargo-fuzz target per decoder of outside input.
+# Stable Rust is enough: with `-s none` (no sanitizer) cargo-fuzz passes
+# only stable flags, the SanitizerCoverage pass (-Cpasses=sancov-module,
+# -Cllvm-args=-sanitizer-coverage-*), --cfg fuzzing and -Cdebug-assertions
+# (so overflows panic), and builds with --release; libFuzzer itself is
+# compiled by libfuzzer-sys with the C++ compiler. The sanitizers would
+# need nightly, and safe Rust gains little from them.
+FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
+# Long runs: `make fuzz TARGET=config_check` (RESULTS.md has the numbers).
+TARGET ?= config_check
+TIME ?= 1800
+RUNS ?= 10000000
+# libFuzzer reads every corpus directory given and writes what it finds
+# to the first, here under fuzz/run/ (ignored by git), so the committed
+# seeds in fuzz/corpus/ stay small. A crash exits non-zero and leaves its
+# input in fuzz/artifacts/TARGET/. $(call FUZZ_RUN,TARGET,DIR,PREFIX).
+FUZZ_RUN = mkdir -p $(2) && \
+	$(3) $(CARGO) fuzz run -s none $(1) $(2) fuzz/corpus/$(1) -- -print_final_stats=1
+
+fuzz-deps:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-fuzz
+
+# Every target for 20 s from its seeds: a check that each still builds
+# and that nothing near the seeds crashes, not a search (that is `fuzz`).
+# -timeout makes an input that hangs a failure here, not a stall.
+fuzz-smoke: fuzz-deps
+	$(CARGO) fuzz build -s none
+	@rm -rf fuzz/run/smoke && mkdir -p fuzz/run/smoke && for t in $(FUZZ_TARGETS); do \
+	  log=fuzz/run/smoke/$$t.log; \
+	  if $(call FUZZ_RUN,$$t,fuzz/run/smoke/$$t) -max_total_time=20 -timeout=10 > $$log 2>&1; then \
+	    echo "fuzz $$t: $$(grep -E '^#[0-9]+[[:space:]]+DONE' $$log | tail -1)"; \
+	  else \
+	    tail -n 40 $$log; echo "fuzz $$t: FAILED (log $$log, input in fuzz/artifacts/$$t/)"; exit 1; \
+	  fi; \
+	done
+
+# One long run, niced (it takes a core for half an hour), going on from
+# the corpus earlier runs left in fuzz/run/TARGET.
+fuzz: fuzz-deps
+	$(call FUZZ_RUN,$(TARGET),fuzz/run/$(TARGET),nice -n 19) -max_total_time=$(TIME) -runs=$(RUNS)
 
 clean:
 	$(CARGO) clean

@@ -3,12 +3,13 @@
 //! re-encode to bytes that decode the same.
 //!
 //! ```text
-//! cargo install cargo-fuzz
-//! cargo +nightly fuzz run vrrp_decode        # from the repository root
+//! make fuzz-smoke  # every target for 20 s, on stable Rust
+//! make fuzz TARGET=vrrp_decode  # 10 million runs or 30 minutes
 //! ```
 //!
-//! Seeds: the hex lines of tests/fixtures/vrrp-keepalived.txt, as binary
-//! files in fuzz/corpus/vrrp_decode/.
+//! Seeds: fuzz/corpus/vrrp_decode/, the adverts of
+//! tests/fixtures/vrrp-keepalived.txt as bytes, one also inside its IPv4
+//! header.
 
 #![no_main]
 

@@ -30,6 +30,14 @@ const WINDOW: usize = 256;
 /// A reply's top-level attributes: (type, payload).
 pub type Attrs = Vec<(u16, Vec<u8>)>;
 
+/// The top-level attributes of one reply message, as `codec` reads them.
+pub fn attrs_of(p: &Genlmsghdr<u8, u16>) -> Attrs {
+    p.attrs()
+        .iter()
+        .map(|a| (*a.nla_type().nla_type(), a.nla_payload().as_ref().to_vec()))
+        .collect()
+}
+
 pub struct Ipvs {
     sock: NlSocketHandle,
     family: u16,
@@ -139,14 +147,7 @@ impl Ipvs {
                 let seq = *m.nl_seq();
                 let done = match m.nl_payload() {
                     NlPayload::Payload(p) => {
-                        data.push(
-                            p.attrs()
-                                .iter()
-                                .map(|a| {
-                                    (*a.nla_type().nla_type(), a.nla_payload().as_ref().to_vec())
-                                })
-                                .collect(),
-                        );
+                        data.push(attrs_of(p));
                         false
                     }
                     NlPayload::Err(e) => {

@@ -105,35 +105,9 @@ impl Rtnl {
         let mut out = Vec::new();
         for r in recv {
             let h = r.map_err(|e| nl_err("listing links", &e))?;
-            let NlPayload::Payload(p) = h.nl_payload() else {
-                continue;
-            };
-            let attrs = p.rtattrs().get_attr_handle();
-            let name = attrs
-                .get_attr_payload_as_with_len::<String>(Ifla::Ifname)
-                .unwrap_or_default();
-            let mtu = attrs.get_attr_payload_as::<u32>(Ifla::Mtu).unwrap_or(0);
-            let raw = |t: Ifla| attrs.get_attribute(t).map(|a| a.rta_payload().as_ref());
-            let mac = raw(Ifla::PermAddress)
-                .filter(|m| m.iter().any(|b| *b != 0))
-                .or_else(|| raw(Ifla::Address))
-                .map(|m| {
-                    m.iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect::<Vec<_>>()
-                        .join(":")
-                })
-                .unwrap_or_default();
-            out.push(LinkLive {
-                index: u32::try_from(*p.ifi_index()).unwrap_or(0),
-                name: name.trim_end_matches('\0').to_string(),
-                up: p.ifi_flags().contains(Iff::UP),
-                carrier: p.ifi_flags().contains(Iff::LOWERUP),
-                mtu,
-                mac,
-                master: attrs.get_attr_payload_as::<u32>(Ifla::Master).ok(),
-                bond: raw(Ifla::Linkinfo).and_then(bond_info),
-            });
+            if let NlPayload::Payload(p) = h.nl_payload() {
+                out.push(link_of(p));
+            }
         }
         Ok(out)
     }
@@ -154,33 +128,8 @@ impl Rtnl {
                 .map_err(|e| nl_err("listing addresses", &e))?;
             for r in recv {
                 let h = r.map_err(|e| nl_err("listing addresses", &e))?;
-                let NlPayload::Payload(p) = h.nl_payload() else {
-                    continue;
-                };
-                let mut addr = None;
-                let mut proto = 0u8;
-                for a in p.rtattrs().iter() {
-                    let bytes: &[u8] = a.rta_payload().as_ref();
-                    match a.rta_type() {
-                        // IFA_LOCAL is the address on IPv4 point-to-point
-                        // links; IFA_ADDRESS otherwise and for IPv6.
-                        Ifa::Local => addr = ip_from(bytes),
-                        Ifa::Address if addr.is_none() => addr = ip_from(bytes),
-                        Ifa::UnrecognizedConst(IFA_PROTO) => {
-                            proto = bytes.first().copied().unwrap_or(0)
-                        }
-                        _ => {}
-                    }
-                }
-                if let Some(ip) = addr {
-                    out.push(AddrLive {
-                        index: *p.ifa_index(),
-                        cidr: Cidr {
-                            addr: ip,
-                            prefix: *p.ifa_prefixlen(),
-                        },
-                        proto,
-                    });
+                if let NlPayload::Payload(p) = h.nl_payload() {
+                    out.extend(addr_of(p));
                 }
             }
         }
@@ -440,42 +389,9 @@ impl Rtnl {
                 .map_err(|e| nl_err("listing routes", &e))?;
             for r in recv {
                 let h = r.map_err(|e| nl_err("listing routes", &e))?;
-                let NlPayload::Payload(p) = h.nl_payload() else {
-                    continue;
-                };
-                if *p.rtm_type() != Rtn::Unicast {
-                    continue;
+                if let NlPayload::Payload(p) = h.nl_payload() {
+                    out.extend(route_of(p, family));
                 }
-                let (mut dst, mut via, mut oif, mut metric) = (None, None, None, 0u32);
-                let mut table = u32::from(u8::from(*p.rtm_table()));
-                for a in p.rtattrs().iter() {
-                    let bytes: &[u8] = a.rta_payload().as_ref();
-                    let u32_of = |b: &[u8]| <[u8; 4]>::try_from(b).ok().map(u32::from_ne_bytes);
-                    match a.rta_type() {
-                        Rta::Dst => dst = ip_from(bytes),
-                        Rta::Gateway => via = ip_from(bytes),
-                        Rta::Oif => oif = u32_of(bytes),
-                        Rta::Priority => metric = u32_of(bytes).unwrap_or(0),
-                        Rta::Table => table = u32_of(bytes).unwrap_or(table),
-                        _ => {}
-                    }
-                }
-                let unspecified = if family == RtAddrFamily::Inet {
-                    IpAddr::from([0u8; 4])
-                } else {
-                    IpAddr::from([0u8; 16])
-                };
-                out.push(RouteLive {
-                    dst: Cidr {
-                        addr: dst.unwrap_or(unspecified),
-                        prefix: *p.rtm_dst_len(),
-                    },
-                    via,
-                    oif,
-                    metric,
-                    table,
-                    protocol: u8::from(*p.rtm_protocol()),
-                });
             }
         }
         Ok(out)
@@ -704,6 +620,102 @@ impl Rtnl {
     }
 }
 
+/// A link from one RTM_NEWLINK message of a dump.
+pub fn link_of(p: &Ifinfomsg) -> LinkLive {
+    let attrs = p.rtattrs().get_attr_handle();
+    let raw = |t: Ifla| attrs.get_attribute(t).map(|a| a.rta_payload().as_ref());
+    // IFLA_IFNAME is a NUL-terminated string. Read here: neli's String
+    // (0.7.5, lib.rs:437) takes 1 from its length unchecked and panics on
+    // an empty one (fuzz/RESULTS.md).
+    let name = raw(Ifla::Ifname)
+        .and_then(|b| std::str::from_utf8(b.split(|c| *c == 0).next().unwrap_or_default()).ok())
+        .unwrap_or_default();
+    let mtu = attrs.get_attr_payload_as::<u32>(Ifla::Mtu).unwrap_or(0);
+    let mac = raw(Ifla::PermAddress)
+        .filter(|m| m.iter().any(|b| *b != 0))
+        .or_else(|| raw(Ifla::Address))
+        .map(|m| {
+            m.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        })
+        .unwrap_or_default();
+    LinkLive {
+        index: u32::try_from(*p.ifi_index()).unwrap_or(0),
+        name: name.to_string(),
+        up: p.ifi_flags().contains(Iff::UP),
+        carrier: p.ifi_flags().contains(Iff::LOWERUP),
+        mtu,
+        mac,
+        master: attrs.get_attr_payload_as::<u32>(Ifla::Master).ok(),
+        bond: raw(Ifla::Linkinfo).and_then(bond_info),
+    }
+}
+
+/// An address from one RTM_NEWADDR message of a dump; `None` without one.
+pub fn addr_of(p: &Ifaddrmsg) -> Option<AddrLive> {
+    let mut addr = None;
+    let mut proto = 0u8;
+    for a in p.rtattrs().iter() {
+        let bytes: &[u8] = a.rta_payload().as_ref();
+        match a.rta_type() {
+            // IFA_LOCAL is the address on IPv4 point-to-point
+            // links; IFA_ADDRESS otherwise and for IPv6.
+            Ifa::Local => addr = ip_from(bytes),
+            Ifa::Address if addr.is_none() => addr = ip_from(bytes),
+            Ifa::UnrecognizedConst(IFA_PROTO) => proto = bytes.first().copied().unwrap_or(0),
+            _ => {}
+        }
+    }
+    Some(AddrLive {
+        index: *p.ifa_index(),
+        cidr: Cidr {
+            addr: addr?,
+            prefix: *p.ifa_prefixlen(),
+        },
+        proto,
+    })
+}
+
+/// A unicast route from one RTM_NEWROUTE message of a dump of `family`;
+/// `None` for the other route types.
+pub fn route_of(p: &Rtmsg, family: RtAddrFamily) -> Option<RouteLive> {
+    if *p.rtm_type() != Rtn::Unicast {
+        return None;
+    }
+    let (mut dst, mut via, mut oif, mut metric) = (None, None, None, 0u32);
+    let mut table = u32::from(u8::from(*p.rtm_table()));
+    for a in p.rtattrs().iter() {
+        let bytes: &[u8] = a.rta_payload().as_ref();
+        let u32_of = |b: &[u8]| <[u8; 4]>::try_from(b).ok().map(u32::from_ne_bytes);
+        match a.rta_type() {
+            Rta::Dst => dst = ip_from(bytes),
+            Rta::Gateway => via = ip_from(bytes),
+            Rta::Oif => oif = u32_of(bytes),
+            Rta::Priority => metric = u32_of(bytes).unwrap_or(0),
+            Rta::Table => table = u32_of(bytes).unwrap_or(table),
+            _ => {}
+        }
+    }
+    let unspecified = if family == RtAddrFamily::Inet {
+        IpAddr::from([0u8; 4])
+    } else {
+        IpAddr::from([0u8; 16])
+    };
+    Some(RouteLive {
+        dst: Cidr {
+            addr: dst.unwrap_or(unspecified),
+            prefix: *p.rtm_dst_len(),
+        },
+        via,
+        oif,
+        metric,
+        table,
+        protocol: u8::from(*p.rtm_protocol()),
+    })
+}
+
 fn u32_of(b: &[u8]) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
 }
@@ -763,4 +775,45 @@ pub fn monitor(kick: tokio::sync::mpsc::Sender<()>) -> Result<(), String> {
         })
         .map_err(|e| err("starting the rtnetlink monitor", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(attrs: &[(Ifla, &[u8])]) -> Ifinfomsg {
+        let mut buf = RtBuffer::new();
+        for (t, p) in attrs {
+            buf.push(
+                RtattrBuilder::default()
+                    .rta_type(*t)
+                    .rta_payload(p.to_vec())
+                    .build()
+                    .unwrap(),
+            );
+        }
+        IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .ifi_index(3)
+            .rtattrs(buf)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_link_name_is_read_up_to_its_nul() {
+        let l = link_of(&link(&[
+            (Ifla::Ifname, b"eth0\0"),
+            (Ifla::Mtu, &1500u32.to_ne_bytes()),
+        ]));
+        assert_eq!((l.index, l.name.as_str(), l.mtu), (3, "eth0", 1500));
+    }
+
+    #[test]
+    fn an_empty_link_name_is_no_name_not_a_panic() {
+        // Found by fuzz/fuzz_targets/rtnl_reply.rs: neli's String decoding
+        // of an empty IFLA_IFNAME overflowed.
+        assert_eq!(link_of(&link(&[(Ifla::Ifname, b"")])).name, "");
+        assert_eq!(link_of(&link(&[(Ifla::Ifname, b"\xff\0")])).name, "");
+    }
 }
