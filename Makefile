@@ -3,7 +3,8 @@
 #   make test   install what the tests need, build, run every test
 # Both need Rust (cargo, 1.85 or newer) first; see the README.
 #   make install   build, then copy target/release/pharos to $(PREFIX)/bin
-.PHONY: all build install test run run-deps deps image image-deps static check-configs schema clean
+#   make soak      the pair lab under 20 minutes of churn (SOAK_MINUTES=N), memory and fds sampled
+.PHONY: all build install test run soak run-deps deps image image-deps static check-configs schema clean
 
 CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
@@ -88,6 +89,16 @@ run: run-deps
 	$(MAKE) --no-print-directory image
 	$(MAKE) --no-print-directory image VARIANT=debug
 	$(CARGO) test --locked -q --test vm_pair -- --demo $(if $(filter keep,$(LAB)),--keep)
+
+# The soak (tests/vm_soak.rs): the same lab under continuous churn —
+# failovers, reloads, real-server flaps — for SOAK_MINUTES (default 20),
+# each director's RSS, open fds and task restarts sampled every minute.
+# Not part of `make test`: too long for CI. Results: benches/RESULTS.md.
+SOAK_MINUTES ?= 20
+soak: run-deps
+	$(MAKE) --no-print-directory image
+	$(MAKE) --no-print-directory image VARIANT=debug
+	SOAK_MINUTES=$(SOAK_MINUTES) $(CARGO) test --locked --test vm_soak -- --ignored --nocapture
 
 clean:
 	$(CARGO) clean

@@ -28,6 +28,7 @@
 #![allow(dead_code)]
 
 mod faults;
+mod soak;
 
 use super::free_port;
 use std::io::Write as _;
