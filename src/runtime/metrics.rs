@@ -152,6 +152,7 @@ mod tests {
         };
         assert_eq!(value("pharos_task_restarts_total"), 1.0);
         assert!(value("process_resident_memory_bytes") > 0.0);
+        assert!(value("pharos_resident_anon_memory_bytes") > 0.0);
         assert!(value("process_virtual_memory_bytes") > 0.0);
         assert!(value("process_open_fds") >= 3.0);
         assert!(value("process_start_time_seconds") > 1.7e9);
