@@ -20,15 +20,19 @@ const WARM_UP: u64 = 2;
 /// scrape can land while an HTTP check's connection (every 2 s per real
 /// server, per service) or a management API connection is open.
 const FD_SLACK: u64 = 4;
-/// RSS may grow by 10 % or 2 MiB, whichever is larger, from minute
-/// `WARM_UP` to the end. glibc's malloc (the static binary's) hands memory
-/// back to the kernel lazily and per arena, so the RSS of a program with no
-/// leak steps up and down by some hundreds of KiB as the load moves between
-/// tokio's workers. A leak tied to the churn is larger: a 20-minute soak has
-/// some 150 failovers, reloads and flaps, so 2 MiB is about 14 KiB per
-/// event — less than one leaked config, status or event buffer each.
-const RSS_FLOOR: u64 = 2 << 20;
-const RSS_GROWTH: f64 = 0.10;
+/// The anonymous part of the RSS (heap, stacks) may grow by 10 % or 1 MiB,
+/// whichever is larger, from minute `WARM_UP` to the end. A leak tied to the
+/// churn is larger: a 20-minute soak has some 150 failovers, reloads and
+/// flaps, so 1 MiB is about 7 KiB per event — less than one leaked config,
+/// status or event buffer each — while glibc's malloc (the static binary's)
+/// keeps freed memory per arena and hands it back lazily, so a program that
+/// leaks nothing still steps by some tens of KiB as load moves between
+/// tokio's threads. The total RSS is printed but not bounded: most of it is
+/// the binary's own code, paged in as code paths first run, which grows in
+/// steps (by up to 2 MiB in a 40-minute soak, benches/RESULTS.md) with
+/// nothing leaked and can never exceed the binary's size.
+const ANON_FLOOR: u64 = 1 << 20;
+const ANON_GROWTH: f64 = 0.10;
 
 #[test]
 #[ignore = "20 minutes of VMs: run with `make soak`"]
@@ -57,8 +61,9 @@ fn memory_and_fds_stay_flat_with_no_task_restart_under_continuous_churn() {
         .collect();
     for (d, name) in ["lvs1", "lvs2"].iter().enumerate() {
         let fds: Vec<u64> = settled.iter().filter_map(|s| s.directors[d].fds).collect();
+        let anon: Vec<u64> = settled.iter().filter_map(|s| s.directors[d].anon).collect();
         let rss: Vec<u64> = settled.iter().filter_map(|s| s.directors[d].rss).collect();
-        if fds.len() < settled.len() || rss.len() < settled.len() {
+        if fds.len() < settled.len() || anon.len() < settled.len() {
             problems.push(format!("{name}: a scrape of /metrics failed"));
         }
         let (lo, hi) = (fds.iter().min(), fds.iter().max());
@@ -73,17 +78,24 @@ fn memory_and_fds_stay_flat_with_no_task_restart_under_continuous_churn() {
             }
         }
         if let (Some(&first), Some(&last)) = (rss.first(), rss.last()) {
-            let allowed = RSS_FLOOR.max((first as f64 * RSS_GROWTH) as u64);
+            say(&format!(
+                "   {name}: RSS {:.2} → {:.2} MiB from minute {WARM_UP} (not bounded: mostly code)",
+                first as f64 / 1048576.0,
+                last as f64 / 1048576.0,
+            ));
+        }
+        if let (Some(&first), Some(&last)) = (anon.first(), anon.last()) {
+            let allowed = ANON_FLOOR.max((first as f64 * ANON_GROWTH) as u64);
             let grew = last.saturating_sub(first);
             say(&format!(
-                "   {name}: RSS {:.2} → {:.2} MiB from minute {WARM_UP} (allowed growth {:.2} MiB)",
+                "   {name}: anonymous RSS {:.2} → {:.2} MiB from minute {WARM_UP} (allowed growth {:.2} MiB)",
                 first as f64 / 1048576.0,
                 last as f64 / 1048576.0,
                 allowed as f64 / 1048576.0
             ));
             if grew > allowed {
                 problems.push(format!(
-                    "{name}: RSS grew {grew} bytes, more than {allowed}"
+                    "{name}: anonymous RSS grew {grew} bytes, more than {allowed}"
                 ));
             }
         }

@@ -33,6 +33,9 @@ const PAUSE: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Reading {
     pub rss: Option<u64>,
+    /// The anonymous part of `rss` (heap, stacks): what a leak grows; the
+    /// rest is mostly the binary's code, paged in as code paths first run.
+    pub anon: Option<u64>,
     pub fds: Option<u64>,
     pub restarts: Option<u64>,
 }
@@ -57,6 +60,7 @@ impl Reading {
             .sum::<f64>() as u64;
         Reading {
             rss: value("process_resident_memory_bytes"),
+            anon: value("pharos_resident_anon_memory_bytes"),
             fds: value("process_open_fds"),
             restarts: Some(restarts),
         }
@@ -99,25 +103,28 @@ pub struct Soak {
 impl Soak {
     /// The table, as printed and as recorded in benches/RESULTS.md.
     pub fn header() -> String {
-        "  min    lvs1 RSS  fds  restarts    lvs2 RSS  fds  restarts    requests ok  failed".into()
+        "  min  lvs1 RSS (anon) MiB  fds  restarts  lvs2 RSS (anon) MiB  fds  restarts  requests ok  failed".into()
     }
 
     pub fn row(s: &Sample) -> String {
-        let mib =
-            |b: Option<u64>| b.map_or("?".into(), |b| format!("{:.2} MiB", b as f64 / 1048576.0));
+        let mib = |r: Reading| {
+            let m =
+                |b: Option<u64>| b.map_or("?".into(), |b| format!("{:.2}", b as f64 / 1048576.0));
+            format!("{} ({})", m(r.rss), m(r.anon))
+        };
         let n = |v: Option<u64>| v.map_or("?".into(), |v| v.to_string());
         let [a, b] = s.directors;
         format!(
-            "  {:>3}  {:>10}  {:>3}  {:>8}  {:>10}  {:>3}  {:>8}  {:>13}  {:>6}",
+            "  {:>3}  {:>19}  {:>3}  {:>8}  {:>19}  {:>3}  {:>8}  {:>11}  {:>6}",
             if s.last {
                 "end".to_string()
             } else {
                 s.minute.to_string()
             },
-            mib(a.rss),
+            mib(a),
             n(a.fds),
             n(a.restarts),
-            mib(b.rss),
+            mib(b),
             n(b.fds),
             n(b.restarts),
             s.answered,
