@@ -67,6 +67,9 @@ impl Reading {
     }
 }
 
+/// What the sampler took: (minute, lab time, lvs1's and lvs2's readings).
+type Readings = Mutex<Vec<(u64, f64, [Reading; 2])>>;
+
 /// One row of the soak's table.
 #[derive(Debug, Clone)]
 pub struct Sample {
@@ -185,7 +188,7 @@ impl Lab {
         // The sampler: a scrape of both at each whole minute of the soak.
         let began = Instant::now();
         let epoch = self.epoch;
-        let readings: Arc<Mutex<Vec<(u64, f64, [Reading; 2])>>> = Arc::default();
+        let readings: Arc<Readings> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let sampler = {
             let (readings, stop) = (readings.clone(), stop.clone());
@@ -303,7 +306,7 @@ impl Lab {
     /// one after the churn.
     fn soak_print(
         &self,
-        readings: &Mutex<Vec<(u64, f64, [Reading; 2])>>,
+        readings: &Readings,
         printed: &mut usize,
         last_at: &mut f64,
         soak: &mut Soak,
