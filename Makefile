@@ -4,7 +4,8 @@
 # Both need Rust (cargo, 1.85 or newer) first; see the README.
 #   make install   build, then copy target/release/pharos to $(PREFIX)/bin
 #   make fuzz-smoke   every fuzz target for 20 s (part of make test)
-.PHONY: all build install test run run-deps deps image image-deps static static-fault check-configs schema fuzz-deps fuzz-smoke fuzz clean
+#   make soak      the pair lab under 20 minutes of churn (SOAK_MINUTES=N), memory and fds sampled
+.PHONY: all build install test run soak run-deps deps image image-deps static static-fault check-configs schema fuzz-deps fuzz-smoke fuzz clean
 
 CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
@@ -144,6 +145,16 @@ fuzz-smoke: fuzz-deps
 # the corpus earlier runs left in fuzz/run/TARGET.
 fuzz: fuzz-deps
 	$(call FUZZ_RUN,$(TARGET),fuzz/run/$(TARGET),nice -n 19) -max_total_time=$(TIME) -runs=$(RUNS)
+
+# The soak (tests/vm_soak.rs): the same lab under continuous churn —
+# failovers, reloads, real-server flaps — for SOAK_MINUTES (default 20),
+# each director's RSS, open fds and task restarts sampled every minute.
+# Not part of `make test`: too long for CI. Results: benches/RESULTS.md.
+SOAK_MINUTES ?= 20
+soak: run-deps
+	$(MAKE) --no-print-directory image
+	$(MAKE) --no-print-directory image VARIANT=debug
+	SOAK_MINUTES=$(SOAK_MINUTES) $(CARGO) test --locked --test vm_soak -- --ignored --nocapture
 
 clean:
 	$(CARGO) clean

@@ -1,6 +1,7 @@
 //! Prometheus metrics: the one registry every subsystem registers its
 //! families in (VRRP adverts, check latency, IPVS counters), and the
-//! runtime's own (tasks, reloads). Served by `metrics_server.rs`.
+//! runtime's own (tasks, reloads). Served by `metrics_server.rs`, followed
+//! by the standard unprefixed `process_*` metrics (`process_metrics.rs`).
 
 use std::sync::Mutex;
 
@@ -9,6 +10,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+
+use super::process_metrics::ProcessCollector;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TaskLabel {
@@ -22,6 +25,8 @@ struct ResultLabel {
 
 pub struct Metrics {
     registry: Mutex<Registry>,
+    /// No prefix: `process_*` are the names every Prometheus client uses.
+    process: Registry,
     restarts: Family<TaskLabel, Counter>,
     up: Family<TaskLabel, Gauge>,
     reloads: Family<ResultLabel, Counter>,
@@ -61,8 +66,11 @@ impl Metrics {
             "Revision of the running config",
             revision.clone(),
         );
+        let mut process = Registry::default();
+        process.register_collector(Box::new(ProcessCollector));
         Metrics {
             registry: Mutex::new(registry),
+            process,
             restarts,
             up,
             reloads,
@@ -105,8 +113,54 @@ impl Metrics {
     pub fn encode(&self) -> String {
         let mut out = String::new();
         let reg = self.registry();
-        prometheus_client::encoding::text::encode(&mut out, &reg)
-            .expect("writing to a String cannot fail");
+        let write = |out: &mut String| -> std::fmt::Result {
+            use prometheus_client::encoding::text;
+            text::encode_registry(out, &reg)?;
+            text::encode_registry(out, &self.process)?;
+            text::encode_eof(out)
+        };
+        write(&mut out).expect("writing to a String cannot fail");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_has_the_process_metrics_unprefixed_before_eof() {
+        let m = Metrics::new();
+        m.task_restarted("vrrp");
+        let text = m.encode();
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert_eq!(text.matches("# EOF").count(), 1, "{text}");
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+        let value = |name: &str| {
+            let s = scrape.samples.iter().find(|s| s.metric == name);
+            // prometheus-parse reads an OpenMetrics counter (TYPE without
+            // `_total`, the sample with it) as untyped.
+            match s.map(|s| &s.value) {
+                Some(
+                    prometheus_parse::Value::Gauge(v)
+                    | prometheus_parse::Value::Counter(v)
+                    | prometheus_parse::Value::Untyped(v),
+                ) => *v,
+                other => panic!("{name}: {other:?}\n{text}"),
+            }
+        };
+        assert_eq!(value("pharos_task_restarts_total"), 1.0);
+        assert!(value("process_resident_memory_bytes") > 0.0);
+        assert!(value("pharos_resident_anon_memory_bytes") > 0.0);
+        assert!(value("process_virtual_memory_bytes") > 0.0);
+        assert!(value("process_open_fds") >= 3.0);
+        assert!(value("process_start_time_seconds") > 1.7e9);
+        assert!(value("process_cpu_seconds_total") >= 0.0);
+        assert!(text.contains("# TYPE process_open_fds gauge\n"), "{text}");
+        assert!(
+            text.contains("# HELP process_open_fds Number of open file descriptors.\n"),
+            "{text}"
+        );
     }
 }

@@ -35,6 +35,7 @@ pub mod management;
 pub mod metrics;
 pub mod metrics_server;
 pub mod notify;
+pub mod process_metrics;
 pub mod status;
 pub mod store;
 pub mod supervisor;

@@ -29,6 +29,7 @@
 
 mod faults;
 mod inside;
+mod soak;
 
 use super::free_port;
 use std::io::Write as _;
