@@ -63,6 +63,17 @@ impl Target {
         }
     }
 
+    /// A target that a restarted check task finds up on the board (the
+    /// task before it panicked): it stays up until `fall` failures, as it
+    /// would have, rather than starting down and taking the server out of
+    /// rotation until `rise` passes.
+    pub fn resumed_up(timing: Timing, first: Instant) -> Target {
+        Target {
+            up: true,
+            ..Target::new(timing, first)
+        }
+    }
+
     pub fn due(&self) -> Instant {
         self.next
     }
@@ -155,6 +166,15 @@ impl Quorum {
         self.up
     }
 
+    /// A quorum that a restarted check task finds on the board, in the
+    /// state it was.
+    pub fn resumed(quorum: u32, hysteresis: u32, up: bool) -> Quorum {
+        Quorum {
+            up,
+            ..Quorum::new(quorum, hysteresis)
+        }
+    }
+
     /// A reload's new quorum or hysteresis: the state stays (the next
     /// [`Quorum::update`] says whether it still holds), so a reload that
     /// changes a weight does not make a service lose its quorum and find it
@@ -229,6 +249,24 @@ mod tests {
             None,
             "events on transitions only"
         );
+    }
+
+    #[test]
+    fn a_resumed_target_is_up_until_fall_failures_and_a_resumed_quorum_keeps_its_state() {
+        let t0 = Instant::now();
+        let mut t = Target::resumed_up(timing(0, 3, 2), t0);
+        assert!(t.is_up(), "as the task before it left it");
+        assert_eq!(t.record(t0, Ok(())), None, "no event: nothing changed");
+        assert_eq!(t.record(t0 + 5 * S, fail()), None);
+        assert_eq!(t.record(t0 + 10 * S, fail()), Some(Transition::Down));
+        let mut q = Quorum::resumed(2, 1, true);
+        assert!(q.is_up());
+        assert_eq!(
+            q.update(1),
+            None,
+            "held: down only below quorum - hysteresis"
+        );
+        assert!(!Quorum::resumed(2, 1, false).is_up());
     }
 
     #[test]

@@ -112,6 +112,9 @@ impl Subsystem for CheckTask {
                 metrics: metrics(&ctx.shared),
                 late: Vec::new(),
                 window_start: now(),
+                // What the task before this one left on the board (none at
+                // the first start): a panic must not take servers out.
+                resume: Some(self.board.borrow().clone()),
             };
             let mut publish = tokio::time::interval(PUBLISH);
             let mut ready = false;
@@ -172,6 +175,9 @@ struct Runner {
     /// status's p50/p99: is the scheduler keeping up?).
     late: Vec<Duration>,
     window_start: Instant,
+    /// Until the first apply: the board as the task found it, so that a
+    /// restarted task's targets and quorums start as they were.
+    resume: Option<HealthBoard>,
 }
 
 impl Runner {
@@ -179,6 +185,7 @@ impl Runner {
     /// did not change keeps its schedule and rise/fall counts, a quorum its
     /// state.
     fn apply(&mut self, part: &Checks) {
+        let resume = self.resume.take().unwrap_or_default();
         let s = items(part);
         let keys: Vec<String> = self.targets.keys().cloned().collect();
         for k in keys {
@@ -195,11 +202,12 @@ impl Runner {
                     svc.want = q.clone();
                 }
                 None => {
+                    let up = resume.services.get(name).copied().unwrap_or(false);
                     self.services.insert(
                         name.clone(),
                         Svc {
                             want: q.clone(),
-                            state: health::Quorum::new(q.quorum, q.hysteresis),
+                            state: health::Quorum::resumed(q.quorum, q.hysteresis, up),
                         },
                     );
                 }
@@ -209,36 +217,48 @@ impl Runner {
             let same = self.targets.get(&k).is_some_and(|t| t.item == v);
             if !same {
                 self.remove(&k);
-                self.put(k, v);
+                let was_up = match &v {
+                    Item::RealServer { id, .. } => resume.real_servers.get(id),
+                    Item::Standalone { name, .. } => resume.checks.get(name),
+                };
+                self.put(k, v, was_up == Some(&true));
             }
         }
         self.requorum_all();
         self.board_sync();
     }
 
-    fn put(&mut self, key: String, item: Item) {
+    /// Adds a target; `up`: it starts up (a restarted task resuming it).
+    fn put(&mut self, key: String, item: Item, up: bool) {
         match &item {
             Item::RealServer {
                 ip, port, check, ..
             } => {
                 let probe = Probe::new(check, *ip, *port);
-                self.add_target(key, item.clone(), check, probe);
+                self.add_target(key, item.clone(), check, probe, up);
             }
             Item::Standalone { check, .. } => {
                 let Some(ip) = check.address.map(|a| a.0) else {
                     // Validation requires `address` for probes that need one;
                     // an exec check runs with the loopback as its target.
                     let probe = Probe::new(check, std::net::IpAddr::from([127, 0, 0, 1]), None);
-                    self.add_target(key, item.clone(), check, probe);
+                    self.add_target(key, item.clone(), check, probe, up);
                     return;
                 };
                 let probe = Probe::new(check, ip, None);
-                self.add_target(key, item.clone(), check, probe);
+                self.add_target(key, item.clone(), check, probe, up);
             }
         }
     }
 
-    fn add_target(&mut self, key: String, item: Item, check: &Check, probe: Result<Probe, String>) {
+    fn add_target(
+        &mut self,
+        key: String,
+        item: Item,
+        check: &Check,
+        probe: Result<Probe, String>,
+        up: bool,
+    ) {
         let timing = Timing {
             interval: check.interval.0,
             retries: check.retries,
@@ -260,6 +280,12 @@ impl Runner {
                 None
             }
         };
+        // Not runnable: down, whatever the board said.
+        let state = if up && probe.is_some() {
+            Target::resumed_up(timing, first)
+        } else {
+            Target::new(timing, first)
+        };
         if probe.is_some() {
             self.queue.insert((first, key.clone()));
         }
@@ -271,7 +297,7 @@ impl Runner {
                     .as_ref()
                     .map_or_else(|| Arc::from("(not runnable)"), |p| Arc::from(p.describe())),
                 probe,
-                state: Target::new(timing, first),
+                state,
                 generation: self.generation,
                 in_flight: false,
                 latency: None,

@@ -207,8 +207,11 @@ impl Lab {
                 .filter(|t| !t.contains("init → master"))
                 .collect();
             let (bad, all) = self.failed_since(at - 0.5);
+            // A restarted check task must not take servers out and put
+            // them back (it did, before it resumed the board's states).
+            let weights = self.ipvs_changes(from[0]);
             say(&format!(
-                "   {task}: panicked {}; status `{}`; lvs2 transitions {}, lvs1 {}; {bad} of {all} requests failed",
+                "   {task}: panicked {}; status `{}`; lvs2 transitions {}, lvs1 {}; {weights} IPVS changes; {bad} of {all} requests failed",
                 failed.map_or("never".into(), |t| format!(
                     "{:.2} s after the switch",
                     t - at
@@ -221,16 +224,17 @@ impl Lab {
                 row,
                 &format!("task {task} panicked and restarted: VIP stays, requests"),
                 format!(
-                    "{}restarted, {} VIP moves, {bad} of {all} failed",
+                    "{}restarted, {} VIP moves, {weights} IPVS changes, {bad} of {all} failed",
                     if running { "" } else { "NOT " },
                     lvs2_moves.len() + lvs1_moves.len()
                 ),
-                "restarted once, 0 moves, 0 failed",
+                "restarted once, 0 moves, 0 changes, 0 failed",
                 rc == 0
                     && failed.is_some()
                     && running
                     && lvs2_moves.is_empty()
                     && lvs1_moves.is_empty()
+                    && weights == 0
                     && bad == 0
                     && all > 0,
             );
