@@ -102,6 +102,8 @@ fn shared() -> Shared {
                 age_seconds: 0,
                 errors: Vec::new(),
                 trial: None,
+                unsaved: None,
+                volatile: None,
             },
             tasks: Vec::new(),
             subsystems: Default::default(),
