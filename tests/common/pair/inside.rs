@@ -56,22 +56,21 @@ impl Lab {
     fn lvs1_kernel_right(&mut self) -> (bool, String) {
         let (_, table) = self.sh(LVS1, "ipvsadm -Ln");
         let (_, addrs) = self.sh(LVS1, &format!("ip -o addr show dev eth0 to {VIP}"));
-        let servers_ok = SERVERS.iter().all(|rs| {
-            table.iter().any(|l| {
-                l.contains(&format!("-> {rs}")) && l.split_whitespace().nth(3) == Some("1")
+        // A server line: `  -> 192.168.199.11:80  Route  1  0  0`.
+        let at_weight_1 = SERVERS
+            .iter()
+            .filter(|rs| {
+                table.iter().any(|l| {
+                    l.contains(&format!("-> {rs}")) && l.split_whitespace().nth(3) == Some("1")
+                })
             })
-        });
+            .count();
         let services = table.iter().filter(|l| l.starts_with("TCP")).count();
-        let ok = servers_ok && services == 1 && addrs.len() == 1;
+        let ok = at_weight_1 == SERVERS.len() && services == 1 && addrs.len() == 1;
         (
             ok,
             format!(
-                "{services} service, {} of 2 servers at weight 1, VIP {}",
-                SERVERS
-                    .iter()
-                    .filter(|rs| table.iter().any(|l| l.contains(&format!("-> {rs}"))
-                        && l.split_whitespace().nth(3) == Some("1")))
-                    .count(),
+                "{services} service, {at_weight_1} of 2 servers at weight 1, VIP {}",
                 if addrs.len() == 1 {
                     "on eth0"
                 } else {
