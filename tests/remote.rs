@@ -9,7 +9,8 @@
 //!   `pharos plan` on the box), apply (an invalid one changes nothing),
 //!   a trial that rolls back by itself, a confirmed one that stays,
 //!   rollback, revisions, config; a restart during a trial comes back on
-//!   the revision before; poweroff hands over and stops.
+//!   the revision before; an apply whose config file cannot be written is
+//!   refused and kept as no revision; poweroff hands over and stops.
 
 mod common;
 
@@ -369,6 +370,33 @@ fn the_management_api_over_mutual_tls_does_every_verb_and_refuses_strangers() {
     ] {
         assert!(heard.contains(want), "`{want}` in the events:\n{heard}");
     }
+
+    // An apply whose config file cannot be written (its place taken by a
+    // directory that is not empty): refused, saying so; not kept as a
+    // revision; the running config stays.
+    let listed_before =
+        String::from_utf8_lossy(&remote(&ns, &me, &["revisions"]).stdout).into_owned();
+    let config = r.dir.path().join("pharos.toml");
+    std::fs::remove_file(&config).unwrap();
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(config.join("in-the-way"), "x").unwrap();
+    let out = remote(
+        &ns,
+        &me,
+        &["apply", p3.to_str().unwrap(), "-m", "unwritable"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("could not save the new config"),
+        "{}",
+        text(&out)
+    );
+    let listed = String::from_utf8_lossy(&remote(&ns, &me, &["revisions"]).stdout).into_owned();
+    assert_eq!(listed, listed_before, "no revision kept for it");
+    assert!(!listed.contains("unwritable"), "{listed}");
+    assert_eq!(checks_running(&r).len(), 2, "the running config stays");
+    let status = String::from_utf8_lossy(&remote(&ns, &me, &["status"]).stdout).into_owned();
+    assert!(status.contains("NOT SAVED:"), "{status}");
 
     // poweroff: the box says so and stops (VRRP would hand over first).
     let out = remote(&ns, &me, &["poweroff"]);

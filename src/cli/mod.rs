@@ -89,10 +89,10 @@ enum Command {
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: std::path::PathBuf,
     },
-    /// Test-only (the debug image's build): panic the task TASK inside the running pharos, to see it restarted.
+    /// Test-only (the debug image's build): panic the task TASK inside the running pharos, to see it restarted; or, with `save`, hold the next write to the config partition half way.
     #[cfg(feature = "fault-switch")]
     Fault {
-        /// The task: vrrp, check, ipvs, net, metrics, control, ...
+        /// The task: vrrp, check, ipvs, net, metrics, control, ...; or `save`.
         task: String,
         /// The control socket of the running pharos.
         #[arg(long, default_value = DEFAULT_SOCKET)]

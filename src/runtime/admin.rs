@@ -296,8 +296,31 @@ where
                 .into_iter()
                 .map(|t| t.name)
                 .collect();
+            if req.task.as_deref() == Some(super::fault::SAVE) {
+                super::fault::arm_write_hold();
+                shared.emit(
+                    Event::new(
+                        "config",
+                        "storage",
+                        format!(
+                            "fault switch armed by {}: the next write to the config partition is held half way",
+                            who.0
+                        ),
+                    )
+                    .warn(),
+                );
+                let ok = format!(
+                    "the next write to the config partition stops half way for {} s",
+                    super::fault::HOLD.as_secs()
+                );
+                return send(&mut wr, &Reply::ok(ok)).await;
+            }
             let Some(task) = req.task.filter(|t| names.contains(t)) else {
-                let msg = format!("fault needs one of the tasks: {}", names.join(", "));
+                let msg = format!(
+                    "fault needs one of the tasks: {}; or `{}`",
+                    names.join(", "),
+                    super::fault::SAVE
+                );
                 return send(&mut wr, &Reply::error(msg)).await;
             };
             super::fault::arm(&task);

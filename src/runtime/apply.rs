@@ -137,7 +137,19 @@ impl<X: Send + Sync + 'static> Env<'_, X> {
             (None, _) => Trial::clear(&opts.state_dir),
         };
         if let Err(e) = marker.and_then(|()| write_atomic(&opts.config, text.as_bytes())) {
-            return self.unsaved(e);
+            // Not applied, so not a revision either: the list shows only
+            // configs that ran. The trial marker goes back to what it was,
+            // or the next start would "recover" from a trial that never
+            // began (or forget one still running).
+            let kept = store.remove(meta.revision).err();
+            let _ = match &running {
+                Some(t) => t.save(&opts.state_dir),
+                None => Trial::clear(&opts.state_dir),
+            };
+            return self.unsaved(match kept {
+                None => e,
+                Some(k) => format!("{e}; r{} stays listed: {k}", meta.revision),
+            });
         }
         let mut out = self.reload().await;
         out.stored = Some(meta.revision);

@@ -6,16 +6,49 @@
 //! restart path (backoff, events, status, metrics) is what runs. The fault
 //! matrix (tests/vm_faults.rs) uses it to show that a task panic moves no
 //! VIP and fails no request.
+//!
+//! `pharos fault save` holds the next write to the config partition half
+//! way (half the bytes on disk) for [`HOLD`], so the fault matrix can make
+//! the partition go read-only in the middle of a write and see that the
+//! old file stays whole.
 
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use super::supervisor::TaskFuture;
 
 static ARMED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// What `pharos fault` takes besides a task's name.
+pub const SAVE: &str = "save";
+
+/// How long a held write waits half way.
+pub const HOLD: std::time::Duration = std::time::Duration::from_secs(4);
+
+static HOLD_NEXT_WRITE: AtomicBool = AtomicBool::new(false);
+
+/// Arms a hold in the next write to the config partition.
+pub fn arm_write_hold() {
+    HOLD_NEXT_WRITE.store(true, Ordering::SeqCst);
+}
+
+/// Called by `store::write_atomic` with half of `path`'s new bytes on
+/// disk: if armed, says so and waits [`HOLD`] (the caller runs off the
+/// runtime's workers, so only that change waits).
+pub fn mid_write(path: &std::path::Path) {
+    if HOLD_NEXT_WRITE.swap(false, Ordering::SeqCst) {
+        tracing::warn!(
+            "fault switch: the write of {} held half way for {} s",
+            path.display(),
+            HOLD.as_secs()
+        );
+        std::thread::sleep(HOLD);
+    }
+}
 
 /// Arms a panic in `task`'s next poll.
 pub fn arm(task: &str) {

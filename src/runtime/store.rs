@@ -22,7 +22,21 @@ pub const KEEP: usize = 20;
 /// Writes `bytes` to `path` so that a crash leaves the old file or the new
 /// one: a temporary file beside it, fsynced, renamed over it, and the
 /// directory fsynced so the rename itself is on disk.
+///
+/// The disk may stall (a failing card, a full write cache): inside tokio's
+/// multi-thread runtime the calling worker first hands its other tasks
+/// (VRRP's adverts among them) to another thread, so a slow write delays
+/// only the change that asked for it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| write_atomic_here(path, bytes))
+        }
+        _ => write_atomic_here(path, bytes),
+    }
+}
+
+fn write_atomic_here(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let what = |e: std::io::Error| format!("writing {}: {e}", path.display());
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(what)?;
@@ -34,6 +48,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     // before the rename: the old file is whole. The part written goes, so
     // it does not hold the space a later write needs.
     let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        // The test-only fault switch can hold a write half way, on disk,
+        // while the fault matrix makes the partition read-only under it.
+        #[cfg(feature = "fault-switch")]
+        let bytes = {
+            let (first, rest) = bytes.split_at(bytes.len() / 2);
+            f.write_all(first)?;
+            f.sync_all()?;
+            super::fault::mid_write(path);
+            rest
+        };
         f.write_all(bytes)?;
         f.sync_all()
     });
@@ -133,6 +157,20 @@ impl Revisions {
         let meta: Meta = serde_json::from_str(&std::fs::read_to_string(self.json(n)).ok()?).ok()?;
         let text = std::fs::read_to_string(self.toml(n)).ok()?;
         (meta.revision == n && sha256_hex(&text) == meta.sha256).then_some(text)
+    }
+
+    /// Takes revision `n` back (facts first, so it is no longer listed
+    /// even if its text cannot be removed): for an apply that stored it
+    /// and then could not write the config file.
+    pub fn remove(&self, n: u64) -> Result<(), String> {
+        for p in [self.json(n), self.toml(n)] {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("removing {}: {e}", p.display())),
+            }
+        }
+        Ok(())
     }
 
     /// Stores `text` as the next revision and drops the oldest beyond
@@ -236,6 +274,12 @@ mod tests {
             all.last().unwrap().revision,
             all[0].revision + KEEP as u64 - 1
         );
+        // A revision taken back is gone, and its number is the next one's.
+        let last = all.last().unwrap().revision;
+        r.remove(last).unwrap();
+        r.remove(last).unwrap();
+        assert_eq!(r.latest().unwrap().revision, last - 1);
+        assert_eq!(r.add("b = 1\n", "root", "").unwrap().revision, last);
     }
 
     #[test]
