@@ -8,12 +8,14 @@
 //! Rows: tampering behind pharos's back (ipvsadm -C, the VIP deleted,
 //! a sysctl changed); a panic injected into the vrrp, check and ipvs
 //! tasks; the wall clock stepped an hour forward and back; the config
-//! partition read-only, full, and full in the middle of a write; every
-//! real server down, so the sorry server answers; the VRRP link cut (split
-//! brain) and healed; the master's LAN link pulled and put back; an invalid and a valid reload
-//! over the management API; a real server's power cut (the timeout path)
-//! and its return. Needs `make image` and `make image VARIANT=debug`
-//! (`make test` does both).
+//! partition read-only, full, and full in the middle of a write; the
+//! partition going read-only in the middle of a revision's and of the
+//! last good copy's write; every real server down, so the sorry server
+//! answers; the VRRP link cut (split brain) and healed; the master's LAN
+//! link pulled and put back; an invalid and a valid reload over the
+//! management API; a real server's power cut (the timeout path) and its
+//! return; the master's power cut and its return. Needs `make image` and
+//! `make image VARIANT=debug` (`make test` does both).
 
 mod common;
 
@@ -30,11 +32,13 @@ fn the_pair_keeps_serving_through_faults_inside_and_around_it() {
     lab.fault_task_panics(3);
     lab.fault_clock_steps(4);
     lab.fault_config_partition(5);
-    lab.fault_sorry_server(6);
-    lab.fault_split_brain(7);
-    lab.fault_link_down(8);
-    lab.fault_reloads(9);
-    lab.fault_rs_power_cut(10);
+    lab.fault_read_only_mid_write(6);
+    lab.fault_sorry_server(7);
+    lab.fault_split_brain(8);
+    lab.fault_link_down(9);
+    lab.fault_reloads(10);
+    lab.fault_rs_power_cut(11);
+    lab.fault_master_power_cut(12);
     lab.power_off();
     let consoles = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fault-lab");
     lab.save_consoles(&consoles);

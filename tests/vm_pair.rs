@@ -59,9 +59,9 @@ fn main() {
         lab.keep(dir.path());
     }
     lab.step2_stream();
-    lab.step3_power_cut();
+    lab.step3_power_cut(3);
     lab.step4_real_server();
-    lab.step5_return();
+    lab.step5_return(5);
     lab.step6_trial();
     say("\n== 7. summary");
     lab.power_off();

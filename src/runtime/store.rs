@@ -177,6 +177,17 @@ impl Revisions {
     /// [`KEEP`]. The text goes first and the facts last, so a revision is
     /// listed only once both are on disk.
     pub fn add(&self, text: &str, client: &str, message: &str) -> Result<Meta, String> {
+        // Temporaries a failed write could not remove (the partition went
+        // read-only under it) go now, so they do not hold the space.
+        if let Ok(rd) = std::fs::read_dir(&self.dir) {
+            for e in rd.flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         let revision = self.latest().map_or(1, |m| m.revision + 1);
         let meta = Meta {
             revision,
@@ -274,6 +285,13 @@ mod tests {
             all.last().unwrap().revision,
             all[0].revision + KEEP as u64 - 1
         );
+        // A temporary left by a write that could not clean up goes with the
+        // next revision.
+        let left = r.toml(99).with_file_name(".r000099.toml.tmp");
+        std::fs::write(&left, "half").unwrap();
+        r.add("c = 1\n", "root", "").unwrap();
+        assert!(!left.exists());
+        let all = r.list();
         // A revision taken back is gone, and its number is the next one's.
         let last = all.last().unwrap().revision;
         r.remove(last).unwrap();

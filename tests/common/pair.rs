@@ -431,6 +431,22 @@ impl Mgmt {
             .unwrap()
     }
 
+    /// `remote` started, not waited for: its output once it ends.
+    fn remote_spawn(&self, i: usize, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(BIN)
+            .args([
+                "remote",
+                &format!("127.0.0.1:{}", self.ports[i].0),
+                "--identity",
+            ])
+            .arg(self.dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// How an operator reaches director `i`, as the demo prints it.
     fn how(&self, i: usize, name: &str) -> String {
         format!(
@@ -1000,9 +1016,13 @@ impl Lab {
         );
     }
 
-    /// Step 3: lvs1 loses its power; lvs2 takes over.
-    pub fn step3_power_cut(&mut self) {
-        say("\n== 3. power cut on the master lvs1 (QMP quit: no shutdown, no priority-0 advert)");
+    /// Step 3 (row `row` of the fault matrix): lvs1 loses its power; lvs2
+    /// takes over. The long-lived connection, if step 2 opened one, goes on
+    /// through lvs2.
+    pub fn step3_power_cut(&mut self, row: u8) {
+        say(&format!(
+            "\n== {row}. power cut on the master lvs1 (QMP quit: no shutdown, no priority-0 advert)"
+        ));
         let lvs2_from = self.vm(LVS2).line_count();
         let cut_at = self.vm_mut(LVS1).power_cut();
         let cut = self.t(cut_at);
@@ -1016,7 +1036,7 @@ impl Lab {
             None => say("   lvs2 did not become master within 20 s"),
         }
         self.report.info(
-            3,
+            row,
             "lvs2 master after the power cut",
             took.map_or("never".into(), |t| format!("{:.2} s", t - cut)),
         );
@@ -1052,7 +1072,7 @@ impl Lab {
             first_after - last_before
         ));
         self.report.add(
-            3,
+            row,
             "service back after the power cut",
             if resumed {
                 format!("{:.2} s", first_after - cut)
@@ -1063,12 +1083,12 @@ impl Lab {
             resumed && first_after - cut <= bound,
         );
         self.report.info(
-            3,
+            row,
             "outage seen by the client",
             format!("{:.2} s", first_after - last_before),
         );
         self.report.add(
-            3,
+            row,
             "failed requests",
             format!(
                 "{} of {}, {stray} outside the outage",
@@ -1079,6 +1099,9 @@ impl Lab {
             stray == 0,
         );
         let (lines, ended) = self.stream();
+        if lines.is_empty() {
+            return;
+        }
         let numbers: Vec<u64> = lines.iter().map(|l| l.1).collect();
         let gaps = numbers.windows(2).filter(|w| w[1] != w[0] + 1).count();
         let after = lines
@@ -1102,7 +1125,7 @@ impl Lab {
             }
         ));
         self.report.add(
-            3,
+            row,
             "long-lived connection across the failover",
             format!(
                 "{} lines, {gaps} lost, {}",
@@ -1209,15 +1232,19 @@ impl Lab {
         );
     }
 
-    /// Step 5: lvs1 is powered on again and takes the VIP back.
-    pub fn step5_return(&mut self) {
-        say(
-            "\n== 5. lvs1 is powered on again; with priority 150 it takes the VIP back once its checks pass",
-        );
+    /// Step 5 (row `row` of the fault matrix): lvs1 is powered on again
+    /// and takes the VIP back.
+    pub fn step5_return(&mut self, row: u8) {
+        say(&format!(
+            "\n== {row}. lvs1 is powered on again; with priority 150 it takes the VIP back once its checks pass"
+        ));
         let lvs2_from = self.vm(LVS2).line_count();
         let booted = self.now();
         self.start(LVS1);
         let ready = self.vm(LVS1).wait_for("pharos: ready in", BOOT_TIMEOUT);
+        if self.nodes[LVS1].variant == "debug" {
+            self.vm(LVS1).wait_for("LAB READY", BOOT_TIMEOUT);
+        }
         say(&format!(
             "   lvs1 ready {:.1} s after power-on",
             ready.as_secs_f64()
@@ -1226,7 +1253,7 @@ impl Lab {
         let backup = self.wait_state(LVS2, "backup", Duration::from_secs(20), lvs2_from);
         let (Some(m1), Some(m2)) = (master, backup) else {
             self.report.add(
-                5,
+                row,
                 "lvs1 master again, lvs2 backup",
                 format!("{master:?} {backup:?}"),
                 "both",
@@ -1240,7 +1267,7 @@ impl Lab {
             m2 - m1
         ));
         self.report.info(
-            5,
+            row,
             "lvs1 master again after power-on",
             format!("{:.1} s", m1 - booted),
         );
@@ -1268,14 +1295,14 @@ impl Lab {
             step.len()
         ));
         self.report.add(
-            5,
+            row,
             "failed requests on lvs1's return",
             format!("{} ({in_flight} in flight during the move)", failed.len()),
             "only requests in flight while the VIP moved",
             stray == 0,
         );
         self.report
-            .info(5, "longest gap between answers", format!("{gap:.2} s"));
+            .info(row, "longest gap between answers", format!("{gap:.2} s"));
     }
 
     /// A config change to the running pair over the management API, as an

@@ -8,6 +8,24 @@ use std::time::Duration;
 use super::{BOOT_TIMEOUT, LVS1, LVS2, Lab, REQUEST_TIMEOUT, RS1, Request, SLACK, say};
 
 impl Lab {
+    /// The master's power cut (QMP quit) and its return, as the pair
+    /// test's steps 3 and 5: lvs2 takes over within the protocol's time,
+    /// lvs1 boots and takes the VIP back; then lvs1's kernel is as the
+    /// config says.
+    pub fn fault_master_power_cut(&mut self, row: u8) {
+        self.step3_power_cut(row);
+        self.step5_return(row);
+        let (ok, state) = self.lvs1_kernel_right();
+        say(&format!("   lvs1 after its return: {state}"));
+        self.report.add(
+            row,
+            "lvs1's kernel after its return",
+            state,
+            "as the config says",
+            ok,
+        );
+    }
+
     /// The master's LAN link goes down (QMP `set_link`, a pulled cable) and
     /// comes back: lvs2 takes over within the protocol's time; once the
     /// link is back and lvs1's checks pass again, lvs1 takes the VIP back.
@@ -188,10 +206,10 @@ impl Lab {
     /// Reloads under load, over the management API: an invalid config is
     /// refused by both directors with no change to their kernels; a valid
     /// one that adds a service leaves the running one alone (no request
-    /// fails).
+    /// fails), and so does the one that takes it away again.
     pub fn fault_reloads(&mut self, row: u8) {
         say(&format!(
-            "\n== {row}. reloads under load: an invalid config, then one that adds a service"
+            "\n== {row}. reloads under load: an invalid config, then one that adds a service, then back"
         ));
         // Each director's own config (as the lab set it up), changed.
         let dir = self.mgmt.dir.path().to_path_buf();
@@ -278,6 +296,47 @@ impl Lab {
             format!("in {seen} of 2 tables, {failed} failed requests"),
             "both, 0 failed",
             applied == 2 && seen == 2 && failed == 0 && !step.is_empty(),
+        );
+        // And back to each director's own config, so the rows after this
+        // one find the pair as the lab set it up.
+        let from = [self.vm(LVS1).line_count(), self.vm(LVS2).line_count()];
+        let back = self.now();
+        let mut restored = 0;
+        for i in [LVS2, LVS1] {
+            let text = self.setup.director_text(self.nodes[i].spec.name);
+            let file = dir.join(format!("own-{}.toml", self.nodes[i].spec.name));
+            std::fs::write(&file, text).unwrap();
+            let out = self
+                .mgmt
+                .remote(i, &["apply", file.to_str().unwrap(), "-m", "back"]);
+            restored += usize::from(out.status.success());
+        }
+        let gone = [LVS1, LVS2]
+            .iter()
+            .zip(from)
+            .filter(|&(&i, f)| {
+                self.vm(i)
+                    .find_line(f, Duration::from_secs(15), |l| {
+                        l.contains("removed service TCP 192.168.199.100:8080")
+                            .then_some(())
+                    })
+                    .is_some()
+            })
+            .count();
+        std::thread::sleep(Duration::from_secs(2));
+        let reqs = self.requests();
+        let step: Vec<&Request> = reqs.iter().filter(|r| r.start >= back).collect();
+        let failed = step.iter().filter(|r| r.answer.is_none()).count();
+        say(&format!(
+            "   back to the lab's configs: applied on {restored} of 2, the service gone from {gone} tables; {failed} of {} requests failed",
+            step.len()
+        ));
+        self.report.add(
+            row,
+            "a reload that removes that service, under load",
+            format!("gone from {gone} of 2 tables, {failed} failed requests"),
+            "both, 0 failed",
+            restored == 2 && gone == 2 && failed == 0 && !step.is_empty(),
         );
     }
 

@@ -15,14 +15,20 @@ const SERVERS: [&str; 2] = ["192.168.199.11:80", "192.168.199.12:80"];
 impl Lab {
     /// Waits for a console line of director `i` containing `text`, from
     /// line `from` on; the lab time it was seen.
-    fn wait_text(&self, i: usize, text: &str, within: Duration, from: usize) -> Option<f64> {
+    pub(super) fn wait_text(
+        &self,
+        i: usize,
+        text: &str,
+        within: Duration,
+        from: usize,
+    ) -> Option<f64> {
         self.vm(i)
             .find_line(from, within, |l| l.contains(text).then_some(()))
             .map(|(at, ())| self.t(at))
     }
 
     /// Requests that started at or after `since` that failed, and all of them.
-    fn failed_since(&self, since: f64) -> (usize, usize) {
+    pub(super) fn failed_since(&self, since: f64) -> (usize, usize) {
         let reqs = self.requests();
         let step: Vec<&Request> = reqs.iter().filter(|r| r.start >= since).collect();
         (
@@ -32,7 +38,7 @@ impl Lab {
     }
 
     /// VRRP transitions of director `i` from line `from` on.
-    fn transitions(&self, i: usize, from: usize) -> Vec<String> {
+    pub(super) fn transitions(&self, i: usize, from: usize) -> Vec<String> {
         self.vm(i)
             .lines()
             .iter()
@@ -53,7 +59,7 @@ impl Lab {
 
     /// lvs1's kernel as the config says: the VIP on eth0, one service with
     /// both real servers at weight 1 (ipvsadm's own view).
-    fn lvs1_kernel_right(&mut self) -> (bool, String) {
+    pub(super) fn lvs1_kernel_right(&mut self) -> (bool, String) {
         let (_, table) = self.sh(LVS1, "ipvsadm -Ln");
         let (_, addrs) = self.sh(LVS1, &format!("ip -o addr show dev eth0 to {VIP}"));
         // A server line: `  -> 192.168.199.11:80  Route  1  0  0`.
@@ -498,6 +504,248 @@ impl Lab {
             ),
             "cleared, 0 failed",
             rc == 0 && again.is_some() && st.first().map(String::as_str) == Some("0") && bad == 0,
+        );
+    }
+
+    /// lvs1's config partition goes read-only in the middle of a write, as
+    /// the kernel makes it after an I/O error: the fault switch holds the
+    /// write half way (`pharos fault save`: half the bytes on disk), and
+    /// the kernel's emergency remount (sysrq `u`, which forces every block
+    /// device's file system read-only, files open or not) happens under
+    /// it. First an apply over the management API, held in its revision's
+    /// write; then `pharos reload` of an admin's edit, held in the write of
+    /// the last good copy. The apply is refused with the reason; the
+    /// reload runs and says what it could not save; the files pharos keeps
+    /// stay whole; the held write stalls no other task (no VRRP transition,
+    /// no failed request). Writable again, the next apply and reload save,
+    /// the status clears, and no temporary file is left.
+    pub fn fault_read_only_mid_write(&mut self, row: u8) {
+        say(&format!(
+            "\n== {row}. lvs1's config partition goes read-only in the middle of a write (sysrq u under a held write)"
+        ));
+        let began = self.now();
+        let lvs1_from = self.vm(LVS1).line_count();
+        let lvs2_from = self.vm(LVS2).line_count();
+        let sums =
+            "sha256sum /config/pharos.toml /config/last-good.toml /config/revisions/r* 2>/dev/null";
+        let (_, before) = self.sh(LVS1, sums);
+        let (_, revisions_before) =
+            self.sh(LVS1, "ls /config/revisions 2>/dev/null | grep -c json");
+        let lvs1_text = self.setup.director_text("lvs1");
+        let file = self.mgmt.dir.path().join("held.toml");
+        std::fs::write(
+            &file,
+            format!("{lvs1_text}\n# applied while the partition goes read-only\n"),
+        )
+        .unwrap();
+        let file = file.to_str().unwrap().to_string();
+        let go_read_only = "echo u > /proc/sysrq-trigger; sleep 1; \
+             grep -c ' /config [a-z]* ro,' /proc/mounts";
+
+        // The apply, held in its first write (a revision).
+        let from = self.vm(LVS1).line_count();
+        let (rc_arm, _) = self.sh(LVS1, "pharos fault save");
+        let apply = self
+            .mgmt
+            .remote_spawn(LVS1, &["apply", &file, "-m", "read-only mid-write"]);
+        let held = self.wait_text(LVS1, "held half way", Duration::from_secs(20), from);
+        let (_, ro) = self.sh(LVS1, go_read_only);
+        let applied = apply.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&applied.stderr).to_string();
+        let refused = applied.status.code() == Some(1) && err.contains("Read-only file system");
+        let (_, after_apply) = self.sh(LVS1, sums);
+        let whole_apply = after_apply == before && !before.is_empty();
+        say(&format!(
+            "   apply: write held {}, partition read-only: {}; apply {}; pharos.toml, last-good and revisions {}",
+            if held.is_some() { "half way" } else { "NOT" },
+            ro.join(" "),
+            if refused {
+                "refused, saying the partition is read-only"
+            } else {
+                "NOT refused as it should be"
+            },
+            if whole_apply {
+                "unchanged, byte for byte"
+            } else {
+                "CHANGED"
+            }
+        ));
+        if !refused || !whole_apply {
+            say(&format!(
+                "   apply said: {err}\n   before: {before:?}\n   after: {after_apply:?}"
+            ));
+        }
+        self.report.add(
+            row,
+            "read-only mid-write of a revision: an apply",
+            format!(
+                "{}, files {}",
+                if refused {
+                    "refused with the reason"
+                } else {
+                    "not refused"
+                },
+                if whole_apply { "whole" } else { "changed" }
+            ),
+            "refused; the old files whole",
+            rc_arm == 0
+                && held.is_some()
+                && ro.first().map(String::as_str) == Some("1")
+                && refused
+                && whole_apply,
+        );
+        self.sh(LVS1, "mount -o remount,rw /config");
+
+        // The reload of an admin's edit, held in the last good copy's write.
+        let from = self.vm(LVS1).line_count();
+        let (rc_edit, _) = self.sh(
+            LVS1,
+            "cp /config/pharos.toml /tmp/before-ro.toml && \
+             echo '# edited by the admin' >> /config/pharos.toml && \
+             pharos fault save && \
+             { (pharos reload; echo \"reload exit $?\") > /tmp/reload.out 2>&1 & }",
+        );
+        let held = self.wait_text(LVS1, "held half way", Duration::from_secs(20), from);
+        let (_, ro) = self.sh(LVS1, go_read_only);
+        let said = self.wait_text(
+            LVS1,
+            "could not save the last good config",
+            Duration::from_secs(20),
+            from,
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        let (_, reload) = self.sh(LVS1, "cat /tmp/reload.out");
+        let (_, st) = self.sh(LVS1, "pharos status | grep -c 'NOT SAVED'");
+        let (_, after_reload) = self.sh(LVS1, &sums.replace("/config/pharos.toml ", ""));
+        let kept: Vec<&String> = before
+            .iter()
+            .filter(|l| !l.contains("pharos.toml"))
+            .collect();
+        let whole_reload = !kept.is_empty() && kept.iter().all(|l| after_reload.contains(l));
+        let ran = reload.iter().any(|l| l == "reload exit 0");
+        say(&format!(
+            "   reload: write held {}, partition read-only: {}; {}; console {}; status {}; last-good and revisions {}",
+            if held.is_some() { "half way" } else { "NOT" },
+            ro.join(" "),
+            reload.join(" "),
+            if said.is_some() {
+                "says the last good copy was not saved"
+            } else {
+                "silent"
+            },
+            if st.first().map(String::as_str) == Some("1") {
+                "shows NOT SAVED"
+            } else {
+                "silent"
+            },
+            if whole_reload {
+                "unchanged, byte for byte"
+            } else {
+                "CHANGED"
+            }
+        ));
+        self.report.add(
+            row,
+            "read-only mid-write of last-good: a reload",
+            format!(
+                "{}, {}, files {}",
+                if ran { "runs" } else { "did not run" },
+                if said.is_some() { "said" } else { "not said" },
+                if whole_reload { "whole" } else { "changed" }
+            ),
+            "runs; said; the old files whole",
+            rc_edit == 0
+                && held.is_some()
+                && ro.first().map(String::as_str) == Some("1")
+                && ran
+                && said.is_some()
+                && st.first().map(String::as_str) == Some("1")
+                && whole_reload,
+        );
+
+        // Writable again: the config as it was, applied over the API (a
+        // revision: it also takes the temporaries the read-only partition
+        // kept), then reloaded; status clears.
+        let from = self.vm(LVS1).line_count();
+        let (_, leftovers_ro) = self.sh(
+            LVS1,
+            "mount -o remount,rw /config; ls -a /config /config/revisions 2>/dev/null | grep -c '\\.tmp$'",
+        );
+        let original = self.mgmt.dir.path().join("original.toml");
+        std::fs::write(&original, &lvs1_text).unwrap();
+        let again = self.mgmt.remote(
+            LVS1,
+            &["apply", original.to_str().unwrap(), "-m", "writable again"],
+        );
+        let cleared = self.wait_text(
+            LVS1,
+            "the config partition takes writes again",
+            Duration::from_secs(10),
+            from,
+        );
+        let (_, st) = self.sh(LVS1, "pharos status | grep -c 'NOT SAVED'");
+        let (_, leftovers) = self.sh(
+            LVS1,
+            "ls -a /config /config/revisions 2>/dev/null | grep -c '\\.tmp$'",
+        );
+        let (_, revisions_after) = self.sh(LVS1, "ls /config/revisions 2>/dev/null | grep -c json");
+        let added = match (revisions_before.first(), revisions_after.first()) {
+            (Some(b), Some(a)) => a.parse::<i64>().unwrap_or(0) - b.parse::<i64>().unwrap_or(0),
+            _ => -1,
+        };
+        let moves =
+            self.transitions(LVS1, lvs1_from).len() + self.transitions(LVS2, lvs2_from).len();
+        let (bad, all) = self.failed_since(began);
+        let (ok, state) = self.lvs1_kernel_right();
+        say(&format!(
+            "   writable again: apply exit {:?}, {}; temporaries {} while read-only, {} now; revisions added by the row: {added}; VRRP transitions {moves}; {bad} of {all} requests failed; lvs1 now: {state}",
+            again.status.code(),
+            if cleared.is_some() && st.first().map(String::as_str) == Some("0") {
+                "status clears"
+            } else {
+                "status NOT cleared"
+            },
+            leftovers_ro.join(" "),
+            leftovers.join(" "),
+        ));
+        // The first apply of the lab stores the config before it as well.
+        let expected_added = if revisions_before.first().map(String::as_str) == Some("0") {
+            2
+        } else {
+            1
+        };
+        self.report.add(
+            row,
+            "writable again: the next save works, nothing left over",
+            format!(
+                "{}, {} temporaries, {added} revision(s) added",
+                if cleared.is_some() {
+                    "cleared"
+                } else {
+                    "not cleared"
+                },
+                leftovers.join(" ")
+            ),
+            &format!(
+                "cleared, 0 temporaries, {expected_added} revision(s): {}",
+                if expected_added == 2 {
+                    "the config from before the first apply, and the apply that ran"
+                } else {
+                    "the apply that ran"
+                }
+            ),
+            again.status.success()
+                && cleared.is_some()
+                && st.first().map(String::as_str) == Some("0")
+                && leftovers.first().map(String::as_str) == Some("0")
+                && added == expected_added,
+        );
+        self.report.add(
+            row,
+            "the held writes and the read-only partition: service",
+            format!("{moves} VRRP transitions, {bad} of {all} requests failed"),
+            "0 transitions, 0 failed, lvs1 as the config says",
+            moves == 0 && bad == 0 && ok,
         );
     }
 
