@@ -12,6 +12,7 @@
 //!      ─► diagnostics, deduplicated across nodes, in file order
 //! ```
 
+pub mod chunked;
 pub mod de;
 pub mod model;
 pub mod nodes;
@@ -63,6 +64,26 @@ pub struct Loaded {
 /// `Err` holds every diagnostic, errors and warnings.
 pub fn load_for_box(text: &str, facts: &nodes::Facts) -> Result<Loaded, Vec<Diagnostic>> {
     let all = check_text(text, &Selection::Base);
+    if all.nodes.is_empty() && facts.requested.is_none() && facts.cmdline.is_none() {
+        // No overlays and none asked for: the base is what runs, and it is
+        // checked already (a second check would double the time and the
+        // peak of a reload).
+        if all.has_errors() {
+            return Err(all.diagnostics);
+        }
+        let config = all
+            .configs
+            .into_iter()
+            .next()
+            .map(|(_, c)| c)
+            .expect("a valid check has a config");
+        return Ok(Loaded {
+            config,
+            node: None,
+            unmatched: None,
+            warnings: all.diagnostics,
+        });
+    }
     if all.has_errors() && all.nodes.is_empty() {
         return Err(all.diagnostics);
     }
@@ -249,9 +270,18 @@ pub fn check_text(text: &str, selection: &Selection) -> Checked {
     // (diagnostic, the nodes it was found for), in order of discovery.
     let mut found: Vec<(Diagnostic, Vec<String>)> = Vec::new();
     let mut index: std::collections::HashMap<Diagnostic, usize> = std::collections::HashMap::new();
+    let single = targets.len() == 1;
     for target in &targets {
         let mut tree = match target {
             Some(def) => def.apply(&base),
+            // The base alone, once: taken, not copied.
+            None if single => std::mem::replace(
+                &mut base,
+                Node {
+                    span: 0..0,
+                    kind: Kind::Table(Vec::new()),
+                },
+            ),
             None => base.clone(),
         };
         let (config, diags) = type_and_validate(&mut tree);

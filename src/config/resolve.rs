@@ -60,7 +60,7 @@ pub fn real_servers<'a>(name: &'a str, s: &'a Service) -> impl Iterator<Item = R
         lower_threshold: rs.lower_threshold.unwrap_or(0),
         check: rs
             .check
-            .as_ref()
+            .as_deref()
             .or(s.check.as_ref())
             .filter(|c| c.kind != CheckType::None),
     })

@@ -143,6 +143,20 @@ impl Node {
     /// Parses a TOML document. Every syntax error the parser can recover
     /// from is returned, not just the first.
     pub fn parse(text: &str) -> Result<Node, Vec<SyntaxError>> {
+        // A big file a table at a time, so the parser's tokens and tables
+        // never exist for all of it at once; anything the fast way is not
+        // sure of (and every error) goes the whole way below.
+        if text.len() >= super::chunked::MIN_LEN
+            && let Some(node) = super::chunked::parse(text)
+        {
+            return Ok(node);
+        }
+        Self::parse_whole(text)
+    }
+
+    /// Parses the document in one go (the reference for
+    /// `chunked::parse`, and the source of every syntax error).
+    pub fn parse_whole(text: &str) -> Result<Node, Vec<SyntaxError>> {
         let (table, errors) = DeTable::parse_recoverable(text);
         let mut problems: Vec<SyntaxError> = errors
             .into_iter()
@@ -154,7 +168,7 @@ impl Node {
         let span = 0..text.len();
         let node = Node {
             span,
-            kind: Kind::Table(convert_table(table.into_inner(), &mut problems)),
+            kind: Kind::Table(convert_table(table.into_inner(), 0, &mut problems)),
         };
         if problems.is_empty() {
             Ok(node)
@@ -270,12 +284,18 @@ impl Node {
     }
 }
 
-fn convert_table(table: DeTable<'_>, problems: &mut Vec<SyntaxError>) -> Vec<Entry> {
+/// `table` as entries, its spans moved by `off` (where the text it was
+/// parsed from starts in the file).
+pub(super) fn convert_table(
+    table: DeTable<'_>,
+    off: usize,
+    problems: &mut Vec<SyntaxError>,
+) -> Vec<Entry> {
     table
         .into_iter()
         .map(|(k, v)| {
-            let key_span = k.span();
-            let value = convert_value(v, problems);
+            let key_span = shift(k.span(), off);
+            let value = convert_value(v, off, problems);
             Entry {
                 key: k.into_inner().into_owned(),
                 key_span,
@@ -285,8 +305,16 @@ fn convert_table(table: DeTable<'_>, problems: &mut Vec<SyntaxError>) -> Vec<Ent
         .collect()
 }
 
-fn convert_value(v: toml::Spanned<DeValue<'_>>, problems: &mut Vec<SyntaxError>) -> Node {
-    let span = v.span();
+fn shift(span: Span, off: usize) -> Span {
+    span.start + off..span.end + off
+}
+
+fn convert_value(
+    v: toml::Spanned<DeValue<'_>>,
+    off: usize,
+    problems: &mut Vec<SyntaxError>,
+) -> Node {
+    let span = shift(v.span(), off);
     let kind = match v.into_inner() {
         DeValue::String(s) => Kind::String(s.into_owned()),
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
@@ -311,10 +339,12 @@ fn convert_value(v: toml::Spanned<DeValue<'_>>, problems: &mut Vec<SyntaxError>)
         },
         DeValue::Boolean(b) => Kind::Bool(b),
         DeValue::Datetime(d) => Kind::Datetime(d.to_string()),
-        DeValue::Array(a) => {
-            Kind::Array(a.into_iter().map(|v| convert_value(v, problems)).collect())
-        }
-        DeValue::Table(t) => Kind::Table(convert_table(t, problems)),
+        DeValue::Array(a) => Kind::Array(
+            a.into_iter()
+                .map(|v| convert_value(v, off, problems))
+                .collect(),
+        ),
+        DeValue::Table(t) => Kind::Table(convert_table(t, off, problems)),
     };
     Node { span, kind }
 }

@@ -1,0 +1,347 @@
+//! A big config parsed a table at a time (10,000 services make a 4 MB file:
+//! parsed whole, toml's token and event lists and its tables hold 130 MB
+//! at once). The file is cut before each top-level `[table]` header, found
+//! with toml's own lexer (so a `[` inside a string or a multi-line array is
+//! never taken for one); each piece is parsed by toml on its own and its
+//! tables are put together here.
+//!
+//! Putting together is where TOML's rules across headers live (a table
+//! defined twice, a header into a value or an inline table, a key defined
+//! twice). This does only the plain case, and says `None` for anything
+//! else, so the caller parses the file whole and toml decides: a table
+//! header adds a new table, or makes explicit one that an earlier header
+//! created implicitly and adds only new keys to it; its parents are tables
+//! made by headers. Arrays of tables (`[[x]]`) are left to the whole parse.
+//! A file with any error goes the whole way too, so every diagnostic is
+//! toml's own. tests below and the `config_parse` fuzz target hold this
+//! to the whole parse: the same tree, or `None`.
+
+use std::collections::HashMap;
+
+use toml::de::DeTable;
+use toml_parser::lexer::TokenKind;
+
+use super::tree::{Entry, Kind, Node, Span, convert_table};
+
+/// Below this, a file is parsed whole: it costs little, and the pieces
+/// would not pay for themselves.
+pub const MIN_LEN: usize = 256 * 1024;
+
+/// The tree of `text`, or `None` when the whole parse must decide.
+pub fn parse(text: &str) -> Option<Node> {
+    let headers = headers(text)?;
+    let mut root = Table::default();
+    let first = headers.first().map_or(text.len(), |h| h.start);
+    root.add_body(piece(&text[..first], 0)?)?;
+    for (i, h) in headers.iter().enumerate() {
+        let end = headers.get(i + 1).map_or(text.len(), |n| n.start);
+        let path = header_path(&text[h.clone()])?;
+        let mut entries = piece(&text[h.start..end], h.start)?;
+        root.add_table(&path, &mut entries)?;
+    }
+    Some(Node {
+        span: 0..text.len(),
+        kind: Kind::Table(root.into_entries()),
+    })
+}
+
+/// The spans of the top-level `[table]` headers, in order; `None` if the
+/// file has an array of tables (`[[x]]`).
+fn headers(text: &str) -> Option<Vec<Span>> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut line_start = true;
+    let mut open: Option<usize> = None;
+    for token in toml_parser::Source::new(text).lex() {
+        let span = token.span();
+        match token.kind() {
+            TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket => {
+                if depth == 0 && line_start && token.kind() == TokenKind::LeftSquareBracket {
+                    if text.as_bytes().get(span.start() + 1) == Some(&b'[') {
+                        return None;
+                    }
+                    open = Some(span.start());
+                }
+                depth += 1;
+            }
+            TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket => {
+                depth = depth.saturating_sub(1);
+                if depth == 0
+                    && let Some(start) = open.take()
+                {
+                    out.push(start..span.end());
+                }
+            }
+            _ => {}
+        }
+        line_start = match token.kind() {
+            TokenKind::Newline => depth == 0,
+            TokenKind::Whitespace => line_start,
+            _ => false,
+        };
+    }
+    Some(out)
+}
+
+/// The keys of a header (`[a."b c".d]`), as toml reads them.
+fn header_path(header: &str) -> Option<Vec<String>> {
+    let (table, errors) = DeTable::parse_recoverable(header);
+    if !errors.is_empty() {
+        return None;
+    }
+    let mut path = Vec::new();
+    let mut t = table.into_inner();
+    loop {
+        let mut it = t.into_iter();
+        let (k, v) = match (it.next(), it.next()) {
+            (None, _) => return Some(path),
+            (Some(kv), None) => kv,
+            _ => return None,
+        };
+        path.push(k.into_inner().into_owned());
+        match v.into_inner() {
+            toml::de::DeValue::Table(inner) => t = inner,
+            _ => return None,
+        }
+    }
+}
+
+/// One piece of the file (starting at byte `off`) as entries; `None` if
+/// toml finds anything wrong in it.
+fn piece(text: &str, off: usize) -> Option<Vec<Entry>> {
+    let (table, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        return None;
+    }
+    let mut problems = Vec::new();
+    let entries = convert_table(table.into_inner(), off, &mut problems);
+    problems.is_empty().then_some(entries)
+}
+
+/// A table made by headers. A big one gets an index of its keys (a
+/// `[services]` table of 10,000 entries is looked into once per header);
+/// a small one is searched, as most are small and an index costs more than
+/// its entries.
+#[derive(Default)]
+struct Table {
+    span: Span,
+    explicit: bool,
+    entries: Vec<(String, Span, Value)>,
+    index: HashMap<String, usize>,
+}
+
+/// From this many entries on, a table keeps an index.
+const INDEX_FROM: usize = 32;
+
+enum Value {
+    /// Made by a header: later headers may go into it.
+    Header(Table),
+    /// Written in a piece's body: later headers may not.
+    Body(Node),
+}
+
+impl Table {
+    fn find(&self, key: &str) -> Option<usize> {
+        if self.entries.len() >= INDEX_FROM {
+            self.index.get(key).copied()
+        } else {
+            self.entries.iter().position(|(k, _, _)| k == key)
+        }
+    }
+
+    fn remove(&mut self, at: usize) -> (String, Span, Value) {
+        let out = self.entries.remove(at);
+        self.index.clear();
+        if self.entries.len() >= INDEX_FROM {
+            self.index = self
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _, _))| (k.clone(), i))
+                .collect();
+        }
+        out
+    }
+
+    fn push(&mut self, key: String, key_span: Span, value: Value) -> usize {
+        let at = self.entries.len();
+        if at + 1 == INDEX_FROM {
+            self.index = self
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _, _))| (k.clone(), i))
+                .collect();
+        }
+        if at + 1 >= INDEX_FROM {
+            self.index.insert(key.clone(), at);
+        }
+        self.entries.push((key, key_span, value));
+        at
+    }
+
+    /// Adds a body's entries; `None` if a key is there already.
+    fn add_body(&mut self, entries: Vec<Entry>) -> Option<()> {
+        for e in entries {
+            if self.find(&e.key).is_some() {
+                return None;
+            }
+            self.push(e.key, e.key_span, Value::Body(e.value));
+        }
+        Some(())
+    }
+
+    /// Adds the table of header `path`, whose piece parsed as `entries`
+    /// (the chain of tables down to it, then its body).
+    fn add_table(&mut self, path: &[String], entries: &mut Vec<Entry>) -> Option<()> {
+        let (key, rest) = path.split_first()?;
+        // The piece's own node for this key: the spans toml gave it.
+        let mine = match entries.as_mut_slice() {
+            [e] if &e.key == key => e,
+            _ => return None,
+        };
+        let Kind::Table(inner) = &mut mine.value.kind else {
+            return None;
+        };
+        let (key_span, span) = (mine.key_span.clone(), mine.value.span.clone());
+        let found = self.find(key);
+        let at = match found {
+            Some(i) => i,
+            None => self.push(
+                key.clone(),
+                key_span.clone(),
+                Value::Header(Table {
+                    span: span.clone(),
+                    ..Table::default()
+                }),
+            ),
+        };
+        let Value::Header(table) = &mut self.entries[at].2 else {
+            return None;
+        };
+        if !rest.is_empty() {
+            return table.add_table(rest, inner);
+        }
+        if table.explicit {
+            return None;
+        }
+        if found.is_none() {
+            // New: at the end already, with this header's spans.
+            table.explicit = true;
+            return table.add_body(std::mem::take(inner));
+        }
+        // Defined here, after a deeper header made it: toml gives the table
+        // this header's spans and moves it to the end of its parent.
+        let (key, _, value) = self.remove(at);
+        let Value::Header(mut table) = value else {
+            return None;
+        };
+        table.explicit = true;
+        table.span = span;
+        table.add_body(std::mem::take(inner))?;
+        self.push(key, key_span, Value::Header(table));
+        Some(())
+    }
+
+    fn into_entries(self) -> Vec<Entry> {
+        // Sized to fit, not collected in place: the builder's entries are
+        // larger, and the tree keeps this vector for as long as it lives.
+        let mut out = Vec::with_capacity(self.entries.len());
+        for (key, key_span, v) in self.entries {
+            out.push(Entry {
+                key,
+                key_span,
+                value: match v {
+                    Value::Body(n) => n,
+                    Value::Header(t) => Node {
+                        span: t.span.clone(),
+                        kind: Kind::Table(t.into_entries()),
+                    },
+                },
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same tree as the whole parse, or `None`; never a tree for a
+    /// file the whole parse refuses.
+    fn agrees(text: &str) -> Option<Node> {
+        let whole = Node::parse_whole(text);
+        let mine = parse(text);
+        match (&whole, &mine) {
+            (Ok(w), Some(m)) => assert_eq!(w, m, "trees differ for {text:?}"),
+            (Err(_), Some(_)) => panic!("accepted what toml refuses: {text:?}"),
+            _ => {}
+        }
+        mine
+    }
+
+    #[test]
+    fn plain_files_come_out_as_the_whole_parse() {
+        for text in [
+            "a = 1\n[s.t]\nq = { weight = 1 }\n[s.u]\nq = 2\n",
+            "[a.b]\nx = 1\n[a.c]\ny = 2\n[a]\nz = 3\n",
+            // Made explicit after another table: it moves to the end.
+            "[a.b]\nx = 1\n[j.c]\ny = 2\n[a]\nz = 3\n",
+            "[a.b.c]\n[k]\n[a.j]\n[a.b]\n",
+            "# c\n  [x]  # c [y]\ns = \"[not]\"\nm = '''\n[no]\n'''\narr = [\n  [1],\n  [2],\n]\n[y]\n",
+            "[\"quoted key\".'lit'.bare]\nv = 1\n[\"quoted key\"]\nw = 2\n",
+            "[a]\nb.c = 1\n[d]\n",
+            "",
+            "x = 1\n",
+        ] {
+            assert!(agrees(text).is_some(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn what_toml_refuses_or_this_does_not_do_goes_the_whole_way() {
+        for text in [
+            "[a]\nx = 1\n[a]\ny = 2\n",         // defined twice
+            "a = 1\n[a.b]\n",                   // a header into a value
+            "a = { x = 1 }\n[a.b]\n",           // into an inline table
+            "[a.b]\n[a]\nb = 1\n",              // a key defined twice
+            "[a.b.c]\nz = 9\n[a]\nb.c.t = 1\n", // dotted keys into a header's table
+            "[a]\nb.c = 1\n[a.b]\n",            // a header over dotted keys
+            "[a]\nb.c = 1\n[a.b.d]\n",          // valid, but not done here
+            "[[a]]\nx = 1\n[[a]]\n",            // arrays of tables
+            "[a]\nx = \n[b]\n",                 // a syntax error
+            "[a\nx = 1\n",
+        ] {
+            assert!(agrees(text).is_none(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_big_table_keeps_its_index_when_a_table_moves() {
+        let mut text = String::new();
+        for i in 0..40 {
+            text.push_str(&format!("[t.k{i}.x]\nv = {i}\n"));
+        }
+        text.push_str("[t.k5]\nw = 1\n[t.k39]\n[t.k5.y]\n[t.k0]\n");
+        assert!(agrees(&text).is_some());
+        text.push_str("[t.k5]\n");
+        assert!(agrees(&text).is_none(), "k5 defined twice");
+    }
+
+    #[test]
+    fn two_thousand_services_agree() {
+        let mut text = String::from("[system]\nip_forward = true\n\n");
+        for i in 0..2000 {
+            text.push_str(&format!(
+                "[services.s{i}]\naddress = \"10.0.{}.{}:80\"\nforwarding = \"nat\"\n\n[services.s{i}.real_servers]\n",
+                i / 256,
+                i % 256
+            ));
+            for d in 1..=3 {
+                text.push_str(&format!("\"10.250.0.{d}:80\" = {{ weight = 1 }}\n"));
+            }
+        }
+        assert!(agrees(&text).is_some());
+    }
+}
