@@ -61,27 +61,14 @@ enum ServiceKey {
 
 pub(super) fn services(cfg: &Config, ctx: &mut Ctx<'_>) {
     let mut seen: HashMap<ServiceKey, Path> = HashMap::new();
-    // Each service's real-server keys as written, found in one pass over
-    // the tree rather than a lookup per real server.
     let tree = ctx.tree;
-    let written: HashMap<&str, HashMap<Endpoint, String>> = tree
+    let tables: HashMap<&str, &Node> = tree
         .get("services")
         .and_then(Node::as_table)
         .into_iter()
         .flatten()
-        .map(|e| {
-            let keys = e
-                .value
-                .get("real_servers")
-                .and_then(Node::as_table)
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r.key.parse::<Endpoint>().ok().map(|ep| (ep, r.key.clone())))
-                .collect();
-            (e.key.as_str(), keys)
-        })
+        .map(|e| (e.key.as_str(), &e.value))
         .collect();
-    let none = HashMap::new();
     for (name, svc) in &cfg.services {
         let p = path!["services", name];
         if ctx.is_broken(&p) {
@@ -129,14 +116,18 @@ pub(super) fn services(cfg: &Config, ctx: &mut Ctx<'_>) {
                 seen.insert(k, at);
             }
         }
-        service(
-            cfg,
-            name,
-            svc,
-            &p,
-            written.get(name.as_str()).unwrap_or(&none),
-            ctx,
-        );
+        // This service's real-server keys as written, found in one pass
+        // over its table rather than a lookup per real server; one service
+        // at a time, so 110,000 of them are never held at once.
+        let written: HashMap<Endpoint, String> = tables
+            .get(name.as_str())
+            .and_then(|s| s.get("real_servers"))
+            .and_then(Node::as_table)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.key.parse::<Endpoint>().ok().map(|ep| (ep, r.key.clone())))
+            .collect();
+        service(cfg, name, svc, &p, &written, ctx);
     }
 }
 
