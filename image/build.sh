@@ -107,6 +107,12 @@ if [ "$VARIANT" = debug ]; then
   for applet in $(busybox --list); do
     case $applet in ip|busybox|init) ;; *) ln -sf busybox "$root/bin/$applet" ;; esac
   done
+  # Where the kernel's kernel.modprobe points, so it can load a module on
+  # demand (ipvsadm asking for a scheduler) as on any Debian box.
+  if [ ! -e "$root/sbin/modprobe" ]; then
+    mkdir -p "$root/sbin"
+    ln -sf /bin/busybox "$root/sbin/modprobe"
+  fi
   for b in /usr/sbin/ipvsadm /usr/bin/ip /bin/ip; do
     [ -x "$b" ] || continue
     install -m 0755 "$b" "$root/usr/sbin/$(basename "$b")"
