@@ -14,7 +14,9 @@ use super::types::Endpoint;
 /// (`services.web.real_servers."10.0.0.2"`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServerId {
-    pub service: String,
+    /// Shared by all of the service's real servers (one allocation per
+    /// service, not per server: 110,000 of them at 10,000 services).
+    pub service: std::sync::Arc<str>,
     pub server: Endpoint,
 }
 
@@ -46,10 +48,11 @@ pub struct Resolved<'a> {
 
 /// Every real server of `service`, in the config's order.
 pub fn real_servers<'a>(name: &'a str, s: &'a Service) -> impl Iterator<Item = Resolved<'a>> {
+    let shared: std::sync::Arc<str> = name.into();
     s.real_servers.iter().map(move |(ep, rs)| Resolved {
         service: name,
         id: ServerId {
-            service: name.to_string(),
+            service: shared.clone(),
             server: *ep,
         },
         ip: ep.ip,
@@ -142,7 +145,7 @@ check = { type = "tcp" }
         );
         assert!(
             all.iter()
-                .all(|r| r.service == "web" && r.id.service == "web")
+                .all(|r| r.service == "web" && &*r.id.service == "web")
         );
         assert_eq!(all[1].id.to_string(), "web/10.0.0.3:8080");
     }
