@@ -149,16 +149,21 @@ impl Table {
         }
     }
 
+    /// The index of every entry.
+    fn reindex(&mut self) {
+        self.index = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _, _))| (k.clone(), i))
+            .collect();
+    }
+
     fn remove(&mut self, at: usize) -> (String, Span, Value) {
         let out = self.entries.remove(at);
         self.index.clear();
         if self.entries.len() >= INDEX_FROM {
-            self.index = self
-                .entries
-                .iter()
-                .enumerate()
-                .map(|(i, (k, _, _))| (k.clone(), i))
-                .collect();
+            self.reindex();
         }
         out
     }
@@ -166,12 +171,7 @@ impl Table {
     fn push(&mut self, key: String, key_span: Span, value: Value) -> usize {
         let at = self.entries.len();
         if at + 1 == INDEX_FROM {
-            self.index = self
-                .entries
-                .iter()
-                .enumerate()
-                .map(|(i, (k, _, _))| (k.clone(), i))
-                .collect();
+            self.reindex();
         }
         if at + 1 >= INDEX_FROM {
             self.index.insert(key.clone(), at);

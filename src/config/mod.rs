@@ -68,20 +68,12 @@ pub fn load_for_box(text: &str, facts: &nodes::Facts) -> Result<Loaded, Vec<Diag
         // No overlays and none asked for: the base is what runs, and it is
         // checked already (a second check would double the time and the
         // peak of a reload).
-        if all.has_errors() {
-            return Err(all.diagnostics);
-        }
-        let config = all
-            .configs
-            .into_iter()
-            .next()
-            .map(|(_, c)| c)
-            .expect("a valid check has a config");
+        let (config, warnings) = all.into_config()?;
         return Ok(Loaded {
             config,
             node: None,
             unmatched: None,
-            warnings: all.diagnostics,
+            warnings,
         });
     }
     if all.has_errors() && all.nodes.is_empty() {
@@ -107,16 +99,7 @@ pub fn load_for_box(text: &str, facts: &nodes::Facts) -> Result<Loaded, Vec<Diag
             )]);
         }
     };
-    let checked = check_text(text, &selection);
-    if checked.has_errors() {
-        return Err(checked.diagnostics);
-    }
-    let config = checked
-        .configs
-        .into_iter()
-        .next()
-        .map(|(_, c)| c)
-        .expect("a valid check has a config");
+    let (config, warnings) = check_text(text, &selection).into_config()?;
     let unmatched = (node.is_none() && !defs.is_empty()).then(|| {
         let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
         format!(
@@ -130,7 +113,7 @@ pub fn load_for_box(text: &str, facts: &nodes::Facts) -> Result<Loaded, Vec<Diag
         config,
         node,
         unmatched,
-        warnings: checked.diagnostics,
+        warnings,
     })
 }
 
@@ -149,6 +132,21 @@ pub struct Checked {
 impl Checked {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The one checked target's config and its warnings, or every
+    /// diagnostic if there are errors.
+    fn into_config(self) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
+        if self.has_errors() {
+            return Err(self.diagnostics);
+        }
+        let config = self
+            .configs
+            .into_iter()
+            .next()
+            .map(|(_, c)| c)
+            .expect("a valid check has a config");
+        Ok((config, self.diagnostics))
     }
 }
 

@@ -419,32 +419,28 @@ impl Mgmt {
 
     /// `pharos remote` to director `i` (0: lvs1, 1: lvs2).
     fn remote(&self, i: usize, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(BIN)
-            .args([
-                "remote",
-                &format!("127.0.0.1:{}", self.ports[i].0),
-                "--identity",
-            ])
-            .arg(self.dir.path())
-            .args(args)
-            .output()
-            .unwrap()
+        self.remote_command(i, args).output().unwrap()
     }
 
     /// `remote` started, not waited for: its output once it ends.
     fn remote_spawn(&self, i: usize, args: &[&str]) -> std::process::Child {
-        std::process::Command::new(BIN)
-            .args([
-                "remote",
-                &format!("127.0.0.1:{}", self.ports[i].0),
-                "--identity",
-            ])
-            .arg(self.dir.path())
-            .args(args)
+        self.remote_command(i, args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
+    }
+
+    fn remote_command(&self, i: usize, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(BIN);
+        c.args([
+            "remote",
+            &format!("127.0.0.1:{}", self.ports[i].0),
+            "--identity",
+        ])
+        .arg(self.dir.path())
+        .args(args);
+        c
     }
 
     /// How an operator reaches director `i`, as the demo prints it.
