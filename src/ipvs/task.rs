@@ -254,19 +254,21 @@ impl Shell {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
-        let msg = format!(
-            "applied {done} IPVS changes ({refused} refused) to a table of {} services: read {:.3}s, planned {:.3}s, applied {:.3}s",
-            table.services.len(),
-            read.as_secs_f64(),
-            planned.as_secs_f64(),
-            (now.elapsed() - planned).as_secs_f64()
-        );
-        if plan.ops.len() > EVENTS_MAX {
-            shared.emit(Event::new("ipvs", "table", msg));
-        } else if !plan.ops.is_empty() {
-            // Each change was an event of its own; the pass's figures go to
-            // the log only (the benches read them at any size).
-            tracing::info!("ipvs pass: {msg}");
+        if !plan.ops.is_empty() {
+            let msg = format!(
+                "applied {done} IPVS changes ({refused} refused) to a table of {} services: read {:.3}s, planned {:.3}s, applied {:.3}s",
+                table.services.len(),
+                read.as_secs_f64(),
+                planned.as_secs_f64(),
+                (now.elapsed() - planned).as_secs_f64()
+            );
+            if plan.ops.len() > EVENTS_MAX {
+                shared.emit(Event::new("ipvs", "table", msg));
+            } else {
+                // Each change was an event of its own; the pass's figures go
+                // to the log only (the benches read them at any size).
+                tracing::info!("ipvs pass: {msg}");
+            }
         }
         if let (Some(t), Some(live)) = (timeouts, live_timeouts) {
             let differs = (t.tcp != 0 && t.tcp != live.tcp)

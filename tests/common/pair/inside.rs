@@ -9,34 +9,22 @@ use std::time::Duration;
 
 use super::{LVS1, LVS1_SYSCTL, LVS2, Lab, RS1, RS2, Request, SLACK, VIP, say};
 
+/// Temporary files on the config partition, counted.
+const TEMPORARIES: &str = "ls -a /config /config/revisions 2>/dev/null | grep -c '\\.tmp$'";
+/// Revisions kept on the config partition, counted.
+const REVISIONS: &str = "ls /config/revisions 2>/dev/null | grep -c json";
+/// `pharos status` lines that say NOT SAVED, counted.
+const NOT_SAVED: &str = "pharos status | grep -c 'NOT SAVED'";
+
+/// A count as the narration shows it.
+fn shown(n: Option<u64>) -> String {
+    n.map_or_else(|| "?".into(), |n| n.to_string())
+}
+
 /// What the real servers' weights and the VIP must be after each row.
 const SERVERS: [&str; 2] = ["192.168.199.11:80", "192.168.199.12:80"];
 
 impl Lab {
-    /// Waits for a console line of director `i` containing `text`, from
-    /// line `from` on; the lab time it was seen.
-    pub(super) fn wait_text(
-        &self,
-        i: usize,
-        text: &str,
-        within: Duration,
-        from: usize,
-    ) -> Option<f64> {
-        self.vm(i)
-            .find_line(from, within, |l| l.contains(text).then_some(()))
-            .map(|(at, ())| self.t(at))
-    }
-
-    /// Requests that started at or after `since` that failed, and all of them.
-    pub(super) fn failed_since(&self, since: f64) -> (usize, usize) {
-        let reqs = self.requests();
-        let step: Vec<&Request> = reqs.iter().filter(|r| r.start >= since).collect();
-        (
-            step.iter().filter(|r| r.answer.is_none()).count(),
-            step.len(),
-        )
-    }
-
     /// VRRP transitions of director `i` from line `from` on.
     pub(super) fn transitions(&self, i: usize, from: usize) -> Vec<String> {
         self.vm(i)
@@ -84,6 +72,25 @@ impl Lab {
                 }
             ),
         )
+    }
+
+    /// The number a counting command (`grep -c`) prints on director `i`.
+    fn sh_count(&mut self, i: usize, cmd: &str) -> Option<u64> {
+        let (_, out) = self.sh(i, cmd);
+        out.last()?.trim().parse().ok()
+    }
+
+    /// Once lvs1 says it holds a write half way (`pharos fault save`,
+    /// armed after its console line `from`), the kernel's emergency
+    /// remount makes every block device's file system read-only under it.
+    /// Whether the write was held, and whether /config is now read-only.
+    fn read_only_under_held_write(&mut self, from: usize) -> (bool, bool) {
+        let held = self.wait_text(LVS1, "held half way", Duration::from_secs(20), from);
+        let ro = self.sh_count(
+            LVS1,
+            "echo u > /proc/sysrq-trigger; sleep 1; grep -c ' /config [a-z]* ro,' /proc/mounts",
+        );
+        (held.is_some(), ro == Some(1))
     }
 
     /// Tampering on the master behind pharos's back: `ipvsadm -C`, the VIP
@@ -400,11 +407,8 @@ impl Lab {
             Duration::from_secs(5),
             from,
         );
-        let (_, leftovers) = self.sh(
-            LVS1,
-            "ls -a /config /config/revisions 2>/dev/null | grep -c '\\.tmp$'",
-        );
-        let (_, st) = self.sh(LVS1, "pharos status | grep 'NOT SAVED'");
+        let leftovers = self.sh_count(LVS1, TEMPORARIES);
+        let not_saved = self.sh_count(LVS1, NOT_SAVED).is_some_and(|n| n > 0);
         say(&format!(
             "   nearly full ({}): pharos reload exit {rc_reload} ({}); console {}; status {}; temporary files left: {}",
             fill.join(" "),
@@ -414,32 +418,32 @@ impl Lab {
             } else {
                 "silent"
             },
-            if st.is_empty() {
-                "silent"
-            } else {
+            if not_saved {
                 "shows NOT SAVED"
+            } else {
+                "silent"
             },
-            leftovers.join(" ")
+            shown(leftovers)
         ));
         self.report.add(
             row,
             "partition full mid-write of last-good: reload",
             format!(
                 "runs (exit {rc_reload}), {}, {} temporaries left",
-                if said.is_some() && !st.is_empty() {
+                if said.is_some() && not_saved {
                     "said"
                 } else {
                     "not said"
                 },
-                leftovers.join(" ")
+                shown(leftovers)
             ),
             "runs; said on the console and in status; none left",
             rc_pad == 0
                 && rc_fill == 0
                 && rc_reload == 0
                 && said.is_some()
-                && !st.is_empty()
-                && leftovers.first().map(String::as_str) == Some("0"),
+                && not_saved
+                && leftovers == Some(0),
         );
 
         // The files pharos keeps are as they were, byte for byte.
@@ -481,7 +485,7 @@ impl Lab {
             Duration::from_secs(5),
             from,
         );
-        let (_, st) = self.sh(LVS1, "pharos status | grep -c 'NOT SAVED'");
+        let st = self.sh_count(LVS1, NOT_SAVED);
         let (bad, all) = self.failed_since(began);
         say(&format!(
             "   space again: reload exit {rc}, {}; {bad} of {all} requests failed during the row",
@@ -496,14 +500,14 @@ impl Lab {
             "partition writable again: the next save works, status clears",
             format!(
                 "{}, {bad} of {all} requests failed",
-                if again.is_some() && st.first().map(String::as_str) == Some("0") {
+                if again.is_some() && st == Some(0) {
                     "cleared"
                 } else {
                     "not cleared"
                 }
             ),
             "cleared, 0 failed",
-            rc == 0 && again.is_some() && st.first().map(String::as_str) == Some("0") && bad == 0,
+            rc == 0 && again.is_some() && st == Some(0) && bad == 0,
         );
     }
 
@@ -529,8 +533,7 @@ impl Lab {
         let sums =
             "sha256sum /config/pharos.toml /config/last-good.toml /config/revisions/r* 2>/dev/null";
         let (_, before) = self.sh(LVS1, sums);
-        let (_, revisions_before) =
-            self.sh(LVS1, "ls /config/revisions 2>/dev/null | grep -c json");
+        let revisions_before = self.sh_count(LVS1, REVISIONS);
         let lvs1_text = self.setup.director_text("lvs1");
         let file = self.mgmt.dir.path().join("held.toml");
         std::fs::write(
@@ -539,8 +542,6 @@ impl Lab {
         )
         .unwrap();
         let file = file.to_str().unwrap().to_string();
-        let go_read_only = "echo u > /proc/sysrq-trigger; sleep 1; \
-             grep -c ' /config [a-z]* ro,' /proc/mounts";
 
         // The apply, held in its first write (a revision).
         let from = self.vm(LVS1).line_count();
@@ -548,8 +549,7 @@ impl Lab {
         let apply = self
             .mgmt
             .remote_spawn(LVS1, &["apply", &file, "-m", "read-only mid-write"]);
-        let held = self.wait_text(LVS1, "held half way", Duration::from_secs(20), from);
-        let (_, ro) = self.sh(LVS1, go_read_only);
+        let (held, ro) = self.read_only_under_held_write(from);
         let applied = apply.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&applied.stderr).to_string();
         let refused = applied.status.code() == Some(1) && err.contains("Read-only file system");
@@ -557,8 +557,8 @@ impl Lab {
         let whole_apply = after_apply == before && !before.is_empty();
         say(&format!(
             "   apply: write held {}, partition read-only: {}; apply {}; pharos.toml, last-good and revisions {}",
-            if held.is_some() { "half way" } else { "NOT" },
-            ro.join(" "),
+            if held { "half way" } else { "NOT" },
+            ro,
             if refused {
                 "refused, saying the partition is read-only"
             } else {
@@ -588,11 +588,7 @@ impl Lab {
                 if whole_apply { "whole" } else { "changed" }
             ),
             "refused; the old files whole",
-            rc_arm == 0
-                && held.is_some()
-                && ro.first().map(String::as_str) == Some("1")
-                && refused
-                && whole_apply,
+            rc_arm == 0 && held && ro && refused && whole_apply,
         );
         self.sh(LVS1, "mount -o remount,rw /config");
 
@@ -605,8 +601,7 @@ impl Lab {
              pharos fault save && \
              { (pharos reload; echo \"reload exit $?\") > /tmp/reload.out 2>&1 & }",
         );
-        let held = self.wait_text(LVS1, "held half way", Duration::from_secs(20), from);
-        let (_, ro) = self.sh(LVS1, go_read_only);
+        let (held, ro) = self.read_only_under_held_write(from);
         let said = self.wait_text(
             LVS1,
             "could not save the last good config",
@@ -615,7 +610,7 @@ impl Lab {
         );
         std::thread::sleep(Duration::from_secs(1));
         let (_, reload) = self.sh(LVS1, "cat /tmp/reload.out");
-        let (_, st) = self.sh(LVS1, "pharos status | grep -c 'NOT SAVED'");
+        let st = self.sh_count(LVS1, NOT_SAVED);
         let (_, after_reload) = self.sh(LVS1, &sums.replace("/config/pharos.toml ", ""));
         let kept: Vec<&String> = before
             .iter()
@@ -625,15 +620,15 @@ impl Lab {
         let ran = reload.iter().any(|l| l == "reload exit 0");
         say(&format!(
             "   reload: write held {}, partition read-only: {}; {}; console {}; status {}; last-good and revisions {}",
-            if held.is_some() { "half way" } else { "NOT" },
-            ro.join(" "),
+            if held { "half way" } else { "NOT" },
+            ro,
             reload.join(" "),
             if said.is_some() {
                 "says the last good copy was not saved"
             } else {
                 "silent"
             },
-            if st.first().map(String::as_str) == Some("1") {
+            if st == Some(1) {
                 "shows NOT SAVED"
             } else {
                 "silent"
@@ -654,23 +649,15 @@ impl Lab {
                 if whole_reload { "whole" } else { "changed" }
             ),
             "runs; said; the old files whole",
-            rc_edit == 0
-                && held.is_some()
-                && ro.first().map(String::as_str) == Some("1")
-                && ran
-                && said.is_some()
-                && st.first().map(String::as_str) == Some("1")
-                && whole_reload,
+            rc_edit == 0 && held && ro && ran && said.is_some() && st == Some(1) && whole_reload,
         );
 
         // Writable again: the config as it was, applied over the API (a
         // revision: it also takes the temporaries the read-only partition
         // kept), then reloaded; status clears.
         let from = self.vm(LVS1).line_count();
-        let (_, leftovers_ro) = self.sh(
-            LVS1,
-            "mount -o remount,rw /config; ls -a /config /config/revisions 2>/dev/null | grep -c '\\.tmp$'",
-        );
+        self.sh(LVS1, "mount -o remount,rw /config");
+        let leftovers_ro = self.sh_count(LVS1, TEMPORARIES);
         let original = self.mgmt.dir.path().join("original.toml");
         std::fs::write(&original, &lvs1_text).unwrap();
         let again = self.mgmt.remote(
@@ -683,14 +670,11 @@ impl Lab {
             Duration::from_secs(10),
             from,
         );
-        let (_, st) = self.sh(LVS1, "pharos status | grep -c 'NOT SAVED'");
-        let (_, leftovers) = self.sh(
-            LVS1,
-            "ls -a /config /config/revisions 2>/dev/null | grep -c '\\.tmp$'",
-        );
-        let (_, revisions_after) = self.sh(LVS1, "ls /config/revisions 2>/dev/null | grep -c json");
-        let added = match (revisions_before.first(), revisions_after.first()) {
-            (Some(b), Some(a)) => a.parse::<i64>().unwrap_or(0) - b.parse::<i64>().unwrap_or(0),
+        let st = self.sh_count(LVS1, NOT_SAVED);
+        let leftovers = self.sh_count(LVS1, TEMPORARIES);
+        let revisions_after = self.sh_count(LVS1, REVISIONS);
+        let added = match (revisions_before, revisions_after) {
+            (Some(b), Some(a)) => a as i64 - b as i64,
             _ => -1,
         };
         let moves =
@@ -700,20 +684,16 @@ impl Lab {
         say(&format!(
             "   writable again: apply exit {:?}, {}; temporaries {} while read-only, {} now; revisions added by the row: {added}; VRRP transitions {moves}; {bad} of {all} requests failed; lvs1 now: {state}",
             again.status.code(),
-            if cleared.is_some() && st.first().map(String::as_str) == Some("0") {
+            if cleared.is_some() && st == Some(0) {
                 "status clears"
             } else {
                 "status NOT cleared"
             },
-            leftovers_ro.join(" "),
-            leftovers.join(" "),
+            shown(leftovers_ro),
+            shown(leftovers),
         ));
         // The first apply of the lab stores the config before it as well.
-        let expected_added = if revisions_before.first().map(String::as_str) == Some("0") {
-            2
-        } else {
-            1
-        };
+        let expected_added = if revisions_before == Some(0) { 2 } else { 1 };
         self.report.add(
             row,
             "writable again: the next save works, nothing left over",
@@ -724,7 +704,7 @@ impl Lab {
                 } else {
                     "not cleared"
                 },
-                leftovers.join(" ")
+                shown(leftovers)
             ),
             &format!(
                 "cleared, 0 temporaries, {expected_added} revision(s): {}",
@@ -736,8 +716,8 @@ impl Lab {
             ),
             again.status.success()
                 && cleared.is_some()
-                && st.first().map(String::as_str) == Some("0")
-                && leftovers.first().map(String::as_str) == Some("0")
+                && st == Some(0)
+                && leftovers == Some(0)
                 && added == expected_added,
         );
         self.report.add(
