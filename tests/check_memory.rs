@@ -1,41 +1,31 @@
 //! A memory guard for the config loader at scale: `pharos check` of a
 //! generated 10,000-service config with 10 real servers each (the IPVS
-//! scale bench's file, 4.3 MB) must stay under twice the target peak
-//! (issue: ≤ 64 MiB, so the guard is 128 MiB), so the figure cannot
+//! scale bench's file, 4.3 MB, `common::scale`) must stay under twice the
+//! target peak (≤ 64 MiB, so the guard is 128 MiB), so the figure cannot
 //! silently regress. Measured: 96 MB with the release build (172 MB before
 //! the file was parsed a table at a time); benches/RESULTS.md has the rest.
 //! The peak is the child's maximum resident set, from getrusage(2) after it
 //! is waited for; this file has one test, so the child is the only one.
 
-use std::fmt::Write as _;
 use std::process::Command;
 
+use common::scale::{SERVICES, big_config};
+
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_pharos");
-const SERVICES: u32 = 10_000;
 /// Twice the target of 64 MiB.
 const GUARD_KIB: i64 = 2 * 64 * 1024;
-
-fn big_config() -> String {
-    let mut t = String::from("[system]\nip_forward = true\n\n");
-    for i in 0..SERVICES {
-        let a = format!("10.{}.{}.{}", i / 65536 % 256 + 10, i / 256 % 256, i % 256);
-        let _ = write!(
-            t,
-            "[services.s{i}]\naddress = \"{a}:80\"\nforwarding = \"nat\"\n\n[services.s{i}.real_servers]\n"
-        );
-        for d in 1..=10 {
-            let _ = writeln!(t, "\"10.250.{}.{d}:80\" = {{ weight = 1 }}", i / 256 % 256);
-        }
-        t.push('\n');
-    }
-    t
-}
 
 #[test]
 fn checking_ten_thousand_services_stays_under_the_memory_guard() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("big.toml");
-    std::fs::write(&file, big_config()).unwrap();
+    std::fs::write(
+        &file,
+        big_config("[system]\nip_forward = true\n\n", "nat", 1),
+    )
+    .unwrap();
     let out = Command::new(BIN).arg("check").arg(&file).output().unwrap();
     assert!(
         out.status.success(),

@@ -158,6 +158,7 @@ fn shared() -> Shared {
         })),
         metrics: Arc::new(Metrics::new()),
         ready: Ready::default(),
+        sections: Default::default(),
     }
 }
 

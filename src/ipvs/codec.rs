@@ -265,6 +265,11 @@ pub fn get_services() -> Request {
     Request::dump(cmd::GET_SERVICE)
 }
 
+/// One service by its key; the kernel answers ESRCH when it has none.
+pub fn get_service(key: &ServiceKey) -> Request {
+    Request::new(cmd::GET_SERVICE).nested(CMD_SERVICE, key_attrs(key))
+}
+
 pub fn get_dests(key: &ServiceKey) -> Request {
     Request::dump(cmd::GET_DEST).nested(CMD_SERVICE, key_attrs(key))
 }

@@ -264,33 +264,50 @@ pub fn with_health<'a>(
     want: impl IntoIterator<Item = &'a Wanted>,
     board: &HealthBoard,
 ) -> Vec<Wanted> {
-    want.into_iter()
-        .map(|w| {
-            let quorum_lost = board.services.get(&w.name) == Some(&false);
-            let mut out = w.clone();
-            out.dests.clear();
-            out.checked.clear();
-            for (i, d) in w.dests.iter().enumerate() {
-                let c = &w.checked.get(i).cloned().flatten();
-                let up = c
-                    .as_ref()
-                    .is_none_or(|k| board.real_servers.get(k) == Some(&true));
-                let mut d = d.clone();
-                if !up {
-                    if w.on_failure == FailureAction::Remove {
-                        continue;
-                    }
-                    d.weight = 0;
-                }
-                if quorum_lost {
-                    d.weight = 0;
-                }
-                out.dests.push(d);
-                out.checked.push(c.clone());
+    want.into_iter().map(|w| health_of(w, board)).collect()
+}
+
+/// One service with the health checks applied (see [`with_health`]).
+pub fn health_of(w: &Wanted, board: &HealthBoard) -> Wanted {
+    let quorum_lost = board.services.get(&w.name) == Some(&false);
+    let mut out = Wanted {
+        name: w.name.clone(),
+        spec: w.spec.clone(),
+        dests: Vec::with_capacity(w.dests.len()),
+        sorry: w.sorry.clone(),
+        drain: w.drain,
+        on_failure: w.on_failure,
+        checked: Vec::with_capacity(w.checked.len()),
+    };
+    for (i, d) in w.dests.iter().enumerate() {
+        let c = &w.checked.get(i).cloned().flatten();
+        let up = c
+            .as_ref()
+            .is_none_or(|k| board.real_servers.get(k) == Some(&true));
+        let mut d = d.clone();
+        if !up {
+            if w.on_failure == FailureAction::Remove {
+                continue;
             }
-            out
-        })
-        .collect()
+            d.weight = 0;
+        }
+        if quorum_lost {
+            d.weight = 0;
+        }
+        out.dests.push(d);
+        out.checked.push(c.clone());
+    }
+    out
+}
+
+/// What a service with health applied asks of the kernel, as one number:
+/// a pass compares it with the last one it applied to find the services
+/// that changed, and reads and reconciles only those.
+pub fn fingerprint(w: &Wanted) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&w.spec, &w.dests, &w.sorry, w.drain).hash(&mut h);
+    h.finish()
 }
 
 /// Every service of the config, in name order.

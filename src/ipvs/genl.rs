@@ -5,6 +5,7 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use neli::consts::nl::{NlmF, Nlmsg};
 use neli::consts::socket::NlFamily;
@@ -16,7 +17,7 @@ use neli::types::{Buffer, GenlBuffer};
 use neli::utils::Groups;
 
 use super::codec::{self, Request};
-use super::model::{Daemon, Info, ServiceLive, Table, Timeouts};
+use super::model::{Daemon, DestLive, Info, ServiceKey, ServiceLive, Table, Timeouts};
 use crate::kernel::nla::{NESTED, refused_errno, router_error};
 
 /// What `connect` says when the kernel has no IPVS at all.
@@ -207,6 +208,15 @@ impl Ipvs {
 
     /// The whole table: services, then each one's destinations.
     pub fn table(&self) -> Result<Table, String> {
+        Ok(self
+            .table_unless(&AtomicBool::new(false))?
+            .expect("never stopped"))
+    }
+
+    /// The whole table, or `None` as soon as `stop` is set (checked
+    /// between services: a periodic read of a huge table gives way to a
+    /// reload instead of keeping it waiting).
+    pub fn table_unless(&self, stop: &AtomicBool) -> Result<Option<Table>, String> {
         let mut services = Vec::new();
         for attrs in self.expect(&codec::get_services(), "listing IPVS services")? {
             let Some(p) = codec::service_of(&attrs) else {
@@ -220,18 +230,56 @@ impl Ipvs {
             });
         }
         for s in &mut services {
-            let v6 = s.spec.key.is_v6();
-            for attrs in self.expect(
-                &codec::get_dests(&s.spec.key),
-                &format!("listing the real servers of {}", s.spec.key),
-            )? {
-                if let Some(p) = codec::dest_of(&attrs) {
-                    s.dests
-                        .push(codec::decode_dest(p, v6).map_err(|e| e.to_string())?);
-                }
+            if stop.load(Ordering::Relaxed) {
+                return Ok(None);
             }
+            s.dests = self.dests(&s.spec.key)?;
+        }
+        Ok(Some(Table { services }))
+    }
+
+    /// Only the services `keys` (those the kernel has), each with its
+    /// destinations: what a pass reads when it knows which services it
+    /// may change.
+    pub fn services<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a ServiceKey>,
+    ) -> Result<Table, String> {
+        let mut services = Vec::new();
+        for key in keys {
+            let reply = self.call(&codec::get_service(key))?;
+            let attrs = match reply {
+                Ok(a) => a,
+                Err(Refused { errno })
+                    if errno == nix::errno::Errno::ESRCH as i32
+                        || errno == nix::errno::Errno::ENOENT as i32 =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(format!("reading IPVS service {key}: the kernel refused: {e}")),
+            };
+            let Some(p) = attrs.iter().find_map(|a| codec::service_of(a)) else {
+                continue;
+            };
+            let (spec, stats) = codec::decode_service(p).map_err(|e| e.to_string())?;
+            let dests = self.dests(&spec.key)?;
+            services.push(ServiceLive { spec, stats, dests });
         }
         Ok(Table { services })
+    }
+
+    fn dests(&self, key: &ServiceKey) -> Result<Vec<DestLive>, String> {
+        let v6 = key.is_v6();
+        let mut out = Vec::new();
+        for attrs in self.expect(
+            &codec::get_dests(key),
+            &format!("listing the real servers of {key}"),
+        )? {
+            if let Some(p) = codec::dest_of(&attrs) {
+                out.push(codec::decode_dest(p, v6).map_err(|e| e.to_string())?);
+            }
+        }
+        Ok(out)
     }
 
     pub fn info(&self) -> Result<Info, String> {

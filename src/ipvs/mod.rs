@@ -9,6 +9,7 @@
 //! - [`render`]: the table as `ipvsadm -Ln` / `ipvsadm -Sn` print it.
 //! - [`plan`]: `pharos plan`'s IPVS section, the reconciler's diff.
 //! - [`status`]: the typed section of `pharos status`.
+//! - [`view`]: the table as last known, rendered for status and metrics when asked.
 //!
 //! Talks to: the kernel (family "IPVS"; `ip_vs` and the schedulers are
 //! loaded through `crate::kernel::modules`), the check task's health board
@@ -25,3 +26,4 @@ pub mod reconcile;
 pub mod render;
 pub mod status;
 pub mod task;
+pub mod view;

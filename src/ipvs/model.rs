@@ -97,7 +97,7 @@ pub mod flags {
 }
 
 /// A service's settings (everything but its key and destinations).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ServiceSpec {
     pub key: ServiceKey,
     /// Scheduler name: rr, wrr, lc, wlc, ..., mh, twos.
@@ -177,7 +177,7 @@ impl Forward {
 }
 
 /// IP_VS_CONN_F_TUNNEL_TYPE_*.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub enum TunType {
     #[default]
     Ipip,
@@ -211,7 +211,7 @@ pub mod tun_flags {
 }
 
 /// A destination (real server) of a service.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct DestSpec {
     pub addr: IpAddr,
     pub port: u16,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::codec::{self, Request};
 use super::desired::Wanted;
-use super::model::{DestLive, DestSpec, Forward, ServiceKey, ServiceSpec, Table};
+use super::model::{DestLive, DestSpec, Forward, ServiceKey, ServiceLive, ServiceSpec, Stats, Table};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -133,78 +133,16 @@ impl Reconciler {
         &self.owned
     }
 
-    /// The operations from `live` to `want` at `now`.
+    /// The operations from `live` to `want` at `now`: the whole table.
     pub fn step(&mut self, now: Instant, want: &[Wanted], live: &Table, exclusive: bool) -> Plan {
         let mut plan = Plan::default();
-        let live_by_key: HashMap<&ServiceKey, usize> = live
-            .services
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (&s.spec.key, i))
-            .collect();
+        let live_by_key: HashMap<&ServiceKey, &ServiceLive> =
+            live.services.iter().map(|s| (&s.spec.key, s)).collect();
         let wanted_keys: BTreeSet<ServiceKey> = want.iter().map(|w| w.spec.key).collect();
         let mut still_draining = HashMap::new();
         for w in want {
-            let key = w.spec.key;
-            let mut dests: Vec<&DestSpec> = w.dests.iter().collect();
-            // The sorry server stands in while no real server can take
-            // traffic (none configured, or all at weight 0).
-            if let Some(s) = &w.sorry
-                && !w.dests.iter().any(|d| d.weight > 0)
-            {
-                dests.push(s);
-            }
-            let Some(&i) = live_by_key.get(&key) else {
-                plan.ops.push(Op::AddService(w.spec.clone()));
-                plan.ops
-                    .extend(dests.iter().map(|d| Op::AddDest(key, (*d).clone())));
-                continue;
-            };
-            let l = &live.services[i];
-            if !w.spec.same_settings(&l.spec) {
-                plan.ops.push(Op::EditService(w.spec.clone()));
-            }
-            let live_dests: HashMap<(IpAddr, u16), &DestLive> =
-                l.dests.iter().map(|d| (d.spec.key(), d)).collect();
-            let wanted_dests: BTreeSet<(IpAddr, u16)> = dests.iter().map(|d| d.key()).collect();
-            for d in &dests {
-                match live_dests.get(&d.key()) {
-                    None => plan.ops.push(Op::AddDest(key, (*d).clone())),
-                    Some(ld) if !same_dest(d, &ld.spec) => {
-                        plan.ops.push(Op::EditDest(key, (*d).clone()));
-                    }
-                    Some(_) => {}
-                }
-            }
-            for ld in &l.dests {
-                let (addr, port) = ld.spec.key();
-                if wanted_dests.contains(&(addr, port)) {
-                    continue;
-                }
-                let is_sorry = w.sorry.as_ref().is_some_and(|s| s.key() == (addr, port));
-                match w.drain.filter(|_| !is_sorry) {
-                    None => plan.ops.push(Op::DelDest(key, ld.spec.clone())),
-                    Some(grace) => {
-                        let id = (key, addr, port);
-                        let until = *self.draining.get(&id).unwrap_or(&(now + grace));
-                        if now >= until {
-                            plan.ops.push(Op::DelDest(key, ld.spec.clone()));
-                        } else {
-                            if ld.spec.weight != 0 {
-                                plan.ops.push(Op::EditDest(
-                                    key,
-                                    DestSpec {
-                                        weight: 0,
-                                        ..ld.spec.clone()
-                                    },
-                                ));
-                            }
-                            still_draining.insert(id, until);
-                            plan.wake = Some(plan.wake.map_or(until, |w: Instant| w.min(until)));
-                        }
-                    }
-                }
-            }
+            let l = live_by_key.get(&w.spec.key).copied();
+            self.service_ops(now, w, l, &mut plan.ops, &mut still_draining);
         }
         for l in &live.services {
             let k = l.spec.key;
@@ -214,7 +152,123 @@ impl Reconciler {
         }
         self.draining = still_draining;
         self.owned = wanted_keys;
+        plan.wake = self.next_wake();
         plan
+    }
+
+    /// The operations for some services only: `want` (changed or new) and
+    /// `gone` (no longer in the config), against `live`, the kernel's
+    /// current state of just those services. The others are neither read
+    /// nor touched: what a reload or a health change needs, without a
+    /// read of the whole table.
+    pub fn step_some(
+        &mut self,
+        now: Instant,
+        want: &[Wanted],
+        gone: &[ServiceKey],
+        live: &Table,
+        exclusive: bool,
+    ) -> Plan {
+        let mut plan = Plan::default();
+        let live_by_key: HashMap<&ServiceKey, &ServiceLive> =
+            live.services.iter().map(|s| (&s.spec.key, s)).collect();
+        let mut still_draining = HashMap::new();
+        for w in want {
+            let l = live_by_key.get(&w.spec.key).copied();
+            self.service_ops(now, w, l, &mut plan.ops, &mut still_draining);
+        }
+        for k in gone {
+            if live_by_key.contains_key(k) && (exclusive || self.owned.contains(k)) {
+                plan.ops.push(Op::DelService(*k));
+            }
+            self.owned.remove(k);
+        }
+        let touched: BTreeSet<&ServiceKey> =
+            want.iter().map(|w| &w.spec.key).chain(gone).collect();
+        self.draining.retain(|(k, _, _), _| !touched.contains(k));
+        self.draining.extend(still_draining);
+        self.owned.extend(want.iter().map(|w| w.spec.key));
+        plan.wake = self.next_wake();
+        plan
+    }
+
+    /// The services with a real server draining: a pass at a drain's end
+    /// reconciles them whether or not their wanted state changed.
+    pub fn draining(&self) -> BTreeSet<ServiceKey> {
+        self.draining.keys().map(|(k, _, _)| *k).collect()
+    }
+
+    /// When the first drain ends.
+    fn next_wake(&self) -> Option<Instant> {
+        self.draining.values().min().copied()
+    }
+
+    /// One service's operations from `live` (None: not in the kernel) to `w`.
+    fn service_ops(
+        &self,
+        now: Instant,
+        w: &Wanted,
+        live: Option<&ServiceLive>,
+        ops: &mut Vec<Op>,
+        still_draining: &mut HashMap<(ServiceKey, IpAddr, u16), Instant>,
+    ) {
+        let key = w.spec.key;
+        let mut dests: Vec<&DestSpec> = w.dests.iter().collect();
+        // The sorry server stands in while no real server can take
+        // traffic (none configured, or all at weight 0).
+        if let Some(s) = &w.sorry
+            && !w.dests.iter().any(|d| d.weight > 0)
+        {
+            dests.push(s);
+        }
+        let Some(l) = live else {
+            ops.push(Op::AddService(w.spec.clone()));
+            ops.extend(dests.iter().map(|d| Op::AddDest(key, (*d).clone())));
+            return;
+        };
+        if !w.spec.same_settings(&l.spec) {
+            ops.push(Op::EditService(w.spec.clone()));
+        }
+        let live_dests: HashMap<(IpAddr, u16), &DestLive> =
+            l.dests.iter().map(|d| (d.spec.key(), d)).collect();
+        let wanted_dests: BTreeSet<(IpAddr, u16)> = dests.iter().map(|d| d.key()).collect();
+        for d in &dests {
+            match live_dests.get(&d.key()) {
+                None => ops.push(Op::AddDest(key, (*d).clone())),
+                Some(ld) if !same_dest(d, &ld.spec) => {
+                    ops.push(Op::EditDest(key, (*d).clone()));
+                }
+                Some(_) => {}
+            }
+        }
+        for ld in &l.dests {
+            let (addr, port) = ld.spec.key();
+            if wanted_dests.contains(&(addr, port)) {
+                continue;
+            }
+            let is_sorry = w.sorry.as_ref().is_some_and(|s| s.key() == (addr, port));
+            match w.drain.filter(|_| !is_sorry) {
+                None => ops.push(Op::DelDest(key, ld.spec.clone())),
+                Some(grace) => {
+                    let id = (key, addr, port);
+                    let until = *self.draining.get(&id).unwrap_or(&(now + grace));
+                    if now >= until {
+                        ops.push(Op::DelDest(key, ld.spec.clone()));
+                    } else {
+                        if ld.spec.weight != 0 {
+                            ops.push(Op::EditDest(
+                                key,
+                                DestSpec {
+                                    weight: 0,
+                                    ..ld.spec.clone()
+                                },
+                            ));
+                        }
+                        still_draining.insert(id, until);
+                    }
+                }
+            }
+        }
     }
 
     /// Forgets a service pharos no longer answers for (after a refused delete).
@@ -227,6 +281,70 @@ impl Reconciler {
     /// down still removes them.
     pub fn adopt(&mut self, keys: impl IntoIterator<Item = ServiceKey>) {
         self.owned.extend(keys);
+    }
+}
+
+/// The table as it is after `ops` were done (those the kernel accepted),
+/// without reading it again: what status shows until the next full read
+/// brings fresh counters. Sans-IO.
+pub fn patch(table: &mut Table, ops: &[Op]) {
+    let mut at: HashMap<ServiceKey, usize> = table
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.spec.key, i))
+        .collect();
+    let mut gone = BTreeSet::new();
+    for op in ops {
+        let i = at.get(op.service()).copied();
+        match (op, i) {
+            (Op::AddService(s), None) => {
+                at.insert(s.key, table.services.len());
+                // The kernel marks every service it holds HASHED.
+                table.services.push(ServiceLive {
+                    spec: ServiceSpec {
+                        flags: s.flags | super::model::flags::HASHED,
+                        ..s.clone()
+                    },
+                    stats: Stats::default(),
+                    dests: Vec::new(),
+                });
+            }
+            (Op::AddService(s) | Op::EditService(s), Some(i)) => {
+                table.services[i].spec = ServiceSpec {
+                    flags: s.flags | super::model::flags::HASHED,
+                    ..s.clone()
+                };
+            }
+            (Op::DelService(k), Some(i)) => {
+                gone.insert(i);
+                at.remove(k);
+            }
+            (Op::AddDest(_, d) | Op::EditDest(_, d), Some(i)) => {
+                let dests = &mut table.services[i].dests;
+                match dests.iter_mut().find(|l| l.spec.key() == d.key()) {
+                    Some(l) => l.spec = d.clone(),
+                    None => dests.push(DestLive {
+                        spec: d.clone(),
+                        active_conns: 0,
+                        inact_conns: 0,
+                        persist_conns: 0,
+                        stats: Stats::default(),
+                    }),
+                }
+            }
+            (Op::DelDest(_, d), Some(i)) => {
+                table.services[i].dests.retain(|l| l.spec.key() != d.key());
+            }
+            _ => {}
+        }
+    }
+    if !gone.is_empty() {
+        let mut i = 0;
+        table.services.retain(|_| {
+            i += 1;
+            !gone.contains(&(i - 1))
+        });
     }
 }
 
@@ -243,7 +361,7 @@ pub fn by_key(t: &Table) -> BTreeMap<ServiceKey, &super::model::ServiceLive> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipvs::model::{Proto, Stats, TunType};
+    use crate::ipvs::model::{Proto, TunType};
 
     fn key(port: u16) -> ServiceKey {
         ServiceKey::Addr {
@@ -397,6 +515,101 @@ mod tests {
         });
         let p = r.step(now, &w, &with_sorry, false);
         assert_eq!(p.ops, vec![Op::DelDest(key(80), dest(99, 1))]);
+    }
+
+    #[test]
+    fn a_targeted_step_touches_only_the_services_it_is_given() {
+        let now = Instant::now();
+        let mut r = Reconciler::new();
+        let before = vec![
+            want(80, vec![dest(2, 1)]),
+            want(443, vec![dest(3, 1)]),
+            want(8080, vec![dest(4, 1)]),
+        ];
+        let _ = r.step(now, &before, &Table::default(), false);
+        // 80 changed its weight, 8080 left the config; 443 is not given
+        // and not in the table read: nothing is said about it.
+        let changed = vec![want(80, vec![dest(2, 5)])];
+        let read = live(&[before[0].clone(), before[2].clone()]);
+        let p = r.step_some(now, &changed, &[key(8080)], &read, false);
+        assert_eq!(
+            p.ops,
+            vec![
+                Op::EditDest(key(80), dest(2, 5)),
+                Op::DelService(key(8080))
+            ]
+        );
+        assert!(r.owned().contains(&key(443)), "443 still pharos's");
+        assert!(!r.owned().contains(&key(8080)));
+        // A service gone from the config that the kernel no longer has:
+        // nothing to send.
+        let p = r.step_some(now, &[], &[key(8080)], &Table::default(), false);
+        assert_eq!(p.ops, vec![]);
+        // A new service the kernel lacks is added.
+        let p = r.step_some(now, &[want(53, vec![dest(5, 1)])], &[], &Table::default(), false);
+        assert_eq!(
+            p.ops,
+            vec![Op::AddService(spec(53)), Op::AddDest(key(53), dest(5, 1))]
+        );
+        assert!(r.owned().contains(&key(53)));
+    }
+
+    #[test]
+    fn a_drain_started_by_a_targeted_step_survives_the_next_one() {
+        let t0 = Instant::now();
+        let mut r = Reconciler::new();
+        let mut a = want(80, vec![dest(2, 1), dest(3, 1)]);
+        a.drain = Some(Duration::from_secs(30));
+        let b = want(443, vec![dest(4, 1)]);
+        let _ = r.step(t0, &[a.clone(), b.clone()], &Table::default(), false);
+        let kernel = live(&[a.clone()]);
+        a.dests.pop();
+        let p = r.step_some(t0, std::slice::from_ref(&a), &[], &kernel, false);
+        assert_eq!(p.ops, vec![Op::EditDest(key(80), dest(3, 0))]);
+        assert_eq!(p.wake, Some(t0 + Duration::from_secs(30)));
+        // Another service's change keeps 80's drain and its deadline.
+        let mut b2 = b.clone();
+        b2.dests[0].weight = 2;
+        let p = r.step_some(
+            t0 + Duration::from_secs(5),
+            &[b2.clone()],
+            &[],
+            &live(&[b]),
+            false,
+        );
+        assert_eq!(p.ops, vec![Op::EditDest(key(443), dest(4, 2))]);
+        assert_eq!(p.wake, Some(t0 + Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn a_table_patched_with_the_changes_equals_the_kernels() {
+        let now = Instant::now();
+        let before = vec![
+            want(80, vec![dest(2, 1), dest(3, 1)]),
+            want(443, vec![dest(4, 1)]),
+        ];
+        let mut after = vec![want(80, vec![dest(2, 7), dest(5, 1)]), want(53, vec![dest(6, 1)])];
+        after[0].spec.scheduler = "rr".into();
+        let mut table = live(&before);
+        let mut r = Reconciler::new();
+        let _ = r.step(now, &before, &table, false);
+        let p = r.step(now, &after, &table, false);
+        patch(&mut table, &p.ops);
+        let mut want_table = live(&after);
+        for t in [&mut table, &mut want_table] {
+            t.services.sort_by_key(|s| s.spec.key);
+            for s in &mut t.services {
+                s.dests.sort_by_key(|d| d.spec.key());
+            }
+        }
+        assert_eq!(table, want_table);
+        // A service removed and added again in one plan is there once.
+        let again = vec![Op::DelService(key(53)), Op::AddService(spec(53))];
+        patch(&mut table, &again);
+        assert_eq!(
+            table.services.iter().filter(|s| s.spec.key == key(53)).count(),
+            1
+        );
     }
 
     #[test]

@@ -1,25 +1,26 @@
 //! The `ipvs` task: reconciles the config's services with the kernel's
-//! IPVS table on start, on every reload, when a drain ends, when a VRRP
-//! role changes, and every [`RECONCILE`] (longer for a table that takes
-//! long to read) so that `ipvsadm -C` or `ipvsadm -d` by someone else is
-//! undone. Publishes the table in `pharos status` and the metrics.
+//! IPVS table. The whole table is read and reconciled on start and every
+//! [`RECONCILE`] (longer for a table that takes long to read), so that
+//! `ipvsadm -C` or `ipvsadm -d` by someone else is undone; a reload, a
+//! health change, a drain's end or a VRRP role change reads and
+//! reconciles only the services whose wanted state changed, and a reload
+//! that comes in during a whole-table read stops it. The table as last
+//! known is kept in a [`View`] that status and the metrics render when
+//! asked.
 //!
 //! Talks to: the kernel (genl "IPVS", finit_module for ip_vs and the
 //! schedulers), the supervisor (updates in; status, events, metrics out).
 
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::status::{self, IpvsStatus};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-
-use super::desired::{self, IpvsPart, Settings, Wanted};
+use super::desired::{self, IpvsPart, Wanted};
 use super::genl::Ipvs;
-use super::model::{Daemon, Forward, Table};
-use super::reconcile::{Op, Reconciler};
+use super::model::{Daemon, ServiceKey, ServiceLive, Table, Timeouts};
+use super::reconcile::{self, Op, Reconciler};
+use super::view::View;
 use crate::runtime::status::Event;
 use crate::runtime::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture};
 
@@ -48,6 +49,25 @@ pub struct IpvsTask {
 /// needs before it goes ahead (and the kernel says what is missing).
 const MODULE_WAIT: Duration = Duration::from_secs(10);
 
+/// Which read a pass does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// The whole table: on start, and every [`RECONCILE`] (longer for a
+    /// table that takes long to read), to undo what others did.
+    Whole,
+    /// Only the services whose wanted state (config and health) differs
+    /// from what the last passes applied: a reload or a health change.
+    Changed,
+}
+
+/// What a pass tells the loop.
+struct Outcome {
+    /// When to come back for a drain.
+    wake: Option<Instant>,
+    /// A whole-table read gave way to a reload: nothing was changed.
+    interrupted: bool,
+}
+
 impl Subsystem for IpvsTask {
     type Part = IpvsPart;
 
@@ -62,36 +82,43 @@ impl Subsystem for IpvsTask {
     fn run(self: Arc<Self>, mut ctx: TaskCtx<IpvsPart>) -> TaskFuture {
         Box::pin(async move {
             let mut current = Arc::new(IpvsPart::default());
-            let mut shell = Shell::default();
+            let mut shell = Shell::new(&ctx.shared);
             let mut next_check = tokio::time::Instant::now() + RECONCILE;
             let mut wake: Option<Instant> = None;
             let mut roles = self.roles.subscribe();
             let mut health = self.health.subscribe();
             let mut modules = self.modules.subscribe();
             let mut waiting_since: Option<tokio::time::Instant> = None;
+            // A pass is due without waiting (something came in during the last).
+            let mut again = false;
+            let mut updates_open = true;
             loop {
-                let drain_end = crate::runtime::supervisor::sleep_until(wake);
-                tokio::select! {
-                    () = ctx.cancel.cancelled() => {
-                        if current.settings.flush_on_shutdown {
-                            let shared = ctx.shared.clone();
-                            let _ = tokio::task::spawn_blocking(move || shell.flush_owned(&shared)).await;
+                let mut read = Read::Changed;
+                if !again {
+                    let drain_end = crate::runtime::supervisor::sleep_until(wake);
+                    tokio::select! {
+                        () = ctx.cancel.cancelled() => {
+                            if current.settings.flush_on_shutdown {
+                                let shared = ctx.shared.clone();
+                                let _ = tokio::task::spawn_blocking(move || shell.flush_owned(&shared)).await;
+                            }
+                            return Ok(());
                         }
-                        return Ok(());
+                        u = ctx.updates.recv(), if updates_open => match u {
+                            Some(part) => current = part,
+                            None => return Ok(()),
+                        },
+                        () = tokio::time::sleep_until(next_check) => read = Read::Whole,
+                        () = drain_end => {}
+                        Ok(()) = roles.changed() => {}
+                        Ok(()) = health.changed() => {}
+                        Ok(()) = modules.changed() => {}
                     }
-                    // The whole part: a pass reconciles it against the
-                    // live table, so what did not change sends nothing.
-                    u = ctx.updates.recv() => match u {
-                        Some(part) => current = part,
-                        None => return Ok(()),
-                    },
-                    () = tokio::time::sleep_until(next_check) => {}
-                    () = drain_end => {}
-                    Ok(()) = roles.changed() => {}
-                    Ok(()) = health.changed() => {}
-                    Ok(()) = modules.changed() => {}
                 }
-                next_check = tokio::time::Instant::now() + RECONCILE;
+                again = false;
+                if read == Read::Whole {
+                    next_check = tokio::time::Instant::now() + RECONCILE;
+                }
                 if current.is_empty() && !shell.touched {
                     // Nothing of IPVS in the config: leave the kernel alone.
                     ctx.ready.mark("ipvs");
@@ -130,18 +157,45 @@ impl Subsystem for IpvsTask {
                     health: self.health.borrow().clone(),
                     roles: self.roles.borrow().clone(),
                 };
-                let (back, next) = tokio::task::spawn_blocking(move || {
-                    let next = shell.pass(&part, &facts, &shared);
-                    (shell, next)
-                })
-                .await
-                .map_err(|e| format!("reconciling IPVS: {e}"))?;
-                // A huge table takes a while to read: the periodic check
-                // then spends at most a tenth of the time reading.
-                next_check = tokio::time::Instant::now() + RECONCILE.max(back.last_read * 10);
+                let stop = Arc::new(AtomicBool::new(false));
+                let job_stop = stop.clone();
+                let job = tokio::task::spawn_blocking(move || {
+                    let out = shell.pass(read, &part, &facts, &shared, &job_stop);
+                    (shell, out)
+                });
+                tokio::pin!(job);
+                // While the pass runs, a reload is taken in (and a
+                // whole-table read gives way to it); so is a shutdown.
+                let (back, out) = loop {
+                    tokio::select! {
+                        r = &mut job => break r.map_err(|e| format!("reconciling IPVS: {e}"))?,
+                        u = ctx.updates.recv(), if updates_open => match u {
+                            Some(part) => {
+                                current = part;
+                                stop.store(true, Ordering::Relaxed);
+                                again = true;
+                            }
+                            None => updates_open = false,
+                        },
+                        () = ctx.cancel.cancelled(), if !stop.load(Ordering::Relaxed) => {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                };
                 shell = back;
-                wake = next;
-                ctx.ready.mark("ipvs");
+                if !updates_open {
+                    return Ok(());
+                }
+                if read == Read::Whole && !out.interrupted {
+                    // A huge table takes a while to read: the periodic
+                    // check then spends at most a tenth of the time reading.
+                    next_check =
+                        tokio::time::Instant::now() + RECONCILE.max(shell.last_read * 10);
+                }
+                wake = out.wake;
+                if shell.whole_read {
+                    ctx.ready.mark("ipvs");
+                }
             }
         })
     }
@@ -154,7 +208,6 @@ struct Facts {
 }
 
 /// The blocking side: the socket and the reconciler's memory.
-#[derive(Default)]
 struct Shell {
     ipvs: Option<Ipvs>,
     rec: Reconciler,
@@ -164,11 +217,49 @@ struct Shell {
     touched: bool,
     /// The last sync-daemon refusal reported.
     last_sync_error: Option<String>,
-    /// How long the last read of the kernel's table took.
+    /// How long the last whole-table read took.
     last_read: Duration,
+    /// A whole-table pass has run since the task started: until then
+    /// every pass is one (the reconciler adopts and owns from it).
+    whole_read: bool,
+    /// Each service's [`desired::fingerprint`] as last applied in full
+    /// (every change accepted): a pass reads and reconciles only the
+    /// services whose fingerprint differs, or that are not here.
+    applied: HashMap<ServiceKey, u64>,
+    /// What status and the metrics show.
+    view: View,
 }
 
 impl Shell {
+    fn new(shared: &Shared) -> Shell {
+        let view = view();
+        shared.publish_with(
+            "ipvs",
+            Arc::new({
+                let view = view.clone();
+                move || serde_json::to_value(view.status()).expect("serializes")
+            }),
+        );
+        static REGISTERED: OnceLock<()> = OnceLock::new();
+        REGISTERED.get_or_init(|| {
+            shared
+                .metrics
+                .registry()
+                .register_collector(Box::new(super::view::Metrics(view.clone())));
+        });
+        Shell {
+            ipvs: None,
+            rec: Reconciler::default(),
+            last_error: None,
+            touched: false,
+            last_sync_error: None,
+            last_read: Duration::ZERO,
+            whole_read: false,
+            applied: HashMap::new(),
+            view,
+        }
+    }
+
     fn connect(&mut self) -> Result<&Ipvs, String> {
         if self.ipvs.is_none() {
             self.ipvs = Some(Ipvs::connect()?);
@@ -176,89 +267,118 @@ impl Shell {
         Ok(self.ipvs.as_ref().expect("just connected"))
     }
 
-    /// One reconcile pass; returns when to come back for a drain.
-    fn pass(&mut self, part: &IpvsPart, facts: &Facts, shared: &Shared) -> Option<Instant> {
+    /// Says a failure to reach the kernel once, in an event and in status.
+    fn failed(&mut self, e: String, shared: &Shared) {
+        self.ipvs = None;
+        if self.last_error.as_ref() != Some(&e) {
+            shared.emit(Event::new("ipvs", "kernel", e.clone()).error());
+            self.last_error = Some(e.clone());
+        }
+        let mut v = self.view.lock();
+        v.error = Some(e);
+        v.table = Table::default();
+    }
+
+    /// One reconcile pass.
+    fn pass(
+        &mut self,
+        read: Read,
+        part: &Arc<IpvsPart>,
+        facts: &Facts,
+        shared: &Shared,
+        stop: &AtomicBool,
+    ) -> Outcome {
         self.touched = true;
-        let want = desired::with_health(part.services.values(), &facts.health);
-        let Settings {
-            exclusive,
-            timeouts,
-            ..
-        } = part.settings;
+        let read = if self.whole_read { read } else { Read::Whole };
+        let exclusive = part.settings.exclusive;
         let started = Instant::now();
+        // Each service with health applied, and its fingerprint; only the
+        // ones that differ from what was applied are kept for a targeted pass.
+        // Services with a drain under way are looked at again too (a
+        // drain's end changes nothing in the config).
+        let draining = self.rec.draining();
+        let mut fingerprints = HashMap::with_capacity(part.services.len());
+        let mut want = Vec::new();
+        for w in part.services.values() {
+            let h = desired::health_of(w, &facts.health);
+            let fp = desired::fingerprint(&h);
+            fingerprints.insert(h.spec.key, fp);
+            if read == Read::Whole
+                || self.applied.get(&h.spec.key) != Some(&fp)
+                || draining.contains(&h.spec.key)
+            {
+                want.push(h);
+            }
+        }
+        let gone: Vec<ServiceKey> = self
+            .applied
+            .keys()
+            .filter(|k| !fingerprints.contains_key(k))
+            .copied()
+            .collect();
+        // An uninterruptible first read: the reconciler adopts from it.
+        let never = AtomicBool::new(false);
+        let stop = if self.whole_read { stop } else { &never };
         let result = self.connect().and_then(|ipvs| {
-            let table = ipvs.table()?;
-            Ok((table, timeouts.map(|_| ipvs.timeouts()).transpose()?))
+            let table = match read {
+                Read::Whole => ipvs.table_unless(stop)?,
+                Read::Changed if want.is_empty() && gone.is_empty() => Some(Table::default()),
+                Read::Changed => Some(ipvs.services(want.iter().map(|w| &w.spec.key).chain(&gone))?),
+            };
+            let timeouts = part.settings.timeouts.map(|_| ipvs.timeouts()).transpose()?;
+            Ok((table, timeouts))
         });
         let (table, live_timeouts) = match result {
-            Ok(t) => {
+            Ok((Some(t), live)) => {
                 self.last_error = None;
-                t
+                (t, live)
+            }
+            Ok((None, _)) => {
+                return Outcome {
+                    wake: None,
+                    interrupted: true,
+                };
             }
             Err(e) => {
-                self.ipvs = None;
-                if self.last_error.as_ref() != Some(&e) {
-                    shared.emit(Event::new("ipvs", "kernel", e.clone()).error());
-                    self.last_error = Some(e.clone());
-                }
-                let status = IpvsStatus {
-                    services: Vec::new(),
-                    error: Some(e),
+                self.failed(e, shared);
+                return Outcome {
+                    wake: None,
+                    interrupted: false,
                 };
-                shared.publish("ipvs", serde_json::to_value(&status).expect("serializes"));
-                return None;
             }
         };
         let now = Instant::now();
-        let read = now - started;
-        self.last_read = read;
-        let plan = self.rec.step(now, &want, &table, exclusive);
+        let read_took = now - started;
+        let plan = match read {
+            Read::Whole => {
+                self.last_read = read_took;
+                self.whole_read = true;
+                self.rec.step(now, &want, &table, exclusive)
+            }
+            Read::Changed => self.rec.step_some(now, &want, &gone, &table, exclusive),
+        };
         let planned = now.elapsed();
-        let names: BTreeMap<_, _> = want.iter().map(|w| (w.spec.key, w.name.as_str())).collect();
-        let ipvs = self.ipvs.as_ref().expect("connected above");
-        let mut done = 0usize;
-        let mut refused = 0usize;
-        for chunk in plan.ops.chunks(CHURN) {
-            let reqs: Vec<_> = chunk.iter().map(Op::request).collect();
-            let results = match ipvs.batch(&reqs) {
-                Ok(r) => r,
-                Err(e) => {
-                    shared.emit(Event::new("ipvs", "kernel", e));
-                    self.ipvs = None;
-                    return None;
-                }
-            };
-            for (op, r) in chunk.iter().zip(results) {
-                let from = names
-                    .get(op.service())
-                    .map_or_else(String::new, |n| format!(" (from `services.{n}`)"));
-                match r {
-                    Ok(()) => {
-                        done += 1;
-                        if plan.ops.len() <= EVENTS_MAX {
-                            let msg = format!("{}{from}", op.describe());
-                            shared.emit(Event::new("ipvs", &op.service().to_string(), msg));
-                        }
-                    }
-                    Err(e) => {
-                        refused += 1;
-                        let msg = format!("{}{from} was refused by the kernel: {e}", op.attempt());
-                        shared.emit(Event::new("ipvs", &op.service().to_string(), msg).error());
-                        if let Op::DelService(k) = op {
-                            self.rec.disown(k);
-                        }
-                    }
-                }
+        let refused = match self.apply(&plan.ops, &want, shared) {
+            Ok(r) => r,
+            Err(e) => {
+                self.failed(e, shared);
+                return Outcome {
+                    wake: None,
+                    interrupted: false,
+                };
             }
-            if plan.ops.len() > CHURN {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
+        };
         if !plan.ops.is_empty() {
             let msg = format!(
-                "applied {done} IPVS changes ({refused} refused) to a table of {} services: read {:.3}s, planned {:.3}s, applied {:.3}s",
+                "applied {} IPVS changes ({} refused) to {} services ({}): read {:.3}s, planned {:.3}s, applied {:.3}s",
+                plan.ops.len() - refused.len(),
+                refused.len(),
                 table.services.len(),
-                read.as_secs_f64(),
+                match read {
+                    Read::Whole => "the whole table read",
+                    Read::Changed => "those that changed, read",
+                },
+                read_took.as_secs_f64(),
                 planned.as_secs_f64(),
                 (now.elapsed() - planned).as_secs_f64()
             );
@@ -270,39 +390,137 @@ impl Shell {
                 tracing::info!("ipvs pass: {msg}");
             }
         }
-        if let (Some(t), Some(live)) = (timeouts, live_timeouts) {
-            let differs = (t.tcp != 0 && t.tcp != live.tcp)
-                || (t.tcp_fin != 0 && t.tcp_fin != live.tcp_fin)
-                || (t.udp != 0 && t.udp != live.udp);
-            if differs {
-                let msg = match ipvs.call(&super::codec::set_config(&t)) {
-                    Ok(Ok(_)) => format!(
-                        "set timeouts tcp {}s tcpfin {}s udp {}s",
-                        t.tcp, t.tcp_fin, t.udp
-                    ),
-                    Ok(Err(e)) => {
-                        format!("setting the IPVS timeouts was refused by the kernel: {e}")
-                    }
-                    Err(e) => e,
-                };
-                shared.emit(Event::new("ipvs", "timeouts", msg));
+        // What was applied in full is not read again until it changes.
+        if read == Read::Whole {
+            self.applied.clear();
+        }
+        for k in &gone {
+            self.applied.remove(k);
+        }
+        for w in &want {
+            let key = w.spec.key;
+            if refused.contains(&key) {
+                self.applied.remove(&key);
+            } else if let Some(fp) = fingerprints.get(&key) {
+                self.applied.insert(key, *fp);
             }
         }
-        // What the kernel has now, for status and metrics.
-        let now_table = if plan.ops.is_empty() {
-            Ok(table)
-        } else {
-            ipvs.table()
-        };
-        match now_table {
-            Ok(t) => publish(&t, &want, shared),
-            Err(e) => shared.emit(Event::new("ipvs", "kernel", e)),
+        self.timeouts(part, live_timeouts, shared);
+        // Status and the metrics: the table as read, with the changes made.
+        let applied: Vec<Op> = plan
+            .ops
+            .iter()
+            .filter(|op| !refused.contains(op.service()))
+            .cloned()
+            .collect();
+        {
+            let mut v = self.view.lock();
+            v.part = part.clone();
+            v.error = None;
+            match read {
+                Read::Whole => v.table = table,
+                Read::Changed => {
+                    let read: HashMap<ServiceKey, ServiceLive> = table
+                        .services
+                        .into_iter()
+                        .map(|s| (s.spec.key, s))
+                        .collect();
+                    let asked: HashSet<&ServiceKey> =
+                        want.iter().map(|w| &w.spec.key).chain(&gone).collect();
+                    v.table.services.retain(|s| {
+                        !asked.contains(&s.spec.key) || read.contains_key(&s.spec.key)
+                    });
+                    let mut fresh = read;
+                    for s in &mut v.table.services {
+                        if let Some(n) = fresh.remove(&s.spec.key) {
+                            *s = n;
+                        }
+                    }
+                    v.table.services.extend(fresh.into_values());
+                }
+            }
+            reconcile::patch(&mut v.table, &applied);
         }
         if let Some(sync) = &part.sync {
             let master = facts.roles.get(&sync.follows).copied().unwrap_or(false);
             self.sync_daemons(&sync.ifname, sync.sync_id, master, shared);
         }
-        plan.wake
+        if read == Read::Whole || plan.ops.len() > EVENTS_MAX {
+            // A table read (replacing the last) or a big change: its
+            // buffers are freed now; give the pages back.
+            crate::runtime::heap::release();
+        }
+        Outcome {
+            wake: plan.wake,
+            interrupted: false,
+        }
+    }
+
+    /// Sends `ops`, [`CHURN`] at a time, and says each (or their sum);
+    /// returns the services with a refused change. An error: the socket
+    /// failed.
+    fn apply(
+        &mut self,
+        ops: &[Op],
+        want: &[Wanted],
+        shared: &Shared,
+    ) -> Result<HashSet<ServiceKey>, String> {
+        let names: HashMap<_, _> = want.iter().map(|w| (w.spec.key, w.name.as_str())).collect();
+        let ipvs = self.ipvs.as_ref().expect("connected before");
+        let mut refused = HashSet::new();
+        for chunk in ops.chunks(CHURN) {
+            let reqs: Vec<_> = chunk.iter().map(Op::request).collect();
+            let results = ipvs.batch(&reqs)?;
+            for (op, r) in chunk.iter().zip(results) {
+                let from = names
+                    .get(op.service())
+                    .map_or_else(String::new, |n| format!(" (from `services.{n}`)"));
+                match r {
+                    Ok(()) => {
+                        if ops.len() <= EVENTS_MAX {
+                            let msg = format!("{}{from}", op.describe());
+                            shared.emit(Event::new("ipvs", &op.service().to_string(), msg));
+                        }
+                    }
+                    Err(e) => {
+                        refused.insert(*op.service());
+                        let msg = format!("{}{from} was refused by the kernel: {e}", op.attempt());
+                        shared.emit(Event::new("ipvs", &op.service().to_string(), msg).error());
+                        if let Op::DelService(k) = op {
+                            self.rec.disown(k);
+                        }
+                    }
+                }
+            }
+            if ops.len() > CHURN {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        Ok(refused)
+    }
+
+    /// `[ipvs.timeouts]`: set when the kernel's differ.
+    fn timeouts(&self, part: &IpvsPart, live: Option<Timeouts>, shared: &Shared) {
+        let (Some(t), Some(live), Some(ipvs)) = (part.settings.timeouts, live, self.ipvs.as_ref())
+        else {
+            return;
+        };
+        let differs = (t.tcp != 0 && t.tcp != live.tcp)
+            || (t.tcp_fin != 0 && t.tcp_fin != live.tcp_fin)
+            || (t.udp != 0 && t.udp != live.udp);
+        if differs {
+            let msg = match ipvs.call(&super::codec::set_config(&t)) {
+                Ok(Ok(_)) => format!(
+                    "set timeouts tcp {}s tcpfin {}s udp {}s",
+                    t.tcp, t.tcp_fin, t.udp
+                ),
+                Ok(Err(e)) => {
+                    format!("setting the IPVS timeouts was refused by the kernel: {e}")
+                }
+                Err(e) => e,
+            };
+            shared.emit(Event::new("ipvs", "timeouts", msg));
+        }
     }
 
     /// Starts and stops the kernel's sync daemons to match: a backup daemon
@@ -421,145 +639,11 @@ fn daemon_steps(live: &[Daemon], ifname: &str, sync_id: u32, master: bool) -> Ve
     steps
 }
 
-fn fwd_name(f: Forward) -> &'static str {
-    match f {
-        Forward::Masq => "masq",
-        Forward::Local => "local",
-        Forward::Tunnel => "tunnel",
-        Forward::Route => "route",
-        Forward::Bypass => "bypass",
-    }
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ServiceLabel {
-    service: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ServerLabel {
-    service: String,
-    server: String,
-}
-
-struct IpvsMetrics {
-    conns: Family<ServiceLabel, Gauge>,
-    inbytes: Family<ServiceLabel, Gauge>,
-    outbytes: Family<ServiceLabel, Gauge>,
-    weight: Family<ServerLabel, Gauge>,
-    active: Family<ServerLabel, Gauge>,
-    inactive: Family<ServerLabel, Gauge>,
-}
-
-static METRICS: OnceLock<IpvsMetrics> = OnceLock::new();
-
-fn metrics(shared: &Shared) -> &'static IpvsMetrics {
-    METRICS.get_or_init(|| {
-        let m = IpvsMetrics {
-            conns: Family::default(),
-            inbytes: Family::default(),
-            outbytes: Family::default(),
-            weight: Family::default(),
-            active: Family::default(),
-            inactive: Family::default(),
-        };
-        let mut r = shared.metrics.registry();
-        r.register(
-            "ipvs_service_connections",
-            "Connections scheduled by an IPVS service since it was added (kernel counter)",
-            m.conns.clone(),
-        );
-        r.register(
-            "ipvs_service_in_bytes",
-            "Bytes in through an IPVS service (kernel counter)",
-            m.inbytes.clone(),
-        );
-        r.register(
-            "ipvs_service_out_bytes",
-            "Bytes out through an IPVS service (kernel counter)",
-            m.outbytes.clone(),
-        );
-        r.register(
-            "ipvs_real_server_weight",
-            "Weight of a real server in the kernel",
-            m.weight.clone(),
-        );
-        r.register(
-            "ipvs_real_server_active_connections",
-            "Active connections of a real server",
-            m.active.clone(),
-        );
-        r.register(
-            "ipvs_real_server_inactive_connections",
-            "Inactive connections of a real server",
-            m.inactive.clone(),
-        );
-        m
-    })
-}
-
-fn gauge(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// The `ipvs` status section and the metrics, from the live table.
-fn publish(t: &Table, want: &[Wanted], shared: &Shared) {
-    let m = metrics(shared);
-    let by_key = super::reconcile::by_key(t);
-    let mut services = Vec::new();
-    for w in want {
-        let live = by_key.get(&w.spec.key);
-        let label = ServiceLabel {
-            service: w.name.clone(),
-        };
-        if let Some(l) = live {
-            m.conns.get_or_create(&label).set(gauge(l.stats.conns));
-            m.inbytes.get_or_create(&label).set(gauge(l.stats.inbytes));
-            m.outbytes
-                .get_or_create(&label)
-                .set(gauge(l.stats.outbytes));
-        }
-        let servers: Vec<status::Server> = live
-            .map(|l| {
-                l.dests
-                    .iter()
-                    .map(|d| {
-                        let server = d.spec.endpoint();
-                        let sl = ServerLabel {
-                            service: w.name.clone(),
-                            server: server.clone(),
-                        };
-                        m.weight.get_or_create(&sl).set(i64::from(d.spec.weight));
-                        m.active.get_or_create(&sl).set(i64::from(d.active_conns));
-                        m.inactive.get_or_create(&sl).set(i64::from(d.inact_conns));
-                        status::Server {
-                            server,
-                            forward: fwd_name(d.spec.forward).to_string(),
-                            weight: d.spec.weight,
-                            active: d.active_conns,
-                            inactive: d.inact_conns,
-                            cps: d.stats.cps,
-                            in_bps: d.stats.inbps,
-                            out_bps: d.stats.outbps,
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        services.push(status::Service {
-            name: w.name.clone(),
-            service: w.spec.key.to_string(),
-            scheduler: w.spec.scheduler.to_string(),
-            state: if live.is_some() { "ok" } else { "missing" }.to_string(),
-            connections: live.map(|l| l.stats.conns),
-            servers,
-        });
-    }
-    let status = IpvsStatus {
-        services,
-        error: None,
-    };
-    shared.publish("ipvs", serde_json::to_value(&status).expect("serializes"));
+/// The one view of this process: the metrics collector registered once
+/// reads it across task restarts.
+fn view() -> View {
+    static VIEW: OnceLock<View> = OnceLock::new();
+    VIEW.get_or_init(View::default).clone()
 }
 
 #[cfg(test)]

@@ -457,6 +457,16 @@ pub fn current_status(shared: &Shared) -> Status {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
+    let sections: Vec<_> = shared
+        .sections
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(k, f)| (k.clone(), f.clone()))
+        .collect();
+    for (name, build) in sections {
+        s.subsystems.insert(name, build());
+    }
     if let Ok(t) = humantime::parse_rfc3339(&s.config.loaded_at) {
         s.config.age_seconds = t.elapsed().map(|d| d.as_secs()).unwrap_or(0);
     }

@@ -80,7 +80,16 @@ pub struct Shared {
     pub status: Arc<Mutex<Status>>,
     pub metrics: Arc<Metrics>,
     pub ready: Ready,
+    /// Sections of `pharos status` built when asked for (a big IPVS table
+    /// is not turned into JSON on every pass, only when someone looks).
+    pub sections: Sections,
 }
+
+/// A status section built on demand.
+pub type Section = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
+/// The on-demand sections, by name.
+pub type Sections = Arc<Mutex<BTreeMap<String, Section>>>;
 
 impl Shared {
     pub fn emit(&self, event: Event) {
@@ -98,6 +107,13 @@ impl Shared {
     pub fn publish(&self, section: &str, value: serde_json::Value) {
         let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
         s.subsystems.insert(section.to_string(), value);
+    }
+
+    /// Sets a subsystem's section of `pharos status` to what `build`
+    /// returns at the time of asking.
+    pub fn publish_with(&self, section: &str, build: Section) {
+        let mut s = self.sections.lock().unwrap_or_else(|e| e.into_inner());
+        s.insert(section.to_string(), build);
     }
 }
 

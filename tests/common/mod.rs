@@ -4,6 +4,7 @@ pub mod keepalived;
 pub mod lan;
 pub mod netns;
 pub mod pair;
+pub mod scale;
 pub mod vm;
 
 use std::io::{BufRead, BufReader, Lines};

@@ -1,0 +1,182 @@
+//! What pharos last knew of the kernel's IPVS table, for `pharos status`
+//! and the metrics: the IPVS task keeps it (from a full read, or patched
+//! with the changes it made and the services it read back), and both are
+//! built from it only when someone asks. A table of 10,000 services is
+//! not turned into JSON or label sets on every pass.
+//!
+//! Talks to: the IPVS task (updates), the supervisor's status sections
+//! and the metrics registry (readers).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::gauge::ConstGauge;
+
+use super::desired::IpvsPart;
+use super::model::{Forward, ServiceKey, ServiceLive, Table};
+use super::status::{self, IpvsStatus};
+
+/// The part the table was reconciled against and the table as last known.
+#[derive(Debug, Default)]
+pub struct Known {
+    pub part: Arc<IpvsPart>,
+    pub table: Table,
+    /// Why the table could not be read, if so.
+    pub error: Option<String>,
+}
+
+/// Shared between the IPVS task and its readers.
+#[derive(Debug, Clone, Default)]
+pub struct View(Arc<Mutex<Known>>);
+
+impl View {
+    pub fn lock(&self) -> MutexGuard<'_, Known> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The `ipvs` section of `pharos status`.
+    pub fn status(&self) -> IpvsStatus {
+        let k = self.lock();
+        let by_key: HashMap<&ServiceKey, &ServiceLive> =
+            k.table.services.iter().map(|s| (&s.spec.key, s)).collect();
+        let services = k
+            .part
+            .services
+            .values()
+            .map(|w| {
+                let live = by_key.get(&w.spec.key);
+                let servers = live
+                    .map(|l| {
+                        l.dests
+                            .iter()
+                            .map(|d| status::Server {
+                                server: d.spec.endpoint(),
+                                forward: fwd_name(d.spec.forward).to_string(),
+                                weight: d.spec.weight,
+                                active: d.active_conns,
+                                inactive: d.inact_conns,
+                                cps: d.stats.cps,
+                                in_bps: d.stats.inbps,
+                                out_bps: d.stats.outbps,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                status::Service {
+                    name: w.name.clone(),
+                    service: w.spec.key.to_string(),
+                    scheduler: w.spec.scheduler.clone(),
+                    state: if live.is_some() { "ok" } else { "missing" }.to_string(),
+                    connections: live.map(|l| l.stats.conns),
+                    servers,
+                }
+            })
+            .collect();
+        IpvsStatus {
+            services,
+            error: k.error.clone(),
+        }
+    }
+}
+
+fn fwd_name(f: Forward) -> &'static str {
+    match f {
+        Forward::Masq => "masq",
+        Forward::Local => "local",
+        Forward::Tunnel => "tunnel",
+        Forward::Route => "route",
+        Forward::Bypass => "bypass",
+    }
+}
+
+/// The IPVS metric families, encoded from the view at each scrape.
+#[derive(Debug)]
+pub struct Metrics(pub View);
+
+fn gauge(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+type ServiceFigure = fn(&ServiceLive) -> i64;
+type ServerFigure = fn(&super::model::DestLive) -> i64;
+
+const SERVICE_FAMILIES: [(&str, &str, ServiceFigure); 3] = [
+    (
+        "ipvs_service_connections",
+        "Connections scheduled by an IPVS service since it was added (kernel counter)",
+        |s| gauge(s.stats.conns),
+    ),
+    (
+        "ipvs_service_in_bytes",
+        "Bytes in through an IPVS service (kernel counter)",
+        |s| gauge(s.stats.inbytes),
+    ),
+    (
+        "ipvs_service_out_bytes",
+        "Bytes out through an IPVS service (kernel counter)",
+        |s| gauge(s.stats.outbytes),
+    ),
+];
+
+const SERVER_FAMILIES: [(&str, &str, ServerFigure); 3] = [
+    (
+        "ipvs_real_server_weight",
+        "Weight of a real server in the kernel",
+        |d| i64::from(d.spec.weight),
+    ),
+    (
+        "ipvs_real_server_active_connections",
+        "Active connections of a real server",
+        |d| i64::from(d.active_conns),
+    ),
+    (
+        "ipvs_real_server_inactive_connections",
+        "Inactive connections of a real server",
+        |d| i64::from(d.inact_conns),
+    ),
+];
+
+impl Collector for Metrics {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let k = self.0.lock();
+        let by_key: HashMap<&ServiceKey, &ServiceLive> =
+            k.table.services.iter().map(|s| (&s.spec.key, s)).collect();
+        // The config's services the kernel has, by their config names.
+        let named: Vec<(&str, &ServiceLive)> = k
+            .part
+            .services
+            .values()
+            .filter_map(|w| Some((w.name.as_str(), *by_key.get(&w.spec.key)?)))
+            .collect();
+        for (name, help, figure) in SERVICE_FAMILIES {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            for (service, l) in &named {
+                let labels = [("service", *service)];
+                ConstGauge::new(figure(l)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        for (name, help, figure) in SERVER_FAMILIES {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            for (service, l) in &named {
+                for d in &l.dests {
+                    let server = d.spec.endpoint();
+                    let labels = [("service", *service), ("server", server.as_str())];
+                    ConstGauge::new(figure(d)).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
