@@ -5,7 +5,8 @@
 #   make install   build, then copy target/release/pharos to $(PREFIX)/bin
 #   make fuzz-smoke   every fuzz target for 20 s (part of make test)
 #   make soak      the pair lab under 20 minutes of churn (SOAK_MINUTES=N), memory and fds sampled
-.PHONY: all build install test run soak run-deps deps image image-deps static static-fault check-configs schema fuzz-deps fuzz-smoke fuzz clean
+#   make bench     every benchmark (about 25 minutes), one table of pharos beside its anchor
+.PHONY: all build install test run soak bench run-deps deps image image-deps static static-fault check-configs schema fuzz-deps fuzz-smoke fuzz clean
 
 CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
@@ -155,6 +156,27 @@ soak: run-deps
 	$(MAKE) --no-print-directory image
 	$(MAKE) --no-print-directory image VARIANT=debug
 	SOAK_MINUTES=$(SOAK_MINUTES) $(CARGO) test --locked --test vm_soak -- --ignored --nocapture
+
+# Every benchmark in benches/, each one's raw output kept in benches/out/
+# (git ignores it), then one table of what they measured, pharos beside
+# its anchor and the target (benches/table.sh). Not part of `make test`:
+# the numbers go into benches/RESULTS.md by hand, with the date.
+# The IPVS bench at 10,000 services runs in a VM of BENCH_VM_MEM MiB.
+BENCHES := config_check check_scale boot vrrp_takeover ipvs_scale check_keepalived
+BENCH_VM_MEM ?= 512
+bench: deps
+	$(MAKE) --no-print-directory image
+	$(MAKE) --no-print-directory image VARIANT=debug
+	@mkdir -p benches/out
+	@for b in $(BENCHES); do \
+	  echo "== bench $$b (raw output: benches/out/$$b.txt)"; \
+	  start=$$(date +%s); \
+	  if ! PHAROS_VM_MEM=$(BENCH_VM_MEM) $(CARGO) bench --locked --bench $$b > benches/out/$$b.txt 2>&1; then \
+	    tail -n 30 benches/out/$$b.txt; echo "bench $$b: FAILED (benches/out/$$b.txt)"; exit 1; \
+	  fi; \
+	  echo "   $$(( $$(date +%s) - start )) s"; \
+	done
+	@sh benches/table.sh benches/out
 
 clean:
 	$(CARGO) clean

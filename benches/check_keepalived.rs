@@ -58,12 +58,30 @@ fn main() {
     println!(
         "Health checks, pharos beside keepalived's checker (QEMU TCG, 1 vCPU), TCP every 1 s, {secs} s measured:"
     );
-    for line in vm
-        .console()
+    let console = vm.console();
+    let bench: Vec<&str> = console
         .lines()
         .filter_map(|l| l.strip_prefix("BENCH "))
-    {
+        .collect();
+    for line in &bench {
         println!("  {line}");
     }
     vm.powerdown();
+    // `make bench`'s rows: figure | pharos | anchor | target | verdict.
+    for n in sizes.split_whitespace() {
+        let per_check = |who: &str| -> Option<f64> {
+            let line = bench
+                .iter()
+                .find_map(|l| l.strip_prefix(&format!("{who} {n}: ")))?;
+            let at = line.find(" µs CPU per check")?;
+            line[..at].rsplit(' ').next()?.parse().ok()
+        };
+        if let (Some(p), Some(k)) = (per_check("pharos"), per_check("keepalived")) {
+            println!(
+                "ROW health checks at {n}: CPU per check vs keepalived (VM) | {p:.0} µs ({:.2}x) | {k:.0} µs | <= 1.0x | {}",
+                p / k,
+                if p <= k { "met" } else { "not met" }
+            );
+        }
+    }
 }

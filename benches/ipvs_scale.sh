@@ -52,6 +52,9 @@ echo "BENCH pharos full (start to applied): $(secs $t0 $t1) s"
 echo "BENCH pharos full pass: $(grep -o 'applied [0-9]* IPVS changes.*' /tmp/p.log | sed -n 1p)"
 echo "BENCH pharos memory after full: $(grep -e VmHWM -e VmRSS /proc/$pid/status | tr -s ' \n' ' ')"
 sleep 3
+echo "BENCH pharos memory steady: $(grep -e VmRSS /proc/$pid/status | tr -s ' \n' ' ')"
+# The peak from here on only (Linux: 5 resets VmHWM to the current RSS).
+echo 5 > /proc/$pid/clear_refs
 cp /tmp/big2.toml /tmp/big.toml
 t0=$(now); pharos reload --socket /tmp/p.sock > /dev/null 2>&1
 while [ "$(grep -c 'applied [0-9]* IPVS changes' /tmp/p.log)" -lt 2 ]; do sleep 0.1; done
@@ -60,6 +63,9 @@ echo "BENCH pharos 1% (reload to applied): $(secs $t0 $t1) s"
 echo "BENCH pharos 1% pass: $(grep -o 'applied [0-9]* IPVS changes.*' /tmp/p.log | sed -n 2p)"
 sleep 2
 echo "BENCH pharos passes with changes after 2 s idle: $(grep -c 'applied [0-9]* IPVS changes' /tmp/p.log) (2 expected: nothing re-applied)"
-echo "BENCH pharos memory: $(grep -e VmHWM -e VmRSS /proc/$pid/status | tr -s ' \n' ' ')"
+echo "BENCH pharos memory across the reload: $(grep -e VmHWM -e VmRSS /proc/$pid/status | tr -s ' \n' ' ')"
+# Anything pharos said was wrong (none expected).
+grep -i -e ERROR -e WARN -e panick -e restart /tmp/p.log | head -n 5 | sed 's/^/BENCH pharos said: /'
+grep 'ipvs pass\|IPVS changes' /tmp/p.log | sed 's/^/BENCH pharos pass: /'
 echo "BENCH pharos table: $(ip netns exec p ipvsadm -Ln | grep -c '^TCP') services, $(ip netns exec p ipvsadm -Ln | grep -c 'Masq') real servers, $(ip netns exec p ipvsadm -Ln | grep -c 'Masq    2') at weight 2"
 kill $pid

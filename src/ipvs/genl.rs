@@ -28,6 +28,13 @@ pub const NO_IPVS: &str = "the kernel has no IPVS (generic netlink family IPVS n
 /// one window fit the socket's receive buffer with room to spare.
 const WINDOW: usize = 256;
 
+/// GETs in flight at once in [`Ipvs::services`]: the kernel builds each
+/// reply in a buffer of a page or two (NLMSG_GOODSIZE), which is what
+/// counts against the socket's receive buffer (net.core.rmem_max caps it,
+/// 208 KiB by default); 256 at once overflowed it (ENOBUFS) at 1,000
+/// services.
+const GET_WINDOW: usize = 16;
+
 /// A reply's top-level attributes: (type, payload).
 pub type Attrs = Vec<(u16, Vec<u8>)>;
 
@@ -240,30 +247,44 @@ impl Ipvs {
 
     /// Only the services `keys` (those the kernel has), each with its
     /// destinations: what a pass reads when it knows which services it
-    /// may change.
+    /// may change. The services are asked for [`GET_WINDOW`] at a time (a
+    /// GET is not a dump, so several can be in flight); each one's
+    /// destinations are a dump of their own.
     pub fn services<'a>(
         &self,
         keys: impl IntoIterator<Item = &'a ServiceKey>,
     ) -> Result<Table, String> {
+        let keys: Vec<&ServiceKey> = keys.into_iter().collect();
         let mut services = Vec::new();
-        for key in keys {
-            let reply = self.call(&codec::get_service(key))?;
-            let attrs = match reply {
-                Ok(a) => a,
-                Err(Refused { errno })
-                    if errno == nix::errno::Errno::ESRCH as i32
-                        || errno == nix::errno::Errno::ENOENT as i32 =>
-                {
+        for chunk in keys.chunks(GET_WINDOW) {
+            let mut pending = BTreeMap::new();
+            for key in chunk {
+                pending.insert(self.send(&codec::get_service(key))?, None);
+            }
+            let mut data = Vec::new();
+            self.collect(&mut pending, &mut data)?;
+            // Absent services are refused with ESRCH; any other refusal
+            // is an error.
+            if let Some(e) = pending.values().flatten().find(|r| {
+                r.errno != nix::errno::Errno::ESRCH as i32
+                    && r.errno != nix::errno::Errno::ENOENT as i32
+            }) {
+                return Err(format!("reading IPVS services: the kernel refused: {e}"));
+            }
+            for attrs in &data {
+                let Some(p) = codec::service_of(attrs) else {
                     continue;
-                }
-                Err(e) => return Err(format!("reading IPVS service {key}: the kernel refused: {e}")),
-            };
-            let Some(p) = attrs.iter().find_map(|a| codec::service_of(a)) else {
-                continue;
-            };
-            let (spec, stats) = codec::decode_service(p).map_err(|e| e.to_string())?;
-            let dests = self.dests(&spec.key)?;
-            services.push(ServiceLive { spec, stats, dests });
+                };
+                let (spec, stats) = codec::decode_service(p).map_err(|e| e.to_string())?;
+                services.push(ServiceLive {
+                    spec,
+                    stats,
+                    dests: Vec::new(),
+                });
+            }
+        }
+        for s in &mut services {
+            s.dests = self.dests(&s.spec.key)?;
         }
         Ok(Table { services })
     }

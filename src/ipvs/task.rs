@@ -66,6 +66,9 @@ struct Outcome {
     wake: Option<Instant>,
     /// A whole-table read gave way to a reload: nothing was changed.
     interrupted: bool,
+    /// The kernel could not be read or written: the next pass reads the
+    /// whole table again, soon.
+    failed: bool,
 }
 
 impl Subsystem for IpvsTask {
@@ -193,6 +196,9 @@ impl Subsystem for IpvsTask {
                         tokio::time::Instant::now() + RECONCILE.max(shell.last_read * 10);
                 }
                 wake = out.wake;
+                if out.failed {
+                    next_check = tokio::time::Instant::now() + RECONCILE;
+                }
                 if shell.whole_read {
                     ctx.ready.mark("ipvs");
                 }
@@ -270,6 +276,9 @@ impl Shell {
     /// Says a failure to reach the kernel once, in an event and in status.
     fn failed(&mut self, e: String, shared: &Shared) {
         self.ipvs = None;
+        // What was half read or half done is not known: the next pass
+        // reads the whole table.
+        self.whole_read = false;
         if self.last_error.as_ref() != Some(&e) {
             shared.emit(Event::new("ipvs", "kernel", e.clone()).error());
             self.last_error = Some(e.clone());
@@ -337,6 +346,7 @@ impl Shell {
                 return Outcome {
                     wake: None,
                     interrupted: true,
+                    failed: false,
                 };
             }
             Err(e) => {
@@ -344,6 +354,7 @@ impl Shell {
                 return Outcome {
                     wake: None,
                     interrupted: false,
+                    failed: true,
                 };
             }
         };
@@ -365,6 +376,7 @@ impl Shell {
                 return Outcome {
                     wake: None,
                     interrupted: false,
+                    failed: true,
                 };
             }
         };
@@ -453,6 +465,7 @@ impl Shell {
         Outcome {
             wake: plan.wake,
             interrupted: false,
+            failed: false,
         }
     }
 
