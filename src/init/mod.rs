@@ -109,6 +109,7 @@ pub fn main() -> ! {
         identity: identity_beside(&config),
         wiring: crate::director::WIRING,
     };
+    runtime::heap::one_arena();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -199,7 +199,10 @@ impl Subsystem for IpvsTask {
                 if out.failed {
                     next_check = tokio::time::Instant::now() + RECONCILE;
                 }
-                if shell.whole_read {
+                // Ready once the first pass has run, whatever the kernel
+                // said (a kernel without IPVS is said in status, not by
+                // holding up readiness).
+                if !out.interrupted {
                     ctx.ready.mark("ipvs");
                 }
             }
@@ -298,6 +301,9 @@ impl Shell {
         stop: &AtomicBool,
     ) -> Outcome {
         self.touched = true;
+        // Status names the services of the part in hand, whatever the
+        // kernel says (and the last part is not kept beside it).
+        self.view.lock().part = part.clone();
         let read = if self.whole_read { read } else { Read::Whole };
         let exclusive = part.settings.exclusive;
         let started = Instant::now();
@@ -427,7 +433,6 @@ impl Shell {
             .collect();
         {
             let mut v = self.view.lock();
-            v.part = part.clone();
             v.error = None;
             match read {
                 Read::Whole => v.table = table,

@@ -19,8 +19,8 @@ use super::supervisor::{Subsystem, TaskCtx, TaskFuture};
 pub struct Socket(pub String);
 
 impl Socket {
-    pub fn of<X>(load: &super::Load<X>) -> Arc<Socket> {
-        Arc::new(Socket(load.config.control.socket.clone()))
+    pub fn of(cfg: &crate::config::Config) -> Arc<Socket> {
+        Arc::new(Socket(cfg.control.socket.clone()))
     }
 }
 

@@ -21,8 +21,8 @@ use crate::config::types::Endpoint;
 pub struct Listen(pub Option<Endpoint>, pub bool);
 
 impl Listen {
-    pub fn of<X>(load: &super::Load<X>) -> Arc<Listen> {
-        let m = &load.config.metrics;
+    pub fn of(cfg: &crate::config::Config) -> Arc<Listen> {
+        let m = &cfg.metrics;
         Arc::new(Listen(m.listen, m.status_page))
     }
 }

@@ -6,7 +6,7 @@
 //!   SIGHUP ─┐   control socket ──reload──┐
 //!           ▼                             ▼
 //!   ┌──────────── runtime loop (this file) ─────────────────────┐
-//!   │ read + check file ─► Load {config, desired} ─► Command::Reload │  SIGTERM ─► Command::Shutdown
+//!   │ read + check file ─► Load {parts, desired} ─► Command::Reload  │  SIGTERM ─► Command::Shutdown
 //!   └───────────────────────────────────────────────┬────────────┘
 //!                                                   ▼
 //!   ┌──────────────────── Supervisor ──────────────────────────────┐
@@ -90,11 +90,18 @@ pub struct RunOptions<X> {
     pub wiring: Wiring<X>,
 }
 
-/// One load of the config, as the supervisor hands it out: the config
-/// (for the runtime's own tasks) and the desired state that the layer above
-/// worked out of it, once.
+/// One load of the config, as the supervisor hands it out: the runtime's
+/// own parts of it and the desired state that the layer above worked out
+/// of it, once. The typed config itself is not kept: at 100,000 real
+/// servers it is tens of megabytes that the desired state holds again in
+/// the subsystems' terms.
 pub struct Load<X> {
-    pub config: Arc<Config>,
+    /// `[control] socket`.
+    pub control: Arc<control::Socket>,
+    /// `[metrics]`: where, and whether the status page is served.
+    pub metrics: Arc<metrics_server::Listen>,
+    /// For the ready line: how many VRRP instances and services.
+    pub counts: (usize, usize),
     pub desired: X,
 }
 
@@ -115,13 +122,14 @@ pub struct Wiring<X> {
 
 impl<X> Wiring<X> {
     /// The config and its desired state, worked out once.
-    /// The config is moved in, not copied: at 100,000 real servers each
-    /// copy of the typed config is tens of megabytes.
+    /// The config is taken and dropped once the desired state is worked
+    /// out of it (see [`Load`]).
     pub fn load(&self, cfg: Config) -> Load<X> {
-        let desired = (self.desired)(&cfg);
         Load {
-            config: Arc::new(cfg),
-            desired,
+            control: control::Socket::of(&cfg),
+            metrics: metrics_server::Listen::of(&cfg),
+            counts: (cfg.vrrp.len(), cfg.services.len()),
+            desired: (self.desired)(&cfg),
         }
     }
 }
@@ -168,6 +176,7 @@ pub struct Hooks {
 /// Runs the supervisor until SIGTERM/SIGINT. Exit 1 when there is no valid
 /// config to run (neither the file nor a last known good one).
 pub fn run<X: Send + Sync + 'static>(opts: RunOptions<X>) -> ExitCode {
+    heap::one_arena();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -363,7 +372,7 @@ fn one_line(path: &str, text: &str, d: &Diagnostic) -> String {
     }
 }
 
-fn summary(cfg: &Config, checks: usize, revision: u64, source: ConfigSource) -> String {
+fn summary(counts: (usize, usize), checks: usize, revision: u64, source: ConfigSource) -> String {
     let src = match source {
         ConfigSource::File => "",
         ConfigSource::LastGood => " (LAST GOOD CONFIG: the file is invalid)",
@@ -373,8 +382,8 @@ fn summary(cfg: &Config, checks: usize, revision: u64, source: ConfigSource) -> 
     let n = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     format!(
         "config r{revision}{src}: {}, {}, {}",
-        n(cfg.vrrp.len(), "vrrp instance", "vrrp instances"),
-        n(cfg.services.len(), "service", "services"),
+        n(counts.0, "vrrp instance", "vrrp instances"),
+        n(counts.1, "service", "services"),
         n(checks, "check", "checks"),
     )
 }
@@ -448,7 +457,6 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
     let load = opts
         .wiring
         .load(std::mem::take(&mut running.loaded.config));
-    let cfg = &*load.config;
     let mut sup = Supervisor::new(shared.clone(), opts.restart_policy)
         .with_watchdog(notify::watchdog_period());
     sup.add(
@@ -456,14 +464,14 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
             path_override: opts.socket.clone(),
             ops: ops.clone(),
         },
-        control::Socket::of,
+        |l| l.control.clone(),
         &load,
     );
     sup.add(
         MetricsServer {
             page: opts.wiring.page,
         },
-        metrics_server::Listen::of,
+        |l| l.metrics.clone(),
         &load,
     );
     // The management API runs when its identity says where to listen (read
@@ -491,7 +499,7 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
     }
     let mut revision = 1u64;
     let line = summary(
-        cfg,
+        load.counts,
         (opts.wiring.checks)(&load.desired),
         revision,
         running.source,
@@ -760,8 +768,13 @@ async fn reload<X: Send + Sync + 'static>(
         format!("config r{} ({} tasks)", s.config.revision, s.tasks.len())
     };
     notify::ready(&cfg_line);
-    // The old config and the new one's parse are freed: give the pages back.
+    // The new config's parse is freed now, the old parts once the tasks
+    // have taken the new ones: give the pages back, now and a moment later.
     heap::release();
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let _ = tokio::task::spawn_blocking(heap::release).await;
+    });
     outcome
 }
 
@@ -803,12 +816,13 @@ mod tests {
         let text = "[services.web]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\n";
         let c = config::check_text(text, &config::Selection::All);
         let (_, cfg) = c.configs.first().expect("valid");
+        let counts = (cfg.vrrp.len(), cfg.services.len());
         assert_eq!(
-            summary(cfg, 2, 1, ConfigSource::File),
+            summary(counts, 2, 1, ConfigSource::File),
             "config r1: 0 vrrp instances, 1 service, 2 checks"
         );
         assert_eq!(
-            summary(cfg, 1, 2, ConfigSource::LastGood),
+            summary(counts, 1, 2, ConfigSource::LastGood),
             "config r2 (LAST GOOD CONFIG: the file is invalid): 0 vrrp instances, 1 service, 1 check"
         );
     }
