@@ -68,7 +68,15 @@ impl Checks {
                 Quorum {
                     quorum: svc.quorum.unwrap_or(1),
                     hysteresis: svc.hysteresis,
-                    members: members.remove(name.as_str()).unwrap_or_default(),
+                    members: members
+                        .remove(name.as_str())
+                        .map(|mut m| {
+                            // Grown a push at a time: up to twice the room
+                            // it needs, kept for the life of the config.
+                            m.shrink_to_fit();
+                            m
+                        })
+                        .unwrap_or_default(),
                     sorry: svc.sorry_server.as_ref().map(ToString::to_string),
                 },
             );
