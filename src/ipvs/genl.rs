@@ -46,6 +46,20 @@ pub fn attrs_of(p: &Genlmsghdr<u8, u16>) -> Attrs {
         .collect()
 }
 
+/// A service of a reply, its destinations still to be read; `None` for a
+/// reply without one.
+fn service_live(attrs: &Attrs) -> Result<Option<ServiceLive>, String> {
+    let Some(p) = codec::service_of(attrs) else {
+        return Ok(None);
+    };
+    let (spec, stats) = codec::decode_service(p).map_err(|e| e.to_string())?;
+    Ok(Some(ServiceLive {
+        spec,
+        stats,
+        dests: Vec::new(),
+    }))
+}
+
 pub struct Ipvs {
     sock: NlSocketHandle,
     family: u16,
@@ -226,15 +240,7 @@ impl Ipvs {
     pub fn table_unless(&self, stop: &AtomicBool) -> Result<Option<Table>, String> {
         let mut services = Vec::new();
         for attrs in self.expect(&codec::get_services(), "listing IPVS services")? {
-            let Some(p) = codec::service_of(&attrs) else {
-                continue;
-            };
-            let (spec, stats) = codec::decode_service(p).map_err(|e| e.to_string())?;
-            services.push(ServiceLive {
-                spec,
-                stats,
-                dests: Vec::new(),
-            });
+            services.extend(service_live(&attrs)?);
         }
         for s in &mut services {
             if stop.load(Ordering::Relaxed) {
@@ -272,15 +278,7 @@ impl Ipvs {
                 return Err(format!("reading IPVS services: the kernel refused: {e}"));
             }
             for attrs in &data {
-                let Some(p) = codec::service_of(attrs) else {
-                    continue;
-                };
-                let (spec, stats) = codec::decode_service(p).map_err(|e| e.to_string())?;
-                services.push(ServiceLive {
-                    spec,
-                    stats,
-                    dests: Vec::new(),
-                });
+                services.extend(service_live(attrs)?);
             }
         }
         for s in &mut services {

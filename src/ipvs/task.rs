@@ -276,8 +276,9 @@ impl Shell {
         Ok(self.ipvs.as_ref().expect("just connected"))
     }
 
-    /// Says a failure to reach the kernel once, in an event and in status.
-    fn failed(&mut self, e: String, shared: &Shared) {
+    /// Says a failure to reach the kernel once, in an event and in status;
+    /// the pass's outcome.
+    fn failed(&mut self, e: String, shared: &Shared) -> Outcome {
         self.ipvs = None;
         // What was half read or half done is not known: the next pass
         // reads the whole table.
@@ -289,6 +290,11 @@ impl Shell {
         let mut v = self.view.lock();
         v.error = Some(e);
         v.table = Table::default();
+        Outcome {
+            wake: None,
+            interrupted: false,
+            failed: true,
+        }
     }
 
     /// One reconcile pass.
@@ -355,14 +361,7 @@ impl Shell {
                     failed: false,
                 };
             }
-            Err(e) => {
-                self.failed(e, shared);
-                return Outcome {
-                    wake: None,
-                    interrupted: false,
-                    failed: true,
-                };
-            }
+            Err(e) => return self.failed(e, shared),
         };
         let now = Instant::now();
         let read_took = now - started;
@@ -377,14 +376,7 @@ impl Shell {
         let planned = now.elapsed();
         let refused = match self.apply(&plan.ops, &want, shared) {
             Ok(r) => r,
-            Err(e) => {
-                self.failed(e, shared);
-                return Outcome {
-                    wake: None,
-                    interrupted: false,
-                    failed: true,
-                };
-            }
+            Err(e) => return self.failed(e, shared),
         };
         if !plan.ops.is_empty() {
             let msg = format!(

@@ -150,25 +150,16 @@ impl Collector for Metrics {
             .values()
             .filter_map(|w| Some((w.name.as_str(), *by_key.get(&w.spec.key)?)))
             .collect();
+        let kind = prometheus_client::metrics::MetricType::Gauge;
         for (name, help, figure) in SERVICE_FAMILIES {
-            let mut family = encoder.encode_descriptor(
-                name,
-                help,
-                None,
-                prometheus_client::metrics::MetricType::Gauge,
-            )?;
+            let mut family = encoder.encode_descriptor(name, help, None, kind)?;
             for (service, l) in &named {
                 let labels = [("service", *service)];
                 ConstGauge::new(figure(l)).encode(family.encode_family(&labels)?)?;
             }
         }
         for (name, help, figure) in SERVER_FAMILIES {
-            let mut family = encoder.encode_descriptor(
-                name,
-                help,
-                None,
-                prometheus_client::metrics::MetricType::Gauge,
-            )?;
+            let mut family = encoder.encode_descriptor(name, help, None, kind)?;
             for (service, l) in &named {
                 for d in &l.dests {
                     let server = d.spec.endpoint();
@@ -178,5 +169,80 @@ impl Collector for Metrics {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A view of one service of the config, `web`, with one real server in
+    /// the kernel, and one service the kernel lacks.
+    fn view() -> View {
+        let text = "[services.web]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\n[services.web.real_servers.\"10.0.0.2\"]\nweight = 3\n[services.gone]\naddress = \"10.0.0.9:80\"\nforwarding = \"dr\"\nsorry_server = \"10.0.0.8:80\"\n";
+        let c = crate::config::check_text(text, &crate::config::Selection::All);
+        assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+        let cfg = &c.configs[0].1;
+        let servers: Vec<_> = crate::config::resolve::all(cfg).collect();
+        let part = IpvsPart::of(cfg, &servers, &[]);
+        let web = part.services["web"].clone();
+        let mut table = super::super::desired::applied(std::slice::from_ref(&web));
+        table.services[0].stats.conns = 42;
+        table.services[0].dests[0].active_conns = 5;
+        let v = View::default();
+        *v.lock() = Known {
+            part: Arc::new(part),
+            table,
+            error: None,
+        };
+        v
+    }
+
+    #[test]
+    fn status_names_the_configs_services_as_the_kernel_has_them() {
+        let s = view().status();
+        let names: Vec<(&str, &str)> = s
+            .services
+            .iter()
+            .map(|s| (s.name.as_str(), s.state.as_str()))
+            .collect();
+        assert_eq!(names, vec![("gone", "missing"), ("web", "ok")]);
+        let web = &s.services[1];
+        assert_eq!(web.service, "TCP 10.0.0.1:80");
+        assert_eq!(web.connections, Some(42));
+        assert_eq!(
+            (web.servers[0].server.as_str(), web.servers[0].weight, web.servers[0].active),
+            ("10.0.0.2:80", 3, 5)
+        );
+    }
+
+    #[test]
+    fn the_metrics_are_encoded_from_the_view_at_scrape_time() {
+        let v = view();
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(Metrics(v.clone())));
+        let scrape = |r: &prometheus_client::registry::Registry| {
+            let mut out = String::new();
+            prometheus_client::encoding::text::encode(&mut out, r).unwrap();
+            out
+        };
+        let text = scrape(&registry);
+        assert!(
+            text.contains("ipvs_service_connections{service=\"web\"} 42"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "ipvs_real_server_active_connections{service=\"web\",server=\"10.0.0.2:80\"} 5"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("service=\"gone\""), "{text}");
+        // A change to the view shows at the next scrape.
+        v.lock().table.services[0].dests[0].spec.weight = 0;
+        assert!(
+            scrape(&registry)
+                .contains("ipvs_real_server_weight{service=\"web\",server=\"10.0.0.2:80\"} 0"),
+        );
     }
 }
