@@ -139,7 +139,11 @@ fn main() {
             // `make bench`'s row: figure | pharos | anchor | target | verdict.
             println!(
                 "ROW 10,000 TCP checks at 1 s (host): CPU, late p99 | {share:.0}% of a core, p99 {p99:.0} ms | - | <= 35%, p99 <= 50 ms | {}",
-                if share <= 35.0 && p99 <= 50.0 { "met" } else { "not met" }
+                if share <= 35.0 && p99 <= 50.0 {
+                    "met"
+                } else {
+                    "not met"
+                }
             );
         }
         println!(

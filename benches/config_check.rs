@@ -49,6 +49,10 @@ fn main() {
     );
     println!(
         "ROW pharos check of 10k x 10: peak RSS / time (host) | {mib:.0} MiB / {median:.2} s | - | <= 64 MiB / <= 0.5 s | {}",
-        if mib <= 64.0 && median <= 0.5 { "met" } else { "not met" }
+        if mib <= 64.0 && median <= 0.5 {
+            "met"
+        } else {
+            "not met"
+        }
     );
 }

@@ -25,9 +25,7 @@ fn main() {
     let mut vm = vm::Vm::boot(&disk, Some(("debug", append)));
     vm.wait_for("test script finished", Duration::from_secs(3600));
     let mem = std::env::var("PHAROS_VM_MEM").unwrap_or_else(|_| "512".into());
-    println!(
-        "IPVS scale benchmark, {n} services x 10 real servers (QEMU TCG, 1 vCPU, {mem} MiB):"
-    );
+    println!("IPVS scale benchmark, {n} services x 10 real servers (QEMU TCG, 1 vCPU, {mem} MiB):");
     let console = vm.console();
     let bench: Vec<&str> = console
         .lines()

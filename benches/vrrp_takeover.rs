@@ -106,7 +106,11 @@ fn main() {
                 ms(medians[0]),
                 ms(medians[1]),
                 ms(expect),
-                if medians[0] <= expect + interval / 10 { "met" } else { "not met" }
+                if medians[0] <= expect + interval / 10 {
+                    "met"
+                } else {
+                    "not met"
+                }
             );
         }
     }

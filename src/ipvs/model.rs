@@ -177,7 +177,9 @@ impl Forward {
 }
 
 /// IP_VS_CONN_F_TUNNEL_TYPE_*.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum TunType {
     #[default]
     Ipip,

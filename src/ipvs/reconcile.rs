@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use super::codec::{self, Request};
 use super::desired::Wanted;
-use super::model::{DestLive, DestSpec, Forward, ServiceKey, ServiceLive, ServiceSpec, Stats, Table};
+use super::model::{
+    DestLive, DestSpec, Forward, ServiceKey, ServiceLive, ServiceSpec, Stats, Table,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -183,8 +185,7 @@ impl Reconciler {
             }
             self.owned.remove(k);
         }
-        let touched: BTreeSet<&ServiceKey> =
-            want.iter().map(|w| &w.spec.key).chain(gone).collect();
+        let touched: BTreeSet<&ServiceKey> = want.iter().map(|w| &w.spec.key).chain(gone).collect();
         self.draining.retain(|(k, _, _), _| !touched.contains(k));
         self.draining.extend(still_draining);
         self.owned.extend(want.iter().map(|w| w.spec.key));
@@ -534,10 +535,7 @@ mod tests {
         let p = r.step_some(now, &changed, &[key(8080)], &read, false);
         assert_eq!(
             p.ops,
-            vec![
-                Op::EditDest(key(80), dest(2, 5)),
-                Op::DelService(key(8080))
-            ]
+            vec![Op::EditDest(key(80), dest(2, 5)), Op::DelService(key(8080))]
         );
         assert!(r.owned().contains(&key(443)), "443 still pharos's");
         assert!(!r.owned().contains(&key(8080)));
@@ -546,7 +544,13 @@ mod tests {
         let p = r.step_some(now, &[], &[key(8080)], &Table::default(), false);
         assert_eq!(p.ops, vec![]);
         // A new service the kernel lacks is added.
-        let p = r.step_some(now, &[want(53, vec![dest(5, 1)])], &[], &Table::default(), false);
+        let p = r.step_some(
+            now,
+            &[want(53, vec![dest(5, 1)])],
+            &[],
+            &Table::default(),
+            false,
+        );
         assert_eq!(
             p.ops,
             vec![Op::AddService(spec(53)), Op::AddDest(key(53), dest(5, 1))]
@@ -588,7 +592,10 @@ mod tests {
             want(80, vec![dest(2, 1), dest(3, 1)]),
             want(443, vec![dest(4, 1)]),
         ];
-        let mut after = vec![want(80, vec![dest(2, 7), dest(5, 1)]), want(53, vec![dest(6, 1)])];
+        let mut after = vec![
+            want(80, vec![dest(2, 7), dest(5, 1)]),
+            want(53, vec![dest(6, 1)]),
+        ];
         after[0].spec.scheduler = "rr".into();
         let mut table = live(&before);
         let mut r = Reconciler::new();
@@ -607,7 +614,11 @@ mod tests {
         let again = vec![Op::DelService(key(53)), Op::AddService(spec(53))];
         patch(&mut table, &again);
         assert_eq!(
-            table.services.iter().filter(|s| s.spec.key == key(53)).count(),
+            table
+                .services
+                .iter()
+                .filter(|s| s.spec.key == key(53))
+                .count(),
             1
         );
     }

@@ -192,8 +192,7 @@ impl Subsystem for IpvsTask {
                 if read == Read::Whole && !out.interrupted {
                     // A huge table takes a while to read: the periodic
                     // check then spends at most a tenth of the time reading.
-                    next_check =
-                        tokio::time::Instant::now() + RECONCILE.max(shell.last_read * 10);
+                    next_check = tokio::time::Instant::now() + RECONCILE.max(shell.last_read * 10);
                 }
                 wake = out.wake;
                 if out.failed {
@@ -344,9 +343,15 @@ impl Shell {
             let table = match read {
                 Read::Whole => ipvs.table_unless(stop)?,
                 Read::Changed if want.is_empty() && gone.is_empty() => Some(Table::default()),
-                Read::Changed => Some(ipvs.services(want.iter().map(|w| &w.spec.key).chain(&gone))?),
+                Read::Changed => {
+                    Some(ipvs.services(want.iter().map(|w| &w.spec.key).chain(&gone))?)
+                }
             };
-            let timeouts = part.settings.timeouts.map(|_| ipvs.timeouts()).transpose()?;
+            let timeouts = part
+                .settings
+                .timeouts
+                .map(|_| ipvs.timeouts())
+                .transpose()?;
             Ok((table, timeouts))
         });
         let (table, live_timeouts) = match result {
@@ -436,9 +441,9 @@ impl Shell {
                         .collect();
                     let asked: HashSet<&ServiceKey> =
                         want.iter().map(|w| &w.spec.key).chain(&gone).collect();
-                    v.table.services.retain(|s| {
-                        !asked.contains(&s.spec.key) || read.contains_key(&s.spec.key)
-                    });
+                    v.table
+                        .services
+                        .retain(|s| !asked.contains(&s.spec.key) || read.contains_key(&s.spec.key));
                     let mut fresh = read;
                     for s in &mut v.table.services {
                         if let Some(n) = fresh.remove(&s.spec.key) {

@@ -211,7 +211,11 @@ mod tests {
         assert_eq!(web.service, "TCP 10.0.0.1:80");
         assert_eq!(web.connections, Some(42));
         assert_eq!(
-            (web.servers[0].server.as_str(), web.servers[0].weight, web.servers[0].active),
+            (
+                web.servers[0].server.as_str(),
+                web.servers[0].weight,
+                web.servers[0].active
+            ),
             ("10.0.0.2:80", 3, 5)
         );
     }

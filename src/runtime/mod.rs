@@ -454,9 +454,7 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
         config: opts.config.clone(),
         plan: opts.wiring.plan,
     });
-    let load = opts
-        .wiring
-        .load(std::mem::take(&mut running.loaded.config));
+    let load = opts.wiring.load(std::mem::take(&mut running.loaded.config));
     let mut sup = Supervisor::new(shared.clone(), opts.restart_policy)
         .with_watchdog(notify::watchdog_period());
     sup.add(

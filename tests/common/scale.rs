@@ -20,10 +20,13 @@ pub fn big_config(head: &str, forwarding: &str, weight: u32) -> String {
         );
         for d in 1..=10 {
             let w = if d == 1 && i % 10 == 0 { weight } else { 1 };
-            let _ = writeln!(t, "\"10.250.{}.{d}:80\" = {{ weight = {w} }}", i / 256 % 256);
+            let _ = writeln!(
+                t,
+                "\"10.250.{}.{d}:80\" = {{ weight = {w} }}",
+                i / 256 % 256
+            );
         }
         t.push('\n');
     }
     t
 }
-
