@@ -110,6 +110,7 @@ fn shared() -> Shared {
         })),
         metrics: Arc::new(Metrics::new()),
         ready: Ready::default(),
+        sections: Default::default(),
     }
 }
 
