@@ -11,7 +11,7 @@
 //! Linear in the table: one pass over the wanted services and one over the
 //! live ones, with maps by key.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -288,7 +288,7 @@ impl Reconciler {
 /// The table as it is after `ops` were done (those the kernel accepted),
 /// without reading it again: what status shows until the next full read
 /// brings fresh counters. Sans-IO.
-pub fn patch(table: &mut Table, ops: &[Op]) {
+pub fn patch<'a>(table: &mut Table, ops: impl IntoIterator<Item = &'a Op>) {
     let mut at: HashMap<ServiceKey, usize> = table
         .services
         .iter()
@@ -352,11 +352,6 @@ pub fn patch(table: &mut Table, ops: &[Op]) {
 /// How long until `wake`, for a task's timer.
 pub fn until(now: Instant, wake: Option<Instant>) -> Option<Duration> {
     wake.map(|w| w.saturating_duration_since(now))
-}
-
-/// Services grouped by key, for callers that need a lookup.
-pub fn by_key(t: &Table) -> BTreeMap<ServiceKey, &super::model::ServiceLive> {
-    t.services.iter().map(|s| (s.spec.key, s)).collect()
 }
 
 #[cfg(test)]

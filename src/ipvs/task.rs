@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::desired::{self, IpvsPart, Wanted};
 use super::genl::Ipvs;
-use super::model::{Daemon, ServiceKey, ServiceLive, Table, Timeouts};
+use super::model::{Daemon, ServiceKey, Table, Timeouts};
 use super::reconcile::{self, Op, Reconciler};
 use super::view::View;
 use crate::runtime::status::Event;
@@ -240,7 +240,22 @@ struct Shell {
 
 impl Shell {
     fn new(shared: &Shared) -> Shell {
-        let view = view();
+        // One view for the process: the metrics collector, registered with
+        // the first, reads it across task restarts.
+        static VIEW: OnceLock<View> = OnceLock::new();
+        let mut first = false;
+        let view = VIEW
+            .get_or_init(|| {
+                first = true;
+                View::default()
+            })
+            .clone();
+        if first {
+            shared
+                .metrics
+                .registry()
+                .register_collector(Box::new(super::view::Metrics(view.clone())));
+        }
         shared.publish_with(
             "ipvs",
             Arc::new({
@@ -248,13 +263,6 @@ impl Shell {
                 move || serde_json::to_value(view.status()).expect("serializes")
             }),
         );
-        static REGISTERED: OnceLock<()> = OnceLock::new();
-        REGISTERED.get_or_init(|| {
-            shared
-                .metrics
-                .registry()
-                .register_collector(Box::new(super::view::Metrics(view.clone())));
-        });
         Shell {
             ipvs: None,
             rec: Reconciler::default(),
@@ -421,39 +429,22 @@ impl Shell {
             }
         }
         self.timeouts(part, live_timeouts, shared);
-        // Status and the metrics: the table as read, with the changes made.
-        let applied: Vec<Op> = plan
-            .ops
-            .iter()
-            .filter(|op| !refused.contains(op.service()))
-            .cloned()
-            .collect();
+        // Status and the metrics: the table as read (the services asked
+        // for replace what was known of them), with the changes made.
         {
             let mut v = self.view.lock();
             v.error = None;
             match read {
                 Read::Whole => v.table = table,
                 Read::Changed => {
-                    let read: HashMap<ServiceKey, ServiceLive> = table
-                        .services
-                        .into_iter()
-                        .map(|s| (s.spec.key, s))
-                        .collect();
                     let asked: HashSet<&ServiceKey> =
                         want.iter().map(|w| &w.spec.key).chain(&gone).collect();
-                    v.table
-                        .services
-                        .retain(|s| !asked.contains(&s.spec.key) || read.contains_key(&s.spec.key));
-                    let mut fresh = read;
-                    for s in &mut v.table.services {
-                        if let Some(n) = fresh.remove(&s.spec.key) {
-                            *s = n;
-                        }
-                    }
-                    v.table.services.extend(fresh.into_values());
+                    v.table.services.retain(|s| !asked.contains(&s.spec.key));
+                    v.table.services.extend(table.services);
                 }
             }
-            reconcile::patch(&mut v.table, &applied);
+            let accepted = plan.ops.iter().filter(|op| !refused.contains(op.service()));
+            reconcile::patch(&mut v.table, accepted);
         }
         if let Some(sync) = &part.sync {
             let master = facts.roles.get(&sync.follows).copied().unwrap_or(false);
@@ -652,13 +643,6 @@ fn daemon_steps(live: &[Daemon], ifname: &str, sync_id: u32, master: bool) -> Ve
         }
     }
     steps
-}
-
-/// The one view of this process: the metrics collector registered once
-/// reads it across task restarts.
-fn view() -> View {
-    static VIEW: OnceLock<View> = OnceLock::new();
-    VIEW.get_or_init(View::default).clone()
 }
 
 #[cfg(test)]

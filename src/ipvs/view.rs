@@ -14,7 +14,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use super::desired::IpvsPart;
+use super::desired::{IpvsPart, Wanted};
 use super::model::{Forward, ServiceKey, ServiceLive, Table};
 use super::status::{self, IpvsStatus};
 
@@ -25,6 +25,24 @@ pub struct Known {
     pub table: Table,
     /// Why the table could not be read, if so.
     pub error: Option<String>,
+}
+
+impl Known {
+    /// Each of the config's services, in name order, with the kernel's
+    /// state of it if the kernel has it.
+    fn services(&self) -> Vec<(&Wanted, Option<&ServiceLive>)> {
+        let by_key: HashMap<&ServiceKey, &ServiceLive> = self
+            .table
+            .services
+            .iter()
+            .map(|s| (&s.spec.key, s))
+            .collect();
+        self.part
+            .services
+            .values()
+            .map(|w| (w, by_key.get(&w.spec.key).copied()))
+            .collect()
+    }
 }
 
 /// Shared between the IPVS task and its readers.
@@ -39,14 +57,10 @@ impl View {
     /// The `ipvs` section of `pharos status`.
     pub fn status(&self) -> IpvsStatus {
         let k = self.lock();
-        let by_key: HashMap<&ServiceKey, &ServiceLive> =
-            k.table.services.iter().map(|s| (&s.spec.key, s)).collect();
         let services = k
-            .part
-            .services
-            .values()
-            .map(|w| {
-                let live = by_key.get(&w.spec.key);
+            .services()
+            .into_iter()
+            .map(|(w, live)| {
                 let servers = live
                     .map(|l| {
                         l.dests
@@ -141,14 +155,11 @@ const SERVER_FAMILIES: [(&str, &str, ServerFigure); 3] = [
 impl Collector for Metrics {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let k = self.0.lock();
-        let by_key: HashMap<&ServiceKey, &ServiceLive> =
-            k.table.services.iter().map(|s| (&s.spec.key, s)).collect();
         // The config's services the kernel has, by their config names.
         let named: Vec<(&str, &ServiceLive)> = k
-            .part
-            .services
-            .values()
-            .filter_map(|w| Some((w.name.as_str(), *by_key.get(&w.spec.key)?)))
+            .services()
+            .into_iter()
+            .filter_map(|(w, live)| Some((w.name.as_str(), live?)))
             .collect();
         let kind = prometheus_client::metrics::MetricType::Gauge;
         for (name, help, figure) in SERVICE_FAMILIES {
