@@ -162,7 +162,7 @@ soak: run-deps
 # its anchor and the target (benches/table.sh). Not part of `make test`:
 # the numbers go into benches/RESULTS.md by hand, with the date.
 # The IPVS bench at 10,000 services runs in a VM of BENCH_VM_MEM MiB.
-BENCHES := config_check check_scale boot vrrp_takeover ipvs_scale check_keepalived
+BENCHES := config_check check_scale boot vrrp_takeover vrrp_many ipvs_scale check_keepalived
 BENCH_VM_MEM ?= 512
 bench: deps
 	$(MAKE) --no-print-directory image

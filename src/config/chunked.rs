@@ -134,8 +134,9 @@ struct Table {
 const INDEX_FROM: usize = 32;
 
 enum Value {
-    /// Made by a header: later headers may go into it.
-    Header(Table),
+    /// Made by a header: later headers may go into it. Boxed: an entry
+    /// is as big as its largest kind, and most entries are bodies.
+    Header(Box<Table>),
     /// Written in a piece's body: later headers may not.
     Body(Node),
 }
@@ -182,6 +183,8 @@ impl Table {
 
     /// Adds a body's entries; `None` if a key is there already.
     fn add_body(&mut self, entries: Vec<Entry>) -> Option<()> {
+        // Most bodies are all a table holds: sized once, not doubled.
+        self.entries.reserve_exact(entries.len());
         for e in entries {
             if self.find(&e.key).is_some() {
                 return None;
@@ -210,10 +213,10 @@ impl Table {
             None => self.push(
                 key.clone(),
                 key_span.clone(),
-                Value::Header(Table {
+                Value::Header(Box::new(Table {
                     span: span.clone(),
                     ..Table::default()
-                }),
+                })),
             ),
         };
         let Value::Header(table) = &mut self.entries[at].2 else {

@@ -317,11 +317,17 @@ pub fn check_text(text: &str, selection: &Selection) -> Checked {
 fn cap(diags: &mut Vec<Diagnostic>) {
     if diags.len() > MAX_DIAGNOSTICS {
         let more = diags.len() - MAX_DIAGNOSTICS;
+        // The summary is an error only if one is among those cut: a file
+        // with only warnings past the cap is still valid.
+        let error = diags[MAX_DIAGNOSTICS..].iter().any(Diagnostic::is_error);
         diags.truncate(MAX_DIAGNOSTICS);
-        diags.push(
-            Diagnostic::error(format!("{more} more problems not shown"))
-                .help("fix the ones above and check again"),
-        );
+        let summary = format!("{more} more problems not shown");
+        let d = if error {
+            Diagnostic::error(summary)
+        } else {
+            Diagnostic::warning(summary)
+        };
+        diags.push(d.help("fix the ones above and check again"));
     }
 }
 
@@ -446,6 +452,21 @@ mod tests {
     fn a_minimal_file_is_valid() {
         let c = check_text("[system]\n", &Selection::All);
         assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+        assert_eq!(c.configs.len(), 1);
+    }
+
+    #[test]
+    fn warnings_past_the_cap_leave_the_file_valid() {
+        let text: String = (1..=MAX_DIAGNOSTICS + 5)
+            .map(|v| {
+                format!(
+                    "[vrrp.V{v}]\ninterface = \"eth9\"\nvrid = {v}\nvirtual_addresses = [\"10.0.0.{v}\"]\n"
+                )
+            })
+            .collect();
+        let c = check_text(&text, &Selection::All);
+        assert_eq!(c.diagnostics.len(), MAX_DIAGNOSTICS + 1);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics.last());
         assert_eq!(c.configs.len(), 1);
     }
 
