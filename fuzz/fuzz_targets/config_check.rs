@@ -3,7 +3,9 @@
 //! every node and for the first node alone, then both renderings of the
 //! diagnostics (rustc-style text with file:line:col and carets, and the
 //! JSON of `--format json`), so every span a diagnostic carries is put to
-//! use against the text it points into.
+//! use against the text it points into. The streamed check of big files
+//! (`config::check_streamed`, a service at a time) is held to the whole
+//! check on any text: the same config, or `None`.
 //!
 //! ```text
 //! make fuzz-smoke  # every target for 20 s, on stable Rust
@@ -34,7 +36,12 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let source = Source::new("fuzz.toml", text);
-    let checked = config::check_text(text, &Selection::All);
+    let checked = config::check_whole(text, &Selection::All);
+    if let Some(streamed) = config::check_streamed(text) {
+        assert!(!checked.has_errors() && checked.diagnostics.is_empty(), "streamed a file with diagnostics");
+        assert_eq!(checked.configs.len(), 1, "streamed a file with nodes");
+        assert_eq!(checked.configs[0].1, streamed, "the streamed config differs");
+    }
     show(&source, &checked.diagnostics);
     if checked.configs.is_empty() {
         assert!(checked.has_errors(), "no config and no error");

@@ -45,6 +45,58 @@ pub fn parse(text: &str) -> Option<Node> {
     })
 }
 
+/// A big file cut for the streamed check (`config::check_streamed`): the
+/// text of everything but the services, and each service's tables (its
+/// `[services.NAME…]` headers, all in a row) as a block of text of its own,
+/// so each can be parsed and typed alone and its tree dropped before the
+/// next. What is not that plain shape is `None`: a `[services]` header, a
+/// service whose tables are apart, the same service twice, an array of
+/// tables. The streamed check uses this only for files it then finds
+/// valid; anything it finds wrong goes the whole way for the diagnostics.
+pub struct Apart<'t> {
+    /// The pieces that are not services, in order (TOML still: each piece
+    /// ends where a header begins, at the start of a line).
+    pub rest: String,
+    /// Each service's name and its block.
+    pub services: Vec<(String, &'t str)>,
+}
+
+pub fn services_apart(text: &str) -> Option<Apart<'_>> {
+    let headers = headers(text)?;
+    let first = headers.first().map_or(text.len(), |h| h.start);
+    let mut rest = String::from(&text[..first]);
+    let mut services: Vec<(String, &str)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    // The service whose block is open: its name and where it began.
+    let mut open: Option<(String, usize)> = None;
+    for (i, h) in headers.iter().enumerate() {
+        let end = headers.get(i + 1).map_or(text.len(), |n| n.start);
+        let path = header_path(&text[h.clone()])?;
+        let service = match path.as_slice() {
+            [s] if s == "services" => return None,
+            [s, name, ..] if s == "services" => Some(name),
+            _ => None,
+        };
+        if let Some((name, start)) = open.take_if(|(n, _)| Some(&*n) != service) {
+            services.push((name, &text[start..h.start]));
+        }
+        match service {
+            Some(name) if open.is_none() => {
+                if !seen.insert(name.clone()) {
+                    return None;
+                }
+                open = Some((name.clone(), h.start));
+            }
+            Some(_) => {}
+            None => rest.push_str(&text[h.start..end]),
+        }
+    }
+    if let Some((name, start)) = open {
+        services.push((name, &text[start..]));
+    }
+    Some(Apart { rest, services })
+}
+
 /// The spans of the top-level `[table]` headers, in order; `None` if the
 /// file has an array of tables (`[[x]]`).
 fn headers(text: &str) -> Option<Vec<Span>> {

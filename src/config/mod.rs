@@ -11,6 +11,12 @@
 //!      ─► validate::validate (ranges, references, duplicates, LVS/VRRP rules)
 //!      ─► diagnostics, deduplicated across nodes, in file order
 //! ```
+//!
+//! A big file (`chunked::MIN_LEN` on) without `[nodes]` is first checked
+//! streamed ([`check_streamed`]): each service's tables parsed and typed on
+//! their own, the rest of the file as one small tree, then the same
+//! validation. Its result is taken only when there is nothing to report;
+//! otherwise the way above runs and places every diagnostic.
 
 pub mod chunked;
 pub mod de;
@@ -190,6 +196,23 @@ struct NodeHeader {
 
 /// Parses, merges and validates `text` for the selected nodes.
 pub fn check_text(text: &str, selection: &Selection) -> Checked {
+    if text.len() >= chunked::MIN_LEN
+        && !matches!(selection, Selection::Node(_))
+        && let Some(config) = check_streamed(text)
+    {
+        return Checked {
+            diagnostics: Vec::new(),
+            nodes: Vec::new(),
+            configs: vec![(None, config)],
+        };
+    }
+    check_whole(text, selection)
+}
+
+/// [`check_text`] without the streamed way for big files: the whole tree,
+/// every diagnostic placed. The reference the streamed check is held to
+/// (tests, the `config_check` fuzz target).
+pub fn check_whole(text: &str, selection: &Selection) -> Checked {
     let mut out = Checked {
         diagnostics: Vec::new(),
         nodes: Vec::new(),
@@ -312,6 +335,51 @@ pub fn check_text(text: &str, selection: &Selection) -> Checked {
         .sort_by_key(|d| d.span.as_ref().map_or((0, 0), |s| (s.start, s.end)));
     cap(&mut out.diagnostics);
     out
+}
+
+/// A big file without `[nodes]`, checked a service at a time: each
+/// service's tables parsed and typed on their own and their tree dropped
+/// before the next, so the file's whole tree never exists (at 10,000
+/// services it was 47 MB beside the typed config). `None` when the file is
+/// not of that shape (`chunked::services_apart`) or has anything to say,
+/// an error or a warning: the whole check then runs as for any file and
+/// places every diagnostic (this path has no spans to give them).
+pub fn check_streamed(text: &str) -> Option<Config> {
+    let apart = chunked::services_apart(text)?;
+    let mut rest = Node::parse_whole(&apart.rest).ok()?;
+    if rest.get("services").is_some() || rest.get("nodes").is_some() {
+        return None;
+    }
+    let mut services = BTreeMap::new();
+    for (name, block) in apart.services {
+        let mut tree = Node::parse_whole(block).ok()?;
+        let mut within = tree.take("services")?.value;
+        let entry = within.take(&name)?;
+        if tree.as_table().is_some_and(|t| !t.is_empty())
+            || within.as_table().is_some_and(|t| !t.is_empty())
+        {
+            return None;
+        }
+        let mut node = entry.value;
+        let typed = de::deserialize::<model::Service>(&mut node);
+        if !typed.problems.is_empty() {
+            return None;
+        }
+        services.insert(name, typed.value?);
+    }
+    if services.is_empty() {
+        return None;
+    }
+    let typed = de::deserialize::<Config>(&mut rest);
+    if !typed.problems.is_empty() {
+        return None;
+    }
+    let mut config = typed.value?;
+    config.services = services;
+    let pruned = std::collections::HashSet::new();
+    let mut ctx = validate::Ctx::new(&rest, &[], &pruned);
+    validate::validate(&config, &mut ctx);
+    ctx.diags.is_empty().then_some(config)
 }
 
 fn cap(diags: &mut Vec<Diagnostic>) {
@@ -446,6 +514,67 @@ mod tests {
 
     fn messages(c: &Checked) -> Vec<String> {
         c.diagnostics.iter().map(|d| d.message.clone()).collect()
+    }
+
+    /// The streamed check gives the whole check's config for what it
+    /// takes, and leaves to it every file with something to say.
+    #[test]
+    fn the_streamed_check_is_the_whole_check_or_none() {
+        let svc = |name: &str, last: u8| {
+            format!(
+                "[services.{name}]\naddress = \"10.0.0.{last}:80\"\nforwarding = \"dr\"\n\n[services.{name}.real_servers]\n\"10.1.0.1:80\" = {{ weight = 2 }}\n\"10.1.0.2:80\" = {{}}\n[services.{name}.check]\ntype = \"tcp\"\n"
+            )
+        };
+        let vrrp = "[vrrp.V]\ninterface = \"eth0\"\nvrid = 1\npriority = 100\nvirtual_addresses = [\"10.0.0.1/24\"]\n[interfaces.eth0]\n";
+        let same = [
+            format!("{}{}", svc("a", 1), svc("b", 2)),
+            format!(
+                "[system]\nip_forward = true\n{}{vrrp}{}",
+                svc("a", 1),
+                svc("\"b c\"", 2)
+            ),
+            format!("{vrrp}{}[control]\n{}", svc("a", 1), svc("b", 2)),
+        ];
+        for text in &same {
+            let whole = check_whole(text, &Selection::All);
+            assert!(
+                whole.diagnostics.is_empty(),
+                "{text}: {:?}",
+                messages(&whole)
+            );
+            let streamed = check_streamed(text).unwrap_or_else(|| panic!("not streamed: {text}"));
+            assert_eq!(streamed, whole.configs[0].1, "{text}");
+        }
+        let left = [
+            // A service's tables apart, or the same service twice.
+            format!(
+                "{}{}[services.a.check]\ntype = \"tcp\"\n",
+                svc("a", 1),
+                svc("b", 2)
+            ),
+            format!("{}{}", svc("a", 1), svc("a", 2)),
+            // Services written under a `[services]` header or as dotted keys.
+            format!("[services]\n{}", svc("a", 1)),
+            format!("services.x.fwmark = 1\n{}", svc("a", 1)),
+            // Errors and warnings: typing, validation, a key unknown.
+            format!("{}{}", svc("a", 1), svc("b", 1)),
+            format!("{}[services.b]\naddress = 5\n", svc("a", 1)),
+            format!(
+                "{}[services.b]\naddress = \"10.0.0.2:80\"\nforwarding = \"dr\"\n",
+                svc("a", 1)
+            ),
+            format!("{}[sytem]\n", svc("a", 1)),
+            format!(
+                "{}[services.b.real_servers]\n\"10.1.0.1:80\" = {{ wieght = 1 }}\n",
+                svc("a", 1)
+            ),
+            // Nodes, and nothing but services apart from them.
+            format!("{}[nodes.n.match]\nhostname = \"n\"\n", svc("a", 1)),
+            "[system]\n".to_string(),
+        ];
+        for text in &left {
+            assert_eq!(check_streamed(text), None, "{text}");
+        }
     }
 
     #[test]
