@@ -2,11 +2,12 @@
 //! IPVS table. The whole table is read and reconciled on start and every
 //! [`RECONCILE`] (longer for a table that takes long to read), so that
 //! `ipvsadm -C` or `ipvsadm -d` by someone else is undone; a reload, a
-//! health change, a drain's end or a VRRP role change reads and
-//! reconciles only the services whose wanted state changed, and a reload
-//! that comes in during a whole-table read stops it. The table as last
-//! known is kept in a [`View`] that status and the metrics render when
-//! asked.
+//! health change, a drain's end or a VRRP role change reconciles only the
+//! services whose wanted state changed, against the table as last known
+//! (the last whole read with every accepted change since, kept in a
+//! [`View`] that status and the metrics render when asked); only the
+//! services draining, or with a change the kernel refused, are read again
+//! for it. A reload that comes in during a whole-table read stops it.
 //!
 //! Talks to: the kernel (genl "IPVS", finit_module for ip_vs and the
 //! schedulers), the supervisor (updates in; status, events, metrics out).
@@ -56,7 +57,8 @@ enum Read {
     /// table that takes long to read), to undo what others did.
     Whole,
     /// Only the services whose wanted state (config and health) differs
-    /// from what the last passes applied: a reload or a health change.
+    /// from what the last passes applied (a reload or a health change),
+    /// against the view.
     Changed,
 }
 
@@ -234,6 +236,9 @@ struct Shell {
     /// (every change accepted): a pass reads and reconciles only the
     /// services whose fingerprint differs, or that are not here.
     applied: HashMap<ServiceKey, u64>,
+    /// Services with a change the kernel refused: the view may not be
+    /// what the kernel holds, so a targeted pass reads them again.
+    stale: HashSet<ServiceKey>,
     /// What status and the metrics show.
     view: View,
 }
@@ -272,6 +277,7 @@ impl Shell {
             last_read: Duration::ZERO,
             whole_read: false,
             applied: HashMap::new(),
+            stale: HashSet::new(),
             view,
         }
     }
@@ -347,12 +353,41 @@ impl Shell {
         // An uninterruptible first read: the reconciler adopts from it.
         let never = AtomicBool::new(false);
         let stop = if self.whole_read { stop } else { &never };
+        // A targeted pass reads from the kernel what is draining (its
+        // connection counts say when the drain ends) and what was refused
+        // last time (the kernel is not what the view says); the rest is
+        // taken as last known: the whole table as last read with every
+        // accepted change since.
+        let (live, from_view) = if read == Read::Changed {
+            let asked = want.iter().map(|w| w.spec.key).chain(gone.iter().copied());
+            let (live, known): (Vec<ServiceKey>, Vec<ServiceKey>) =
+                asked.partition(|k| draining.contains(k) || self.stale.contains(k));
+            let known: HashSet<ServiceKey> = known.into_iter().collect();
+            let from_view: Vec<_> = self
+                .view
+                .lock()
+                .table
+                .services
+                .iter()
+                .filter(|s| known.contains(&s.spec.key))
+                .cloned()
+                .collect();
+            (live, from_view)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let read_live = live.len();
         let result = self.connect().and_then(|ipvs| {
             let table = match read {
                 Read::Whole => ipvs.table_unless(stop)?,
-                Read::Changed if want.is_empty() && gone.is_empty() => Some(Table::default()),
                 Read::Changed => {
-                    Some(ipvs.services(want.iter().map(|w| &w.spec.key).chain(&gone))?)
+                    let mut t = if live.is_empty() {
+                        Table::default()
+                    } else {
+                        ipvs.services(&live)?
+                    };
+                    t.services.extend(from_view);
+                    Some(t)
                 }
             };
             let timeouts = part
@@ -398,8 +433,8 @@ impl Shell {
                 refused.len(),
                 table.services.len(),
                 match read {
-                    Read::Whole => "the whole table read",
-                    Read::Changed => "those that changed, read",
+                    Read::Whole => "the whole table read".to_string(),
+                    Read::Changed => format!("those that changed, {read_live} read again"),
                 },
                 read_took.as_secs_f64(),
                 planned.as_secs_f64(),
@@ -416,16 +451,22 @@ impl Shell {
         // What was applied in full is not read again until it changes.
         if read == Read::Whole {
             self.applied.clear();
+            self.stale.clear();
         }
         for k in &gone {
             self.applied.remove(k);
+            self.stale.remove(k);
         }
         for w in &want {
             let key = w.spec.key;
             if refused.contains(&key) {
                 self.applied.remove(&key);
-            } else if let Some(fp) = fingerprints.get(&key) {
-                self.applied.insert(key, *fp);
+                self.stale.insert(key);
+            } else {
+                self.stale.remove(&key);
+                if let Some(fp) = fingerprints.get(&key) {
+                    self.applied.insert(key, *fp);
+                }
             }
         }
         self.timeouts(part, live_timeouts, shared);
