@@ -50,8 +50,5 @@ pub(crate) async fn connect(
             ))
         })?;
     }
-    let stream = deadline.io_step("connecting", sock.connect(target)).await?;
-    // Requests are one small write; do not let Nagle hold them back.
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
+    deadline.io_step("connecting", sock.connect(target)).await
 }
