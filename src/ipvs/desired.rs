@@ -269,7 +269,6 @@ pub fn with_health<'a>(
 
 /// One service with the health checks applied (see [`with_health`]).
 pub fn health_of(w: &Wanted, board: &HealthBoard) -> Wanted {
-    let quorum_lost = board.services.get(&w.name) == Some(&false);
     let mut out = Wanted {
         name: w.name.clone(),
         spec: w.spec.clone(),
@@ -279,34 +278,62 @@ pub fn health_of(w: &Wanted, board: &HealthBoard) -> Wanted {
         on_failure: w.on_failure,
         checked: Vec::with_capacity(w.checked.len()),
     };
-    for (i, d) in w.dests.iter().enumerate() {
-        let c = &w.checked.get(i).cloned().flatten();
-        let up = c
-            .as_ref()
-            .is_none_or(|k| board.real_servers.get(k) == Some(&true));
-        let mut d = d.clone();
-        if !up {
-            if w.on_failure == FailureAction::Remove {
-                continue;
-            }
-            d.weight = 0;
-        }
-        if quorum_lost {
-            d.weight = 0;
-        }
+    for (i, d) in healthy(w, board) {
         out.dests.push(d);
-        out.checked.push(c.clone());
+        out.checked.push(w.checked.get(i).cloned().flatten());
     }
     out
 }
 
+/// Each of `w`'s real servers with the health checks applied, and its
+/// index in `w.dests`: weight 0 when its check or the service's quorum
+/// has failed, left out when its check has failed and `on_failure =
+/// "remove"`.
+fn healthy<'a>(
+    w: &'a Wanted,
+    board: &'a HealthBoard,
+) -> impl Iterator<Item = (usize, DestSpec)> + 'a {
+    let quorum_lost = board.services.get(&w.name) == Some(&false);
+    w.dests.iter().enumerate().filter_map(move |(i, d)| {
+        let up = w
+            .checked
+            .get(i)
+            .and_then(Option::as_ref)
+            .is_none_or(|k| board.real_servers.get(k) == Some(&true));
+        if !up && w.on_failure == FailureAction::Remove {
+            return None;
+        }
+        let mut d = d.clone();
+        if !up || quorum_lost {
+            d.weight = 0;
+        }
+        Some((i, d))
+    })
+}
+
 /// What a service with health applied asks of the kernel, as one number:
 /// a pass compares it with the last one it applied to find the services
-/// that changed, and reads and reconciles only those.
+/// that changed, and reconciles only those.
 pub fn fingerprint(w: &Wanted) -> u64 {
+    digest(w, w.dests.iter().cloned())
+}
+
+/// [`fingerprint`] of [`health_of`]`(w, board)`, without making it (no
+/// copy of the service): a pass works it out for every service.
+pub fn fingerprint_with(w: &Wanted, board: &HealthBoard) -> u64 {
+    digest(w, healthy(w, board).map(|(_, d)| d))
+}
+
+fn digest(w: &Wanted, dests: impl Iterator<Item = DestSpec>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (&w.spec, &w.dests, &w.sorry, w.drain).hash(&mut h);
+    w.spec.hash(&mut h);
+    let mut n = 0usize;
+    for d in dests {
+        d.hash(&mut h);
+        n += 1;
+    }
+    (n, &w.sorry, w.drain).hash(&mut h);
     h.finish()
 }
 
@@ -399,7 +426,16 @@ mod tests {
             server: "10.0.0.2".parse().unwrap(),
         };
         assert_eq!(w.checked, vec![Some(id.clone()), None]);
+        // The pass's fingerprint without the copy is that of the copy, and
+        // tells each of the states below apart.
+        let mut seen = std::collections::HashSet::new();
+        let mut same_print = |w: &Wanted, board: &HealthBoard| {
+            let fp = fingerprint_with(w, board);
+            assert_eq!(fp, fingerprint(&health_of(w, board)));
+            assert!(seen.insert(fp), "two states with one fingerprint");
+        };
         let mut board = HealthBoard::default();
+        same_print(&w, &board);
         // Not checked yet: weight 0, the unchecked one keeps its weight.
         let h = with_health(std::slice::from_ref(&w), &board);
         assert_eq!(
@@ -407,6 +443,7 @@ mod tests {
             vec![0, 1]
         );
         board.real_servers.insert(id.clone(), true);
+        same_print(&w, &board);
         let h = with_health(std::slice::from_ref(&w), &board);
         assert_eq!(
             h[0].dests.iter().map(|d| d.weight).collect::<Vec<_>>(),
@@ -415,9 +452,11 @@ mod tests {
         let mut removing = w.clone();
         removing.on_failure = FailureAction::Remove;
         board.real_servers.insert(id, false);
+        same_print(&removing, &board);
         let h = with_health(std::slice::from_ref(&removing), &board);
         assert_eq!(h[0].dests.len(), 1, "a failed server is left out");
         board.services.insert("web".into(), false);
+        same_print(&w, &board);
         let h = with_health(std::slice::from_ref(&w), &board);
         assert!(
             h[0].dests.iter().all(|d| d.weight == 0),

@@ -334,14 +334,13 @@ impl Shell {
         let mut fingerprints = HashMap::with_capacity(part.services.len());
         let mut want = Vec::new();
         for w in part.services.values() {
-            let h = desired::health_of(w, &facts.health);
-            let fp = desired::fingerprint(&h);
-            fingerprints.insert(h.spec.key, fp);
+            let fp = desired::fingerprint_with(w, &facts.health);
+            fingerprints.insert(w.spec.key, fp);
             if read == Read::Whole
-                || self.applied.get(&h.spec.key) != Some(&fp)
-                || draining.contains(&h.spec.key)
+                || self.applied.get(&w.spec.key) != Some(&fp)
+                || draining.contains(&w.spec.key)
             {
-                want.push(h);
+                want.push(desired::health_of(w, &facts.health));
             }
         }
         let gone: Vec<ServiceKey> = self
