@@ -82,6 +82,12 @@ const RECHECK: Duration = Duration::from_secs(10);
 const START_WAIT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for the stop hooks.
 const HOOKS_BOUND: Duration = Duration::from_secs(5);
+/// How stale the status's advert counters may get: states, priorities and
+/// masters are published as they change, the counters at most this often.
+/// (Publishing after every advert rebuilt the status of every instance:
+/// a backup of 255 instances used 30% of a core doing it, and read its
+/// adverts up to 250 ms late.)
+const COUNTERS_EVERY: Duration = Duration::from_secs(1);
 
 impl Subsystem for VrrpTask {
     type Part = VrrpPart;
@@ -116,6 +122,8 @@ impl Subsystem for VrrpTask {
                 links: Vec::new(),
                 addrs: Vec::new(),
                 metrics: metrics(&ctx.shared),
+                garp_tx: BTreeMap::new(),
+                published: None,
             };
             let mut recheck = tokio::time::interval(RECHECK);
             recheck.tick().await;
@@ -137,6 +145,7 @@ impl Subsystem for VrrpTask {
                     u = ctx.updates.recv() => match u {
                         Some(part) => {
                             r.apply(&part, !ready);
+                            r.published = None;
                             if !ready {
                                 ready = true;
                                 ctx.ready.mark("vrrp");
@@ -155,7 +164,7 @@ impl Subsystem for VrrpTask {
                     Some(rep) = reports.recv() => r.on_report(rep),
                     Ok(()) = health.changed() => r.retrack(),
                 }
-                r.publish();
+                r.publish_if_changed();
             }
         })
     }
@@ -211,6 +220,11 @@ struct Runner {
     links: Vec<LinkLive>,
     addrs: Vec<AddrLive>,
     metrics: &'static VrrpMetrics,
+    /// The gratuitous ARP / NA socket of each interface, by index.
+    garp_tx: BTreeMap<u32, Arc<garp::Sender>>,
+    /// When the status was last published, and the [`Runner::signature`]
+    /// of what it showed.
+    published: Option<(std::time::Instant, u64)>,
 }
 
 fn interval_cs(d: Duration) -> u16 {
@@ -866,16 +880,26 @@ impl Runner {
             })
             .collect();
         let (count, spacing, idx) = (i.cfg.garp.count, i.cfg.garp.interval.0, l.index);
+        // One packet socket per interface, kept: closing one waits for an
+        // RCU grace period (packet_release → synchronize_net), and with
+        // hundreds of instances taking over at once those waits on the
+        // runtime's threads held up the timers of the others.
+        let links = &self.links;
+        self.garp_tx
+            .retain(|k, _| links.iter().any(|l| l.index == *k));
+        let sender = match self.garp_tx.get(&idx) {
+            Some(s) => s.clone(),
+            None => match garp::Sender::open(idx) {
+                Ok(s) => self.garp_tx.entry(idx).or_insert(Arc::new(s)).clone(),
+                Err(e) => {
+                    self.shared.emit(Event::new("vrrp", name, e));
+                    return;
+                }
+            },
+        };
         let shared = self.shared.clone();
         let name = name.to_string();
         tokio::spawn(async move {
-            let sender = match garp::Sender::open(idx) {
-                Ok(s) => s,
-                Err(e) => {
-                    shared.emit(Event::new("vrrp", &name, e));
-                    return;
-                }
-            };
             for k in 0..count {
                 for f in &frames {
                     if let Err(e) = sender.send(f) {
@@ -986,6 +1010,42 @@ impl Runner {
         for (_, h) in std::mem::take(&mut self.rx) {
             h.abort();
         }
+    }
+
+    /// Publishes when an instance's state, priority, master, fault or
+    /// tracking changed, or the counters are [`COUNTERS_EVERY`] old (a
+    /// config change clears `published`).
+    fn publish_if_changed(&mut self) {
+        let sig = self.signature();
+        let t = now();
+        if self
+            .published
+            .is_some_and(|(at, s)| s == sig && t.saturating_duration_since(at) < COUNTERS_EVERY)
+        {
+            return;
+        }
+        self.publish();
+        self.published = Some((t, sig));
+    }
+
+    /// What the status shows apart from the counters, as one number.
+    fn signature(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for (name, i) in &self.insts {
+            name.hash(&mut h);
+            i.fsm.state().name().hash(&mut h);
+            i.fsm.priority().hash(&mut h);
+            i.fsm.master().hash(&mut h);
+            i.fsm.master_interval().hash(&mut h);
+            i.fsm.fault().hash(&mut h);
+            i.transitions.hash(&mut h);
+            i.since.hash(&mut h);
+            for t in i.tracked.values() {
+                (&t.what, t.weight, t.up).hash(&mut h);
+            }
+        }
+        h.finish()
     }
 
     fn publish(&self) {
