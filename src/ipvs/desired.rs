@@ -311,15 +311,18 @@ fn healthy<'a>(
     })
 }
 
-/// What a service with health applied asks of the kernel, as one number:
-/// a pass compares it with the last one it applied to find the services
-/// that changed, and reconciles only those.
+/// What a service asks of the kernel, as one number (the tests hold
+/// [`fingerprint_with`] to it).
+#[cfg(test)]
 pub fn fingerprint(w: &Wanted) -> u64 {
     digest(w, w.dests.iter().cloned())
 }
 
-/// [`fingerprint`] of [`health_of`]`(w, board)`, without making it (no
-/// copy of the service): a pass works it out for every service.
+/// What a service with health applied asks of the kernel, as one number:
+/// a pass compares it with the last one it applied to find the services
+/// that changed, and reconciles only those. Worked out without making
+/// [`health_of`]`(w, board)` (no copy of the service), as a pass does it
+/// for every service.
 pub fn fingerprint_with(w: &Wanted, board: &HealthBoard) -> u64 {
     digest(w, healthy(w, board).map(|(_, d)| d))
 }
