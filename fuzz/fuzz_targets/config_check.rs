@@ -5,7 +5,11 @@
 //! JSON of `--format json`), so every span a diagnostic carries is put to
 //! use against the text it points into. The streamed check of big files
 //! (`config::check_streamed`, a service at a time) is held to the whole
-//! check on any text: the same config, or `None`.
+//! check on any text: the same config, or `None`; and so is the streamed
+//! check that takes unchanged services from the memo of another text (the
+//! reload's way, `config::check_streamed_reusing`): a file with a line
+//! `#--` is the text before it (whose memo is made) and, checked as above,
+//! the text after it.
 //!
 //! ```text
 //! make fuzz-smoke  # every target for 20 s, on stable Rust
@@ -35,9 +39,20 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
+    let (before, text) = match text.split_once("\n#--\n") {
+        Some((before, after)) => (Some(before), after),
+        None => (None, text),
+    };
     let source = Source::new("fuzz.toml", text);
     let checked = config::check_whole(text, &Selection::All);
-    if let Some(streamed) = config::check_streamed(text) {
+    let streamed = config::check_streamed(text);
+    if let Some(before) = before
+        && let Some((_, memo)) = config::check_streamed_reusing(before, None)
+    {
+        let reusing = config::check_streamed_reusing(text, Some(&memo));
+        assert_eq!(reusing.map(|(c, _)| c), streamed, "the memo changed the streamed check");
+    }
+    if let Some(streamed) = streamed {
         assert!(!checked.has_errors() && checked.diagnostics.is_empty(), "streamed a file with diagnostics");
         assert_eq!(checked.configs.len(), 1, "streamed a file with nodes");
         assert_eq!(checked.configs[0].1, streamed, "the streamed config differs");

@@ -3,8 +3,9 @@
 //! the health board and in the IPVS task), each stand-alone `[checks]`
 //! table, and each service's quorum over its real servers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::config::model::Check;
@@ -17,8 +18,9 @@ pub struct Checks {
     pub servers: BTreeMap<ServerId, ServerCheck>,
     /// Stand-alone `[checks]`, by name.
     pub standalone: BTreeMap<String, Check>,
-    /// Each service's quorum, by service name.
-    pub services: BTreeMap<String, Quorum>,
+    /// Each service's quorum, by service name; shared with the part of
+    /// the load before when the service did not change.
+    pub services: BTreeMap<String, Arc<Quorum>>,
 }
 
 /// What to probe for one real server, and where.
@@ -31,7 +33,7 @@ pub struct ServerCheck {
 }
 
 /// A service's quorum over its real servers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quorum {
     pub quorum: u32,
     pub hysteresis: u32,
@@ -44,7 +46,28 @@ pub struct Quorum {
 impl Checks {
     /// From a config whose real servers `servers` has resolved.
     pub fn of(cfg: &Config, servers: &[Resolved<'_>]) -> Self {
+        Self::reusing(cfg, servers, None)
+    }
+
+    /// [`Checks::of`] that takes each service in `unchanged` (its checks and
+    /// its quorum) from the part `before`: they depend only on the
+    /// service's own table (see `IpvsPart::reusing`). `servers` needs to
+    /// hold only the other services' real servers; `unchanged` names only
+    /// services of `cfg`.
+    pub fn reusing(
+        cfg: &Config,
+        servers: &[Resolved<'_>],
+        before: Option<(&Checks, &HashSet<String>)>,
+    ) -> Self {
         let mut c = Checks::default();
+        if let Some((part, unchanged)) = before {
+            c.servers = part
+                .servers
+                .iter()
+                .filter(|(id, _)| unchanged.contains(&*id.service))
+                .map(|(id, s)| (id.clone(), s.clone()))
+                .collect();
+        }
         let mut members: BTreeMap<&str, Vec<(ServerId, u32, bool)>> = BTreeMap::new();
         for r in servers {
             members
@@ -63,9 +86,16 @@ impl Checks {
             }
         }
         for (name, svc) in &cfg.services {
+            if let Some((part, unchanged)) = before
+                && unchanged.contains(name)
+                && let Some(q) = part.services.get(name)
+            {
+                c.services.insert(name.clone(), q.clone());
+                continue;
+            }
             c.services.insert(
                 name.clone(),
-                Quorum {
+                Arc::new(Quorum {
                     quorum: svc.quorum.unwrap_or(1),
                     hysteresis: svc.hysteresis,
                     members: members
@@ -78,7 +108,7 @@ impl Checks {
                         })
                         .unwrap_or_default(),
                     sorry: svc.sorry_server.as_ref().map(ToString::to_string),
-                },
+                }),
             );
         }
         c.standalone.clone_from(&cfg.checks);

@@ -155,7 +155,7 @@ struct Running {
 }
 
 struct Svc {
-    want: Quorum,
+    want: Arc<Quorum>,
     state: health::Quorum,
 }
 

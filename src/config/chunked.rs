@@ -137,6 +137,23 @@ fn headers(text: &str) -> Option<Vec<Span>> {
 
 /// The keys of a header (`[a."b c".d]`), as toml reads them.
 fn header_path(header: &str) -> Option<Vec<String>> {
+    // Most headers are bare keys and dots (`[services.web.real_servers]`):
+    // split here, as toml would read them, rather than parsed one by one
+    // (20,000 of them in a file of 10,000 services: a tenth of the cut).
+    let bare = |k: &str| {
+        !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if let Some(inner) = header.strip_prefix('[').and_then(|h| h.strip_suffix(']'))
+        && inner.split('.').all(bare)
+    {
+        return Some(inner.split('.').map(str::to_string).collect());
+    }
+    header_path_toml(header)
+}
+
+fn header_path_toml(header: &str) -> Option<Vec<String>> {
     let (table, errors) = DeTable::parse_recoverable(header);
     if !errors.is_empty() {
         return None;
@@ -369,6 +386,27 @@ mod tests {
             "[a\nx = 1\n",
         ] {
             assert!(agrees(text).is_none(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_header_of_bare_keys_is_read_as_toml_reads_it() {
+        for h in [
+            "[a]",
+            "[services.web.real_servers]",
+            "[s-1._x.9]",
+            "[a..b]",
+            "[.a]",
+            "[a.]",
+            "[]",
+            "[ a.b ]",
+            "[a . b]",
+            "[\"a.b\".c]",
+            "['x'.y]",
+            "[a.b # c]",
+            "[ä]",
+        ] {
+            assert_eq!(header_path(h), header_path_toml(h), "{h}");
         }
     }
 

@@ -16,10 +16,13 @@
 //! streamed ([`check_streamed`]): each service's tables parsed and typed on
 //! their own, the rest of the file as one small tree, then the same
 //! validation. Its result is taken only when there is nothing to report;
-//! otherwise the way above runs and places every diagnostic.
+//! otherwise the way above runs and places every diagnostic. The runtime
+//! keeps the [`Memo`] such a load leaves: the next reload takes from it
+//! every service whose text is unchanged, typed and found valid alone.
 
 pub mod chunked;
 pub mod de;
+pub mod memo;
 pub mod model;
 pub mod nodes;
 pub mod resolve;
@@ -29,10 +32,11 @@ pub mod tree;
 pub mod types;
 pub mod validate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
+pub use memo::Memo;
 pub use model::Config;
 use model::{NodeMatch, Role};
 use tree::{Kind, Node, Path};
@@ -64,12 +68,40 @@ pub struct Loaded {
     /// config is then the base; `system.unmatched` says whether to run it.
     pub unmatched: Option<String>,
     pub warnings: Vec<Diagnostic>,
+    /// For the next reload, when this was a big file checked the streamed
+    /// way and a memo was asked for ([`load_for_box_reusing`]).
+    pub memo: Option<Memo>,
+    /// The services taken from the memo given: each is the same typed
+    /// service as in the load that made the memo (what was worked out of
+    /// it then holds for it now).
+    pub unchanged: HashSet<String>,
 }
 
 /// Picks this box's node (see `nodes::select`) and checks the config for it.
 /// `Err` holds every diagnostic, errors and warnings.
 pub fn load_for_box(text: &str, facts: &nodes::Facts) -> Result<Loaded, Vec<Diagnostic>> {
-    let all = check_text(text, &Selection::Base);
+    load(text, facts, None, false)
+}
+
+/// [`load_for_box`] that takes unchanged services from `memo` (the last
+/// load's) and leaves the memo of this one in [`Loaded::memo`]: what the
+/// runtime does on every load, so that a reload retypes only the services
+/// whose text changed. The same result as [`load_for_box`].
+pub fn load_for_box_reusing(
+    text: &str,
+    facts: &nodes::Facts,
+    memo: Option<&Memo>,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    load(text, facts, memo, true)
+}
+
+fn load(
+    text: &str,
+    facts: &nodes::Facts,
+    reuse: Option<&Memo>,
+    keep: bool,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    let (all, memo, unchanged) = check_text_memo(text, &Selection::Base, reuse, keep);
     if all.nodes.is_empty() && facts.requested.is_none() && facts.cmdline.is_none() {
         // No overlays and none asked for: the base is what runs, and it is
         // checked already (a second check would double the time and the
@@ -80,6 +112,8 @@ pub fn load_for_box(text: &str, facts: &nodes::Facts) -> Result<Loaded, Vec<Diag
             node: None,
             unmatched: None,
             warnings,
+            memo,
+            unchanged,
         });
     }
     if all.has_errors() && all.nodes.is_empty() {
@@ -120,6 +154,8 @@ pub fn load_for_box(text: &str, facts: &nodes::Facts) -> Result<Loaded, Vec<Diag
         node,
         unmatched,
         warnings,
+        memo: None,
+        unchanged: HashSet::new(),
     })
 }
 
@@ -196,17 +232,29 @@ struct NodeHeader {
 
 /// Parses, merges and validates `text` for the selected nodes.
 pub fn check_text(text: &str, selection: &Selection) -> Checked {
+    check_text_memo(text, selection, None, false).0
+}
+
+/// [`check_text`], taking from `reuse` and making a memo if `keep`, when
+/// the file is checked the streamed way.
+fn check_text_memo(
+    text: &str,
+    selection: &Selection,
+    reuse: Option<&Memo>,
+    keep: bool,
+) -> (Checked, Option<Memo>, HashSet<String>) {
     if text.len() >= chunked::MIN_LEN
         && !matches!(selection, Selection::Node(_))
-        && let Some(config) = check_streamed(text)
+        && let Some(s) = streamed(text, reuse, keep)
     {
-        return Checked {
+        let checked = Checked {
             diagnostics: Vec::new(),
             nodes: Vec::new(),
-            configs: vec![(None, config)],
+            configs: vec![(None, s.config)],
         };
+        return (checked, s.memo, s.unchanged);
     }
-    check_whole(text, selection)
+    (check_whole(text, selection), None, HashSet::new())
 }
 
 /// [`check_text`] without the streamed way for big files: the whole tree,
@@ -345,27 +393,56 @@ pub fn check_whole(text: &str, selection: &Selection) -> Checked {
 /// an error or a warning: the whole check then runs as for any file and
 /// places every diagnostic (this path has no spans to give them).
 pub fn check_streamed(text: &str) -> Option<Config> {
+    streamed(text, None, false).map(|s| s.config)
+}
+
+/// [`check_streamed`] that takes from `memo` every service whose block and
+/// whose file's rest are unchanged since it was made (see [`memo`]), and
+/// leaves a memo of this file for the next load. The same config as
+/// [`check_streamed`], or `None` where it says `None`.
+pub fn check_streamed_reusing(text: &str, memo: Option<&Memo>) -> Option<(Config, Memo)> {
+    let s = streamed(text, memo, true)?;
+    Some((s.config, s.memo.unwrap_or_default()))
+}
+
+/// What the streamed check found.
+struct Streamed {
+    config: Config,
+    /// The memo of this text, if asked for.
+    memo: Option<Memo>,
+    /// The services taken from the memo given.
+    unchanged: HashSet<String>,
+}
+
+fn streamed(text: &str, reuse: Option<&Memo>, keep: bool) -> Option<Streamed> {
     let apart = chunked::services_apart(text)?;
     let mut rest = Node::parse_whole(&apart.rest).ok()?;
     if rest.get("services").is_some() || rest.get("nodes").is_some() {
         return None;
     }
+    let rest_hash = memo::hash(&apart.rest);
+    let mut kept = keep.then(|| Memo {
+        rest: rest_hash,
+        services: std::collections::HashMap::with_capacity(apart.services.len()),
+    });
+    // Services taken from the memo: valid alone before, so only what they
+    // are beside the others is checked again.
+    let mut settled = HashSet::new();
     let mut services = BTreeMap::new();
     for (name, block) in apart.services {
-        let mut tree = Node::parse_whole(block).ok()?;
-        let mut within = tree.take("services")?.value;
-        let entry = within.take(&name)?;
-        if tree.as_table().is_some_and(|t| !t.is_empty())
-            || within.as_table().is_some_and(|t| !t.is_empty())
-        {
-            return None;
+        let block_hash = memo::hash(block);
+        let service = match reuse.and_then(|m| m.get(rest_hash, &name, block_hash)) {
+            Some(s) => {
+                settled.insert(name.clone());
+                s.clone()
+            }
+            None => type_block(&name, block)?,
+        };
+        if let Some(m) = &mut kept {
+            m.services
+                .insert(name.clone(), (block_hash, service.clone()));
         }
-        let mut node = entry.value;
-        let typed = de::deserialize::<model::Service>(&mut node);
-        if !typed.problems.is_empty() {
-            return None;
-        }
-        services.insert(name, typed.value?);
+        services.insert(name, service);
     }
     if services.is_empty() {
         return None;
@@ -376,10 +453,33 @@ pub fn check_streamed(text: &str) -> Option<Config> {
     }
     let mut config = typed.value?;
     config.services = services;
-    let pruned = std::collections::HashSet::new();
-    let mut ctx = validate::Ctx::new(&rest, &[], &pruned);
+    let pruned = HashSet::new();
+    let mut ctx = validate::Ctx::new(&rest, &[], &pruned).settled(&settled);
     validate::validate(&config, &mut ctx);
-    ctx.diags.is_empty().then_some(config)
+    ctx.diags.is_empty().then_some(Streamed {
+        config,
+        memo: kept,
+        unchanged: settled,
+    })
+}
+
+/// One service's block (`[services.NAME…]` tables only), typed; `None` if
+/// it has anything else or anything to say.
+fn type_block(name: &str, block: &str) -> Option<model::Service> {
+    let mut tree = Node::parse_whole(block).ok()?;
+    let mut within = tree.take("services")?.value;
+    let entry = within.take(name)?;
+    if tree.as_table().is_some_and(|t| !t.is_empty())
+        || within.as_table().is_some_and(|t| !t.is_empty())
+    {
+        return None;
+    }
+    let mut node = entry.value;
+    let typed = de::deserialize::<model::Service>(&mut node);
+    if !typed.problems.is_empty() {
+        return None;
+    }
+    typed.value
 }
 
 fn cap(diags: &mut Vec<Diagnostic>) {
@@ -518,6 +618,55 @@ mod tests {
 
     /// The streamed check gives the whole check's config for what it
     /// takes, and leaves to it every file with something to say.
+    #[test]
+    fn a_memo_gives_the_check_there_would_be_without_it() {
+        let svc = |name: &str, last: u8, weight: u8| {
+            format!(
+                "[services.{name}]\naddress = \"10.0.0.{last}:80\"\nforwarding = \"dr\"\nvrrp = \"V\"\n\n[services.{name}.real_servers]\n\"10.1.0.1:80\" = {{ weight = {weight} }}\n[services.{name}.check]\ntype = \"tcp\"\n"
+            )
+        };
+        let vrrp = "[vrrp.V]\ninterface = \"eth0\"\nvrid = 1\npriority = 100\nvirtual_addresses = [\"10.0.0.1/24\", \"10.0.0.2/24\", \"10.0.0.3/24\"]\n[interfaces.eth0]\n";
+        let track = "[vrrp.V.track.services.b]\n";
+        let before = format!("{vrrp}{track}{}{}", svc("a", 1, 1), svc("b", 2, 1));
+        let (config, memo) = check_streamed_reusing(&before, None).expect("streamed");
+        assert_eq!(Some(config), check_streamed(&before));
+        assert_eq!(memo.len(), 2);
+        for after in [
+            // A real server's weight; a service added; nothing.
+            format!("{vrrp}{track}{}{}", svc("a", 1, 1), svc("b", 2, 3)),
+            format!(
+                "{vrrp}{track}{}{}{}",
+                svc("a", 1, 1),
+                svc("b", 2, 1),
+                svc("c", 3, 1)
+            ),
+            before.clone(),
+            // The rest changed: nothing is taken from the memo.
+            format!(
+                "[system]\nip_forward = true\n{vrrp}{track}{}{}",
+                svc("a", 1, 1),
+                svc("b", 2, 1)
+            ),
+            // Unchanged services that are wrong beside the others now: the
+            // same VIP as a changed one, a tracked service gone, the VRRP
+            // instance they name gone.
+            format!("{vrrp}{track}{}{}", svc("a", 1, 1), svc("b", 1, 1)),
+            format!("{vrrp}{track}{}{}", svc("a", 2, 5), svc("b", 2, 1)),
+            format!("{vrrp}{track}{}", svc("a", 1, 1)),
+            format!("[interfaces.eth0]\n{}{}", svc("a", 1, 1), svc("b", 2, 1)),
+        ] {
+            let plain = check_streamed(&after);
+            let reusing = check_streamed_reusing(&after, Some(&memo));
+            assert_eq!(reusing.as_ref().map(|(c, _)| c), plain.as_ref(), "{after}");
+            // The memo it leaves is the one a load without a memo leaves.
+            if let Some((_, left)) = reusing {
+                let (_, fresh) = check_streamed_reusing(&after, None).expect("streamed");
+                assert_eq!(left.rest, fresh.rest);
+                assert_eq!(left.services, fresh.services, "{after}");
+            }
+        }
+    }
+
     #[test]
     fn the_streamed_check_is_the_whole_check_or_none() {
         let svc = |name: &str, last: u8| {

@@ -25,6 +25,7 @@
 pub mod page;
 pub mod plan;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::check::desired::Checks;
@@ -55,20 +56,45 @@ pub struct Desired {
 
 impl Desired {
     pub fn of(cfg: &Config) -> Desired {
-        let servers: Vec<Resolved<'_>> = resolve::all(cfg).collect();
+        Self::reusing(cfg, None)
+    }
+
+    /// [`Desired::of`] that takes what each service in `unchanged` wants
+    /// (its IPVS service, checks and quorum) from `before`, the desired
+    /// state of the load whose `config::Memo` said they are unchanged; a
+    /// reload of 10,000 services that changes 100 works out those 100.
+    pub fn reusing(cfg: &Config, before: Option<(&Desired, &HashSet<String>)>) -> Desired {
+        let servers: Vec<Resolved<'_>> = match before {
+            Some((_, unchanged)) => cfg
+                .services
+                .iter()
+                .filter(|(n, _)| !unchanged.contains(*n))
+                .flat_map(|(n, s)| resolve::real_servers(n, s))
+                .collect(),
+            None => resolve::all(cfg).collect(),
+        };
         let modules = crate::config::validate::required_modules(cfg);
         Desired {
             net: Arc::new(NetPart::of(cfg, &modules)),
             vrrp: Arc::new(VrrpPart::of(cfg)),
-            checks: Arc::new(Checks::of(cfg, &servers)),
-            ipvs: Arc::new(IpvsPart::of(cfg, &servers, &modules)),
+            checks: Arc::new(Checks::reusing(
+                cfg,
+                &servers,
+                before.map(|(d, u)| (&*d.checks, u)),
+            )),
+            ipvs: Arc::new(IpvsPart::reusing(
+                cfg,
+                &servers,
+                &modules,
+                before.map(|(d, u)| (&*d.ipvs, u)),
+            )),
         }
     }
 }
 
 /// What `pharos run` and PID 1 hand the runtime.
 pub const WIRING: Wiring<Desired> = Wiring {
-    desired: Desired::of,
+    desired: Desired::reusing,
     add: add_tasks,
     checks: |d| d.checks.count(),
     plan: plan::plan,
@@ -164,8 +190,11 @@ mod tests {
         for name in old.checks.services.keys() {
             board.services.insert(name.clone(), true);
         }
-        let live = applied(&with_health(old.ipvs.services.values(), &board));
-        let want = with_health(new.ipvs.services.values(), &board);
+        let live = applied(&with_health(
+            old.ipvs.services.values().map(|w| &**w),
+            &board,
+        ));
+        let want = with_health(new.ipvs.services.values().map(|w| &**w), &board);
         let plan = Reconciler::new().step(std::time::Instant::now(), &want, &live, false);
         assert_eq!(plan.ops.len(), 1, "{:?}", plan.ops);
         assert!(
@@ -174,5 +203,73 @@ mod tests {
             "{:?}",
             plan.ops
         );
+    }
+
+    /// A file of `n` services big enough to be checked the streamed way;
+    /// `edit` changes the text of service `i`.
+    fn many(n: usize, edit: impl Fn(usize, String) -> Option<String>) -> String {
+        let mut text = String::from(
+            "[checks.ping]\ntype = \"tcp\"\naddress = \"10.9.0.1\"\nport = 80\n[system]\nip_forward = true\n",
+        );
+        for i in 0..n {
+            let mut svc = format!(
+                "[services.s{i}]\naddress = \"10.0.{}.{}:80\"\nforwarding = \"nat\"\nquorum = 2\nsorry_server = \"10.8.0.1:80\"\n[services.s{i}.real_servers]\n",
+                i / 250,
+                i % 250 + 1
+            );
+            for d in 1..=4 {
+                svc.push_str(&format!(
+                    "\"10.250.{}.{d}:80\" = {{ weight = 1 }}\n",
+                    i % 200
+                ));
+            }
+            if i % 3 == 0 {
+                svc.push_str(&format!(
+                    "[services.s{i}.check]\ntype = \"tcp\"\ninterval = \"2s\"\n"
+                ));
+            }
+            if let Some(svc) = edit(i, svc) {
+                text.push_str(&svc);
+            }
+        }
+        assert!(
+            text.len() >= crate::config::chunked::MIN_LEN,
+            "{}",
+            text.len()
+        );
+        text
+    }
+
+    #[test]
+    fn a_reload_takes_the_unchanged_services_as_they_were_and_gets_what_a_fresh_load_gets() {
+        use crate::config::{load_for_box, load_for_box_reusing, nodes::Facts};
+        let facts = Facts::default();
+        let before = many(1000, |_, s| Some(s));
+        let mut first = load_for_box_reusing(&before, &facts, None).expect("valid");
+        let memo = first.memo.take().expect("checked the streamed way");
+        assert_eq!(memo.len(), 1000);
+        let old = super::Desired::of(&first.config);
+        let after = many(1010, |i, s| match i {
+            // A weight, a check, a service gone, one moved, ten new.
+            5 => Some(s.replacen("weight = 1", "weight = 7", 1)),
+            9 => Some(s.replace("\"2s\"", "\"3s\"")),
+            10 => None,
+            11 => Some(s.replace("10.0.0.12:80", "10.0.3.251:80")),
+            _ => Some(s),
+        });
+        let second = load_for_box_reusing(&after, &facts, Some(&memo)).expect("valid");
+        assert_eq!(second.unchanged.len(), 1000 - 4);
+        let new = super::Desired::reusing(&second.config, Some((&old, &second.unchanged)));
+        let fresh = load_for_box(&after, &facts).expect("valid");
+        assert_eq!(second.config, fresh.config);
+        assert_eq!(new, super::Desired::of(&fresh.config));
+        // Shared, not copied: the supervisor and the tasks see them as the
+        // same at a pointer's cost.
+        assert!(std::sync::Arc::ptr_eq(
+            &old.ipvs.services["s500"],
+            &new.ipvs.services["s500"]
+        ));
+        use crate::runtime::changes::Part;
+        assert_eq!(new.ipvs.changes(&old.ipvs).summary(), "+10 ~2 -1");
     }
 }

@@ -4,7 +4,8 @@
 //! [`with_health`] lowers to 0 (or leaves out) those the health board says
 //! are down.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::model::{
@@ -24,8 +25,9 @@ use crate::runtime::changes::{Changes, Part};
 /// load.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IpvsPart {
-    /// Each `[services.NAME]`, by name.
-    pub services: BTreeMap<String, Wanted>,
+    /// Each `[services.NAME]`, by name; shared with the part of the load
+    /// before when the service did not change (see [`IpvsPart::reusing`]).
+    pub services: BTreeMap<String, Arc<Wanted>>,
     /// `[ipvs]`: table ownership, timeouts, what shutdown does.
     pub settings: Settings,
     /// `[ipvs.sync]`: the connection-sync daemon.
@@ -57,6 +59,20 @@ impl IpvsPart {
     /// From a config whose real servers `servers` has resolved (in the
     /// config's order) and which needs the kernel modules `modules`.
     pub fn of(cfg: &Config, servers: &[Resolved<'_>], modules: &[String]) -> Self {
+        Self::reusing(cfg, servers, modules, None)
+    }
+
+    /// [`IpvsPart::of`] that takes each service in `unchanged` from the
+    /// part `before` rather than working it out again: what a service
+    /// wants depends only on its own table, so a service whose table is
+    /// the same (`config::Memo` says which) wants the same. `servers`
+    /// needs to hold only the other services' real servers.
+    pub fn reusing(
+        cfg: &Config,
+        servers: &[Resolved<'_>],
+        modules: &[String],
+        before: Option<(&IpvsPart, &HashSet<String>)>,
+    ) -> Self {
         let mut by_service: BTreeMap<&str, Vec<&Resolved<'_>>> = BTreeMap::new();
         for r in servers {
             by_service.entry(r.service).or_default().push(r);
@@ -65,8 +81,13 @@ impl IpvsPart {
             .services
             .iter()
             .filter_map(|(n, s)| {
+                if let Some((part, unchanged)) = before
+                    && unchanged.contains(n)
+                {
+                    return Some((n.clone(), part.services.get(n)?.clone()));
+                }
                 let rs = by_service.remove(n.as_str()).unwrap_or_default();
-                Some((n.clone(), service_of(n, s, &rs)?))
+                Some((n.clone(), Arc::new(service_of(n, s, &rs)?)))
             })
             .collect();
         let secs = |d: Option<crate::config::types::Duration>| {
@@ -346,6 +367,7 @@ pub fn wanted(cfg: &Config) -> Vec<Wanted> {
     IpvsPart::of(cfg, &servers, &[])
         .services
         .into_values()
+        .map(Arc::unwrap_or_clone)
         .collect()
 }
 

@@ -40,7 +40,7 @@ impl Known {
         self.part
             .services
             .values()
-            .map(|w| (w, by_key.get(&w.spec.key).copied()))
+            .map(|w| (&**w, by_key.get(&w.spec.key).copied()))
             .collect()
     }
 }

@@ -27,6 +27,8 @@ pub(super) struct Env<'a, X> {
     pub cmd_tx: &'a mpsc::Sender<Command<Load<X>>>,
     pub lkg: &'a LastGood,
     pub revision: &'a mut u64,
+    /// The running load and its file's memo, for the next.
+    pub last: &'a mut super::Last<X>,
 }
 
 fn rfc3339(unix: u64) -> String {
@@ -35,7 +37,15 @@ fn rfc3339(unix: u64) -> String {
 
 impl<X: Send + Sync + 'static> Env<'_, X> {
     pub async fn reload(&mut self) -> ReloadOutcome {
-        super::reload(self.opts, self.shared, self.cmd_tx, self.lkg, self.revision).await
+        super::reload(
+            self.opts,
+            self.shared,
+            self.cmd_tx,
+            self.lkg,
+            self.revision,
+            self.last,
+        )
+        .await
     }
 
     /// A write to the config partition failed: nothing was applied, the

@@ -42,6 +42,7 @@ pub mod store;
 pub mod supervisor;
 pub mod tls;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -105,10 +106,16 @@ pub struct Load<X> {
     pub desired: X,
 }
 
+/// The desired state of the running load, and the services of the new
+/// config that are unchanged since it (`config::Loaded::unchanged`).
+pub type Before<'a, X> = Option<(&'a X, &'a HashSet<String>)>;
+
 /// What the layer above the runtime plugs in; `X` is its desired state.
 pub struct Wiring<X> {
-    /// Works out the desired state of a config (once per load).
-    pub desired: fn(&Config) -> X,
+    /// Works out the desired state of a config (once per load), taking
+    /// what the services named unchanged want from the desired state
+    /// given (see `config::Loaded::unchanged`).
+    pub desired: fn(&Config, Before<'_, X>) -> X,
     /// Adds the subsystems' tasks to the supervisor, wired to each other.
     pub add: fn(&mut Supervisor<Load<X>>, &Load<X>),
     /// How many checks it runs, for the ready line.
@@ -124,12 +131,14 @@ impl<X> Wiring<X> {
     /// The config and its desired state, worked out once.
     /// The config is taken and dropped once the desired state is worked
     /// out of it (see [`Load`]).
-    pub fn load(&self, cfg: Config) -> Load<X> {
+    /// `before`: the desired state of the load whose memo the config was
+    /// loaded with, and the services it found unchanged.
+    pub fn load(&self, cfg: Config, before: Before<'_, X>) -> Load<X> {
         Load {
             control: control::Socket::of(&cfg),
             metrics: metrics_server::Listen::of(&cfg),
             counts: (cfg.vrrp.len(), cfg.services.len()),
-            desired: (self.desired)(&cfg),
+            desired: (self.desired)(&cfg, before),
         }
     }
 }
@@ -217,11 +226,16 @@ pub fn facts(requested: Option<String>) -> Facts {
     }
 }
 
-fn read_and_load<X>(opts: &RunOptions<X>) -> (String, Result<config::Loaded, Vec<Diagnostic>>) {
+/// The config file, loaded with the services `memo` holds taken from it
+/// (`config::Memo`: the last load's, so a reload retypes only what changed).
+fn read_and_load<X>(
+    opts: &RunOptions<X>,
+    memo: Option<&config::Memo>,
+) -> (String, Result<config::Loaded, Vec<Diagnostic>>) {
     let shown = opts.config.display().to_string();
     match std::fs::read_to_string(&opts.config) {
         Ok(text) => {
-            let r = config::load_for_box(&text, &facts(opts.node.clone()));
+            let r = config::load_for_box_reusing(&text, &facts(opts.node.clone()), memo);
             (text, r)
         }
         Err(e) => (
@@ -274,13 +288,15 @@ fn maintenance_config() -> config::Loaded {
         node: None,
         unmatched: None,
         warnings: Vec::new(),
+        memo: None,
+        unchanged: HashSet::new(),
     }
 }
 
 /// The file if it is valid, else the last known good config, else nothing.
 fn initial<X>(opts: &RunOptions<X>, lkg: &LastGood) -> Result<Running, String> {
     let shown = opts.config.display().to_string();
-    let (text, result) = read_and_load(opts);
+    let (text, result) = read_and_load(opts, None);
     match result {
         Ok(loaded) => {
             if !loaded.warnings.is_empty() {
@@ -454,7 +470,9 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
         config: opts.config.clone(),
         plan: opts.wiring.plan,
     });
-    let load = opts.wiring.load(std::mem::take(&mut running.loaded.config));
+    let load = opts
+        .wiring
+        .load(std::mem::take(&mut running.loaded.config), None);
     let mut sup = Supervisor::new(shared.clone(), opts.restart_policy)
         .with_watchdog(notify::watchdog_period());
     sup.add(
@@ -545,12 +563,19 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
     }
     let mut extra_stop = hooks.stop.take();
 
+    // Kept for the next reload: the typed services of this load's file,
+    // and what was worked out of them.
+    let mut last = Last {
+        memo: running.loaded.memo.take(),
+        load: Arc::new(load),
+    };
     let mut env = apply::Env {
         opts: &opts,
         shared: &shared,
         cmd_tx: &cmd_tx,
         lkg: &lkg,
         revision: &mut revision,
+        last: &mut last,
     };
     let stop = loop {
         let trial = store::Trial::load(&opts.state_dir);
@@ -661,6 +686,14 @@ async fn recv_opt(rx: &mut Option<mpsc::Receiver<Stop>>) -> Option<Stop> {
     }
 }
 
+/// The running load, and the memo of the file it was made from
+/// (`config::Memo`): a reload takes the services that did not change from
+/// both. Set together, so the memo always describes this load's file.
+pub(super) struct Last<X> {
+    memo: Option<config::Memo>,
+    load: Arc<Load<X>>,
+}
+
 /// Re-reads the file; applies it only if valid. An invalid file changes
 /// nothing and every diagnostic goes back to the caller.
 async fn reload<X: Send + Sync + 'static>(
@@ -669,10 +702,13 @@ async fn reload<X: Send + Sync + 'static>(
     cmd_tx: &mpsc::Sender<Command<Load<X>>>,
     lkg: &LastGood,
     revision: &mut u64,
+    last: &mut Last<X>,
 ) -> ReloadOutcome {
     notify::reloading();
     let shown = opts.config.display().to_string();
-    let (text, result) = read_and_load(opts);
+    let started = std::time::Instant::now();
+    let (text, result) = read_and_load(opts, last.memo.as_ref());
+    let checked = started.elapsed();
     let outcome = match result {
         Err(diags) => {
             let errors: Vec<String> = diags
@@ -722,8 +758,24 @@ async fn reload<X: Send + Sync + 'static>(
                 Some(_) => maintenance_config(),
                 None => loaded,
             };
+            // What the unchanged services want is taken from the load
+            // that made the memo. A refused file leaves both as they were.
+            let before = (last.memo.is_some() && !loaded.unchanged.is_empty())
+                .then(|| (&last.load.desired, &loaded.unchanged));
+            let load = Arc::new(opts.wiring.load(std::mem::take(&mut loaded.config), before));
+            tracing::info!(
+                "reload: {shown} read and checked in {:.3} s ({} of {} services taken unchanged), \
+                 its desired state worked out in {:.3} s",
+                checked.as_secs_f64(),
+                loaded.unchanged.len(),
+                load.counts.1,
+                (started.elapsed() - checked).as_secs_f64()
+            );
+            *last = Last {
+                memo: loaded.memo.take(),
+                load: load.clone(),
+            };
             let (tx, rx) = oneshot::channel();
-            let load = Arc::new(opts.wiring.load(std::mem::take(&mut loaded.config)));
             let changes = match cmd_tx.send(Command::Reload(load, tx)).await {
                 Ok(()) => rx.await.unwrap_or_default(),
                 Err(_) => Default::default(),

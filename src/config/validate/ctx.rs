@@ -22,6 +22,9 @@ pub struct Ctx<'a> {
     /// Named things removed because they failed typing; references to them
     /// are not reported as dangling.
     pruned: &'a HashSet<Path>,
+    /// Services already found valid alone in this file's context (taken
+    /// from `config::Memo`): their own rules are not run again.
+    settled: Option<&'a HashSet<String>>,
     pub diags: Vec<Diagnostic>,
 }
 
@@ -31,8 +34,19 @@ impl<'a> Ctx<'a> {
             tree,
             broken,
             pruned,
+            settled: None,
             diags: Vec::new(),
         }
+    }
+
+    /// Skips the rules of these services alone (see `settled`).
+    pub fn settled(mut self, services: &'a HashSet<String>) -> Self {
+        self.settled = Some(services);
+        self
+    }
+
+    pub(super) fn is_settled(&self, service: &str) -> bool {
+        self.settled.is_some_and(|s| s.contains(service))
     }
 
     /// The span of the value at `p`, or of the nearest ancestor's key when

@@ -116,6 +116,9 @@ pub(super) fn services(cfg: &Config, ctx: &mut Ctx<'_>) {
                 seen.insert(k, at);
             }
         }
+        if ctx.is_settled(name) {
+            continue;
+        }
         // This service's real-server keys as written, found in one pass
         // over its table rather than a lookup per real server; one service
         // at a time, so 110,000 of them are never held at once.
