@@ -67,5 +67,6 @@ echo "BENCH pharos memory across the reload: $(grep -e VmHWM -e VmRSS /proc/$pid
 # Anything pharos said was wrong (none expected).
 grep -i -e ERROR -e WARN -e panick -e restart /tmp/p.log | head -n 5 | sed 's/^/BENCH pharos said: /'
 grep 'ipvs pass\|IPVS changes' /tmp/p.log | sed 's/^/BENCH pharos pass: /'
+grep 'reload:' /tmp/p.log | sed 's/^/BENCH pharos reload: /'
 echo "BENCH pharos table: $(ip netns exec p ipvsadm -Ln | grep -c '^TCP') services, $(ip netns exec p ipvsadm -Ln | grep -c 'Masq') real servers, $(ip netns exec p ipvsadm -Ln | grep -c 'Masq    2') at weight 2"
 kill $pid

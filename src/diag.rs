@@ -82,20 +82,27 @@ pub struct Source<'a> {
     pub path: &'a str,
     pub text: &'a str,
     /// Byte offset of the start of each line, so that a position costs a
-    /// binary search, not a scan of a file that may be megabytes long.
-    line_starts: Vec<usize>,
+    /// binary search, not a scan of a file that may be megabytes long;
+    /// found when a position is first asked for (a reload of a valid
+    /// 4 MB file has none to place).
+    line_starts: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl<'a> Source<'a> {
     pub fn new(path: &'a str, text: &'a str) -> Self {
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
         Source {
             path,
             text,
-            line_starts,
+            line_starts: std::sync::OnceLock::new(),
         }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -104,8 +111,9 @@ impl<'a> Source<'a> {
         while !self.text.is_char_boundary(start) {
             start -= 1;
         }
-        let line = self.line_starts.partition_point(|&s| s <= start);
-        let line_start = self.line_starts[line - 1];
+        let starts = self.line_starts();
+        let line = starts.partition_point(|&s| s <= start);
+        let line_start = starts[line - 1];
         let col = self.text[line_start..start].chars().count() + 1;
         (line, col)
     }

@@ -1,9 +1,11 @@
 //! A big config parsed a table at a time (10,000 services make a 4 MB file:
 //! parsed whole, toml's token and event lists and its tables hold 130 MB
 //! at once). The file is cut before each top-level `[table]` header, found
-//! with toml's own lexer (so a `[` inside a string or a multi-line array is
-//! never taken for one); each piece is parsed by toml on its own and its
-//! tables are put together here.
+//! by a scan that skips strings, comments and multi-line arrays as toml's
+//! lexer does (so a `[` inside one is never taken for a header; the tests
+//! hold the scan to the lexer, which makes a token list of the whole
+//! file); each piece is
+//! parsed by toml on its own and its tables are put together here.
 //!
 //! Putting together is where TOML's rules across headers live (a table
 //! defined twice, a header into a value or an inline table, a key defined
@@ -19,7 +21,6 @@
 use std::collections::HashMap;
 
 use toml::de::DeTable;
-use toml_parser::lexer::TokenKind;
 
 use super::tree::{Entry, Kind, Node, Span, convert_table};
 
@@ -98,41 +99,115 @@ pub fn services_apart(text: &str) -> Option<Apart<'_>> {
 }
 
 /// The spans of the top-level `[table]` headers, in order; `None` if the
-/// file has an array of tables (`[[x]]`).
+/// file has an array of tables (`[[x]]`). A scan of the bytes that reads
+/// tokens as toml's lexer (`toml_parser`) cuts them, down to its handling
+/// of text that is not TOML (a quote inside a bare word is the word's, a
+/// string left open ends at its line): held to the lexer by the tests
+/// below, and to the whole parse by the fuzz targets through [`parse`].
 fn headers(text: &str) -> Option<Vec<Span>> {
+    let b = text.as_bytes();
     let mut out = Vec::new();
     let mut depth = 0usize;
     let mut line_start = true;
     let mut open: Option<usize> = None;
-    for token in toml_parser::Source::new(text).lex() {
-        let span = token.span();
-        match token.kind() {
-            TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket => {
-                if depth == 0 && line_start && token.kind() == TokenKind::LeftSquareBracket {
-                    if text.as_bytes().get(span.start() + 1) == Some(&b'[') {
+    // A byte-order mark is not a token.
+    let mut i = if b.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\n' | b'\r' => {
+                line_start = depth == 0;
+                i += if c == b'\r' && b.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                continue;
+            }
+            b' ' | b'\t' => {
+                i += 1;
+                continue;
+            }
+            b'#' => i = find(b, i, |c| c == b'\r' || c == b'\n'),
+            b'\'' | b'"' => i = string_end(b, i),
+            b'[' | b'{' => {
+                if depth == 0 && line_start && c == b'[' {
+                    if b.get(i + 1) == Some(&b'[') {
                         return None;
                     }
-                    open = Some(span.start());
+                    open = Some(i);
                 }
                 depth += 1;
+                i += 1;
             }
-            TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket => {
+            b']' | b'}' => {
                 depth = depth.saturating_sub(1);
                 if depth == 0
                     && let Some(start) = open.take()
                 {
-                    out.push(start..span.end());
+                    out.push(start..i + 1);
                 }
+                i += 1;
             }
-            _ => {}
+            b'.' | b'=' | b',' => i += 1,
+            // A bare word, a number, a date: up to the next delimiter.
+            _ => i = find(b, i, |c| ENDS_WORD[usize::from(c)]),
         }
-        line_start = match token.kind() {
-            TokenKind::Newline => depth == 0,
-            TokenKind::Whitespace => line_start,
-            _ => false,
-        };
+        line_start = false;
     }
     Some(out)
+}
+
+/// The bytes that end a bare word (the lexer's delimiters), as a table: a
+/// lookup per byte of a 4 MB file rather than a search of the list.
+const ENDS_WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let list = b".=,[]{} \t#\r\n";
+    let mut i = 0;
+    while i < list.len() {
+        t[list[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+/// The first byte at or after `from` that is `stop`, or the end.
+fn find(b: &[u8], from: usize, stop: impl Fn(u8) -> bool) -> usize {
+    b[from..]
+        .iter()
+        .position(|&c| stop(c))
+        .map_or(b.len(), |n| from + n)
+}
+
+/// Just past the string that opens at `i`, as toml's lexer ends it: a
+/// one-line string at its closing quote or before its line's end; a
+/// multi-line one after its closing three quotes and up to two more; a
+/// basic string's `\` skips a `\` or `"` after it. An open string runs to
+/// the end (toml reports it).
+fn string_end(b: &[u8], i: usize) -> usize {
+    let q = b[i];
+    let basic = q == b'"';
+    let multi = b.get(i + 1) == Some(&q) && b.get(i + 2) == Some(&q);
+    let mut j = if multi { i + 3 } else { i + 1 };
+    while j < b.len() {
+        let c = b[j];
+        if basic && c == b'\\' {
+            j += 1;
+            if matches!(b.get(j), Some(b'\\' | b'"')) {
+                j += 1;
+            }
+        } else if c == q && !multi {
+            return j + 1;
+        } else if c == q && b.get(j + 1) == Some(&q) && b.get(j + 2) == Some(&q) {
+            let extra = b[j + 3..].iter().take(2).take_while(|&&x| x == q).count();
+            return j + 3 + extra;
+        } else if c == b'\n' && !multi {
+            return j;
+        } else {
+            j += 1;
+        }
+    }
+    b.len()
 }
 
 /// The keys of a header (`[a."b c".d]`), as toml reads them.
@@ -338,7 +413,46 @@ impl Table {
 
 #[cfg(test)]
 mod tests {
+    use toml_parser::lexer::TokenKind;
+
     use super::*;
+
+    /// [`headers`] with toml's own lexer: what the scan is held to.
+    fn headers_lexed(text: &str) -> Option<Vec<Span>> {
+        let mut out = Vec::new();
+        let mut depth = 0usize;
+        let mut line_start = true;
+        let mut open: Option<usize> = None;
+        for token in toml_parser::Source::new(text).lex() {
+            let span = token.span();
+            match token.kind() {
+                TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket => {
+                    if depth == 0 && line_start && token.kind() == TokenKind::LeftSquareBracket {
+                        if text.as_bytes().get(span.start() + 1) == Some(&b'[') {
+                            return None;
+                        }
+                        open = Some(span.start());
+                    }
+                    depth += 1;
+                }
+                TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0
+                        && let Some(start) = open.take()
+                    {
+                        out.push(start..span.end());
+                    }
+                }
+                _ => {}
+            }
+            line_start = match token.kind() {
+                TokenKind::Newline => depth == 0,
+                TokenKind::Whitespace => line_start,
+                _ => false,
+            };
+        }
+        Some(out)
+    }
 
     /// The same tree as the whole parse, or `None`; never a tree for a
     /// file the whole parse refuses.
@@ -351,6 +465,72 @@ mod tests {
             _ => {}
         }
         mine
+    }
+
+    #[test]
+    fn the_scan_finds_the_headers_toml_s_lexer_finds() {
+        let pieces = [
+            "[a]",
+            "[a.b]",
+            "[[t]]",
+            "x = 1",
+            "s = \"[no]\"",
+            "s = \"\\\"[no]\"",
+            "m = \"\"\"\n[no]\n\"\"\"",
+            "m = \"\"\"a\\\"\"\"[no]\"\"\"",
+            "m = \"\"\"a\"\"\"\"\"",
+            "l = '[no]'",
+            "l = '''\n[no]\n'''",
+            "l = '''a''''' ",
+            "# [no]",
+            "  [b] # c",
+            "arr = [\n[1],\n]",
+            "t = { a = [1] }",
+            "\"q\" = 1",
+            "'' = 1",
+            "s = \"open",
+            "s = \"a\\",
+            "l = 'open",
+            "m = \"\"\"open",
+            "]",
+            "}",
+            "[",
+            "{",
+            "\r",
+            "\t[c]",
+            "k = \"\"",
+            "k = ''",
+            "x = [\n# ]\n]",
+            "m = \"\"\"a\\\n[no]\"\"\"",
+            "x\"y = 1",
+            "w'z",
+            "n = 1.5",
+            "d = 1979-05-27T07:32:00Z",
+            "e = \"\\\\\"",
+            "m = \"\"\"\\\"\"\"\"",
+            "p = '",
+            "# c\r[d]",
+            "a.b.c = 1",
+            "[ x ]",
+            "\"",
+            "'",
+            "\\",
+        ];
+        let mut rng = fastrand::Rng::with_seed(19);
+        let mut texts: Vec<String> = pieces.iter().map(ToString::to_string).collect();
+        texts.push("\u{feff}[a]\nx = 1\n[b]\n".into());
+        for _ in 0..50_000 {
+            let n = rng.usize(1..8);
+            let mut t = String::new();
+            for _ in 0..n {
+                t.push_str(pieces[rng.usize(..pieces.len())]);
+                t.push_str(["\n", "\r\n", " ", ""][rng.usize(..4)]);
+            }
+            texts.push(t);
+        }
+        for t in &texts {
+            assert_eq!(headers(t), headers_lexed(t), "{t:?}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 use super::model::Service;
 
@@ -27,8 +28,9 @@ use super::model::Service;
 pub struct Memo {
     /// The hash of everything in the file but the services.
     pub(super) rest: u64,
-    /// Each service by name: its block's hash and the service typed from it.
-    pub(super) services: HashMap<String, (u64, Service)>,
+    /// Each service by name: its block's hash and the service typed from
+    /// it (shared with the config loaded).
+    pub(super) services: HashMap<String, (u64, Arc<Service>)>,
 }
 
 impl Memo {
@@ -43,7 +45,7 @@ impl Memo {
 
     /// The typed service `name` if it was typed from a block of this hash
     /// in a file whose rest had the hash `rest`.
-    pub(super) fn get(&self, rest: u64, name: &str, block: u64) -> Option<&Service> {
+    pub(super) fn get(&self, rest: u64, name: &str, block: u64) -> Option<&Arc<Service>> {
         if rest != self.rest {
             return None;
         }

@@ -436,7 +436,7 @@ fn streamed(text: &str, reuse: Option<&Memo>, keep: bool) -> Option<Streamed> {
                 settled.insert(name.clone());
                 s.clone()
             }
-            None => type_block(&name, block)?,
+            None => std::sync::Arc::new(type_block(&name, block)?),
         };
         if let Some(m) = &mut kept {
             m.services

@@ -45,9 +45,10 @@ pub struct Config {
     /// Kernel IPVS settings: connection timeouts, the sync daemon, ownership.
     #[serde(default)]
     pub ipvs: Ipvs,
-    /// Virtual services by name.
+    /// Virtual services by name. Shared (`Arc`) with `config::Memo`, which
+    /// keeps each one's typed value for the next reload.
     #[serde(default)]
-    pub services: BTreeMap<String, Service>,
+    pub services: BTreeMap<String, std::sync::Arc<Service>>,
     /// Stand-alone checks by name, for VRRP tracking (keepalived's vrrp_script).
     #[serde(default)]
     pub checks: BTreeMap<String, Check>,

@@ -92,6 +92,11 @@ impl Subsystem for IpvsTask {
             let mut wake: Option<Instant> = None;
             let mut roles = self.roles.subscribe();
             let mut health = self.health.subscribe();
+            // The board as passes see it, and a count of its changes (a
+            // service's fingerprint is kept while neither it nor the board
+            // changes: see `Shell::fingerprints`).
+            let mut board = self.health.subscribe();
+            let mut board_gen = 0u64;
             let mut modules = self.modules.subscribe();
             let mut waiting_since: Option<tokio::time::Instant> = None;
             // A pass is due without waiting (something came in during the last).
@@ -158,8 +163,12 @@ impl Subsystem for IpvsTask {
                 }
                 let part = current.clone();
                 let shared = ctx.shared.clone();
+                if board.has_changed().unwrap_or(true) {
+                    board_gen += 1;
+                }
                 let facts = Facts {
-                    health: self.health.borrow().clone(),
+                    health: board.borrow_and_update().clone(),
+                    board_gen,
                     roles: self.roles.borrow().clone(),
                 };
                 let stop = Arc::new(AtomicBool::new(false));
@@ -214,6 +223,8 @@ impl Subsystem for IpvsTask {
 /// What the other subsystems say, as of the start of a pass.
 struct Facts {
     health: crate::check::board::HealthBoard,
+    /// Counts the board's changes since the task started.
+    board_gen: u64,
     roles: crate::vrrp::VrrpRoles,
 }
 
@@ -236,6 +247,12 @@ struct Shell {
     /// (every change accepted): a pass reads and reconciles only the
     /// services whose fingerprint differs, or that are not here.
     applied: HashMap<ServiceKey, u64>,
+    /// Each service's fingerprint with health applied, the service it was
+    /// worked out of and the board's generation it was worked out
+    /// against: a pass works out again only the services that are not
+    /// the same (a reload's changed ones), or all when the board changed.
+    fingerprints: HashMap<ServiceKey, (Arc<Wanted>, u64)>,
+    fingerprints_gen: u64,
     /// Services with a change the kernel refused: the view may not be
     /// what the kernel holds, so a targeted pass reads them again.
     stale: HashSet<ServiceKey>,
@@ -277,6 +294,8 @@ impl Shell {
             last_read: Duration::ZERO,
             whole_read: false,
             applied: HashMap::new(),
+            fingerprints: HashMap::new(),
+            fingerprints_gen: 0,
             stale: HashSet::new(),
             view,
         }
@@ -331,11 +350,20 @@ impl Shell {
         // Services with a drain under way are looked at again too (a
         // drain's end changes nothing in the config).
         let draining = self.rec.draining();
+        let known = std::mem::take(&mut self.fingerprints);
+        let same_board = self.fingerprints_gen == facts.board_gen;
         let mut fingerprints = HashMap::with_capacity(part.services.len());
         let mut want = Vec::new();
+        let mut worked_out = 0usize;
         for w in part.services.values() {
-            let fp = desired::fingerprint_with(w, &facts.health);
-            fingerprints.insert(w.spec.key, fp);
+            let fp = match known.get(&w.spec.key) {
+                Some((was, fp)) if same_board && Arc::ptr_eq(was, w) => *fp,
+                _ => {
+                    worked_out += 1;
+                    desired::fingerprint_with(w, &facts.health)
+                }
+            };
+            fingerprints.insert(w.spec.key, (w.clone(), fp));
             if read == Read::Whole
                 || self.applied.get(&w.spec.key) != Some(&fp)
                 || draining.contains(&w.spec.key)
@@ -376,6 +404,7 @@ impl Shell {
             (Vec::new(), Vec::new())
         };
         let read_live = live.len();
+        let prepared = started.elapsed();
         let result = self.connect().and_then(|ipvs| {
             let table = match read {
                 Read::Whole => ipvs.table_unless(stop)?,
@@ -411,7 +440,7 @@ impl Shell {
             Err(e) => return self.failed(e, shared),
         };
         let now = Instant::now();
-        let read_took = now - started;
+        let read_took = now - started - prepared;
         let plan = match read {
             Read::Whole => {
                 self.last_read = read_took;
@@ -427,7 +456,7 @@ impl Shell {
         };
         if !plan.ops.is_empty() {
             let msg = format!(
-                "applied {} IPVS changes ({} refused) to {} services ({}): read {:.3}s, planned {:.3}s, applied {:.3}s",
+                "applied {} IPVS changes ({} refused) to {} services ({}): found {:.3}s ({worked_out} of {} worked out again), read {:.3}s, planned {:.3}s, applied {:.3}s",
                 plan.ops.len() - refused.len(),
                 refused.len(),
                 table.services.len(),
@@ -435,6 +464,8 @@ impl Shell {
                     Read::Whole => "the whole table read".to_string(),
                     Read::Changed => format!("those that changed, {read_live} read again"),
                 },
+                prepared.as_secs_f64(),
+                part.services.len(),
                 read_took.as_secs_f64(),
                 planned.as_secs_f64(),
                 (now.elapsed() - planned).as_secs_f64()
@@ -463,11 +494,13 @@ impl Shell {
                 self.stale.insert(key);
             } else {
                 self.stale.remove(&key);
-                if let Some(fp) = fingerprints.get(&key) {
+                if let Some((_, fp)) = fingerprints.get(&key) {
                     self.applied.insert(key, *fp);
                 }
             }
         }
+        self.fingerprints = fingerprints;
+        self.fingerprints_gen = facts.board_gen;
         self.timeouts(part, live_timeouts, shared);
         // Status and the metrics: the table as read (the services asked
         // for replace what was known of them), with the changes made.

@@ -176,7 +176,10 @@ fn a_dr_real_server_on_another_port_moves_but_its_check_does_not() {
         .unwrap();
     let (ep, _) = svc.real_servers.iter().next().unwrap();
     assert_eq!(ep.port, Some(80));
-    assert_eq!(svc.check.unwrap().port.map(|p| p.get()), Some(8080));
+    assert_eq!(
+        svc.check.as_ref().unwrap().port.map(|p| p.get()),
+        Some(8080)
+    );
     assert!(
         imp.warnings[0]
             .message
@@ -203,7 +206,7 @@ fn checks_all_real_servers_share_are_written_once() {
         .into_values()
         .next()
         .unwrap();
-    let c = svc.check.unwrap();
+    let c = svc.check.clone().unwrap();
     assert_eq!(c.path.as_deref(), Some("/a"));
     assert_eq!(c.status.unwrap().len(), 2);
     let odd = svc
