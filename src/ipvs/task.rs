@@ -350,20 +350,26 @@ impl Shell {
         // Services with a drain under way are looked at again too (a
         // drain's end changes nothing in the config).
         let draining = self.rec.draining();
-        let known = std::mem::take(&mut self.fingerprints);
         let same_board = self.fingerprints_gen == facts.board_gen;
-        let mut fingerprints = HashMap::with_capacity(part.services.len());
+        self.fingerprints_gen = facts.board_gen;
         let mut want = Vec::new();
         let mut worked_out = 0usize;
         for w in part.services.values() {
-            let fp = match known.get(&w.spec.key) {
+            let entry = self.fingerprints.get_mut(&w.spec.key);
+            let fp = match entry {
                 Some((was, fp)) if same_board && Arc::ptr_eq(was, w) => *fp,
                 _ => {
                     worked_out += 1;
-                    desired::fingerprint_with(w, &facts.health)
+                    let fp = desired::fingerprint_with(w, &facts.health);
+                    match entry {
+                        Some(e) => *e = (w.clone(), fp),
+                        None => {
+                            self.fingerprints.insert(w.spec.key, (w.clone(), fp));
+                        }
+                    }
+                    fp
                 }
             };
-            fingerprints.insert(w.spec.key, (w.clone(), fp));
             if read == Read::Whole
                 || self.applied.get(&w.spec.key) != Some(&fp)
                 || draining.contains(&w.spec.key)
@@ -371,6 +377,13 @@ impl Shell {
                 want.push(desired::health_of(w, &facts.health));
             }
         }
+        // Every service of the part has its entry: more entries than
+        // services means some are of services gone.
+        if self.fingerprints.len() != part.services.len() {
+            let current: HashSet<ServiceKey> = part.services.values().map(|w| w.spec.key).collect();
+            self.fingerprints.retain(|k, _| current.contains(k));
+        }
+        let fingerprints = &self.fingerprints;
         let gone: Vec<ServiceKey> = self
             .applied
             .keys()
@@ -494,13 +507,11 @@ impl Shell {
                 self.stale.insert(key);
             } else {
                 self.stale.remove(&key);
-                if let Some((_, fp)) = fingerprints.get(&key) {
+                if let Some((_, fp)) = self.fingerprints.get(&key) {
                     self.applied.insert(key, *fp);
                 }
             }
         }
-        self.fingerprints = fingerprints;
-        self.fingerprints_gen = facts.board_gen;
         self.timeouts(part, live_timeouts, shared);
         // Status and the metrics: the table as read (the services asked
         // for replace what was known of them), with the changes made.
