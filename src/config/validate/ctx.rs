@@ -109,6 +109,12 @@ impl<'a> Ctx<'a> {
         );
     }
 
+    /// Whether anything failed typing (most files: nothing, and no path
+    /// need be made to ask about it).
+    pub(super) fn any_broken(&self) -> bool {
+        !self.broken.is_empty()
+    }
+
     pub(super) fn is_broken(&self, p: &Path) -> bool {
         self.broken.iter().any(|b| b.starts_with(p))
     }

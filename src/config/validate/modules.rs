@@ -19,8 +19,10 @@ pub fn required_modules(cfg: &Config) -> Vec<String> {
     {
         add("ip_vs");
     }
+    // Each scheduler once (10,000 services use a handful).
+    let mut schedulers = std::collections::BTreeSet::new();
     for svc in cfg.services.values() {
-        add(&format!("ip_vs_{}", svc.scheduler.name()));
+        schedulers.insert(svc.scheduler.name());
         if svc.protocol == Protocol::Sctp {
             add("ip_vs");
         }
@@ -31,6 +33,9 @@ pub fn required_modules(cfg: &Config) -> Vec<String> {
                 TunnelEncapKind::Gre => add("gre"),
             }
         }
+    }
+    for s in schedulers {
+        add(&format!("ip_vs_{s}"));
     }
     for t in cfg.tunnels.values() {
         add(match t.kind {
