@@ -159,6 +159,7 @@ fn shared() -> Shared {
         metrics: Arc::new(Metrics::new()),
         ready: Ready::default(),
         sections: Default::default(),
+        reloads: Default::default(),
     }
 }
 

@@ -46,6 +46,10 @@ pub struct IpvsTask {
     pub modules: crate::net::Modules,
 }
 
+/// The longest a whole-table read waits for a reload under way (it goes
+/// on once the reload is over, and its part, if any, has been reconciled).
+const RELOAD_WAIT: Duration = Duration::from_secs(30);
+
 /// How long a pass waits for the network plane to load the modules it
 /// needs before it goes ahead (and the kernel says what is missing).
 const MODULE_WAIT: Duration = Duration::from_secs(10);
@@ -98,6 +102,7 @@ impl Subsystem for IpvsTask {
             let mut board = self.health.subscribe();
             let mut board_gen = 0u64;
             let mut modules = self.modules.subscribe();
+            let mut reloads = ctx.shared.reloads.subscribe();
             let mut waiting_since: Option<tokio::time::Instant> = None;
             // A pass is due without waiting (something came in during the last).
             let mut again = false;
@@ -106,6 +111,7 @@ impl Subsystem for IpvsTask {
                 let mut read = Read::Changed;
                 if !again {
                     let drain_end = crate::runtime::supervisor::sleep_until(wake);
+                    let mut put_off = false;
                     tokio::select! {
                         () = ctx.cancel.cancelled() => {
                             if current.settings.flush_on_shutdown {
@@ -123,6 +129,19 @@ impl Subsystem for IpvsTask {
                         Ok(()) = roles.changed() => {}
                         Ok(()) = health.changed() => {}
                         Ok(()) = modules.changed() => {}
+                        Ok(()) = reloads.changed() => put_off = true,
+                    }
+                    if put_off {
+                        // While a reload is under way, no whole-table read;
+                        // once it is over, the paced reads go on (its part,
+                        // if it changed, has come before: its pass is first).
+                        next_check = tokio::time::Instant::now()
+                            + if *reloads.borrow_and_update() {
+                                RELOAD_WAIT
+                            } else {
+                                RECONCILE
+                            };
+                        continue;
                     }
                 }
                 again = false;
@@ -193,6 +212,18 @@ impl Subsystem for IpvsTask {
                         },
                         () = ctx.cancel.cancelled(), if !stop.load(Ordering::Relaxed) => {
                             stop.store(true, Ordering::Relaxed);
+                        }
+                        Ok(()) = reloads.changed() => {
+                            // A whole-table read stops (the reload's check
+                            // would share the CPU with it) and waits.
+                            if *reloads.borrow_and_update() {
+                                if read == Read::Whole {
+                                    stop.store(true, Ordering::Relaxed);
+                                }
+                                next_check = tokio::time::Instant::now() + RELOAD_WAIT;
+                            } else {
+                                next_check = tokio::time::Instant::now() + RECONCILE;
+                            }
                         }
                     }
                 };

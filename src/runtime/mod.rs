@@ -461,6 +461,7 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
         metrics: Arc::new(Metrics::new()),
         ready: Ready::default(),
         sections: Default::default(),
+        reloads: Default::default(),
     };
     shared.metrics.set_revision(1);
     let (admin_tx, mut admin_rx) = mpsc::channel::<Admin>(8);
@@ -705,6 +706,7 @@ async fn reload<X: Send + Sync + 'static>(
     last: &mut Last<X>,
 ) -> ReloadOutcome {
     notify::reloading();
+    let _under_way = shared.reloads.begin();
     let shown = opts.config.display().to_string();
     let started = std::time::Instant::now();
     let (text, result) = read_and_load(opts, last.memo.as_ref());

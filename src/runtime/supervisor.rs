@@ -83,6 +83,42 @@ pub struct Shared {
     /// Sections of `pharos status` built when asked for (a big IPVS table
     /// is not turned into JSON on every pass, only when someone looks).
     pub sections: Sections,
+    /// Whether a reload is under way: a task doing something long it can
+    /// put off (the IPVS task's paced whole-table read) gives way while it
+    /// is, so the reload's check of the file does not share a small box's
+    /// CPU with it.
+    pub reloads: Reloads,
+}
+
+/// Whether a reload is under way (see [`Shared::reloads`]).
+#[derive(Clone)]
+pub struct Reloads(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Reloads {
+    fn default() -> Self {
+        Reloads(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+/// A reload under way, until dropped.
+pub struct Reloading(Reloads);
+
+impl Drop for Reloading {
+    fn drop(&mut self) {
+        self.0.0.send_replace(false);
+    }
+}
+
+impl Reloads {
+    /// Says a reload has begun, until the guard is dropped.
+    pub fn begin(&self) -> Reloading {
+        self.0.send_replace(true);
+        Reloading(self.clone())
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.subscribe()
+    }
 }
 
 /// A status section built on demand.
