@@ -111,6 +111,7 @@ fn shared() -> Shared {
         metrics: Arc::new(Metrics::new()),
         ready: Ready::default(),
         sections: Default::default(),
+        reloads: Default::default(),
     }
 }
 
