@@ -11,7 +11,7 @@
 CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
 # Installed only when missing.
-IMAGE_PACKAGES := dpkg-dev kmod dosfstools mtools syslinux syslinux-common fdisk cpio qemu-utils busybox-static iproute2 ipvsadm
+IMAGE_PACKAGES := dpkg-dev kmod dosfstools mtools syslinux syslinux-common fdisk cpio lz4 qemu-utils busybox-static iproute2 ipvsadm
 LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # chromium (headless) loads the status page; openssl and curl talk to the
 # management API and the status page as an admin would.

@@ -38,7 +38,7 @@ case $VARIANT in prod|debug) ;; *) die "VARIANT must be prod or debug, not '$VAR
 [ -f "$CONFIG" ] || die "no config at $CONFIG"
 "$PHAROS_BIN" check "$CONFIG" >/dev/null || die "$CONFIG does not pass 'pharos check'; fix it first"
 
-for tool in dpkg-deb depmod mkfs.fat mcopy mmd syslinux sfdisk cpio qemu-img; do
+for tool in dpkg-deb depmod mkfs.fat mcopy mmd syslinux sfdisk cpio lz4 qemu-img; do
   command -v $tool >/dev/null || die "$tool is missing: run 'make image-deps' (as root) first"
 done
 mbr_bin=/usr/lib/syslinux/mbr/mbr.bin
@@ -125,7 +125,11 @@ fi
 
 # Reproducible archive: fixed mtimes, sorted names, root-owned.
 find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-(cd "$root" && find . | sort | cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9 -n > "$work/initrd.img"
+# LZ4 (the kernel's legacy frame, `-l`): under emulation the kernel
+# unpacks it in a fraction of gzip's time (0.35 s of a TCG boot for gzip);
+# it is 15% bigger. Both kernels Debian ships read it (CONFIG_RD_LZ4).
+grep -q '^CONFIG_RD_LZ4=y' "$work/kernel/boot/config-$kver" || die "kernel $kver cannot unpack an LZ4 initramfs (CONFIG_RD_LZ4)"
+(cd "$root" && find . | sort | cpio --quiet -o -H newc -R 0:0 --reproducible) | lz4 -l -9 -q > "$work/initrd.img"
 cp "$work/kernel/boot/vmlinuz-$kver" "$work/vmlinuz"
 touch -d "@$SOURCE_DATE_EPOCH" "$work/initrd.img" "$work/vmlinuz"
 

@@ -420,7 +420,7 @@ fn initrd_files(variant: &str) -> Vec<String> {
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "zcat {} | cpio -it --quiet",
+            "lz4 -dc {} | cpio -it --quiet",
             o.join("initrd.img").display()
         ))
         .output()

@@ -48,6 +48,7 @@ pub fn main() -> ! {
         say(&format!("cannot take over ctrl-alt-del: {e}"));
     }
     let boot = std::fs::read_to_string("/etc/pharos-boot-modules").unwrap_or_default();
+    let loading = Instant::now();
     let results = crate::kernel::modules::load_all(boot.split_whitespace());
     for (name, r) in &results {
         if let Err(e) = r {
@@ -55,8 +56,9 @@ pub fn main() -> ! {
         }
     }
     say(&format!(
-        "loaded {} boot modules",
-        results.iter().filter(|r| r.1.is_ok()).count()
+        "loaded {} boot modules in {} ms",
+        results.iter().filter(|r| r.1.is_ok()).count(),
+        loading.elapsed().as_millis()
     ));
     // Loopback up, as every init does: the kernel's local routing table
     // (which IPVS consults to accept a real server) exists only then.

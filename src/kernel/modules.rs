@@ -3,8 +3,9 @@
 //! build time, or by the distribution). No kmod userland needed. Used by PID
 //! 1 for the boot modules and by the network plane for what a config uses.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Condvar, Mutex};
 
 use nix::kmod::{ModuleInitFlags, finit_module};
 
@@ -12,7 +13,18 @@ pub struct ModuleTree {
     root: PathBuf,
     /// module name → (path relative to root, dependencies by name)
     deps: HashMap<String, (String, Vec<String>)>,
-    loaded: HashSet<String>,
+    /// What became of each module asked for so far; several threads load
+    /// at once (see [`load_all`]).
+    state: Mutex<HashMap<String, Loading>>,
+    settled: Condvar,
+}
+
+#[derive(Clone)]
+enum Loading {
+    /// A thread is loading it; the others wait for its result rather than
+    /// read and verify the same file a second time.
+    Under,
+    Done(Result<(), String>),
 }
 
 /// `kernel/net/ipv4/ip_gre.ko` → `ip_gre`; the kernel treats `-` as `_`.
@@ -31,33 +43,53 @@ impl ModuleTree {
         Ok(ModuleTree {
             deps: parse_modules_dep(&dep),
             root,
-            loaded: HashSet::new(),
+            state: Mutex::new(HashMap::new()),
+            settled: Condvar::new(),
         })
     }
 
     /// Loads `name` and what it needs. A module already in the kernel (or
-    /// built in) is fine.
-    pub fn load(&mut self, name: &str) -> Result<(), String> {
+    /// built in) is fine. Safe to call from several threads at once: a
+    /// module another thread is loading is waited for, not loaded twice.
+    pub fn load(&self, name: &str) -> Result<(), String> {
         let name = name.replace('-', "_");
-        if self.loaded.contains(&name) || is_loaded(&name) {
-            self.loaded.insert(name);
+        {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                match state.get(&name) {
+                    Some(Loading::Done(r)) => return r.clone(),
+                    Some(Loading::Under) => {
+                        state = self.settled.wait(state).unwrap_or_else(|p| p.into_inner());
+                    }
+                    None => {
+                        state.insert(name.clone(), Loading::Under);
+                        break;
+                    }
+                }
+            }
+        }
+        let r = self.load_now(&name);
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.insert(name, Loading::Done(r.clone()));
+        self.settled.notify_all();
+        r
+    }
+
+    fn load_now(&self, name: &str) -> Result<(), String> {
+        if is_loaded(name) {
             return Ok(());
         }
         let (path, deps) = self
             .deps
-            .get(&name)
-            .cloned()
+            .get(name)
             .ok_or_else(|| format!("module {name} is not in the image"))?;
         for d in deps {
-            self.load(&d)?;
+            self.load(d)?;
         }
-        let file = std::fs::File::open(self.root.join(&path))
+        let file = std::fs::File::open(self.root.join(path))
             .map_err(|e| format!("opening module {name}: {e}"))?;
-        match finit_module(&file, params(&name), ModuleInitFlags::empty()) {
-            Ok(()) | Err(nix::errno::Errno::EEXIST) => {
-                self.loaded.insert(name);
-                Ok(())
-            }
+        match finit_module(&file, params(name), ModuleInitFlags::empty()) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => Ok(()),
             // No such device: a driver for hardware this box lacks.
             Err(nix::errno::Errno::ENODEV) => Ok(()),
             Err(e) => Err(format!("loading module {name}: {e}")),
@@ -160,14 +192,31 @@ pub fn presence_in(
     })
 }
 
-/// Loads each of `names`; one result per name, in order.
+/// Loads each of `names`; one result per name, in order. Each name is
+/// loaded on a thread of its own: a driver's probe waits on its hardware
+/// (an ATA bus reset sleeps), and the module's init does not return until
+/// it is done, so one after another the boot modules' waits add up (0.7 s
+/// of a TCG boot); together they overlap. Dependencies shared by two are
+/// loaded once.
 pub fn load_all<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<(String, Result<(), String>)> {
     let names: Vec<&str> = names.into_iter().collect();
     match ModuleTree::open() {
-        Ok(mut tree) => names
-            .into_iter()
-            .map(|n| (n.to_string(), tree.load(n)))
-            .collect(),
+        Ok(tree) => std::thread::scope(|s| {
+            let tree = &tree;
+            let loading: Vec<_> = names
+                .iter()
+                .map(|&n| (n, s.spawn(move || tree.load(n))))
+                .collect();
+            loading
+                .into_iter()
+                .map(|(n, t)| {
+                    let r = t.join().unwrap_or_else(|_| {
+                        Err(format!("loading module {n}: its thread panicked"))
+                    });
+                    (n.to_string(), r)
+                })
+                .collect()
+        }),
         Err(e) => names
             .into_iter()
             .map(|n| {
