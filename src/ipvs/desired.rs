@@ -306,6 +306,25 @@ pub fn health_of(w: &Wanted, board: &HealthBoard) -> Wanted {
     out
 }
 
+/// [`health_of`] of a shared service: the service itself, not a copy, when
+/// the checks change nothing (every checked real server up, its quorum
+/// held), as for most services most of the time. A whole-table pass of
+/// 10,000 services then copies none of them (about 10 MiB at 10 real
+/// servers each).
+pub fn health_shared(w: &Arc<Wanted>, board: &HealthBoard) -> Arc<Wanted> {
+    let quorum_lost = board.services.get(&w.name) == Some(&false);
+    let all_up = w
+        .checked
+        .iter()
+        .flatten()
+        .all(|k| board.real_servers.get(k) == Some(&true));
+    if !quorum_lost && all_up && w.checked.len() == w.dests.len() {
+        w.clone()
+    } else {
+        Arc::new(health_of(w, board))
+    }
+}
+
 /// Each of `w`'s real servers with the health checks applied, and its
 /// index in `w.dests`: weight 0 when its check or the service's quorum
 /// has failed, left out when its check has failed and `on_failure =
@@ -457,6 +476,11 @@ mod tests {
         let mut same_print = |w: &Wanted, board: &HealthBoard| {
             let fp = fingerprint_with(w, board);
             assert_eq!(fp, fingerprint(&health_of(w, board)));
+            // Shared when nothing changes it, and always what a copy is.
+            assert_eq!(
+                *health_shared(&Arc::new(w.clone()), board),
+                health_of(w, board)
+            );
             assert!(seen.insert(fp), "two states with one fingerprint");
         };
         let mut board = HealthBoard::default();

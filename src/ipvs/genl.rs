@@ -238,10 +238,7 @@ impl Ipvs {
     /// between services: a periodic read of a huge table gives way to a
     /// reload instead of keeping it waiting).
     pub fn table_unless(&self, stop: &AtomicBool) -> Result<Option<Table>, String> {
-        let mut services = Vec::new();
-        for attrs in self.expect(&codec::get_services(), "listing IPVS services")? {
-            services.extend(service_live(&attrs)?);
-        }
+        let mut services = self.service_list()?;
         for s in &mut services {
             if stop.load(Ordering::Relaxed) {
                 return Ok(None);
@@ -249,6 +246,16 @@ impl Ipvs {
             s.dests = self.dests(&s.spec.key)?;
         }
         Ok(Some(Table { services }))
+    }
+
+    /// The kernel's services, each without its destinations (those are
+    /// [`Ipvs::dests`], a dump per service).
+    pub fn service_list(&self) -> Result<Vec<ServiceLive>, String> {
+        let mut services = Vec::new();
+        for attrs in self.expect(&codec::get_services(), "listing IPVS services")? {
+            services.extend(service_live(&attrs)?);
+        }
+        Ok(services)
     }
 
     /// Only the services `keys` (those the kernel has), each with its
@@ -287,7 +294,8 @@ impl Ipvs {
         Ok(Table { services })
     }
 
-    fn dests(&self, key: &ServiceKey) -> Result<Vec<DestLive>, String> {
+    /// The destinations of the service `key`, in the kernel's order.
+    pub fn dests(&self, key: &ServiceKey) -> Result<Vec<DestLive>, String> {
         let v6 = key.is_v6();
         let mut out = Vec::new();
         for attrs in self.expect(

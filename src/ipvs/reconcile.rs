@@ -11,6 +11,7 @@
 //! Linear in the table: one pass over the wanted services and one over the
 //! live ones, with maps by key.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -136,13 +137,21 @@ impl Reconciler {
     }
 
     /// The operations from `live` to `want` at `now`: the whole table.
-    pub fn step(&mut self, now: Instant, want: &[Wanted], live: &Table, exclusive: bool) -> Plan {
+    /// `want` may be the services themselves or shared ones (`Arc`).
+    pub fn step<W: Borrow<Wanted>>(
+        &mut self,
+        now: Instant,
+        want: &[W],
+        live: &Table,
+        exclusive: bool,
+    ) -> Plan {
         let mut plan = Plan::default();
         let live_by_key: HashMap<&ServiceKey, &ServiceLive> =
             live.services.iter().map(|s| (&s.spec.key, s)).collect();
-        let wanted_keys: BTreeSet<ServiceKey> = want.iter().map(|w| w.spec.key).collect();
+        let wanted_keys: BTreeSet<ServiceKey> = want.iter().map(|w| w.borrow().spec.key).collect();
         let mut still_draining = HashMap::new();
         for w in want {
+            let w = w.borrow();
             let l = live_by_key.get(&w.spec.key).copied();
             self.service_ops(now, w, l, &mut plan.ops, &mut still_draining);
         }
@@ -163,10 +172,10 @@ impl Reconciler {
     /// current state of just those services. The others are neither read
     /// nor touched: what a reload or a health change needs, without a
     /// read of the whole table.
-    pub fn step_some(
+    pub fn step_some<W: Borrow<Wanted>>(
         &mut self,
         now: Instant,
-        want: &[Wanted],
+        want: &[W],
         gone: &[ServiceKey],
         live: &Table,
         exclusive: bool,
@@ -176,6 +185,7 @@ impl Reconciler {
             live.services.iter().map(|s| (&s.spec.key, s)).collect();
         let mut still_draining = HashMap::new();
         for w in want {
+            let w = w.borrow();
             let l = live_by_key.get(&w.spec.key).copied();
             self.service_ops(now, w, l, &mut plan.ops, &mut still_draining);
         }
@@ -185,10 +195,14 @@ impl Reconciler {
             }
             self.owned.remove(k);
         }
-        let touched: BTreeSet<&ServiceKey> = want.iter().map(|w| &w.spec.key).chain(gone).collect();
+        let touched: BTreeSet<&ServiceKey> = want
+            .iter()
+            .map(|w| &w.borrow().spec.key)
+            .chain(gone)
+            .collect();
         self.draining.retain(|(k, _, _), _| !touched.contains(k));
         self.draining.extend(still_draining);
-        self.owned.extend(want.iter().map(|w| w.spec.key));
+        self.owned.extend(want.iter().map(|w| w.borrow().spec.key));
         plan.wake = self.next_wake();
         plan
     }
@@ -536,7 +550,7 @@ mod tests {
         assert!(!r.owned().contains(&key(8080)));
         // A service gone from the config that the kernel no longer has:
         // nothing to send.
-        let p = r.step_some(now, &[], &[key(8080)], &Table::default(), false);
+        let p = r.step_some::<Wanted>(now, &[], &[key(8080)], &Table::default(), false);
         assert_eq!(p.ops, vec![]);
         // A new service the kernel lacks is added.
         let p = r.step_some(

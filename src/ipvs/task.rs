@@ -405,7 +405,7 @@ impl Shell {
                 || self.applied.get(&w.spec.key) != Some(&fp)
                 || draining.contains(&w.spec.key)
             {
-                want.push(desired::health_of(w, &facts.health));
+                want.push(desired::health_shared(w, &facts.health));
             }
         }
         // Every service of the part has its entry: more entries than
@@ -449,9 +449,14 @@ impl Shell {
         };
         let read_live = live.len();
         let prepared = started.elapsed();
+        let view = self.view.clone();
         let result = self.connect().and_then(|ipvs| {
             let table = match read {
-                Read::Whole => ipvs.table_unless(stop)?,
+                // Into the view, in place (see `read_whole_into`); the
+                // plan below is made against it.
+                Read::Whole => {
+                    super::view::read_whole_into(ipvs, &view, stop)?.then(Table::default)
+                }
                 Read::Changed => {
                     let mut t = if live.is_empty() {
                         Table::default()
@@ -489,7 +494,8 @@ impl Shell {
             Read::Whole => {
                 self.last_read = read_took;
                 self.whole_read = true;
-                self.rec.step(now, &want, &table, exclusive)
+                let v = self.view.lock();
+                self.rec.step(now, &want, &v.table, exclusive)
             }
             Read::Changed => self.rec.step_some(now, &want, &gone, &table, exclusive),
         };
@@ -499,11 +505,15 @@ impl Shell {
             Err(e) => return self.failed(e, shared),
         };
         if !plan.ops.is_empty() {
+            let services = match read {
+                Read::Whole => self.view.lock().table.services.len(),
+                Read::Changed => table.services.len(),
+            };
             let msg = format!(
                 "applied {} IPVS changes ({} refused) to {} services ({}): found {:.3}s ({worked_out} of {} worked out again), read {:.3}s, planned {:.3}s, applied {:.3}s",
                 plan.ops.len() - refused.len(),
                 refused.len(),
-                table.services.len(),
+                services,
                 match read {
                     Read::Whole => "the whole table read".to_string(),
                     Read::Changed => format!("those that changed, {read_live} read again"),
@@ -544,13 +554,14 @@ impl Shell {
             }
         }
         self.timeouts(part, live_timeouts, shared);
-        // Status and the metrics: the table as read (the services asked
-        // for replace what was known of them), with the changes made.
+        // Status and the metrics: the table as read (a whole read is in
+        // the view already; the services a targeted pass asked for replace
+        // what was known of them), with the changes made.
         {
             let mut v = self.view.lock();
             v.error = None;
             match read {
-                Read::Whole => v.table = table,
+                Read::Whole => {}
                 Read::Changed => {
                     let asked: HashSet<&ServiceKey> =
                         want.iter().map(|w| &w.spec.key).chain(&gone).collect();
@@ -583,7 +594,7 @@ impl Shell {
     fn apply(
         &mut self,
         ops: &[Op],
-        want: &[Wanted],
+        want: &[Arc<Wanted>],
         shared: &Shared,
     ) -> Result<HashSet<ServiceKey>, String> {
         let names: HashMap<_, _> = want.iter().map(|w| (w.spec.key, w.name.as_str())).collect();

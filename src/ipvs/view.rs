@@ -45,6 +45,59 @@ impl Known {
     }
 }
 
+/// Reads the whole table from the kernel into the view in place: a
+/// service the view has gets its destinations replaced as they are read,
+/// so the table is never held twice (110,000 entries at 10,000 services ×
+/// 10 are about 20 MiB; a second copy beside the view was most of the
+/// director's steady memory above its config). The view's services are
+/// the kernel's at the end, in its order. `false`: `stop` was set between
+/// two services, and the view has the destinations read so far (fresher,
+/// not wrong); the caller reads again later.
+pub fn read_whole_into(
+    ipvs: &super::genl::Ipvs,
+    view: &View,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<bool, String> {
+    let mut fresh = ipvs.service_list()?;
+    // Only the IPVS task changes the view's table, and it is here: the
+    // positions stay as they are until the end.
+    let at: HashMap<ServiceKey, usize> = view
+        .lock()
+        .table
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.spec.key, i))
+        .collect();
+    let mut in_view = vec![false; fresh.len()];
+    for (s, moved) in fresh.iter_mut().zip(&mut in_view) {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let dests = ipvs.dests(&s.spec.key)?;
+        match at.get(&s.spec.key) {
+            Some(&i) => {
+                view.lock().table.services[i].dests = dests;
+                *moved = true;
+            }
+            None => s.dests = dests,
+        }
+    }
+    let mut v = view.lock();
+    let mut read: HashMap<ServiceKey, Vec<super::model::DestLive>> =
+        std::mem::take(&mut v.table.services)
+            .into_iter()
+            .map(|s| (s.spec.key, s.dests))
+            .collect();
+    for (s, moved) in fresh.iter_mut().zip(in_view) {
+        if moved {
+            s.dests = read.remove(&s.spec.key).unwrap_or_default();
+        }
+    }
+    v.table.services = fresh;
+    Ok(true)
+}
+
 /// Shared between the IPVS task and its readers.
 #[derive(Debug, Clone, Default)]
 pub struct View(Arc<Mutex<Known>>);
