@@ -37,9 +37,12 @@ pub struct ServerCheck {
 pub struct Quorum {
     pub quorum: u32,
     pub hysteresis: u32,
-    /// Each real server, its weight, and whether it is checked (an
-    /// unchecked one always counts as up).
-    pub members: Vec<(ServerId, u32, bool)>,
+    /// Each checked real server and its weight.
+    pub members: Vec<(ServerId, u32)>,
+    /// The weight of the unchecked real servers: they always count as up,
+    /// so they are one sum, not a member each (a service without checks,
+    /// the common case at 10,000 services, keeps no list at all).
+    pub unchecked: u64,
     pub sorry: Option<String>,
 }
 
@@ -68,12 +71,16 @@ impl Checks {
                 .map(|(id, s)| (id.clone(), s.clone()))
                 .collect();
         }
-        let mut members: BTreeMap<&str, Vec<(ServerId, u32, bool)>> = BTreeMap::new();
+        // By service: its checked real servers, and the weight of the rest.
+        type Members = (Vec<(ServerId, u32)>, u64);
+        let mut members: BTreeMap<&str, Members> = BTreeMap::new();
         for r in servers {
-            members
-                .entry(r.service)
-                .or_default()
-                .push((r.id.clone(), r.weight, r.check.is_some()));
+            let (checked, unchecked) = members.entry(r.service).or_default();
+            if r.check.is_some() {
+                checked.push((r.id.clone(), r.weight));
+            } else {
+                *unchecked += u64::from(r.weight);
+            }
             if let Some(check) = r.check {
                 c.servers.insert(
                     r.id.clone(),
@@ -93,20 +100,17 @@ impl Checks {
                 c.services.insert(name.clone(), q.clone());
                 continue;
             }
+            let (mut checked, unchecked) = members.remove(name.as_str()).unwrap_or_default();
+            // Grown a push at a time: up to twice the room it needs, kept
+            // for the life of the config.
+            checked.shrink_to_fit();
             c.services.insert(
                 name.clone(),
                 Arc::new(Quorum {
                     quorum: svc.quorum.unwrap_or(1),
                     hysteresis: svc.hysteresis,
-                    members: members
-                        .remove(name.as_str())
-                        .map(|mut m| {
-                            // Grown a push at a time: up to twice the room
-                            // it needs, kept for the life of the config.
-                            m.shrink_to_fit();
-                            m
-                        })
-                        .unwrap_or_default(),
+                    members: checked,
+                    unchecked,
                     sorry: svc.sorry_server.as_ref().map(ToString::to_string),
                 }),
             );

@@ -404,12 +404,10 @@ impl Runner {
         }
     }
 
-    fn server_up(&self, id: &ServerId, is_checked: bool) -> bool {
-        !is_checked
-            || self
-                .targets
-                .get(&format!("rs:{id}"))
-                .is_some_and(|t| t.state.is_up())
+    fn server_up(&self, id: &ServerId) -> bool {
+        self.targets
+            .get(&format!("rs:{id}"))
+            .is_some_and(|t| t.state.is_up())
     }
 
     fn requorum_all(&mut self) {
@@ -422,13 +420,14 @@ impl Runner {
         let Some(svc) = self.services.get(service) else {
             return;
         };
-        let alive: u64 = svc
-            .want
-            .members
-            .iter()
-            .filter(|(s, _, c)| self.server_up(s, *c))
-            .map(|(_, w, _)| u64::from(*w))
-            .sum();
+        let alive: u64 = svc.want.unchecked
+            + svc
+                .want
+                .members
+                .iter()
+                .filter(|(s, _)| self.server_up(s))
+                .map(|(_, w)| u64::from(*w))
+                .sum::<u64>();
         let svc = self.services.get_mut(service).expect("present");
         if let Some(up) = svc.state.update(alive) {
             let sorry = svc

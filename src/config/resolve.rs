@@ -64,7 +64,7 @@ pub fn real_servers<'a>(name: &'a str, s: &'a Service) -> impl Iterator<Item = R
         check: rs
             .check
             .as_deref()
-            .or(s.check.as_ref())
+            .or(s.check.as_deref())
             .filter(|c| c.kind != CheckType::None),
     })
 }

@@ -149,9 +149,26 @@ mod tests {
         let mut more = cfg.clone();
         more.checks.insert(
             "ping".into(),
-            cfg.services["web"].check.clone().expect("web is checked"),
+            *cfg.services["web"].check.clone().expect("web is checked"),
         );
         assert_eq!((super::WIRING.checks)(&super::Desired::of(&more)), 3);
+    }
+
+    #[test]
+    fn a_quorum_lists_the_checked_real_servers_and_sums_the_unchecked() {
+        let text = "[services.web]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nquorum = 4\n[services.web.real_servers]\n\"10.0.0.2:80\" = { weight = 3, check = { type = \"tcp\" } }\n\"10.0.0.3:80\" = { weight = 2 }\n\"10.0.0.4:80\" = { weight = 5 }\n";
+        let c = crate::config::check_text(text, &crate::config::Selection::All);
+        let (_, cfg) = c.configs.first().expect("valid");
+        let d = super::Desired::of(cfg);
+        let q = &d.checks.services["web"];
+        assert_eq!(
+            q.members
+                .iter()
+                .map(|(id, w)| (id.to_string(), *w))
+                .collect::<Vec<_>>(),
+            vec![("web/10.0.0.2:80".to_string(), 3)]
+        );
+        assert_eq!((q.quorum, q.unchecked), (4, 7));
     }
 
     fn desired(text: &str) -> super::Desired {
