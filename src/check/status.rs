@@ -1,5 +1,6 @@
-//! The check section of `pharos status`: typed, published by the check task
-//! (as JSON under `subsystems.check`) and rendered as tables by the CLI.
+//! The check section of `pharos status`: typed, kept by the check task and
+//! made JSON (under `subsystems.check`) when asked for; rendered as tables
+//! by the CLI.
 
 use std::collections::BTreeMap;
 
