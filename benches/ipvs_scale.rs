@@ -4,7 +4,7 @@
 //! A benchmark, not a test: `cargo bench --bench ipvs_scale` (after `make
 //! image VARIANT=debug`) prints the numbers; they are recorded in
 //! benches/RESULTS.md. `PHAROS_BENCH_N` sets the number of services,
-//! `PHAROS_VM_MEM` the VM's memory in MiB (512 by default).
+//! `PHAROS_VM_MEM` the VM's memory in MiB (256 by default, as `make bench`).
 //! The VM is TCG-emulated: absolute times are several times a real box's;
 //! the comparison with ipvsadm in the same VM is what means something.
 
@@ -24,7 +24,7 @@ fn main() {
     let append = "console=ttyS0 panic=-1 pharos.test=/config/test.sh";
     let mut vm = vm::Vm::boot(&disk, Some(("debug", append)));
     vm.wait_for("test script finished", Duration::from_secs(3600));
-    let mem = std::env::var("PHAROS_VM_MEM").unwrap_or_else(|_| "512".into());
+    let mem = std::env::var("PHAROS_VM_MEM").unwrap_or_else(|_| "256".into());
     println!("IPVS scale benchmark, {n} services x 10 real servers (QEMU TCG, 1 vCPU, {mem} MiB):");
     let console = vm.console();
     let bench: Vec<&str> = console
