@@ -185,6 +185,9 @@ pub struct Instance {
     master_interval: Duration,
     /// Who is master now, as far as we know.
     master: Option<IpAddr>,
+    /// The master that sent priority 0 (it is leaving), while a backup
+    /// waits only its skew for it: the reason it says when it takes over.
+    left: Option<IpAddr>,
     started: Option<Instant>,
     adver_at: Option<Instant>,
     down_at: Option<Instant>,
@@ -206,6 +209,7 @@ impl Instance {
             started: None,
             adver_at: None,
             down_at: None,
+            left: None,
             garp_at: None,
             garp_second_done: false,
         }
@@ -332,8 +336,11 @@ impl Instance {
             }
             State::Backup => {
                 if self.down_at.is_some_and(|t| t <= now) {
-                    let waited = self.master_down_interval();
-                    self.become_master(now, Why::MasterDown(waited), out);
+                    let why = match self.left.take() {
+                        Some(ip) => Why::MasterLeft(ip),
+                        None => Why::MasterDown(self.master_down_interval()),
+                    };
+                    self.become_master(now, why, out);
                 }
             }
             State::Init | State::Fault => {}
@@ -353,8 +360,10 @@ impl Instance {
                     // RFC 5798 §6.4.2: the master is leaving; wait only the skew.
                     self.down_at = Some(now + self.skew());
                     self.master = None;
+                    self.left = Some(h.src);
                     return;
                 }
+                self.left = None;
                 let may_preempt =
                     self.p.preempt && self.started.is_none_or(|s| now >= s + self.p.preempt_delay);
                 if !may_preempt || h.priority >= self.priority {
@@ -543,6 +552,7 @@ impl Instance {
     }
 
     fn state_to(&mut self, now: Instant, to: State, why: Why, out: &mut Vec<Action>) {
+        self.left = None;
         if to == State::Backup {
             self.adver_at = None;
             self.garp_at = None;

@@ -190,9 +190,16 @@ fn priority_zero_makes_backup_wait_only_skew() {
         Duration::from_secs(2) + Duration::from_micros(609_375),
         "skew only"
     );
-    assert_eq!(
-        became(&log.into_iter().map(|(_, a)| a).collect::<Vec<_>>()),
-        Some(State::Master)
+    let actions: Vec<Action> = log.into_iter().map(|(_, a)| a).collect();
+    assert_eq!(became(&actions), Some(State::Master));
+    // It says why: the master left, not a master down interval it did
+    // not wait.
+    assert!(
+        actions.iter().any(|a| matches!(
+            a,
+            Action::Became { why: Why::MasterLeft(src), .. } if *src == ip(2)
+        )),
+        "{actions:?}"
     );
 }
 
