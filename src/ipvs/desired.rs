@@ -320,13 +320,9 @@ pub fn health_of(w: &Wanted, board: &HealthBoard) -> Wanted {
 /// 10,000 services then copies none of them (about 10 MiB at 10 real
 /// servers each).
 pub fn health_shared(w: &Arc<Wanted>, board: &HealthBoard) -> Arc<Wanted> {
-    let quorum_lost = board.services.get(&w.name) == Some(&false);
-    let all_up = w
-        .checked
-        .iter()
-        .flatten()
-        .all(|k| board.real_servers.get(k) == Some(&true));
-    if !quorum_lost && all_up && (w.checked.is_empty() || w.checked.len() == w.dests.len()) {
+    let all_up = w.checked.iter().all(|k| up(k.as_ref(), board));
+    let whole = w.checked.is_empty() || w.checked.len() == w.dests.len();
+    if !quorum_lost(w, board) && all_up && whole {
         w.clone()
     } else {
         Arc::new(health_of(w, board))
@@ -341,13 +337,9 @@ fn healthy<'a>(
     w: &'a Wanted,
     board: &'a HealthBoard,
 ) -> impl Iterator<Item = (usize, DestSpec)> + 'a {
-    let quorum_lost = board.services.get(&w.name) == Some(&false);
+    let quorum_lost = quorum_lost(w, board);
     w.dests.iter().enumerate().filter_map(move |(i, d)| {
-        let up = w
-            .checked
-            .get(i)
-            .and_then(Option::as_ref)
-            .is_none_or(|k| board.real_servers.get(k) == Some(&true));
+        let up = up(w.checked.get(i).and_then(Option::as_ref), board);
         if !up && w.on_failure == FailureAction::Remove {
             return None;
         }
@@ -357,6 +349,18 @@ fn healthy<'a>(
         }
         Some((i, d))
     })
+}
+
+/// Whether a real server counts as up: unchecked (`None`), or its check
+/// up on the board (not checked yet is not up).
+fn up(check: Option<&ServerId>, board: &HealthBoard) -> bool {
+    check.is_none_or(|k| board.real_servers.get(k) == Some(&true))
+}
+
+/// Whether `w`'s service has lost its quorum (every real server then goes
+/// to weight 0 and its sorry server stands in).
+fn quorum_lost(w: &Wanted, board: &HealthBoard) -> bool {
+    board.services.get(&w.name) == Some(&false)
 }
 
 /// What a service asks of the kernel, as one number (the tests hold

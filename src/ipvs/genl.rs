@@ -5,7 +5,6 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use neli::consts::nl::{NlmF, Nlmsg};
 use neli::consts::socket::NlFamily;
@@ -227,25 +226,15 @@ impl Ipvs {
             .map_err(|e| format!("{what}: the kernel refused: {e}"))
     }
 
-    /// The whole table: services, then each one's destinations.
+    /// The whole table: services, then each one's destinations. (The IPVS
+    /// task's paced read goes into its view in place instead, and can be
+    /// stopped: `ipvs::view::read_whole_into`.)
     pub fn table(&self) -> Result<Table, String> {
-        Ok(self
-            .table_unless(&AtomicBool::new(false))?
-            .expect("never stopped"))
-    }
-
-    /// The whole table, or `None` as soon as `stop` is set (checked
-    /// between services: a periodic read of a huge table gives way to a
-    /// reload instead of keeping it waiting).
-    pub fn table_unless(&self, stop: &AtomicBool) -> Result<Option<Table>, String> {
         let mut services = self.service_list()?;
         for s in &mut services {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(None);
-            }
             s.dests = self.dests(&s.spec.key)?;
         }
-        Ok(Some(Table { services }))
+        Ok(Table { services })
     }
 
     /// The kernel's services, each without its destinations (those are
