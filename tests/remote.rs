@@ -361,8 +361,12 @@ fn the_management_api_over_mutual_tls_does_every_verb_and_refuses_strangers() {
         r.log()
     );
 
-    // Every write was an event naming the client.
+    // Every write was an event naming the client, a readable line each.
     let heard = heard.lock().unwrap().clone();
+    assert!(
+        heard.lines().all(|l| !l.starts_with('{')),
+        "readable lines, not JSON:\n{heard}"
+    );
     for want in [
         "applied by alice",
         "confirmed by alice",

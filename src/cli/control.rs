@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use super::out::{err, errln, out, outln};
 use crate::runtime::admin::{ReloadOutcome, Request, changes_line, read_answer};
-use crate::runtime::status::Status;
+use crate::runtime::status::{Event, Level, Status};
 
 /// Where the verbs go.
 pub enum Link {
@@ -239,7 +239,7 @@ pub fn fault(link: &Link, task: String) -> ExitCode {
     }
 }
 
-pub fn events(link: &Link) -> ExitCode {
+pub fn events(link: &Link, json: bool) -> ExitCode {
     block_on(async {
         let mut conn = match link.ask(&Request::new("events")).await {
             Ok(c) => c,
@@ -251,11 +251,34 @@ pub fn events(link: &Link) -> ExitCode {
             match conn.read_line(&mut line).await {
                 Ok(0) => return ExitCode::SUCCESS,
                 // Flushed line by line; ends quietly when the reader goes.
-                Ok(_) => out!("{line}"),
+                Ok(_) if json => out!("{line}"),
+                // A line this pharos cannot read (a newer box's) is shown
+                // as it came rather than lost.
+                Ok(_) => match serde_json::from_str::<Event>(&line) {
+                    Ok(e) => outln!("{}", event_line(&e)),
+                    Err(_) => out!("{line}"),
+                },
                 Err(e) => return fail(&e.to_string()),
             }
         }
     })
+}
+
+/// One event as a person reads it, in columns that line up like
+/// journalctl's: time (UTC, to the millisecond), what kind of thing and
+/// which, then what happened; `WARN` / `ERROR` only where it went wrong.
+pub fn event_line(e: &Event) -> String {
+    // `2026-12-06T13:44:31.859Z` → `2026-12-06 13:44:31.859`.
+    let time = e.time.trim_end_matches('Z').replacen('T', " ", 1);
+    let level = match e.level {
+        Level::Info => "",
+        Level::Warn => "WARN ",
+        Level::Error => "ERROR ",
+    };
+    format!(
+        "{time}  {:<8} {:<16} {level}{}",
+        e.kind, e.subject, e.message
+    )
 }
 
 #[cfg(test)]
@@ -316,5 +339,28 @@ mod tests {
         // No raw JSON in what a person reads.
         assert!(!out.contains('{') && !out.contains("\":"), "{out}");
         assert!(!out.contains("cannot read"), "{out}");
+    }
+
+    #[test]
+    fn an_event_reads_as_one_line_with_its_level_only_when_it_went_wrong() {
+        let mut e = Event {
+            time: "2026-12-06T13:44:31.859Z".into(),
+            kind: "vrrp".into(),
+            subject: "VI_1".into(),
+            message: "backup → master: no advertisement for 3609 ms".into(),
+            level: Level::Info,
+        };
+        assert_eq!(
+            event_line(&e),
+            "2026-12-06 13:44:31.859  vrrp     VI_1             backup → master: no advertisement for 3609 ms"
+        );
+        e.level = Level::Error;
+        e.kind = "task".into();
+        e.subject = "check".into();
+        e.message = "panicked: boom; restarting in 1 s".into();
+        assert_eq!(
+            event_line(&e),
+            "2026-12-06 13:44:31.859  task     check            ERROR panicked: boom; restarting in 1 s"
+        );
     }
 }

@@ -98,8 +98,11 @@ enum Command {
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: std::path::PathBuf,
     },
-    /// Stream transitions as JSON lines.
+    /// Stream events as they happen (transitions, reloads, task restarts), a readable line each.
     Events {
+        /// Each event as one line of JSON, as the control socket sends it.
+        #[arg(long)]
+        json: bool,
         /// The control socket of the running pharos.
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: std::path::PathBuf,
@@ -205,7 +208,7 @@ pub fn main() -> ExitCode {
         Command::Import { what } => import::run(what),
         Command::Status { json, socket } => control::status(&control::Link::Socket(socket), json),
         Command::Reload { socket } => control::reload(&control::Link::Socket(socket)),
-        Command::Events { socket } => control::events(&control::Link::Socket(socket)),
+        Command::Events { json, socket } => control::events(&control::Link::Socket(socket), json),
         #[cfg(feature = "fault-switch")]
         Command::Fault { task, socket } => control::fault(&control::Link::Socket(socket), task),
         Command::Remote {

@@ -21,8 +21,12 @@ pub enum RemoteVerb {
         #[arg(long)]
         json: bool,
     },
-    /// Stream the box's events as JSON lines.
-    Events,
+    /// Stream the box's events as they happen, a line each (as `pharos events`).
+    Events {
+        /// Each event as one line of JSON, as the box sends it.
+        #[arg(long)]
+        json: bool,
+    },
     /// What applying FILE would change on the box, against its live kernel.
     Plan {
         /// The config file to plan.
@@ -102,7 +106,7 @@ pub fn run(host: &str, identity: Option<PathBuf>, verb: RemoteVerb) -> ExitCode 
     };
     match verb {
         RemoteVerb::Status { json } => control::status(&link, json),
-        RemoteVerb::Events => control::events(&link),
+        RemoteVerb::Events { json } => control::events(&link, json),
         RemoteVerb::Plan { file, node } => {
             let text = match read(&file) {
                 Ok(t) => t,

@@ -22,12 +22,12 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// `pharos events` as lines. The client is killed after `within`, so a
+/// `pharos events --json` as lines. The client is killed after `within`, so a
 /// test waiting for an event that never comes fails instead of hanging.
 #[allow(dead_code)]
 pub fn events(socket: &Path, within: Duration) -> Lines<BufReader<ChildStdout>> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pharos"))
-        .args(["events", "--socket"])
+        .args(["events", "--json", "--socket"])
         .arg(socket)
         .stdout(Stdio::piped())
         .spawn()
