@@ -78,12 +78,18 @@ impl NetStatus {
     /// Modules, then each sysctl with its state, then links, addresses and
     /// routes.
     pub fn table(&self) -> String {
-        let mut out = String::from("\nMODULE                LOADED\n");
+        // A table with no rows says nothing: only those with rows are shown.
+        let mut out = String::new();
+        if !self.modules.is_empty() {
+            out.push_str("\nMODULE                LOADED\n");
+        }
         for m in &self.modules {
             let loaded = if m.loaded { "yes" } else { "NO" };
             out.push_str(&format!("{:<21} {loaded}\n", m.module));
         }
-        out.push_str("\nSYSCTL                                     WANT   LIVE   STATE\n");
+        if !self.sysctls.is_empty() {
+            out.push_str("\nSYSCTL                                     WANT   LIVE   STATE\n");
+        }
         for x in &self.sysctls {
             out.push_str(&format!(
                 "{:<42} {:<6} {:<6} {}\n",
@@ -98,7 +104,7 @@ impl NetStatus {
             Some(false) => "no",
             None => "-",
         };
-        if let Some(links) = &self.links {
+        if let Some(links) = self.links.as_ref().filter(|l| !l.is_empty()) {
             out.push_str("\nLINK             UP   CARRIER MTU    STATE\n");
             for l in links {
                 out.push_str(&format!(
@@ -111,13 +117,13 @@ impl NetStatus {
                 ));
             }
         }
-        if let Some(addrs) = &self.addresses {
+        if let Some(addrs) = self.addresses.as_ref().filter(|a| !a.is_empty()) {
             out.push_str("\nADDRESS                                  LINK             STATE\n");
             for a in addrs {
                 out.push_str(&format!("{:<40} {:<16} {}\n", a.address, a.link, a.state));
             }
         }
-        if let Some(routes) = &self.routes {
+        if let Some(routes) = self.routes.as_ref().filter(|r| !r.is_empty()) {
             out.push_str(
                 "\nROUTE                                    VIA                      METRIC STATE\n",
             );
