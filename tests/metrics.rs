@@ -14,12 +14,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::lan::wait_for;
 use common::netns::{Httpd, Netns, start};
+use common::{promtool_check_metrics, run_with_input};
 
 const LONG: Duration = Duration::from_secs(30);
 const URL: &str = "http://127.0.0.1:9412/metrics";
@@ -44,26 +44,6 @@ fn scrape(ns: &Netns, accept: Option<&str>) -> (String, String) {
     let all = String::from_utf8(out.stdout).expect("the exposition is UTF-8");
     let (body, kind) = all.rsplit_once('\n').expect("curl wrote the type last");
     (body.to_string(), kind.to_string())
-}
-
-/// Runs `cmd` with `input` on stdin: whether it exited 0, and what it said.
-fn tool(cmd: &mut Command, input: &str) -> (bool, String) {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}; `make deps` installs it"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), said)
 }
 
 /// Each sample's and each family's name in a 0.0.4 text: what a query
@@ -279,11 +259,7 @@ s.sendto(bytes([0x31, 42, 100, 1, 0, 100, 0, 0, 10, 9, 0, 200]), ('224.0.0.18', 
     // What curl and promtool get: the classic text, clean to promtool.
     let (text, kind) = scrape(&ns, None);
     assert_eq!(kind, "text/plain; version=0.0.4; charset=utf-8");
-    let (ok, said) = tool(Command::new("promtool").args(["check", "metrics"]), &text);
-    assert!(
-        ok && said.is_empty(),
-        "promtool check metrics: {said}\n{text}"
-    );
+    promtool_check_metrics(&text);
     assert!(!text.contains("# EOF"), "{text}");
     for want in [
         "# TYPE pharos_check_results_total counter\n",
@@ -322,7 +298,7 @@ s.sendto(bytes([0x31, 42, 100, 1, 0, 100, 0, 0, 10, 9, 0, 200]), ('224.0.0.18', 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\n\
 for f in parse(sys.stdin.read()):\n    print(f.name, f.type, len(f.samples))\n";
     // Debian's python, which Debian's package installs for.
-    let (ok, families) = tool(Command::new("/usr/bin/python3").args(["-c", script]), &om);
+    let (ok, families) = run_with_input(Command::new("/usr/bin/python3").args(["-c", script]), &om);
     assert!(ok, "the OpenMetrics parser refused it: {families}\n{om}");
     for want in [
         "pharos_check_results counter",
