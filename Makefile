@@ -14,8 +14,10 @@ CARGO ?= cargo
 IMAGE_PACKAGES := dpkg-dev kmod dosfstools mtools syslinux syslinux-common fdisk cpio lz4 qemu-utils busybox-static iproute2 ipvsadm
 LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # chromium (headless) loads the status page; openssl and curl talk to the
-# management API and the status page as an admin would.
-TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl curl $(LAB_PACKAGES)
+# management API and the status page as an admin would; prometheus
+# (promtool) and python3-prometheus-client (its OpenMetrics parser) read
+# /metrics as Prometheus does.
+TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl curl prometheus python3-prometheus-client $(LAB_PACKAGES)
 
 KERNEL ?= cloud
 VARIANT ?= prod

@@ -243,7 +243,9 @@ async fn a_panicking_task_is_restarted_with_growing_delays_and_the_others_keep_r
     );
     assert_eq!(task(&shared, "flaky"), (TaskState::Running, 3));
     assert_eq!(task(&shared, "steady"), (TaskState::Running, 0));
-    let metrics = shared.metrics.encode();
+    let metrics = shared
+        .metrics
+        .encode(pharos::runtime::exposition::Format::Text);
     assert!(
         metrics.contains("pharos_task_restarts_total{task=\"flaky\"} 3"),
         "{metrics}"

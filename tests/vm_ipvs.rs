@@ -6,7 +6,9 @@
 //! `ipvsadm -C` is undone; `pharos plan` shows a changed file's IPVS
 //! additions, edits and removals against the live table; a reload under
 //! load fails no request; a restart
-//! adds and removes nothing. The script is tests/vm/ipvs.sh.
+//! adds and removes nothing; `/metrics` with the kernel's IPVS figures is
+//! clean to `promtool check metrics` and labels them as node_exporter
+//! does. The script is tests/vm/ipvs.sh.
 
 mod common;
 
@@ -147,4 +149,38 @@ fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {
     );
     assert_eq!(value(&c, "D2 FIRST:"), "2 SECOND: 0", "{c}");
     vm.powerdown();
+    let metrics = disk
+        .get("metrics.txt")
+        .expect("the script saved /metrics on the config partition");
+    ipvs_metrics_are_the_kernels(&metrics);
+}
+
+/// The director's `/metrics` after the script's traffic: clean to
+/// promtool, the nat service's connections counted per real server, the
+/// kernel's totals read, weights and a firewall mark labelled as
+/// node_exporter labels them.
+fn ipvs_metrics_are_the_kernels(metrics: &str) {
+    common::promtool_check_metrics(metrics);
+    let samples = |prefix: &str| -> Vec<f64> {
+        metrics
+            .lines()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .map(|rest| rest.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let nat = samples(r#"pharos_ipvs_backend_connections_total{service="nat","#);
+    assert_eq!(nat.len(), 2, "nat's two real servers:\n{metrics}");
+    let nat: f64 = nat.iter().sum();
+    assert!(nat >= 6.0, "MODE nat sent 6 requests: {nat}\n{metrics}");
+    let total = samples("pharos_ipvs_connections_total ");
+    assert!(
+        total.len() == 1 && total[0] >= nat,
+        "/proc/net/ip_vs_stats's total: {total:?}\n{metrics}"
+    );
+    for want in [
+        r#"pharos_ipvs_backend_weight{service="nat",server="10.101.0.3:80",local_address="10.100.0.1",local_port="80",local_mark="",proto="TCP",remote_address="10.101.0.3",remote_port="80"} 5"#,
+        r#"pharos_ipvs_backend_weight{service="mark",server="10.101.0.2",local_address="",local_port="0",local_mark="00000007",proto="FWM",remote_address="10.101.0.2",remote_port="0"} 3"#,
+    ] {
+        assert!(metrics.contains(want), "{want}\n{metrics}");
+    }
 }

@@ -296,6 +296,12 @@ impl Runner {
         if probe.is_some() {
             self.queue.insert((first, key.clone()));
         }
+        // From the start, not from its first transition: a target that
+        // never comes up is a 0, not a missing series.
+        self.metrics
+            .up
+            .get_or_create(&TargetLabel::of(&item))
+            .set(i64::from(state.is_up()));
         self.targets.insert(
             key,
             Running {
@@ -315,6 +321,9 @@ impl Runner {
     fn remove(&mut self, key: &str) {
         if let Some(t) = self.targets.remove(key) {
             self.queue.remove(&(t.state.due(), key.to_string()));
+            // A target gone from the config is gone from `/metrics` too,
+            // not left at its last value.
+            self.metrics.up.remove(&TargetLabel::of(&t.item));
         }
     }
 
@@ -378,9 +387,7 @@ impl Runner {
         };
         self.metrics
             .up
-            .get_or_create(&TargetLabel {
-                target: key.clone(),
-            })
+            .get_or_create(&TargetLabel::of(&r.item))
             .set(i64::from(up));
         match r.item.clone() {
             Item::RealServer { id, .. } => {
@@ -595,9 +602,46 @@ struct ResultLabel {
     result: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TargetLabel {
-    target: String,
+/// A checked target as the config names it: a real server by its
+/// service's name and its `IP:PORT` (the service's port when its key has
+/// none; the same `server` as the IPVS families'), a stand-alone check by
+/// its name. Never the task's internal keys (`rs:...`, `check:...`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+enum TargetLabel {
+    RealServer { service: Arc<str>, server: String },
+    Check { check: String },
+}
+
+impl TargetLabel {
+    fn of(item: &Item) -> TargetLabel {
+        match item {
+            Item::RealServer { id, ip, port, .. } => TargetLabel::RealServer {
+                service: id.service.clone(),
+                server: crate::config::types::Endpoint {
+                    ip: *ip,
+                    port: *port,
+                }
+                .to_string(),
+            },
+            Item::Standalone { name, .. } => TargetLabel::Check {
+                check: name.clone(),
+            },
+        }
+    }
+}
+
+impl EncodeLabelSet for TargetLabel {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelSetEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        match self {
+            TargetLabel::RealServer { service, server } => {
+                [("service", &**service), ("server", server.as_str())].encode(encoder)
+            }
+            TargetLabel::Check { check } => [("check", check.as_str())].encode(encoder),
+        }
+    }
 }
 
 struct CheckMetrics {
@@ -640,7 +684,7 @@ fn metrics(shared: &Shared) -> &'static CheckMetrics {
         );
         r.register(
             "check_up",
-            "1 while a checked target is up (after rise passes), 0 while down",
+            "1 while a checked target is up (after rise passes), 0 while down; a real server by service and server (IP:PORT), a stand-alone check by check",
             m.up.clone(),
         );
         r.register(

@@ -11,12 +11,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabel, EncodeLabelSet, EncodeLabelValue, EncodeMetric,
+    LabelSetEncoder, LabelValueEncoder,
+};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::desired::{IpvsPart, Wanted};
-use super::model::{Forward, ServiceKey, ServiceLive, Table};
+use super::model::{DestLive, DestSpec, Forward, ServiceKey, ServiceLive, Stats, Table};
 use super::status::{self, IpvsStatus};
+use crate::config::types::Endpoint;
 
 /// The part the table was reconciled against and the table as last known.
 #[derive(Debug, Default)]
@@ -158,55 +163,188 @@ fn fwd_name(f: Forward) -> &'static str {
     }
 }
 
-/// The IPVS metric families, encoded from the view at each scrape.
+/// The IPVS metric families, encoded from the view at each scrape: per
+/// service and per real server (`backend`, as node_exporter's ipvs
+/// collector calls it), the kernel's traffic counters, its rate estimates
+/// and the real servers' connections and weights; and the kernel's totals
+/// over every service (`/proc/net/ip_vs_stats`, as node_exporter reads
+/// them). Where node_exporter has the same figure, the name is its name
+/// with `pharos_` for `node_`, and the labels are its labels with the same
+/// values, so queries written for one work on the other; `service` (the
+/// config's name) and `server` (`IP:PORT`) are pharos's own.
 #[derive(Debug)]
 pub struct Metrics(pub View);
 
-fn gauge(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+/// A traffic figure of a service or real server (IPVS_STATS_ATTR_*).
+type Figure = fn(&Stats) -> u64;
+
+/// The kernel's counters: typed counters, `_total` in the exposition.
+const COUNTERS: [(&str, &str, Figure); 5] = [
+    ("connections", "Connections scheduled", |s| s.conns),
+    ("incoming_packets", "Packets received", |s| s.inpkts),
+    ("outgoing_packets", "Packets sent", |s| s.outpkts),
+    ("incoming_bytes", "Bytes received", |s| s.inbytes),
+    ("outgoing_bytes", "Bytes sent", |s| s.outbytes),
+];
+
+/// The kernel's rate estimates (ip_vs_est.c, smoothed and updated every
+/// 2 s): gauges.
+const RATES: [(&str, &str, Figure); 5] = [
+    (
+        "connections_per_second",
+        "Connections scheduled per second",
+        |s| s.cps,
+    ),
+    (
+        "incoming_packets_per_second",
+        "Packets received per second",
+        |s| s.inpps,
+    ),
+    (
+        "outgoing_packets_per_second",
+        "Packets sent per second",
+        |s| s.outpps,
+    ),
+    (
+        "incoming_bytes_per_second",
+        "Bytes received per second",
+        |s| s.inbps,
+    ),
+    ("outgoing_bytes_per_second", "Bytes sent per second", |s| {
+        s.outbps
+    }),
+];
+
+/// A real server's figure that is not traffic.
+type BackendFigure = fn(&DestLive) -> u64;
+
+/// A real server's figures that are not traffic: gauges, node_exporter's
+/// `backend_*` names.
+const BACKEND_GAUGES: [(&str, &str, BackendFigure); 3] = [
+    (
+        "ipvs_backend_connections_active",
+        "Active connections of an IPVS real server (the kernel's count).",
+        |d| u64::from(d.active_conns),
+    ),
+    (
+        "ipvs_backend_connections_inactive",
+        "Inactive connections of an IPVS real server (the kernel's count).",
+        |d| u64::from(d.inact_conns),
+    ),
+    (
+        "ipvs_backend_weight",
+        "Weight of an IPVS real server in the kernel (0: quiesced, e.g. by a failed check).",
+        |d| u64::from(d.spec.weight),
+    ),
+];
+
+/// node_exporter's totals (`node_ipvs_*_total`), from the same file.
+const TOTALS: [(&str, &str); 5] = [
+    (
+        "ipvs_connections",
+        "Connections scheduled by every IPVS service of this network namespace since IPVS was loaded (/proc/net/ip_vs_stats).",
+    ),
+    (
+        "ipvs_incoming_packets",
+        "Packets received by every IPVS service of this network namespace since IPVS was loaded (/proc/net/ip_vs_stats).",
+    ),
+    (
+        "ipvs_outgoing_packets",
+        "Packets sent by every IPVS service of this network namespace since IPVS was loaded (/proc/net/ip_vs_stats).",
+    ),
+    (
+        "ipvs_incoming_bytes",
+        "Bytes received by every IPVS service of this network namespace since IPVS was loaded (/proc/net/ip_vs_stats).",
+    ),
+    (
+        "ipvs_outgoing_bytes",
+        "Bytes sent by every IPVS service of this network namespace since IPVS was loaded (/proc/net/ip_vs_stats).",
+    ),
+];
+
+/// The five totals of `/proc/net/ip_vs_stats` (connections, packets in
+/// and out, bytes in and out): its third line, in hex, as
+/// `ip_vs_stats_show` writes them. `None` when the text is not that.
+fn totals(proc_stats: &str) -> Option<[u64; 5]> {
+    let line = proc_stats.lines().nth(2)?;
+    let mut out = [0; 5];
+    let mut fields = line.split_whitespace();
+    for v in &mut out {
+        *v = u64::from_str_radix(fields.next()?, 16).ok()?;
+    }
+    fields.next().is_none().then_some(out)
 }
 
-type ServiceFigure = fn(&ServiceLive) -> i64;
-type ServerFigure = fn(&super::model::DestLive) -> i64;
+/// A label value written with its `Display`.
+struct Shown<T>(T);
 
-const SERVICE_FAMILIES: [(&str, &str, ServiceFigure); 3] = [
-    (
-        "ipvs_service_connections",
-        "Connections scheduled by an IPVS service since it was added (kernel counter)",
-        |s| gauge(s.stats.conns),
-    ),
-    (
-        "ipvs_service_in_bytes",
-        "Bytes in through an IPVS service (kernel counter)",
-        |s| gauge(s.stats.inbytes),
-    ),
-    (
-        "ipvs_service_out_bytes",
-        "Bytes out through an IPVS service (kernel counter)",
-        |s| gauge(s.stats.outbytes),
-    ),
-];
+impl<T: std::fmt::Display> EncodeLabelValue for Shown<T> {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        write!(encoder, "{}", self.0)
+    }
+}
 
-const SERVER_FAMILIES: [(&str, &str, ServerFigure); 3] = [
-    (
-        "ipvs_real_server_weight",
-        "Weight of a real server in the kernel",
-        |d| i64::from(d.spec.weight),
-    ),
-    (
-        "ipvs_real_server_active_connections",
-        "Active connections of a real server",
-        |d| i64::from(d.active_conns),
-    ),
-    (
-        "ipvs_real_server_inactive_connections",
-        "Inactive connections of a real server",
-        |d| i64::from(d.inact_conns),
-    ),
-];
+/// The labels of a service's sample, and of a real server's when `dest`
+/// is set. node_exporter's, valued as it values them from
+/// `/proc/net/ip_vs`: `proto` TCP, UDP, SCTP or FWM; `local_address` and
+/// `local_port` the VIP and port (empty and 0 for a firewall-mark
+/// service); `local_mark` the mark in 8 hex digits as the kernel writes
+/// it (empty for an address service); `remote_address`, `remote_port`
+/// the real server's. Beside them `service`, the config's name, and
+/// `server`, the real server as `IP:PORT` (as the check families name
+/// it; the IP alone in a service of all ports).
+struct Labels<'a> {
+    service: &'a str,
+    key: &'a ServiceKey,
+    dest: Option<&'a DestSpec>,
+}
+
+impl EncodeLabelSet for Labels<'_> {
+    fn encode(&self, e: &mut LabelSetEncoder<'_>) -> std::fmt::Result {
+        ("service", self.service).encode(e.encode_label())?;
+        if let Some(d) = self.dest {
+            let server = Endpoint {
+                ip: d.addr,
+                port: (d.port != 0).then_some(d.port),
+            };
+            ("server", Shown(server)).encode(e.encode_label())?;
+        }
+        match *self.key {
+            ServiceKey::Addr { proto, addr, port } => {
+                ("local_address", Shown(addr)).encode(e.encode_label())?;
+                ("local_port", port).encode(e.encode_label())?;
+                ("local_mark", "").encode(e.encode_label())?;
+                ("proto", proto.upper()).encode(e.encode_label())?;
+            }
+            ServiceKey::Fwmark { mark, .. } => {
+                ("local_address", "").encode(e.encode_label())?;
+                ("local_port", 0_u16).encode(e.encode_label())?;
+                ("local_mark", Shown(format_args!("{mark:08X}"))).encode(e.encode_label())?;
+                ("proto", "FWM").encode(e.encode_label())?;
+            }
+        }
+        if let Some(d) = self.dest {
+            ("remote_address", Shown(d.addr)).encode(e.encode_label())?;
+            ("remote_port", d.port).encode(e.encode_label())?;
+        }
+        Ok(())
+    }
+}
 
 impl Collector for Metrics {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        use prometheus_client::metrics::MetricType::{Counter, Gauge};
+        // Read before the view is locked: the IPVS task waits on it.
+        let totals = std::fs::read_to_string("/proc/net/ip_vs_stats")
+            .ok()
+            .and_then(|t| totals(&t));
+        for (i, (name, help)) in TOTALS.iter().enumerate() {
+            let family = encoder.encode_descriptor(name, help, None, Counter)?;
+            if let Some(t) = totals {
+                ConstCounter::new(t[i]).encode(family)?;
+            }
+        }
         let k = self.0.lock();
         // The config's services the kernel has, by their config names.
         let named: Vec<(&str, &ServiceLive)> = k
@@ -214,21 +352,82 @@ impl Collector for Metrics {
             .into_iter()
             .filter_map(|(w, live)| Some((w.name.as_str(), live?)))
             .collect();
-        let kind = prometheus_client::metrics::MetricType::Gauge;
-        for (name, help, figure) in SERVICE_FAMILIES {
-            let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+        let service = |name: &'static str, help: &str, counter: bool| {
+            let reset = if counter {
+                " (the kernel's counter: from 0 again when the service is deleted and added again)"
+            } else {
+                " (the kernel's estimate, updated every 2 s)"
+            };
+            (
+                format!("ipvs_service_{name}"),
+                format!("{help} by an IPVS service{reset}."),
+            )
+        };
+        let backend = |name: &'static str, help: &str, counter: bool| {
+            let reset = if counter {
+                " (the kernel's counter: from 0 again when the real server or its service is deleted and added again)"
+            } else {
+                " (the kernel's estimate, updated every 2 s)"
+            };
+            (
+                format!("ipvs_backend_{name}"),
+                format!("{help} by an IPVS real server{reset}."),
+            )
+        };
+        let traffic = COUNTERS
+            .iter()
+            .map(|f| (f, true))
+            .chain(RATES.iter().map(|f| (f, false)));
+        for ((name, help, figure), counter) in traffic.clone() {
+            let (name, help) = service(name, help, counter);
+            let kind = if counter { Counter } else { Gauge };
+            let mut family = encoder.encode_descriptor(&name, &help, None, kind)?;
             for (service, l) in &named {
-                let labels = [("service", *service)];
-                ConstGauge::new(figure(l)).encode(family.encode_family(&labels)?)?;
+                let labels = Labels {
+                    service,
+                    key: &l.spec.key,
+                    dest: None,
+                };
+                let v = figure(&l.stats);
+                let sample = family.encode_family(&labels)?;
+                if counter {
+                    ConstCounter::new(v).encode(sample)?;
+                } else {
+                    ConstGauge::new(v).encode(sample)?;
+                }
             }
         }
-        for (name, help, figure) in SERVER_FAMILIES {
-            let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+        for (name, help, figure) in BACKEND_GAUGES {
+            let mut family = encoder.encode_descriptor(name, help, None, Gauge)?;
             for (service, l) in &named {
                 for d in &l.dests {
-                    let server = d.spec.endpoint();
-                    let labels = [("service", *service), ("server", server.as_str())];
+                    let labels = Labels {
+                        service,
+                        key: &l.spec.key,
+                        dest: Some(&d.spec),
+                    };
                     ConstGauge::new(figure(d)).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+        for ((name, help, figure), counter) in traffic {
+            let (name, help) = backend(name, help, counter);
+            let kind = if counter { Counter } else { Gauge };
+            let mut family = encoder.encode_descriptor(&name, &help, None, kind)?;
+            for (service, l) in &named {
+                for d in &l.dests {
+                    let labels = Labels {
+                        service,
+                        key: &l.spec.key,
+                        dest: Some(&d.spec),
+                    };
+                    let v = figure(&d.stats);
+                    let sample = family.encode_family(&labels)?;
+                    if counter {
+                        ConstCounter::new(v).encode(sample)?;
+                    } else {
+                        ConstGauge::new(v).encode(sample)?;
+                    }
                 }
             }
         }
@@ -284,33 +483,138 @@ mod tests {
         );
     }
 
+    /// Three services of every kind, each real server with traffic.
+    fn traffic_view() -> View {
+        let text = r#"
+[services.web]
+address = "10.0.0.1:80"
+forwarding = "dr"
+[services.web.real_servers]
+"10.0.0.2:80" = { weight = 3 }
+"10.0.0.3" = {}
+[services.marked]
+fwmark = 258
+family = "ipv4"
+forwarding = "dr"
+persistence = "300s"
+[services.marked.real_servers]
+"10.0.0.4" = {}
+[services.six]
+address = "[2001:db8::1]:443"
+forwarding = "dr"
+[services.six.real_servers]
+"[2001:db8::2]:443" = {}
+"#;
+        let c = crate::config::check_text(text, &crate::config::Selection::All);
+        assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+        let cfg = &c.configs[0].1;
+        let servers: Vec<_> = crate::config::resolve::all(cfg).collect();
+        let part = IpvsPart::of(cfg, &servers, &[]);
+        let wanted: Vec<Wanted> = part.services.values().map(|w| (**w).clone()).collect();
+        let mut table = super::super::desired::applied(&wanted);
+        let stats = |n: u64| Stats {
+            conns: n,
+            inpkts: n * 10,
+            outpkts: n * 9,
+            inbytes: n * 1000,
+            outbytes: n * 9000,
+            cps: n + 1,
+            inpps: n + 2,
+            outpps: n + 3,
+            inbps: n + 4,
+            outbps: n + 5,
+        };
+        for (i, s) in table.services.iter_mut().enumerate() {
+            s.stats = stats(100 * (i as u64 + 1));
+            for (j, d) in s.dests.iter_mut().enumerate() {
+                d.stats = stats(10 * (i as u64 + 1) + j as u64);
+                d.active_conns = 5 + j as u32;
+                d.inact_conns = 7;
+            }
+        }
+        let v = View::default();
+        *v.lock() = Known {
+            part: Arc::new(part),
+            table,
+            error: None,
+        };
+        v
+    }
+
+    /// The exposition of a registry holding only the IPVS families, as
+    /// the runtime's (prefix `pharos`): OpenMetrics, then the 0.0.4 text.
+    fn expose(v: &View) -> (String, String) {
+        let mut registry = prometheus_client::registry::Registry::with_prefix("pharos");
+        registry.register_collector(Box::new(Metrics(v.clone())));
+        let mut om = String::new();
+        prometheus_client::encoding::text::encode(&mut om, &registry).unwrap();
+        let text = crate::runtime::exposition::to_text(&om);
+        (om, text)
+    }
+
+    #[test]
+    fn the_ipvs_families_are_clean_to_promtool_and_the_openmetrics_parser() {
+        use crate::runtime::exposition::tools;
+        let (om, text) = expose(&traffic_view());
+        tools::promtool(&text);
+        let families = tools::openmetrics(&om);
+        // Counters are counters, rates and connection counts gauges.
+        for want in [
+            "pharos_ipvs_service_connections counter 3",
+            "pharos_ipvs_service_outgoing_bytes counter 3",
+            "pharos_ipvs_service_incoming_packets_per_second gauge 3",
+            "pharos_ipvs_backend_connections_active gauge 4",
+            "pharos_ipvs_backend_weight gauge 4",
+            "pharos_ipvs_backend_incoming_bytes counter 4",
+            "pharos_ipvs_backend_outgoing_bytes_per_second gauge 4",
+        ] {
+            assert!(families.lines().any(|l| l == want), "{want}:\n{families}");
+        }
+        // node_exporter's labels, valued as it values them; pharos's
+        // service and server as the config names them.
+        for want in [
+            r#"pharos_ipvs_service_connections_total{service="web",local_address="10.0.0.1",local_port="80",local_mark="",proto="TCP"} "#,
+            r#"pharos_ipvs_backend_connections_active{service="web",server="10.0.0.3:80",local_address="10.0.0.1",local_port="80",local_mark="",proto="TCP",remote_address="10.0.0.3",remote_port="80"} 6"#,
+            r#"pharos_ipvs_backend_connections_inactive{service="marked",server="10.0.0.4",local_address="",local_port="0",local_mark="00000102",proto="FWM",remote_address="10.0.0.4",remote_port="0"} 7"#,
+            r#"pharos_ipvs_backend_weight{service="six",server="[2001:db8::2]:443",local_address="2001:db8::1",local_port="443",local_mark="",proto="TCP",remote_address="2001:db8::2",remote_port="443"} 1"#,
+            "# TYPE pharos_ipvs_service_connections_total counter\n",
+            "# TYPE pharos_ipvs_connections_total counter\n",
+        ] {
+            assert!(text.contains(want), "{want}\n{text}");
+        }
+    }
+
+    #[test]
+    fn proc_ip_vs_stats_totals_are_its_third_line_in_hex() {
+        // As ip_vs_stats_show writes it (net/netfilter/ipvs/ip_vs_ctl.c).
+        let proc_stats = "   Total Incoming Outgoing         Incoming         Outgoing\n   Conns  Packets  Packets            Bytes            Bytes\n       2       1F        0              A3C                0\n\n Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n       0        0        0                0                0\n";
+        assert_eq!(totals(proc_stats), Some([2, 31, 0, 2620, 0]));
+        assert_eq!(totals("garbage"), None);
+        assert_eq!(totals("a\nb\n1 2 3\n"), None);
+    }
+
     #[test]
     fn the_metrics_are_encoded_from_the_view_at_scrape_time() {
         let v = view();
-        let mut registry = prometheus_client::registry::Registry::default();
-        registry.register_collector(Box::new(Metrics(v.clone())));
-        let scrape = |r: &prometheus_client::registry::Registry| {
-            let mut out = String::new();
-            prometheus_client::encoding::text::encode(&mut out, r).unwrap();
-            out
-        };
-        let text = scrape(&registry);
+        let (_, text) = expose(&v);
         assert!(
-            text.contains("ipvs_service_connections{service=\"web\"} 42"),
+            text.contains("pharos_ipvs_service_connections_total{service=\"web\",local_address=\"10.0.0.1\",local_port=\"80\",local_mark=\"\",proto=\"TCP\"} 42\n"),
             "{text}"
         );
+        let server = r#"{service="web",server="10.0.0.2:80",local_address="10.0.0.1",local_port="80",local_mark="",proto="TCP",remote_address="10.0.0.2",remote_port="80"}"#;
         assert!(
-            text.contains(
-                "ipvs_real_server_active_connections{service=\"web\",server=\"10.0.0.2:80\"} 5"
-            ),
+            text.contains(&format!(
+                "pharos_ipvs_backend_connections_active{server} 5\n"
+            )),
             "{text}"
         );
         assert!(!text.contains("service=\"gone\""), "{text}");
         // A change to the view shows at the next scrape.
         v.lock().table.services[0].dests[0].spec.weight = 0;
+        let (_, text) = expose(&v);
         assert!(
-            scrape(&registry)
-                .contains("ipvs_real_server_weight{service=\"web\",server=\"10.0.0.2:80\"} 0"),
+            text.contains(&format!("pharos_ipvs_backend_weight{server} 0\n")),
+            "{text}"
         );
     }
 }

@@ -1,7 +1,8 @@
 //! Prometheus metrics: the one registry every subsystem registers its
 //! families in (VRRP adverts, check latency, IPVS counters), and the
 //! runtime's own (tasks, reloads). Served by `metrics_server.rs`, followed
-//! by the standard unprefixed `process_*` metrics (`process_metrics.rs`).
+//! by the standard unprefixed `process_*` metrics (`process_metrics.rs`),
+//! in the text format the scraper asked for (`exposition.rs`).
 
 use std::sync::Mutex;
 
@@ -9,8 +10,10 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
+use super::exposition::{self, Format};
 use super::process_metrics::ProcessCollector;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -46,6 +49,12 @@ impl Metrics {
         let up = Family::<TaskLabel, Gauge>::default();
         let reloads = Family::<ResultLabel, Counter>::default();
         let revision = Gauge::default();
+        // Both results from 0 on (see `task_up`).
+        for result in ["applied", "invalid"] {
+            drop(reloads.get_or_create(&ResultLabel {
+                result: result.into(),
+            }));
+        }
         registry.register(
             "task_restarts",
             "Restarts of a supervised task after it failed",
@@ -66,6 +75,14 @@ impl Metrics {
             "Revision of the running config",
             revision.clone(),
         );
+        // `pharos_build_info{version="..."} 1`, as Prometheus's own
+        // binaries say theirs: a dashboard or alert joins on it to tell
+        // which boxes run which release.
+        registry.register(
+            "build",
+            "The version of pharos running (as `pharos --version` prints it); always 1",
+            Info::new([("version", env!("CARGO_PKG_VERSION"))]),
+        );
         let mut process = Registry::default();
         process.register_collector(Box::new(ProcessCollector));
         Metrics {
@@ -84,9 +101,11 @@ impl Metrics {
     }
 
     pub fn task_up(&self, task: &str, up: bool) {
-        self.up
-            .get_or_create(&TaskLabel { task: task.into() })
-            .set(i64::from(up));
+        let label = TaskLabel { task: task.into() };
+        self.up.get_or_create(&label).set(i64::from(up));
+        // Its restarts from 0 on: a counter that appears only at its
+        // first increment hides that increment from `increase()`.
+        drop(self.restarts.get_or_create(&label));
     }
 
     pub fn task_restarted(&self, task: &str) {
@@ -109,8 +128,8 @@ impl Metrics {
             .set(i64::try_from(revision).unwrap_or(i64::MAX));
     }
 
-    /// The Prometheus text exposition of every metric.
-    pub fn encode(&self) -> String {
+    /// The exposition of every metric, in `format`.
+    pub fn encode(&self, format: Format) -> String {
         let mut out = String::new();
         let reg = self.registry();
         let write = |out: &mut String| -> std::fmt::Result {
@@ -120,7 +139,10 @@ impl Metrics {
             text::encode_eof(out)
         };
         write(&mut out).expect("writing to a String cannot fail");
-        out
+        match format {
+            Format::OpenMetrics => out,
+            Format::Text => exposition::to_text(&out),
+        }
     }
 }
 
@@ -132,31 +154,52 @@ mod tests {
     fn the_exposition_has_the_process_metrics_unprefixed_before_eof() {
         let m = Metrics::new();
         m.task_restarted("vrrp");
-        let text = m.encode();
-        assert!(text.ends_with("# EOF\n"), "{text}");
-        assert_eq!(text.matches("# EOF").count(), 1, "{text}");
+        let om = m.encode(Format::OpenMetrics);
+        assert!(om.ends_with("# EOF\n"), "{om}");
+        assert_eq!(om.matches("# EOF").count(), 1, "{om}");
+        assert!(om.contains("# TYPE pharos_task_restarts counter\n"), "{om}");
+        assert!(om.contains("# TYPE process_cpu_seconds counter\n"), "{om}");
+        // The classic text, read as the 0.0.4 format it says it is: every
+        // counter typed as one, under its `_total` name.
+        let text = m.encode(Format::Text);
+        assert!(!text.contains("# EOF"), "{text}");
         let scrape =
             prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
         let value = |name: &str| {
             let s = scrape.samples.iter().find(|s| s.metric == name);
-            // prometheus-parse reads an OpenMetrics counter (TYPE without
-            // `_total`, the sample with it) as untyped.
             match s.map(|s| &s.value) {
-                Some(
-                    prometheus_parse::Value::Gauge(v)
-                    | prometheus_parse::Value::Counter(v)
-                    | prometheus_parse::Value::Untyped(v),
-                ) => *v,
+                Some(prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Counter(v)) => *v,
                 other => panic!("{name}: {other:?}\n{text}"),
             }
         };
+        let counter = |name: &str| {
+            let s = scrape.samples.iter().find(|s| s.metric == name);
+            assert!(
+                matches!(
+                    s.map(|s| &s.value),
+                    Some(prometheus_parse::Value::Counter(_))
+                ),
+                "{name} is a counter\n{text}"
+            );
+            assert!(scrape.docs.contains_key(name), "{name} has help\n{text}");
+        };
         assert_eq!(value("pharos_task_restarts_total"), 1.0);
+        counter("pharos_task_restarts_total");
+        counter("process_cpu_seconds_total");
         assert!(value("process_resident_memory_bytes") > 0.0);
         assert!(value("pharos_resident_anon_memory_bytes") > 0.0);
         assert!(value("process_virtual_memory_bytes") > 0.0);
         assert!(value("process_open_fds") >= 3.0);
         assert!(value("process_start_time_seconds") > 1.7e9);
         assert!(value("process_cpu_seconds_total") >= 0.0);
+        assert_eq!(value("pharos_build_info"), 1.0);
+        assert!(
+            text.contains(&format!(
+                "pharos_build_info{{version=\"{}\"}} 1\n",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{text}"
+        );
         assert!(text.contains("# TYPE process_open_fds gauge\n"), "{text}");
         assert!(
             text.contains("# HELP process_open_fds Number of open file descriptors.\n"),

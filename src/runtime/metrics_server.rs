@@ -12,6 +12,7 @@ use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
 
 use super::changes::{Changes, Part};
+use super::exposition::Format;
 use super::supervisor::{Subsystem, TaskCtx, TaskFuture};
 use crate::config::types::Endpoint;
 
@@ -148,11 +149,24 @@ async fn serve(
     }
     let text = "text/plain; charset=utf-8";
     Ok(match (req.uri().path(), site.page) {
-        ("/metrics", _) => reply(
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            Bytes::from(site.shared.metrics.encode()),
-        ),
+        ("/metrics", _) => {
+            let accept = req
+                .headers()
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            let format = Format::negotiate(accept);
+            let mut r = reply(
+                StatusCode::OK,
+                format.content_type(),
+                Bytes::from(site.shared.metrics.encode(format)),
+            );
+            // Caches keep one copy per format (RFC 9110 §12.5.5).
+            r.headers_mut().insert(
+                hyper::header::VARY,
+                hyper::header::HeaderValue::from_static("accept"),
+            );
+            r
+        }
         ("/" | "/status", Some(page)) => {
             let status = super::admin::current_status(&site.shared);
             let events: Vec<_> = site

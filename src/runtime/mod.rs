@@ -27,6 +27,7 @@ mod apply;
 pub mod backoff;
 pub mod changes;
 pub mod control;
+pub mod exposition;
 #[cfg(feature = "fault-switch")]
 pub mod fault;
 pub mod heap;

@@ -12,20 +12,47 @@ use prometheus_client::metrics::gauge::Gauge;
 use super::fsm::State;
 use crate::runtime::supervisor::Shared;
 
+/// `vrrp_instance`, the config's name (`vrrp.NAME`): not `instance`,
+/// which Prometheus gives every scraped series (the target's address) and
+/// would rename to `exported_instance`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct InstLabel {
-    instance: String,
+    vrrp_instance: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// The interface a dropped packet came in on, and the instance it was
+/// for when it could be matched to one (its VRID and family).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct DropLabel {
-    instance: String,
-    reason: String,
+    interface: String,
+    instance: Option<String>,
+    reason: &'static str,
+}
+
+impl EncodeLabelSet for DropLabel {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelSetEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        match &self.instance {
+            Some(i) => [
+                ("vrrp_instance", i.as_str()),
+                ("interface", self.interface.as_str()),
+                ("reason", self.reason),
+            ]
+            .encode(encoder),
+            None => [
+                ("interface", self.interface.as_str()),
+                ("reason", self.reason),
+            ]
+            .encode(encoder),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
-    instance: String,
+    vrrp_instance: String,
     state: String,
 }
 
@@ -41,28 +68,33 @@ pub struct VrrpMetrics {
 impl VrrpMetrics {
     pub fn sent(&self, i: &str) {
         self.sent
-            .get_or_create(&InstLabel { instance: i.into() })
+            .get_or_create(&InstLabel {
+                vrrp_instance: i.into(),
+            })
             .inc();
     }
     pub fn received(&self, i: &str) {
         self.received
-            .get_or_create(&InstLabel { instance: i.into() })
+            .get_or_create(&InstLabel {
+                vrrp_instance: i.into(),
+            })
             .inc();
     }
-    /// `who` is the instance, or the interface when the packet could not
-    /// be matched to one.
-    pub fn dropped(&self, who: &str, reason: &str) {
+    /// A packet dropped on `interface`; `instance` when it could be
+    /// matched to one.
+    pub fn dropped(&self, interface: &str, instance: Option<&str>, reason: &'static str) {
         self.dropped
             .get_or_create(&DropLabel {
-                instance: who.into(),
-                reason: reason.into(),
+                interface: interface.into(),
+                instance: instance.map(Into::into),
+                reason,
             })
             .inc();
     }
     pub fn transition(&self, i: &str, to: State) {
         self.transitions
             .get_or_create(&StateLabel {
-                instance: i.into(),
+                vrrp_instance: i.into(),
                 state: to.name().into(),
             })
             .inc();
@@ -71,14 +103,19 @@ impl VrrpMetrics {
         for st in [State::Init, State::Backup, State::Master, State::Fault] {
             self.state
                 .get_or_create(&StateLabel {
-                    instance: i.into(),
+                    vrrp_instance: i.into(),
                     state: st.name().into(),
                 })
                 .set(i64::from(st == s));
         }
-        self.priority
-            .get_or_create(&InstLabel { instance: i.into() })
-            .set(i64::from(prio));
+        let label = InstLabel {
+            vrrp_instance: i.into(),
+        };
+        self.priority.get_or_create(&label).set(i64::from(prio));
+        // Its adverts from 0 on: a counter that appears only at its first
+        // increment hides that increment from `increase()`.
+        drop(self.sent.get_or_create(&label));
+        drop(self.received.get_or_create(&label));
     }
 }
 
@@ -107,7 +144,7 @@ pub fn metrics(shared: &Shared) -> &'static VrrpMetrics {
         );
         r.register(
             "vrrp_adverts_dropped",
-            "VRRP packets dropped, by reason (RFC 5798 §7.1 checks)",
+            "VRRP packets dropped, by interface, reason (RFC 5798 §7.1 checks) and vrrp_instance when the packet matched one",
             m.dropped.clone(),
         );
         r.register(
@@ -117,7 +154,7 @@ pub fn metrics(shared: &Shared) -> &'static VrrpMetrics {
         );
         r.register(
             "vrrp_state",
-            "1 for the state each VRRP instance is in",
+            "1 for the state each VRRP instance is in, 0 for the others (init, backup, master, fault)",
             m.state.clone(),
         );
         r.register(

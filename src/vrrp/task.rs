@@ -640,7 +640,7 @@ impl Runner {
                 return;
             }
             Ok(Err(drop)) => {
-                self.metrics.dropped(&key.0, drop.reason());
+                self.metrics.dropped(&key.0, None, drop.reason());
                 return;
             }
             Ok(Ok(d)) => d,
@@ -652,21 +652,21 @@ impl Runner {
         let adv = match packet::decode(&d.payload, d.src, d.dst) {
             Ok(a) => a,
             Err(drop) => {
-                self.metrics.dropped(&key.0, drop.reason());
+                self.metrics.dropped(&key.0, None, drop.reason());
                 return;
             }
         };
         let Some((name, i)) = self.insts.iter_mut().find(|(_, i)| {
             i.cfg.interface.as_str() == key.0 && i.family == key.1 && i.cfg.vrid.get() == adv.vrid
         }) else {
-            self.metrics.dropped(&key.0, "other_vrid");
+            self.metrics.dropped(&key.0, None, "other_vrid");
             return;
         };
         let name = name.clone();
         let unicast = !i.cfg.unicast_peers.is_empty();
         if unicast && !i.cfg.unicast_peers.iter().any(|p| p.0 == d.src) {
             *i.dropped.entry("unknown_peer").or_default() += 1;
-            self.metrics.dropped(&name, "unknown_peer");
+            self.metrics.dropped(&key.0, Some(&name), "unknown_peer");
             return;
         }
         let addrs: Vec<IpAddr> = i.vips.iter().map(|c| c.addr).collect();
@@ -680,7 +680,7 @@ impl Runner {
         match packet::check(&adv, d.ttl, &want) {
             Err(drop) => {
                 *i.dropped.entry(drop.reason()).or_default() += 1;
-                self.metrics.dropped(&name, drop.reason());
+                self.metrics.dropped(&key.0, Some(&name), drop.reason());
                 return;
             }
             Ok(true) => i.mismatch = None,

@@ -42,3 +42,38 @@ pub fn events(socket: &Path, within: Duration) -> Lines<BufReader<ChildStdout>> 
     std::thread::sleep(Duration::from_millis(200));
     BufReader::new(out).lines()
 }
+
+/// Runs `cmd` with `input` on its stdin: whether it exited 0, and what it
+/// printed (stdout, then stderr).
+#[allow(dead_code)]
+pub fn run_with_input(cmd: &mut Command, input: &str) -> (bool, String) {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}; `make deps` installs it"));
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("the command reads its input");
+    let out = child.wait_with_output().expect("the command ends");
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), said)
+}
+
+/// `promtool check metrics` (Debian's `prometheus` package) of a text
+/// exposition in the classic format: panics unless it exits 0 and says
+/// nothing (it prints each lint problem it finds).
+#[allow(dead_code)]
+pub fn promtool_check_metrics(text: &str) {
+    let (ok, said) = run_with_input(Command::new("promtool").args(["check", "metrics"]), text);
+    assert!(
+        ok && said.is_empty(),
+        "promtool check metrics: {said}\n{text}"
+    );
+}

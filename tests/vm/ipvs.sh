@@ -204,3 +204,10 @@ sleep 3
 # Each IPVS change is one event, logged once with kind=ipvs.
 echo "D2 FIRST: $(grep 'kind=ipvs' /tmp/d2-first.log | grep -c ': added ') SECOND: $(grep 'kind=ipvs' /tmp/d2-second.log | grep -c -e ': added ' -e ': removed ')"
 kill $pid; wait $pid
+
+# /metrics with the kernel's figures after the traffic above, kept on the
+# config partition for the test to read (a console can interleave it with
+# log lines).
+printf 'GET /metrics HTTP/1.0\r\n\r\n' | nc -w 3 127.0.0.1 9412 | tr -d '\r' | sed '1,/^$/d' > /config/metrics.txt
+sync
+echo "METRICS: $(wc -l < /config/metrics.txt) lines"

@@ -51,8 +51,8 @@ impl Reading {
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .map(|v| v as u64)
         };
-        // The family has a series per task once one restarted, and is left
-        // out of the exposition until then: none is 0.
+        // A series per task, at 0 from the task's start (a scrape that
+        // reads none, of a binary before that, counts 0 too).
         let restarts = text
             .lines()
             .filter(|l| l.starts_with("pharos_task_restarts_total{"))
