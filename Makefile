@@ -6,7 +6,7 @@
 #   make fuzz-smoke   every fuzz target for 20 s (part of make test)
 #   make soak      the pair lab under 20 minutes of churn (SOAK_MINUTES=N), memory and fds sampled
 #   make bench     every benchmark (about 25 minutes), one table of pharos beside its anchor
-.PHONY: all build install test run soak bench run-deps deps image image-deps static static-fault check-configs schema fuzz-deps fuzz-smoke fuzz clean
+.PHONY: all build install test run soak bench run-deps deps taplo image image-deps static static-fault check-configs schema fuzz-deps fuzz-smoke fuzz clean
 
 CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
@@ -48,6 +48,17 @@ endef
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust first (Debian 12's cargo is too old): curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal, then . \"\$$HOME/.cargo/env\" (see the README)" >&2; exit 1; }
 	$(call install_missing,$(TEST_PACKAGES))
+	@command -v taplo >/dev/null || $(MAKE) --no-print-directory taplo
+
+# taplo, the TOML checker behind Even Better TOML and other editors: the
+# tests check every file in configs/ with it against `pharos schema`.
+# taplo's own build for npm (its CLI compiled to WebAssembly, 2 s to
+# install) rather than `cargo install taplo-cli` (about 5 minutes of
+# compiling in every clean run). npm from Debian only if there is none.
+TAPLO_VERSION ?= 0.7.0
+taplo:
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm; }
+	npm install --global --no-fund --no-audit --loglevel=error @taplo/cli@$(TAPLO_VERSION)
 
 run-deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust first (Debian 12's cargo is too old): curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal, then . \"\$$HOME/.cargo/env\" (see the README)" >&2; exit 1; }

@@ -1,5 +1,6 @@
 //! Every example in `configs/` passes `pharos check` with no errors and no
-//! warnings, and `pharos schema` accepts it too.
+//! warnings, and `pharos schema` accepts it too, as read by the jsonschema
+//! crate and by taplo (the checker editors use).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -135,4 +136,80 @@ fn the_readme_tour_config_is_valid() {
     let checked = pharos::config::check_text(block, &pharos::config::Selection::All);
     assert!(checked.diagnostics.is_empty(), "{:#?}", checked.diagnostics);
     assert_eq!(checked.configs.len(), 3);
+}
+
+/// taplo, the checker behind Even Better TOML and other editors: the
+/// README's editor line, and every file in `configs/`, as the editor sees
+/// them. taplo reads TOML on its own (not through pharos's parser), so
+/// this also catches a schema that only pharos's own reading agrees with.
+fn taplo(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new("taplo")
+        .args(args)
+        .current_dir(dir)
+        // No config file of the checkout's or the user's, no schema catalog
+        // from the network: only what the test gives it.
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("taplo (make deps installs it: cargo install taplo-cli)")
+}
+
+#[test]
+fn taplo_checks_every_example_config_against_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema_path = dir.path().join("pharos.schema.json");
+    std::fs::write(
+        &schema_path,
+        serde_json::to_string_pretty(&schema()).unwrap(),
+    )
+    .unwrap();
+    let url = format!("file://{}", schema_path.display());
+    let files = config_files();
+    let mut args = vec!["check", "--no-auto-config", "--schema", url.as_str()];
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    args.extend(names.iter().map(String::as_str));
+    let out = taplo(dir.path(), &args);
+    assert!(
+        out.status.success(),
+        "taplo rejects an example config:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The README's one line (`#:schema ./pharos.schema.json` at the top of
+    // the file) turns the schema on by itself: a misspelt key and a wrong
+    // type are errors, placed at their line.
+    let good = dir.path().join("good.toml");
+    let bad = dir.path().join("bad.toml");
+    let directive = "#:schema ./pharos.schema.json\n";
+    std::fs::write(
+        &good,
+        format!("{directive}[services.web]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        &bad,
+        format!("{directive}[services.web]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nsheduler = \"rr\"\n\n[vrrp.VI_1]\ninterface = \"eth0\"\nvrid = \"fifty\"\nvirtual_addresses = []\n"),
+    )
+    .unwrap();
+    let out = taplo(dir.path(), &["check", "--no-auto-config", "good.toml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = taplo(dir.path(), &["check", "--no-auto-config", "bad.toml"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "taplo accepted bad.toml:\n{said}");
+    assert!(
+        said.contains("sheduler"),
+        "the misspelt key is named:\n{said}"
+    );
+    assert!(
+        said.contains("bad.toml:5"),
+        "the misspelt key's line:\n{said}"
+    );
+    assert!(
+        said.contains("bad.toml:9"),
+        "the wrong type's line:\n{said}"
+    );
 }
