@@ -60,9 +60,17 @@ impl CheckStatus {
         );
         for t in &self.targets {
             let last: String = t.last.chars().take(31).collect();
+            // As the config names it: `SERVICE/IP:PORT` for a real
+            // server, the check's own name for a stand-alone one; the
+            // `rs:` / `check:` prefixes are the runner's keys.
+            let name = t
+                .target
+                .strip_prefix("rs:")
+                .or_else(|| t.target.strip_prefix("check:"))
+                .unwrap_or(&t.target);
             out.push_str(&format!(
                 "{:<32} {:<6} {:<31} {:>7}  {:>2}/{:<2} {:>2}/{:<2} {:>6}\n",
-                t.target,
+                name,
                 t.state,
                 last,
                 t.latency_ms
@@ -111,7 +119,8 @@ mod tests {
                 late_max_ms: None,
             },
             targets: vec![Target {
-                target: "web/10.0.0.2:80".into(),
+                // As the runner keys it; shown as the config names it.
+                target: "rs:web/10.0.0.2:80".into(),
                 check: "http GET http://10.0.0.2:80/".into(),
                 state: "down".into(),
                 last: "connection refused".into(),
@@ -131,6 +140,7 @@ mod tests {
             ),
             "{t}"
         );
+        assert!(!t.contains("rs:"), "{t}");
         assert!(t.contains("web              DOWN (sorry server)"), "{t}");
         assert!(
             t.contains("1 attempts/s, started late by 0.8 ms (median), 2.0 ms (p99), - (worst)"),
