@@ -14,8 +14,11 @@ CARGO ?= cargo
 IMAGE_PACKAGES := dpkg-dev kmod dosfstools mtools syslinux syslinux-common fdisk cpio lz4 qemu-utils busybox-static iproute2 ipvsadm
 LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # chromium (headless) loads the status page; openssl and curl talk to the
-# management API and the status page as an admin would.
-TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl curl $(LAB_PACKAGES)
+# management API and the status page as an admin would; chrony serves time
+# and rsyslog (with GnuTLS) collects logs for tests/vm_clock_logs.rs (their
+# services are not started by the install where policy-rc.d forbids it,
+# and the test runs its own, chronyd with -x: it never sets this clock).
+TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl curl chrony rsyslog rsyslog-gnutls $(LAB_PACKAGES)
 
 KERNEL ?= cloud
 VARIANT ?= prod
