@@ -57,6 +57,11 @@ impl Discipline {
         self.synced
     }
 
+    /// The clock could not be set: the next answer steps it again.
+    pub fn step_failed(&mut self) {
+        self.synced = false;
+    }
+
     /// An answer's offset (server minus us, in microseconds).
     pub fn offset(&mut self, offset_us: i64) -> Action {
         if !self.synced {
@@ -174,6 +179,10 @@ mod tests {
     fn a_small_first_offset_is_stepped_too() {
         let mut d = Discipline::new(Duration::from_millis(128));
         assert_eq!(d.offset(5), Action::Step(5));
+        // A step the kernel refused is tried again at the next answer.
+        d.step_failed();
+        assert_eq!(d.offset(400_000), Action::Step(400_000));
+        assert_eq!(d.offset(400_000), Action::Hold(400_000));
     }
 
     #[test]

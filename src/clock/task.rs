@@ -116,7 +116,11 @@ impl Subsystem for ClockTask {
                         let wait = match super::sntp::ask(server, TIMEOUT).await {
                             Ok(a) => {
                                 let action = discipline.offset(a.offset_us);
-                                apply(&ctx.shared, action, &a, &mut status);
+                                if !apply(&ctx.shared, action, &a, &mut status)
+                                    && matches!(action, Action::Step(_))
+                                {
+                                    discipline.step_failed();
+                                }
                                 status.server = Some(a.server.to_string());
                                 status.last_sync = Some(now_rfc3339());
                                 status.offset_seconds = Some(a.offset_us as f64 / 1e6);
@@ -142,7 +146,13 @@ impl Subsystem for ClockTask {
 }
 
 /// Steps or slews as the discipline says; an error goes to status.
-fn apply(shared: &Shared, action: Action, a: &super::sntp::Answer, status: &mut ClockStatus) {
+/// Whether the kernel took it.
+fn apply(
+    shared: &Shared,
+    action: Action,
+    a: &super::sntp::Answer,
+    status: &mut ClockStatus,
+) -> bool {
     let secs = |us: i64| us as f64 / 1e6;
     match action {
         Action::Step(us) => match super::adjust::step(us) {
@@ -163,8 +173,8 @@ fn apply(shared: &Shared, action: Action, a: &super::sntp::Answer, status: &mut 
                 ));
             }
             Err(e) => {
-                tracing::error!(task = "clock", "{e}");
-                status.last_error = Some(e);
+                failed(status, e);
+                return false;
             }
         },
         Action::Slew(us) => match super::adjust::slew(us) {
@@ -180,8 +190,8 @@ fn apply(shared: &Shared, action: Action, a: &super::sntp::Answer, status: &mut 
                 );
             }
             Err(e) => {
-                tracing::error!(task = "clock", "{e}");
-                status.last_error = Some(e);
+                failed(status, e);
+                return false;
             }
         },
         Action::Hold(us) => {
@@ -195,6 +205,15 @@ fn apply(shared: &Shared, action: Action, a: &super::sntp::Answer, status: &mut 
             );
         }
     }
+    true
+}
+
+/// A step or slew the kernel refused: logged once, not at every poll.
+fn failed(status: &mut ClockStatus, e: String) {
+    if status.last_error.as_deref() != Some(e.as_str()) {
+        tracing::error!(task = "clock", "{e}");
+    }
+    status.last_error = Some(e);
 }
 
 fn publish(shared: &Shared, status: &ClockStatus) {

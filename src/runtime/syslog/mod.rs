@@ -153,6 +153,54 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RemoteLayer {
 mod tests {
     use super::*;
 
+    use tracing_subscriber::prelude::*;
+
+    /// A collector whose queue is full loses lines, counted, and the
+    /// logging thread goes on at once.
+    #[test]
+    fn a_full_queue_drops_and_counts_lines_without_waiting() {
+        let (tx, mut rx) = mpsc::channel(2);
+        let dropped = Counter::default();
+        hub().set(Feed {
+            hostname: "lvs1".into(),
+            sinks: vec![Sink {
+                tx,
+                dropped: dropped.clone(),
+            }],
+        });
+        let started = std::time::Instant::now();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(RemoteLayer), || {
+            for i in 0..5 {
+                let kind = "vrrp";
+                tracing::warn!(kind = %kind, instance = "VI_1", "line {i}");
+            }
+        });
+        hub().set(Feed::default());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(dropped.get(), 3);
+        let first = rx.try_recv().expect("a line");
+        assert_eq!(first.severity, 4);
+        let m = format::message(3, first.severity, &first.body, format::MAX_UDP);
+        let parsed = syslog_rfc5424::parse_message(&m).expect("RFC 5424");
+        assert_eq!(parsed.msgid.as_deref(), Some("vrrp"));
+        assert_eq!(parsed.hostname.as_deref(), Some("lvs1"));
+        assert_eq!(
+            parsed
+                .sd
+                .find_tuple(format::SD_ID, "instance")
+                .map(String::as_str),
+            Some("VI_1")
+        );
+        assert_eq!(parsed.msg, "line 0");
+        assert!(
+            rx.try_recv()
+                .expect("a second line")
+                .body
+                .ends_with("line 1")
+        );
+        assert!(rx.try_recv().is_err());
+    }
+
     #[test]
     fn the_msgid_is_the_kind_the_task_or_the_module() {
         let p = |v: &[(&str, &str)]| -> Vec<(String, String)> {
