@@ -177,6 +177,22 @@ input(type="imtcp" address="{HOST}" port="6514" ruleset="tls" streamDriver.name=
         &d.join("rsyslogd.log"),
     );
 
+    // Both write their pid files once they serve: a line or an NTP request
+    // sent before would be lost, and the test could not tell why.
+    for (pid, who) in [(&rpid, "rsyslogd"), (&d.join("chronyd.pid"), "chronyd")] {
+        wait_for(
+            &format!("{who} started"),
+            Duration::from_secs(60),
+            || pid.exists(),
+            || {
+                format!(
+                    "chronyd:\n{}\nrsyslogd:\n{}",
+                    std::fs::read_to_string(d.join("chronyd.log")).unwrap_or_default(),
+                    std::fs::read_to_string(d.join("rsyslogd.log")).unwrap_or_default()
+                )
+            },
+        );
+    }
     let disk = Disk::copy("debug");
     disk.put(
         "pharos.toml",
