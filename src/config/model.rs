@@ -1012,7 +1012,8 @@ pub struct RemoteLog {
     #[serde(default)]
     pub transport: SyslogTransport,
     /// tls: the PEM file of the CA that signed the collector's certificate
-    /// (only that CA is trusted). Required for tls.
+    /// (only that CA is trusted), by its absolute path (`/config/…` on the
+    /// image's config partition). Read at each connection. Required for tls.
     pub ca_file: Option<String>,
     /// tls: the name the collector's certificate must carry. Default: its
     /// IP address (an IP address in the certificate's subjectAltName).

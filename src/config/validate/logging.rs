@@ -1,5 +1,6 @@
-//! Rules of `[logging] remote`: a TLS collector has the CA to check it by,
-//! the TLS settings are not given to a collector that cannot use them, and
+//! Rules of `[logging] remote`: a TLS collector has the CA to check it by
+//! and a name its certificate can carry, the TLS settings are not given to
+//! a collector that cannot use them, and
 //! no collector is listed twice (it would get every line twice).
 //!
 //! Talks to: `ctx` (reporting) only.
@@ -38,6 +39,15 @@ pub(super) fn remote(cfg: &Config, ctx: &mut Ctx<'_>) {
                 );
             }
         }
+        if let Some(name) = &r.server_name
+            && rustls::pki_types::ServerName::try_from(name.as_str()).is_err()
+        {
+            ctx.error(
+                &p.k("server_name"),
+                format!("`{name}` is not a name a TLS certificate can carry"),
+                "write the DNS name or IP address in the collector's certificate, like `syslog.example.net`",
+            );
+        }
         if cfg.logging.remote[..i]
             .iter()
             .any(|o| o.address == r.address && o.transport == r.transport)
@@ -73,6 +83,10 @@ mod tests {
             (
                 "[logging]\nremote = [{ address = \"10.0.0.5:514\" }, { address = \"10.0.0.5:514\" }]\n",
                 "listed twice",
+            ),
+            (
+                "[logging]\nremote = [{ address = \"10.0.0.5\", transport = \"tls\", ca_file = \"/ca.pem\", server_name = \"not a name\" }]\n",
+                "not a name a TLS certificate can carry",
             ),
             (
                 "[logging]\nremote = [{ address = \"syslog.example:514\" }]\n",
