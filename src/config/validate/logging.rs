@@ -1,7 +1,7 @@
 //! Rules of `[logging] remote`: a TLS collector has the CA to check it by
 //! and a name its certificate can carry, the TLS settings are not given to
-//! a collector that cannot use them, and
-//! no collector is listed twice (it would get every line twice).
+//! a collector that cannot use them, and no collector is listed twice (it
+//! would get every line twice), with or without its default port.
 //!
 //! Talks to: `ctx` (reporting) only.
 
@@ -48,10 +48,17 @@ pub(super) fn remote(cfg: &Config, ctx: &mut Ctx<'_>) {
                 "write the DNS name or IP address in the collector's certificate, like `syslog.example.net`",
             );
         }
-        if cfg.logging.remote[..i]
-            .iter()
-            .any(|o| o.address == r.address && o.transport == r.transport)
-        {
+        // With the transport's port when none is given (514, or 6514 for
+        // tls): "10.0.0.5" and "10.0.0.5:514" are one UDP collector.
+        let port = |x: &crate::config::model::RemoteLog| {
+            x.address.port.unwrap_or(match x.transport {
+                SyslogTransport::Tls => 6514,
+                _ => 514,
+            })
+        };
+        if cfg.logging.remote[..i].iter().any(|o| {
+            o.address.ip == r.address.ip && port(o) == port(r) && o.transport == r.transport
+        }) {
             ctx.error(
                 &p.k("address"),
                 format!(
@@ -81,7 +88,7 @@ mod tests {
                 "`ca_file` is for a TLS collector",
             ),
             (
-                "[logging]\nremote = [{ address = \"10.0.0.5:514\" }, { address = \"10.0.0.5:514\" }]\n",
+                "[logging]\nremote = [{ address = \"10.0.0.5\" }, { address = \"10.0.0.5:514\" }]\n",
                 "listed twice",
             ),
             (
