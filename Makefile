@@ -16,8 +16,11 @@ LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # chromium (headless) loads the status page; openssl and curl talk to the
 # management API and the status page as an admin would; prometheus
 # (promtool) and python3-prometheus-client (its OpenMetrics parser) read
-# /metrics as Prometheus does.
-TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl curl prometheus python3-prometheus-client $(LAB_PACKAGES)
+# /metrics as Prometheus does; chrony serves time and rsyslog (with GnuTLS)
+# collects logs for tests/vm_clock_logs.rs (their services are not started
+# by the install where policy-rc.d forbids it, and the test runs its own,
+# chronyd with -x: it never sets this clock).
+TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls $(LAB_PACKAGES)
 
 KERNEL ?= cloud
 VARIANT ?= prod

@@ -9,7 +9,8 @@
 //!                      typed part, worked out once per load), and the
 //!                      subsystems wired into the runtime
 //!   vrrp, ipvs         VIP failover; the IPVS table
-//!   check, net         health checks; links, addresses, routes, sysctls
+//!   check, net, clock  health checks; links, addresses, routes, sysctls;
+//!                      the box's clock (SNTP)
 //!   runtime            the supervisor: start-up, reload, shutdown, status,
 //!                      events, metrics, the control socket
 //!   kernel             rtnetlink, netlink attributes, kernel modules
@@ -19,8 +20,8 @@
 //!
 //! - [`config`]: the file — parsing, node overlays, typing, validation.
 //! - [`diag`]: how problems are reported (rustc-style text, JSON).
-//! - [`net`], [`check`], [`vrrp`], [`ipvs`]: the subsystems, each a sans-IO
-//!   core with a thin task around it.
+//! - [`net`], [`check`], [`vrrp`], [`ipvs`], [`clock`]: the subsystems,
+//!   each a sans-IO core with a thin task around it.
 //! - [`kernel`]: the kernel adapters every subsystem uses and none owns.
 //! - [`runtime`]: `pharos run`, the supervisor the subsystems plug into.
 //! - [`director`]: the desired state (`Desired`: the typed part of each
@@ -32,6 +33,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod diag;
 pub mod director;

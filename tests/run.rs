@@ -297,7 +297,9 @@ fn status_json_matches_its_schema_and_the_table_reads_well() {
         .collect();
     assert_eq!(
         names,
-        vec!["control", "metrics", "net", "vrrp", "check", "ipvs"]
+        vec![
+            "control", "metrics", "syslog", "net", "vrrp", "check", "ipvs", "clock"
+        ]
     );
     let table = String::from_utf8(p.ctl(&["status"]).stdout).unwrap();
     assert!(
@@ -355,7 +357,7 @@ fn the_metrics_endpoint_serves_valid_prometheus_text() {
             (s.labels.get("task").unwrap().to_string(), v)
         })
         .collect();
-    assert_eq!(up.len(), 6, "{body}");
+    assert_eq!(up.len(), 8, "{body}");
     assert!(up.iter().all(|(_, v)| *v == 1.0), "{up:?}");
     assert!(scrape.docs.contains_key("pharos_config_revision"), "{body}");
 }
@@ -373,7 +375,11 @@ fn sigterm_runs_the_shutdown_steps_in_order_within_the_bound() {
     let metrics = log.find("stopped metrics").unwrap();
     let control = log.find("stopped control").unwrap();
     assert!(shutdown < metrics && metrics < control, "{log}");
-    assert!(log.contains("net → metrics → control"), "{log}");
+    // syslog last: the other tasks' shutdown lines go out first.
+    assert!(
+        log.contains("net → clock → metrics → control → syslog"),
+        "{log}"
+    );
     assert!(!p.socket().exists(), "the control socket is removed");
 }
 

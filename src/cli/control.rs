@@ -4,8 +4,10 @@
 //! pharos cannot be reached.
 
 use crate::check::status::CheckStatus;
+use crate::clock::status::ClockStatus;
 use crate::ipvs::status::IpvsStatus;
 use crate::net::status::NetStatus;
+use crate::runtime::syslog::status::SyslogStatus;
 use crate::vrrp::status::VrrpStatus;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -183,6 +185,8 @@ pub fn human(s: &Status) -> String {
             "vrrp" => serde_json::from_value::<VrrpStatus>(v).map(|x| x.table()),
             "check" => serde_json::from_value::<CheckStatus>(v).map(|x| x.table()),
             "ipvs" => serde_json::from_value::<IpvsStatus>(v).map(|x| x.table()),
+            "clock" => serde_json::from_value::<ClockStatus>(v).map(|x| x.table()),
+            "syslog" => serde_json::from_value::<SyslogStatus>(v).map(|x| x.table()),
             _ => Err(serde::de::Error::custom("unknown section")),
         };
         out.push_str(&table.unwrap_or_else(|e: serde_json::Error| {

@@ -92,6 +92,45 @@ pub struct System {
     /// third director by accident.
     #[serde(default)]
     pub unmatched: Unmatched,
+    /// The box's clock, set by SNTP (RFC 4330): `ntp = { servers =
+    /// ["10.0.0.1", "10.0.0.2:123"] }`. The first answer after boot steps
+    /// the clock; after that offsets up to `step_threshold` are slewed and
+    /// larger ones stepped. Unset: pharos leaves the clock alone (leave it
+    /// unset where another NTP client runs, e.g. chrony or
+    /// systemd-timesyncd on an ordinary distribution).
+    pub ntp: Option<Ntp>,
+}
+
+/// `[system] ntp`: an SNTPv4 client (RFC 4330, RFC 5905 §14).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ntp {
+    /// NTP servers by IP address, with an optional port (123 when left
+    /// out): `"10.0.0.1"`, `"10.0.0.2:123"`, `"[2001:db8::1]:123"`. Host
+    /// names are not taken: the appliance has no resolver, and a clock that
+    /// waits on DNS may never be set. Asked one at a time, in order; the
+    /// next one is asked when one does not answer or answers badly.
+    pub servers: Vec<Endpoint>,
+    /// How often to ask once the clock is set. Default: 64s (RFC 4330 §10
+    /// forbids less than 15 s). A server that does not answer is asked again
+    /// after 2 s, then 4 s, doubling up to this.
+    #[serde(default = "ntp_poll")]
+    pub poll: Duration,
+    /// Offsets past this are stepped (the clock jumps), smaller ones slewed
+    /// (the clock runs up to 0.05% faster or slower until it is right, so
+    /// time never goes backwards and no second is lost). A later offset past
+    /// it is stepped only when two answers in a row say so. Default: 128ms,
+    /// ntpd's step threshold (RFC 5905 §10's STEPT).
+    #[serde(default = "ntp_step")]
+    pub step_threshold: Duration,
+}
+
+fn ntp_poll() -> Duration {
+    Duration::from_secs(64)
+}
+
+fn ntp_step() -> Duration {
+    Duration::from_millis(128)
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -948,6 +987,114 @@ pub struct Logging {
     /// Default: auto (journald under systemd, the console otherwise).
     #[serde(default)]
     pub target: LogTarget,
+    /// Syslog collectors to send every log line to as well, as RFC 5424
+    /// messages: `remote = [{ address = "10.0.0.5:514" }, { address =
+    /// "10.0.0.6", transport = "tls", ca_file = "/config/syslog-ca.pem" }]`.
+    /// Sending never holds pharos up: a collector that is down or slow gets
+    /// lines dropped (counted in `pharos status` and
+    /// `pharos_syslog_dropped_lines_total`), and is connected to again with
+    /// backoff. A reload applies a changed list. Default: none.
+    #[serde(default)]
+    pub remote: Vec<RemoteLog>,
+}
+
+/// One syslog collector of `[logging] remote`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteLog {
+    /// The collector's IP address, with an optional port: 514 for udp and
+    /// tcp (RFC 5426 §3.3, RFC 6587), 6514 for tls (RFC 5425 §4.1) when left
+    /// out. Host names are not taken: the appliance has no resolver.
+    pub address: Endpoint,
+    /// `udp` (RFC 5426: one message a datagram, up to 2048 bytes), `tcp`
+    /// (RFC 6587 §3.4.1 octet counting) or `tls` (RFC 5425, octet counting
+    /// over TLS 1.2 or 1.3). Default: udp.
+    #[serde(default)]
+    pub transport: SyslogTransport,
+    /// tls: the PEM file of the CA that signed the collector's certificate
+    /// (only that CA is trusted), by its absolute path (`/config/…` on the
+    /// image's config partition). Read at each connection. Required for tls.
+    pub ca_file: Option<String>,
+    /// tls: the name the collector's certificate must carry. Default: its
+    /// IP address (an IP address in the certificate's subjectAltName).
+    pub server_name: Option<String>,
+    /// The syslog facility of every line (RFC 5424 §6.2.1). Default: daemon.
+    #[serde(default)]
+    pub facility: Facility,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogTransport {
+    #[default]
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl SyslogTransport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyslogTransport::Udp => "udp",
+            SyslogTransport::Tcp => "tcp",
+            SyslogTransport::Tls => "tls",
+        }
+    }
+}
+
+/// RFC 5424 §6.2.1's facilities, by their usual names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Facility {
+    Kern,
+    User,
+    Mail,
+    #[default]
+    Daemon,
+    Auth,
+    Syslog,
+    Lpr,
+    News,
+    Uucp,
+    Cron,
+    Authpriv,
+    Ftp,
+    Local0,
+    Local1,
+    Local2,
+    Local3,
+    Local4,
+    Local5,
+    Local6,
+    Local7,
+}
+
+impl Facility {
+    /// Its number (RFC 5424 §6.2.1, Table 1).
+    pub fn code(self) -> u8 {
+        match self {
+            Facility::Kern => 0,
+            Facility::User => 1,
+            Facility::Mail => 2,
+            Facility::Daemon => 3,
+            Facility::Auth => 4,
+            Facility::Syslog => 5,
+            Facility::Lpr => 6,
+            Facility::News => 7,
+            Facility::Uucp => 8,
+            Facility::Cron => 9,
+            Facility::Authpriv => 10,
+            Facility::Ftp => 11,
+            Facility::Local0 => 16,
+            Facility::Local1 => 17,
+            Facility::Local2 => 18,
+            Facility::Local3 => 19,
+            Facility::Local4 => 20,
+            Facility::Local5 => 21,
+            Facility::Local6 => 22,
+            Facility::Local7 => 23,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

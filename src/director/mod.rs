@@ -8,7 +8,8 @@
 //!   config ─► Desired::of (once per load) ─► net: NetPart    (modules, links, addresses, routes, sysctls)
 //!             resolve::all (once)          ├► vrrp: VrrpPart  (instances, sync groups)
 //!                                          ├► checks: Checks  (per ServerId, stand-alone, quorums)
-//!                                          └► ipvs: IpvsPart  (services with dests per ServerId, settings, sync)
+//!                                          ├► ipvs: IpvsPart  (services with dests per ServerId, settings, sync)
+//!                                          └► clock: ClockPart ([system] ntp)
 //! ```
 //!
 //! The supervisor hands each task its part as an `Arc`, at start and on a
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 use crate::check::desired::Checks;
 use crate::check::task::CheckTask;
+use crate::clock::task::{ClockPart, ClockTask};
 use crate::config::Config;
 use crate::config::resolve::{self, Resolved};
 use crate::ipvs::desired::IpvsPart;
@@ -52,6 +54,7 @@ pub struct Desired {
     pub vrrp: Arc<VrrpPart>,
     pub checks: Arc<Checks>,
     pub ipvs: Arc<IpvsPart>,
+    pub clock: Arc<ClockPart>,
 }
 
 impl Desired {
@@ -88,6 +91,7 @@ impl Desired {
                 &modules,
                 before.map(|(d, u)| (&*d.ipvs, u)),
             )),
+            clock: Arc::new(ClockPart::of(cfg.system.ntp.as_ref())),
         }
     }
 }
@@ -136,6 +140,7 @@ fn add_tasks(sup: &mut Supervisor<Load<Desired>>, load: &Load<Desired>) {
         |l| l.desired.ipvs.clone(),
         load,
     );
+    sup.add(ClockTask, |l| l.desired.clock.clone(), load);
 }
 
 #[cfg(test)]

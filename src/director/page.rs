@@ -9,13 +9,16 @@
 //! not the file's; each IPVS service with its VIP, scheduler and real
 //! servers (forwarding, weight, health, last check, latency, connections,
 //! rates); each VRRP instance (state, priority, master, VIPs); every check;
-//! the tasks; the latest events.
+//! the box's clock (NTP) and its syslog collectors, when configured; the
+//! tasks; the latest events.
 
 use std::fmt::Write;
 
 use crate::check::status::{CheckStatus, Target};
+use crate::clock::status::ClockStatus;
 use crate::ipvs::status::IpvsStatus;
 use crate::runtime::status::{ConfigSource, Event, Level, Status};
+use crate::runtime::syslog::status::SyslogStatus;
 use crate::vrrp::status::VrrpStatus;
 
 /// Each subsystem's section of a status, as its owner types it (`None`
@@ -24,6 +27,8 @@ pub struct Sections {
     pub vrrp: Option<VrrpStatus>,
     pub check: Option<CheckStatus>,
     pub ipvs: Option<IpvsStatus>,
+    pub clock: Option<ClockStatus>,
+    pub syslog: Option<SyslogStatus>,
 }
 
 impl Sections {
@@ -35,6 +40,8 @@ impl Sections {
             vrrp: get(s, "vrrp"),
             check: get(s, "check"),
             ipvs: get(s, "ipvs"),
+            clock: get(s, "clock"),
+            syslog: get(s, "syslog"),
         }
     }
 }
@@ -113,6 +120,7 @@ pub fn render(s: &Status, events: &[Event]) -> String {
     services(&mut o, sec.ipvs.as_ref(), sec.check.as_ref());
     vrrp(&mut o, sec.vrrp.as_ref());
     checks(&mut o, sec.check.as_ref());
+    system(&mut o, sec.clock.as_ref(), sec.syslog.as_ref());
     tasks(&mut o, s);
     recent(&mut o, events);
     o.push_str("</main></body></html>\n");
@@ -304,6 +312,50 @@ fn checks(o: &mut String, checks: Option<&CheckStatus>) {
     o.push_str("</table></div></section>");
 }
 
+/// The clock and the syslog collectors, when either is configured.
+fn system(o: &mut String, clock: Option<&ClockStatus>, syslog: Option<&SyslogStatus>) {
+    if clock.is_none() && syslog.is_none() {
+        return;
+    }
+    o.push_str("<section><h2>Clock and logs</h2><div class=scroll><table>");
+    if let Some(c) = clock {
+        o.push_str(
+            "<tr><th>NTP server</th><th>stratum</th><th>offset</th><th>last sync</th>\
+             <th>action</th><th>last error</th></tr>",
+        );
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td class=num>{}</td><td class=num>{}</td><td>{}</td><td>{}</td><td class='wrap error'>{}</td></tr>",
+            h(c.server.as_deref().unwrap_or(&c.servers.join(", "))),
+            c.stratum.map_or("-".into(), |s| s.to_string()),
+            c.offset_seconds
+                .map_or("-".into(), |o| format!("{o:+.6} s")),
+            h(c.last_sync.as_deref().unwrap_or("never")),
+            h(c.action.as_deref().unwrap_or("-")),
+            h(c.last_error.as_deref().unwrap_or("")),
+        );
+    }
+    if let Some(s) = syslog {
+        o.push_str(
+            "<tr><th>syslog collector</th><th>facility</th><th>state</th><th>sent</th>\
+             <th>dropped</th><th>last error</th></tr>",
+        );
+        for c in &s.collectors {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class='wrap error'>{}</td></tr>",
+                h(&c.collector),
+                h(&c.facility),
+                h(&c.state),
+                c.sent,
+                c.dropped,
+                h(c.last_error.as_deref().unwrap_or("")),
+            );
+        }
+    }
+    o.push_str("</table></div></section>");
+}
+
 fn tasks(o: &mut String, s: &Status) {
     o.push_str(
         "<section><h2>Tasks</h2><div class=scroll><table><tr><th>task</th><th>state</th>\
@@ -379,5 +431,40 @@ mod tests {
         assert!(target_of(Some(&c), "web", "10.0.0.3:8080").is_some());
         assert!(target_of(Some(&c), "web", "10.0.0.4:80").is_none());
         assert!(target_of(Some(&c), "other", "10.0.0.2:80").is_none());
+    }
+
+    #[test]
+    fn the_clock_and_the_collectors_show_only_when_configured() {
+        let mut o = String::new();
+        system(&mut o, None, None);
+        assert!(o.is_empty());
+        let clock = ClockStatus {
+            servers: vec!["10.0.0.1:123".into()],
+            server: Some("10.0.0.1:123".into()),
+            offset_seconds: Some(-0.0123),
+            action: Some("slewed".into()),
+            ..Default::default()
+        };
+        let logs = SyslogStatus {
+            collectors: vec![crate::runtime::syslog::status::Collector {
+                collector: "tls://10.0.0.6:6514".into(),
+                facility: "daemon".into(),
+                state: "connecting".into(),
+                sent: 5,
+                dropped: 2,
+                last_error: Some("the TLS handshake <failed>".into()),
+            }],
+        };
+        system(&mut o, Some(&clock), Some(&logs));
+        for want in [
+            "10.0.0.1:123",
+            "-0.012300 s",
+            "slewed",
+            "tls://10.0.0.6:6514",
+            "connecting",
+            "&lt;failed&gt;",
+        ] {
+            assert!(o.contains(want), "{want}: {o}");
+        }
     }
 }

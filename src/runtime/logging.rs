@@ -1,6 +1,9 @@
 //! Logging: journald with structured fields (task, instance, service, real
-//! server) under systemd, human lines on stderr otherwise. `RUST_LOG`
-//! overrides `[logging] level`.
+//! server) under systemd, human lines on stderr otherwise; and, with
+//! `[logging] remote`, RFC 5424 syslog to collectors as well (`syslog/`:
+//! its layer is always installed, and sends nothing until the syslog task
+//! gives it collectors). `RUST_LOG` overrides `[logging] level`; the level
+//! and target are set at start, `remote` on every reload too.
 
 use std::io::IsTerminal;
 
@@ -25,7 +28,9 @@ pub fn init(cfg: &Logging, plain: bool) {
         LogTarget::Console => false,
         LogTarget::Auto => std::env::var_os("JOURNAL_STREAM").is_some(),
     };
-    let registry = tracing_subscriber::registry().with(filter);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(super::syslog::RemoteLayer);
     let console = || {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)

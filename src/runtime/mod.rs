@@ -16,6 +16,7 @@
 //!   └──┬────────────┬────────────┬────────────┬────────────┬───────┘
 //!      ▼            ▼            ▼            ▼            ▼
 //!    vrrp(10)    check(20)    ipvs(30)     net(40)    control(210) metrics(200)
+//!                                    clock(190)  syslog(250)
 //!      └────────────┴── Shared: events (broadcast) · status · metrics ──┘
 //! ```
 //! (numbers: shutdown order.) The runtime knows the subsystems only as
@@ -41,6 +42,7 @@ pub mod process_metrics;
 pub mod status;
 pub mod store;
 pub mod supervisor;
+pub mod syslog;
 pub mod tls;
 
 use std::collections::HashSet;
@@ -102,6 +104,8 @@ pub struct Load<X> {
     pub control: Arc<control::Socket>,
     /// `[metrics]`: where, and whether the status page is served.
     pub metrics: Arc<metrics_server::Listen>,
+    /// `[logging] remote`: the syslog collectors.
+    pub syslog: Arc<syslog::task::Remotes>,
     /// For the ready line: how many VRRP instances and services.
     pub counts: (usize, usize),
     pub desired: X,
@@ -138,6 +142,7 @@ impl<X> Wiring<X> {
         Load {
             control: control::Socket::of(&cfg),
             metrics: metrics_server::Listen::of(&cfg),
+            syslog: syslog::task::Remotes::of(&cfg),
             counts: (cfg.vrrp.len(), cfg.services.len()),
             desired: (self.desired)(&cfg, before),
         }
@@ -490,6 +495,11 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
             page: opts.wiring.page,
         },
         |l| l.metrics.clone(),
+        &load,
+    );
+    sup.add(
+        syslog::task::SyslogTask::default(),
+        |l| l.syslog.clone(),
         &load,
     );
     // The management API runs when its identity says where to listen (read

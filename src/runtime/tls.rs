@@ -205,7 +205,7 @@ pub fn peer_name(certs: Option<&[CertificateDer<'_>]>) -> String {
 }
 
 /// The certificates of `path` as the only roots.
-fn root_store(path: &Path, hint: &str) -> Result<RootCertStore, String> {
+pub(crate) fn root_store(path: &Path, hint: &str) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     for cert in read_certs(path, hint)? {
         roots

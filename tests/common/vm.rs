@@ -242,7 +242,43 @@ impl Vm {
         Vm::start(cmd, dir)
     }
 
+    /// Boots with one virtio NIC of this MAC on the tap device `tap` of the
+    /// network namespace `netns` (QEMU runs inside the namespace, so the
+    /// VM reaches only what the test put there), and the emulated RTC
+    /// starting at `rtc_base` (`2001-01-01T00:00:00`: a box whose clock is
+    /// years off at boot), or the host's time when `None`.
+    pub fn boot_in_netns(
+        disk: &Disk,
+        direct: Option<(&str, &str)>,
+        netns: &str,
+        tap: &str,
+        mac: &str,
+        rtc_base: Option<&str>,
+    ) -> Vm {
+        let (mut cmd, dir) = Vm::command_in(Some(netns), disk, direct, None, "384");
+        cmd.arg("-netdev")
+            .arg(format!("tap,id=lan,ifname={tap},script=no,downscript=no"))
+            .arg("-device")
+            .arg(format!("virtio-net-pci,netdev=lan,mac={mac}"));
+        if let Some(base) = rtc_base {
+            cmd.arg("-rtc").arg(format!("base={base}"));
+        }
+        Vm::start(cmd, dir)
+    }
+
     fn command(
+        disk: &Disk,
+        direct: Option<(&str, &str)>,
+        nic: Option<(&str, u16)>,
+        mem: &str,
+    ) -> (Command, tempfile::TempDir) {
+        Vm::command_in(None, disk, direct, nic, mem)
+    }
+
+    /// QEMU's command line; inside the network namespace `netns` if given
+    /// (`ip netns exec` execs QEMU, so the child's pid is QEMU's).
+    fn command_in(
+        netns: Option<&str>,
         disk: &Disk,
         direct: Option<(&str, &str)>,
         nic: Option<(&str, u16)>,
@@ -250,7 +286,14 @@ impl Vm {
     ) -> (Command, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let qmp = dir.path().join("qmp.sock");
-        let mut cmd = Command::new("qemu-system-x86_64");
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "qemu-system-x86_64"]);
+                c
+            }
+            None => Command::new("qemu-system-x86_64"),
+        };
         cmd.args([
             "-accel", "tcg", "-m", mem, "-smp", "1", "-display", "none", "-serial", "stdio",
             "-monitor", "none",
@@ -269,6 +312,8 @@ impl Vm {
                     .arg("-device")
                     .arg(format!("virtio-net-pci,netdev=lan,mac={mac}"));
             }
+            // In a namespace the caller adds its tap NIC.
+            None if netns.is_some() => {}
             None => {
                 cmd.args(["-nic", "none"]);
             }

@@ -18,6 +18,7 @@
 //! - [`services`]: `[ipvs]`, `[services]` (LVS).
 //! - [`checks`]: health checks, stand-alone or on services.
 //! - [`command`]: commands pharos runs.
+//! - [`logging`]: `[logging]`'s syslog collectors.
 //! - [`modules`]: the kernel modules a config needs (not a rule).
 //!
 //! Talks to: `config::mod` (which calls [`validate`] after typing) and
@@ -26,6 +27,7 @@
 mod checks;
 mod command;
 mod ctx;
+mod logging;
 mod modules;
 mod network;
 mod realserver;
@@ -59,6 +61,7 @@ pub fn validate(cfg: &Config, ctx: &mut Ctx<'_>) {
         }
         checks::check(check, &p, true, ctx);
     }
+    logging::remote(cfg, ctx);
     if let Some(listen) = &cfg.metrics.listen
         && listen.port.is_none()
     {

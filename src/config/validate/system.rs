@@ -1,5 +1,6 @@
 //! Rules of `[system]`: per-interface ARP and rp_filter settings in range,
-//! sysctl names that are names, kernel module names without paths.
+//! sysctl names that are names, kernel module names without paths, an NTP
+//! client with servers and a poll RFC 4330 allows.
 //!
 //! Talks to: `ctx` (reporting) only.
 
@@ -75,6 +76,54 @@ pub(super) fn system(cfg: &Config, ctx: &mut Ctx<'_>) {
             );
         }
     }
+    if let Some(ntp) = &cfg.system.ntp {
+        ntp_rules(ntp, ctx);
+    }
+}
+
+fn ntp_rules(ntp: &crate::config::model::Ntp, ctx: &mut Ctx<'_>) {
+    let p = path!["system", "ntp"];
+    // A server that failed typing is left out of the list: not empty then.
+    if ntp.servers.is_empty() && !ctx.is_broken(&p.k("servers")) {
+        ctx.error(
+            &p.k("servers"),
+            "`system.ntp` has no servers",
+            "list at least one, like `servers = [\"10.0.0.1\"]`, or remove `ntp` to leave the clock alone",
+        );
+    }
+    for (i, s) in ntp.servers.iter().enumerate() {
+        if ntp.servers[..i].contains(s) {
+            ctx.error(
+                &p.k("servers").i(i),
+                format!("NTP server {s} is listed twice"),
+                "list each server once",
+            );
+        }
+    }
+    // RFC 4330 §10: "A client MUST NOT under any conditions use a poll
+    // interval less than 15 seconds."
+    if ntp.poll.0 < std::time::Duration::from_secs(15) {
+        ctx.error(
+            &p.k("poll"),
+            format!(
+                "an NTP poll of {} is too often",
+                humantime::format_duration(ntp.poll.0)
+            ),
+            "RFC 4330 forbids polling more often than every 15 s; the default is `64s`",
+        );
+    }
+    // Linux's adjtime(3) slews at most ±2145 s, and slewing a minute at
+    // 0.05% takes more than a day: past 600 s (ntpd -x's) a step it is.
+    if ntp.step_threshold.is_zero() || ntp.step_threshold.0 > std::time::Duration::from_secs(600) {
+        ctx.error(
+            &p.k("step_threshold"),
+            format!(
+                "an NTP step threshold of {} is out of range",
+                humantime::format_duration(ntp.step_threshold.0)
+            ),
+            "write a duration from `1ms` to `600s`; the default is `128ms`",
+        );
+    }
 }
 
 #[cfg(test)]
@@ -90,6 +139,20 @@ mod tests {
                 "arp_ignore 9 is out of range",
             ),
             ("[system.sysctl]\n\"net..ipv4\" = 1\n", "not a sysctl name"),
+            ("[system.ntp]\nservers = []\n", "has no servers"),
+            (
+                "[system.ntp]\nservers = [\"10.0.0.1\", \"10.0.0.1\"]\n",
+                "listed twice",
+            ),
+            (
+                "[system.ntp]\nservers = [\"10.0.0.1\"]\npoll = \"10s\"\n",
+                "too often",
+            ),
+            (
+                "[system.ntp]\nservers = [\"10.0.0.1\"]\nstep_threshold = \"0s\"\n",
+                "out of range",
+            ),
+            ("[system.ntp]\nservers = [\"ntp.example\"]\n", "ntp.example"),
         ]);
     }
 }
