@@ -8,7 +8,7 @@
 //! keepalived package does), and a purge that leaves nothing behind.
 //!
 //! The package is built once for all the tests here. The bookworm tree
-//! takes about 100 s to make from the mirror, so its tarball is kept in
+//! takes 1 to 1.5 minutes to make from the mirror, so its tarball is kept in
 //! `target/deb-chroot/` and each run unpacks a fresh copy of it (a few
 //! seconds); nothing is mounted, so a failed test leaves nothing behind
 //! but a temporary folder its guard removes.
@@ -269,6 +269,8 @@ fn bookworm_tarball() -> PathBuf {
     std::fs::create_dir_all(&cache).unwrap();
     // mmdebstrap picks its output's format by the name's ending: `.tar`.
     let partial = cache.join("bookworm-minbase.partial.tar");
+    // What a killed run left half made.
+    let _ = std::fs::remove_file(&partial);
     let start = Instant::now();
     let out = run(Command::new("mmdebstrap")
         .args(["--quiet", "--variant=minbase", "--mode=root", "bookworm"])
