@@ -3,10 +3,11 @@
 #   make test   install what the tests need, build, run every test
 # Both need Rust (cargo, 1.85 or newer) first; see the README.
 #   make install   build, then copy target/release/pharos to $(PREFIX)/bin
+#   make deb       the Debian package (image/out/pharos_VERSION-1_amd64.deb), for a service on an existing Debian box
 #   make fuzz-smoke   every fuzz target for 20 s (part of make test)
 #   make soak      the pair lab under 20 minutes of churn (SOAK_MINUTES=N), memory and fds sampled
 #   make bench     every benchmark (about 25 minutes), one table of pharos beside its anchor
-.PHONY: all build install test run soak bench run-deps deps taplo image image-deps static static-fault check-configs schema fuzz-deps fuzz-smoke fuzz clean
+.PHONY: all build install deb test run soak bench run-deps deps taplo image image-deps static static-fault check-configs schema fuzz-deps fuzz-smoke fuzz clean
 
 CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
@@ -19,8 +20,10 @@ LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # /metrics as Prometheus does; chrony serves time and rsyslog (with GnuTLS)
 # collects logs for tests/vm_clock_logs.rs (their services are not started
 # by the install where policy-rc.d forbids it, and the test runs its own,
-# chronyd with -x: it never sets this clock).
-TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls $(LAB_PACKAGES)
+# chronyd with -x: it never sets this clock). lintian judges the Debian
+# package, man-db renders its man pages, mmdebstrap makes the clean Debian
+# it is installed into (tests/deb.rs).
+TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls lintian man-db mmdebstrap $(LAB_PACKAGES)
 
 KERNEL ?= cloud
 VARIANT ?= prod
@@ -90,6 +93,17 @@ image: image-deps $(if $(filter debug,$(VARIANT)),static-fault,static)
 
 $(IMAGE_OUT)/pharos.img: $(IMAGE_BIN) $(CONFIG) image/build.sh image/modules-*.txt $(shell find overlays -type f)
 	KERNEL=$(KERNEL) VARIANT=$(VARIANT) CONFIG=$(CONFIG) OUT=$(IMAGE_OUT) PHAROS_BIN=$(IMAGE_BIN) image/build.sh
+
+# The Debian package: the static binary (rebuilt only if cargo finds it
+# stale), the systemd unit, an example config, man pages and completions
+# (image/deb.sh). Rebuilt only when an input changed.
+DEB_VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n1)-1
+DEB := image/out/pharos_$(DEB_VERSION)_amd64.deb
+deb: static
+	@$(MAKE) --no-print-directory $(DEB)
+
+$(DEB): $(STATIC_BIN) image/deb.sh $(wildcard image/deb/*) overlays/systemd/pharos.service
+	OUT=image/out PHAROS_BIN=$(STATIC_BIN) image/deb.sh
 
 build:
 	$(CARGO) build --locked --release

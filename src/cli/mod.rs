@@ -6,23 +6,47 @@ mod control;
 mod identity;
 mod import;
 mod ipvs;
+mod manual;
 mod out;
 mod plan;
 mod remote;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
+const ABOUT: &str =
+    "A Linux Virtual Server director: VRRP, health checks and IPVS from one TOML file";
+
+/// What the binary parses: the documented commands and `manual`.
 #[derive(Parser)]
-#[command(
-    name = "pharos",
-    version,
-    about = "A Linux Virtual Server director: VRRP, health checks and IPVS from one TOML file"
-)]
+#[command(name = "pharos", version, about = ABOUT)]
 struct Cli {
     #[command(subcommand)]
+    command: Top,
+}
+
+/// The command line as documented: the man pages and the completions are
+/// made from this. `manual` stays out of it, not merely hidden: the bash
+/// and zsh generators of clap_complete offer hidden subcommands too.
+#[derive(Parser)]
+#[command(name = "pharos", version, about = ABOUT)]
+struct Documented {
+    #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Subcommand)]
+enum Top {
+    #[command(flatten)]
+    Documented(Command),
+    /// Write the man pages (pharos.1, pharos-check.1, ...) and the bash, zsh and fish completions into a folder (for the Debian package, `make deb`).
+    #[command(hide = true)]
+    Manual {
+        /// The folder to write them into (created if missing).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -177,7 +201,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    match cli.command {
+    let command = match cli.command {
+        Top::Manual { out } => return manual::run(Documented::command(), &out),
+        Top::Documented(command) => command,
+    };
+    match command {
         Command::Check { file, node, format } => check::run(&file, node, format),
         Command::Run {
             config,
