@@ -8,6 +8,7 @@
 //! and the metrics registry (readers).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use prometheus_client::collector::Collector;
@@ -19,7 +20,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::desired::{IpvsPart, Wanted};
-use super::model::{DestLive, DestSpec, Forward, ServiceKey, ServiceLive, Stats, Table};
+use super::model::{Forward, ServiceKey, ServiceLive, Stats, Table};
 use super::status::{self, IpvsStatus};
 use crate::config::types::Endpoint;
 
@@ -163,7 +164,8 @@ fn fwd_name(f: Forward) -> &'static str {
     }
 }
 
-/// The IPVS metric families, encoded from the view at each scrape: per
+/// The IPVS metric families, encoded from the view at each scrape, a
+/// batch of figures copied out of it at a time (see [`Plan`]): per
 /// service and per real server (`backend`, as node_exporter's ipvs
 /// collector calls it), the kernel's traffic counters, its rate estimates
 /// and the real servers' connections and weights; and the kernel's totals
@@ -216,7 +218,7 @@ const RATES: [(&str, &str, Figure); 5] = [
 ];
 
 /// A real server's figure that is not traffic.
-type BackendFigure = fn(&DestLive) -> u64;
+type BackendFigure = fn(&DestFigures) -> u64;
 
 /// A real server's figures that are not traffic: gauges, node_exporter's
 /// `backend_*` names.
@@ -224,17 +226,17 @@ const BACKEND_GAUGES: [(&str, &str, BackendFigure); 3] = [
     (
         "ipvs_backend_connections_active",
         "Active connections of an IPVS real server (the kernel's count).",
-        |d| u64::from(d.active_conns),
+        |d| u64::from(d.active),
     ),
     (
         "ipvs_backend_connections_inactive",
         "Inactive connections of an IPVS real server (the kernel's count).",
-        |d| u64::from(d.inact_conns),
+        |d| u64::from(d.inactive),
     ),
     (
         "ipvs_backend_weight",
         "Weight of an IPVS real server in the kernel (0: quiesced, e.g. by a failed check).",
-        |d| u64::from(d.spec.weight),
+        |d| u64::from(d.weight),
     ),
 ];
 
@@ -297,16 +299,17 @@ impl<T: std::fmt::Display> EncodeLabelValue for Shown<T> {
 struct Labels<'a> {
     service: &'a str,
     key: &'a ServiceKey,
-    dest: Option<&'a DestSpec>,
+    /// The real server's address and port.
+    dest: Option<(IpAddr, u16)>,
 }
 
 impl EncodeLabelSet for Labels<'_> {
     fn encode(&self, e: &mut LabelSetEncoder<'_>) -> std::fmt::Result {
         ("service", self.service).encode(e.encode_label())?;
-        if let Some(d) = self.dest {
+        if let Some((addr, port)) = self.dest {
             let server = Endpoint {
-                ip: d.addr,
-                port: (d.port != 0).then_some(d.port),
+                ip: addr,
+                port: (port != 0).then_some(port),
             };
             ("server", Shown(server)).encode(e.encode_label())?;
         }
@@ -324,11 +327,123 @@ impl EncodeLabelSet for Labels<'_> {
                 ("proto", "FWM").encode(e.encode_label())?;
             }
         }
-        if let Some(d) = self.dest {
-            ("remote_address", Shown(d.addr)).encode(e.encode_label())?;
-            ("remote_port", d.port).encode(e.encode_label())?;
+        if let Some((addr, port)) = self.dest {
+            ("remote_address", Shown(addr)).encode(e.encode_label())?;
+            ("remote_port", port).encode(e.encode_label())?;
         }
         Ok(())
+    }
+}
+
+/// How many services, or real servers, one hold of the view's lock copies
+/// the figures of: the IPVS task waits for at most that much copying, and
+/// a scrape holds that many figures at a time (about 64 KiB), not the
+/// table.
+const BATCH: usize = 512;
+
+/// A service's figures, copied out of the view.
+struct ServiceFigures {
+    /// Its place in the [`Plan`].
+    at: usize,
+    stats: Stats,
+}
+
+/// A real server's figures, copied out of the view.
+struct DestFigures {
+    /// Its service's place in the [`Plan`].
+    at: usize,
+    addr: IpAddr,
+    port: u16,
+    active: u32,
+    inactive: u32,
+    weight: u32,
+    stats: Stats,
+}
+
+/// The figures a family is written from, a batch at a time.
+#[derive(Default)]
+struct Batch {
+    services: Vec<ServiceFigures>,
+    dests: Vec<DestFigures>,
+}
+
+/// What a scrape writes, in order: the config's services (by name, as
+/// `pharos status` lists them) that the kernel had when the scrape began,
+/// each with where the view's table held it when last looked. The table
+/// changes between batches (the IPVS task reads and patches it), so each
+/// place is checked against the service's key before it is read, and all
+/// are looked up again when one is stale; a service gone from the kernel
+/// since is left out from then on.
+struct Plan<'a> {
+    services: Vec<(&'a Wanted, Option<usize>)>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(part: &'a IpvsPart, k: &Known) -> Self {
+        let mut plan = Plan {
+            services: part.services.values().map(|w| (&**w, Some(0))).collect(),
+        };
+        plan.locate(k);
+        plan
+    }
+
+    /// Where each service is in the table now (`None` for good when it
+    /// is not there).
+    fn locate(&mut self, k: &Known) {
+        let at: HashMap<&ServiceKey, usize> = k
+            .table
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (&s.spec.key, i))
+            .collect();
+        for (w, place) in &mut self.services {
+            *place = place.and(at.get(&w.spec.key).copied());
+        }
+    }
+
+    /// Copies into `batch` the figures of the services from the `from`th
+    /// on, until it holds [`BATCH`] services or real servers (those of
+    /// the real servers only `with_dests`); returns where the next batch
+    /// begins, `self.services.len()` at the end.
+    fn copy(&mut self, k: &Known, from: usize, with_dests: bool, batch: &mut Batch) -> usize {
+        batch.services.clear();
+        batch.dests.clear();
+        let mut at = from;
+        while at < self.services.len() && batch.services.len() < BATCH && batch.dests.len() < BATCH
+        {
+            let (w, place) = self.services[at];
+            let Some(i) = place else {
+                at += 1;
+                continue;
+            };
+            let live = match k.table.services.get(i) {
+                Some(live) if live.spec.key == w.spec.key => live,
+                // Moved: every place is found again, then this one is
+                // read (or skipped, gone) on the next round.
+                _ => {
+                    self.locate(k);
+                    continue;
+                }
+            };
+            batch.services.push(ServiceFigures {
+                at,
+                stats: live.stats,
+            });
+            if with_dests {
+                batch.dests.extend(live.dests.iter().map(|d| DestFigures {
+                    at,
+                    addr: d.spec.addr,
+                    port: d.spec.port,
+                    active: d.active_conns,
+                    inactive: d.inact_conns,
+                    weight: d.spec.weight,
+                    stats: d.stats,
+                }));
+            }
+            at += 1;
+        }
+        at
     }
 }
 
@@ -345,13 +460,24 @@ impl Collector for Metrics {
                 ConstCounter::new(t[i]).encode(family)?;
             }
         }
-        let k = self.0.lock();
-        // The config's services the kernel has, by their config names.
-        let named: Vec<(&str, &ServiceLive)> = k
-            .services()
-            .into_iter()
-            .filter_map(|(w, live)| Some((w.name.as_str(), live?)))
-            .collect();
+        // The names are the config's as the scrape began: a reload during
+        // it keeps the part it replaced until the scrape ends.
+        let part = self.0.lock().part.clone();
+        let mut plan = Plan::new(&part, &self.0.lock());
+        let mut batch = Batch::default();
+        // Each family is written from the view a batch at a time, its
+        // lock held only to copy the batch's figures: the writer may wait
+        // on a slow scraper, and the IPVS task must not.
+        let mut each_batch = |with_dests: bool,
+                              write: &mut dyn FnMut(&Plan<'_>, &Batch) -> std::fmt::Result|
+         -> std::fmt::Result {
+            let mut from = 0;
+            while from < plan.services.len() {
+                from = plan.copy(&self.0.lock(), from, with_dests, &mut batch);
+                write(&plan, &batch)?;
+            }
+            Ok(())
+        };
         let service = |name: &'static str, help: &str, counter: bool| {
             let reset = if counter {
                 " (the kernel's counter: from 0 again when the service is deleted and added again)"
@@ -382,44 +508,51 @@ impl Collector for Metrics {
             let (name, help) = service(name, help, counter);
             let kind = if counter { Counter } else { Gauge };
             let mut family = encoder.encode_descriptor(&name, &help, None, kind)?;
-            for (service, l) in &named {
-                let labels = Labels {
-                    service,
-                    key: &l.spec.key,
-                    dest: None,
-                };
-                let v = figure(&l.stats);
-                let sample = family.encode_family(&labels)?;
-                if counter {
-                    ConstCounter::new(v).encode(sample)?;
-                } else {
-                    ConstGauge::new(v).encode(sample)?;
+            each_batch(false, &mut |plan, batch| {
+                for s in &batch.services {
+                    let w = plan.services[s.at].0;
+                    let labels = Labels {
+                        service: &w.name,
+                        key: &w.spec.key,
+                        dest: None,
+                    };
+                    let v = figure(&s.stats);
+                    let sample = family.encode_family(&labels)?;
+                    if counter {
+                        ConstCounter::new(v).encode(sample)?;
+                    } else {
+                        ConstGauge::new(v).encode(sample)?;
+                    }
                 }
-            }
+                Ok(())
+            })?;
         }
         for (name, help, figure) in BACKEND_GAUGES {
             let mut family = encoder.encode_descriptor(name, help, None, Gauge)?;
-            for (service, l) in &named {
-                for d in &l.dests {
+            each_batch(true, &mut |plan, batch| {
+                for d in &batch.dests {
+                    let w = plan.services[d.at].0;
                     let labels = Labels {
-                        service,
-                        key: &l.spec.key,
-                        dest: Some(&d.spec),
+                        service: &w.name,
+                        key: &w.spec.key,
+                        dest: Some((d.addr, d.port)),
                     };
                     ConstGauge::new(figure(d)).encode(family.encode_family(&labels)?)?;
                 }
-            }
+                Ok(())
+            })?;
         }
         for ((name, help, figure), counter) in traffic {
             let (name, help) = backend(name, help, counter);
             let kind = if counter { Counter } else { Gauge };
             let mut family = encoder.encode_descriptor(&name, &help, None, kind)?;
-            for (service, l) in &named {
-                for d in &l.dests {
+            each_batch(true, &mut |plan, batch| {
+                for d in &batch.dests {
+                    let w = plan.services[d.at].0;
                     let labels = Labels {
-                        service,
-                        key: &l.spec.key,
-                        dest: Some(&d.spec),
+                        service: &w.name,
+                        key: &w.spec.key,
+                        dest: Some((d.addr, d.port)),
                     };
                     let v = figure(&d.stats);
                     let sample = family.encode_family(&labels)?;
@@ -429,7 +562,8 @@ impl Collector for Metrics {
                         ConstGauge::new(v).encode(sample)?;
                     }
                 }
-            }
+                Ok(())
+            })?;
         }
         Ok(())
     }
@@ -616,5 +750,177 @@ forwarding = "dr"
             text.contains(&format!("pharos_ipvs_backend_weight{server} 0\n")),
             "{text}"
         );
+    }
+
+    /// A view of `n` services of 10 real servers each, named
+    /// `service-00000` on, as a 10,000-service config makes them, each
+    /// real server with traffic.
+    fn big_view(n: u32) -> View {
+        let mut text =
+            "[services.web]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\n[services.web.real_servers]\n"
+                .to_string();
+        for j in 2..12 {
+            text += &format!("\"10.0.0.{j}\" = {{}}\n");
+        }
+        let c = crate::config::check_text(&text, &crate::config::Selection::All);
+        assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+        let cfg = &c.configs[0].1;
+        let servers: Vec<_> = crate::config::resolve::all(cfg).collect();
+        let mut part = IpvsPart::of(cfg, &servers, &[]);
+        let web = (*part.services["web"]).clone();
+        part.services.clear();
+        let mut wanted = Vec::new();
+        for i in 0..n {
+            let mut w = web.clone();
+            w.name = format!("service-{i:05}");
+            w.spec.key = ServiceKey::Addr {
+                proto: super::super::model::Proto::Tcp,
+                addr: IpAddr::from([10, 1, (i >> 8) as u8, i as u8]),
+                port: 80,
+            };
+            part.services.insert(w.name.clone(), Arc::new(w.clone()));
+            wanted.push(w);
+        }
+        let mut table = super::super::desired::applied(&wanted);
+        drop(wanted);
+        for (i, s) in table.services.iter_mut().enumerate() {
+            s.stats.conns = 1_000_000 + i as u64;
+            s.stats.inbps = 123_456_789;
+            for (j, d) in s.dests.iter_mut().enumerate() {
+                d.stats.conns = 100_000 + j as u64;
+                d.stats.outbytes = 98_765_432_101;
+                d.active_conns = 17;
+            }
+        }
+        let v = View::default();
+        *v.lock() = Known {
+            part: Arc::new(part),
+            table,
+            error: None,
+        };
+        v
+    }
+
+    /// The runtime's metrics with the IPVS families of `v` registered, as
+    /// the IPVS task registers them.
+    fn runtime_metrics(v: &View) -> crate::runtime::metrics::Metrics {
+        let m = crate::runtime::metrics::Metrics::new();
+        m.registry()
+            .register_collector(Box::new(Metrics(v.clone())));
+        m
+    }
+
+    #[test]
+    fn the_streamed_exposition_is_the_one_string_encoding_byte_for_byte() {
+        use crate::runtime::exposition::{CHUNK, Format};
+        // 300 services of 10: many batches of the view, many chunks.
+        let v = big_view(300);
+        let (om, text) = expose(&v);
+        let m = runtime_metrics(&v);
+        for (format, whole) in [(Format::OpenMetrics, om), (Format::Text, text)] {
+            let mut chunks = Vec::new();
+            m.write(format, |c| {
+                chunks.push(c);
+                Ok(())
+            })
+            .unwrap();
+            assert!(chunks.len() > 10, "{format:?}: {} chunks", chunks.len());
+            for c in &chunks {
+                assert!(c.ends_with('\n') && c.len() < CHUNK + 1024, "{format:?}");
+            }
+            let streamed = chunks.concat();
+            // The runtime's own families, then the IPVS families exactly
+            // as the one-string encoding of them, then the process's.
+            let ipvs = whole.trim_end_matches("# EOF\n");
+            assert_eq!(streamed.matches(ipvs).count(), 1, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn a_scrape_follows_services_the_table_moved_or_lost_between_batches() {
+        let v = big_view(3);
+        let part = v.lock().part.clone();
+        let mut plan = Plan::new(&part, &v.lock());
+        // The table read again in another order, without service-00001.
+        {
+            let mut k = v.lock();
+            k.table.services.reverse();
+            k.table.services.remove(1);
+        }
+        let mut batch = Batch::default();
+        assert_eq!(plan.copy(&v.lock(), 0, true, &mut batch), 3);
+        let seen: Vec<(&str, u64)> = batch
+            .services
+            .iter()
+            .map(|s| (plan.services[s.at].0.name.as_str(), s.stats.conns))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![("service-00000", 1_000_000), ("service-00002", 1_000_002)]
+        );
+        assert_eq!(batch.dests.len(), 20);
+    }
+
+    /// Peak memory of a scrape of 10,000 services × 10 real servers (about
+    /// 280 MB of text in either format), measured in a process of its
+    /// own: this test runs itself again as a child with
+    /// `PHAROS_SCRAPE_MEASURE` set, which builds the view, resets its
+    /// peak resident set (`/proc/self/clear_refs`), scrapes in both
+    /// formats, and holds the peak above the view's resident set to
+    /// 16 MiB. Before the exposition was streamed it was 532 MiB.
+    #[test]
+    fn a_scrape_of_ten_thousand_services_holds_under_16_mib_beyond_the_view() {
+        const NAME: &str = "ipvs::view::tests::a_scrape_of_ten_thousand_services_holds_under_16_mib_beyond_the_view";
+        if std::env::var_os("PHAROS_SCRAPE_MEASURE").is_none() {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+                .env("PHAROS_SCRAPE_MEASURE", "1")
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            println!("{said}");
+            assert!(out.status.success(), "the measuring child failed:\n{said}");
+            assert!(said.contains("1 passed"), "the child ran no test:\n{said}");
+            return;
+        }
+        use crate::runtime::exposition::Format;
+        let kib = |field: &str| -> i64 {
+            let s = std::fs::read_to_string("/proc/self/status").unwrap();
+            s.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
+        };
+        let v = big_view(10_000);
+        let m = runtime_metrics(&v);
+        for format in [Format::OpenMetrics, Format::Text] {
+            let view_kib = kib("VmRSS:");
+            std::fs::write("/proc/self/clear_refs", "5").expect("resetting the peak resident set");
+            let started = std::time::Instant::now();
+            let (mut bytes, mut largest, mut samples) = (0, 0, 0);
+            m.write(format, |c| {
+                bytes += c.len();
+                largest = largest.max(c.len());
+                samples += c.lines().filter(|l| l.starts_with("pharos_ipvs_")).count();
+                Ok(())
+            })
+            .unwrap();
+            let peak = kib("VmHWM:") - view_kib;
+            println!(
+                "{format:?}: {samples} IPVS samples, {} MB in {:.1?}; largest chunk {largest} B; \
+                 peak {} KiB above the view's {} MiB",
+                bytes / 1_000_000,
+                started.elapsed(),
+                peak,
+                view_kib / 1024
+            );
+            assert_eq!(samples, 10_000 * 10 + 100_000 * 13, "{format:?}");
+            assert!(
+                peak < 16 * 1024,
+                "{format:?}: a scrape peaked at {peak} KiB above the view"
+            );
+        }
     }
 }

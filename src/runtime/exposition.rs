@@ -86,67 +86,178 @@ impl Format {
 /// pharos writes no exemplars and no timestamps, whose forms differ.
 pub fn to_text(openmetrics: &str) -> String {
     let mut out = String::with_capacity(openmetrics.len());
+    let mut rewrite = ToText::default();
+    rewrite.lines(openmetrics, &mut out);
+    rewrite.finish(&mut out);
+    out
+}
+
+/// [`to_text`] a piece at a time, for an exposition written in chunks:
+/// what it must remember of the lines before (a family's help, waiting
+/// for its type, and the family samples belong to) across chunks.
+#[derive(Debug, Default)]
+struct ToText {
     // prometheus-client writes `# HELP` before `# TYPE`: the help waits
     // until the type says what the family is called in 0.0.4.
-    let mut help: Option<(&str, &str)> = None;
-    // The family the samples that follow belong to, and its type.
-    let mut family: (&str, &str) = ("", "");
-    let write = |out: &mut String, line: std::fmt::Arguments<'_>| {
-        out.write_fmt(line)
-            .expect("writing to a String cannot fail");
-        out.push('\n');
-    };
-    for line in openmetrics.lines() {
-        if line == "# EOF" {
-            break;
-        }
-        if let Some(rest) = line.strip_prefix("# HELP ") {
-            if let Some((name, text)) = help.take() {
-                write(&mut out, format_args!("# HELP {name} {text}"));
+    help: Option<(String, String)>,
+    /// The family the samples that follow belong to, and its type.
+    family: (String, String),
+    /// `# EOF` was read: nothing after it is written.
+    ended: bool,
+}
+
+impl ToText {
+    /// The 0.0.4 lines of `openmetrics`, whole lines of an OpenMetrics
+    /// text, each ended by `\n`, onto `out`.
+    fn lines(&mut self, openmetrics: &str, out: &mut String) {
+        let write = |out: &mut String, line: std::fmt::Arguments<'_>| {
+            out.write_fmt(line)
+                .expect("writing to a String cannot fail");
+            out.push('\n');
+        };
+        for line in openmetrics.lines() {
+            if self.ended || line == "# EOF" {
+                self.ended = true;
+                return;
             }
-            let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
-            help = Some((name, text));
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "unknown"));
-            let (suffix, text_kind) = match kind {
-                "counter" => ("_total", "counter"),
-                "info" => ("_info", "gauge"),
-                "gauge" | "histogram" | "summary" => ("", kind),
-                // unknown, and the types 0.0.4 cannot say (pharos
-                // registers no stateset or gaugehistogram).
-                _ => ("", "untyped"),
-            };
-            if let Some((h, text)) = help.take() {
-                let text = text.replace("\\\"", "\"");
-                if h == name {
-                    write(&mut out, format_args!("# HELP {name}{suffix} {text}"));
-                } else {
-                    write(&mut out, format_args!("# HELP {h} {text}"));
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                if let Some((name, text)) = self.help.take() {
+                    write(out, format_args!("# HELP {name} {text}"));
                 }
+                let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                self.help = Some((name.to_string(), text.to_string()));
+                continue;
             }
-            write(&mut out, format_args!("# TYPE {name}{suffix} {text_kind}"));
-            family = (name, kind);
-            continue;
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').unwrap_or((rest, "unknown"));
+                let (suffix, text_kind) = match kind {
+                    "counter" => ("_total", "counter"),
+                    "info" => ("_info", "gauge"),
+                    "gauge" | "histogram" | "summary" => ("", kind),
+                    // unknown, and the types 0.0.4 cannot say (pharos
+                    // registers no stateset or gaugehistogram).
+                    _ => ("", "untyped"),
+                };
+                if let Some((h, text)) = self.help.take() {
+                    let text = text.replace("\\\"", "\"");
+                    if h == name {
+                        write(out, format_args!("# HELP {name}{suffix} {text}"));
+                    } else {
+                        write(out, format_args!("# HELP {h} {text}"));
+                    }
+                }
+                write(out, format_args!("# TYPE {name}{suffix} {text_kind}"));
+                self.family = (name.to_string(), kind.to_string());
+                continue;
+            }
+            if line.starts_with('#') {
+                // `# UNIT`, and any other comment.
+                continue;
+            }
+            let sample = line.split(['{', ' ']).next().unwrap_or("");
+            let created = sample
+                .strip_prefix(self.family.0.as_str())
+                .is_some_and(|s| s == "_created");
+            if created && matches!(self.family.1.as_str(), "counter" | "histogram" | "summary") {
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
         }
-        if line.starts_with('#') {
-            // `# UNIT`, and any other comment.
-            continue;
-        }
-        let sample = line.split(['{', ' ']).next().unwrap_or("");
-        let created = sample
-            .strip_prefix(family.0)
-            .is_some_and(|s| s == "_created");
-        if created && matches!(family.1, "counter" | "histogram" | "summary") {
-            continue;
-        }
-        write(&mut out, format_args!("{line}"));
     }
-    if let Some((name, text)) = help {
-        write(&mut out, format_args!("# HELP {name} {text}"));
+
+    /// The end of the text: a help no type followed.
+    fn finish(&mut self, out: &mut String) {
+        if let Some((name, text)) = self.help.take() {
+            out.write_fmt(format_args!("# HELP {name} {text}\n"))
+                .expect("writing to a String cannot fail");
+        }
     }
-    out
+}
+
+/// About how much text a chunk of a streamed exposition holds: enough
+/// that a scrape of a million samples is a few thousand writes, little
+/// enough that a scrape holds a few of them, whatever the table's size.
+pub const CHUNK: usize = 64 * 1024;
+
+/// The chunk's receiver is gone (the client hung up, or was too slow):
+/// the exposition stops there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+/// An exposition written in chunks of about [`CHUNK`] bytes of whole
+/// lines, in `format`, each handed to `send` as it fills: what
+/// prometheus-client writes is OpenMetrics, rewritten to the 0.0.4 text a
+/// chunk at a time when that is the format. A family's lines stay in
+/// order, so its `# HELP`, `# TYPE` and samples are together in the
+/// stream as both formats require, across chunks.
+pub struct Chunked<F: FnMut(String) -> Result<(), Stopped>> {
+    format: Format,
+    /// Written, not yet sent: less than [`CHUNK`] and a line.
+    pending: String,
+    rewrite: ToText,
+    send: F,
+    stopped: bool,
+}
+
+impl<F: FnMut(String) -> Result<(), Stopped>> Chunked<F> {
+    pub fn new(format: Format, send: F) -> Self {
+        Chunked {
+            format,
+            pending: String::with_capacity(CHUNK + CHUNK / 8),
+            rewrite: ToText::default(),
+            send,
+            stopped: false,
+        }
+    }
+
+    /// Sends `pending` up to its last whole line (all of it at the end).
+    fn flush(&mut self, at_end: bool) -> Result<(), Stopped> {
+        if self.stopped {
+            return Err(Stopped);
+        }
+        let end = if at_end {
+            self.pending.len()
+        } else {
+            self.pending.rfind('\n').map_or(0, |i| i + 1)
+        };
+        let rest = self.pending.split_off(end);
+        let lines = std::mem::replace(&mut self.pending, rest);
+        let chunk = match self.format {
+            Format::OpenMetrics => lines,
+            Format::Text => {
+                let mut text = String::with_capacity(lines.len());
+                self.rewrite.lines(&lines, &mut text);
+                if at_end {
+                    self.rewrite.finish(&mut text);
+                }
+                text
+            }
+        };
+        self.pending.reserve(CHUNK + CHUNK / 8);
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        (self.send)(chunk).inspect_err(|_| self.stopped = true)
+    }
+
+    /// Sends what is left: the exposition is complete.
+    pub fn finish(mut self) -> Result<(), Stopped> {
+        self.flush(true)
+    }
+}
+
+impl<F: FnMut(String) -> Result<(), Stopped>> std::fmt::Write for Chunked<F> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.stopped {
+            return Err(std::fmt::Error);
+        }
+        self.pending.push_str(s);
+        if self.pending.len() >= CHUNK {
+            self.flush(false).map_err(|Stopped| std::fmt::Error)?;
+        }
+        Ok(())
+    }
 }
 
 /// The real tools the tests hold both formats to: `promtool check
@@ -283,5 +394,61 @@ a_took_seconds_count 1
 a_took_seconds_bucket{le=\"+Inf\"} 1
 "
         );
+    }
+
+    #[test]
+    fn an_exposition_in_chunks_is_the_exposition_whole_in_both_formats() {
+        use std::fmt::Write as _;
+        // Families enough for a dozen chunks, each a counter with its
+        // `_created` (which 0.0.4 drops) and help to rewrite, and a gauge.
+        let mut om = String::new();
+        for i in 0..3000 {
+            write!(
+                om,
+                "# HELP f{i}_restarts Restarts of \\\"{i}\\\".\n# TYPE f{i}_restarts counter\n\
+                 f{i}_restarts_total{{task=\"x\"}} {i}\nf{i}_restarts_created{{task=\"x\"}} 1.5\n\
+                 # HELP f{i}_up Up.\n# TYPE f{i}_up gauge\nf{i}_up 1\n"
+            )
+            .unwrap();
+        }
+        om += "# EOF\n";
+        for (format, whole) in [
+            (Format::OpenMetrics, om.clone()),
+            (Format::Text, to_text(&om)),
+        ] {
+            let mut chunks = Vec::new();
+            let mut out = Chunked::new(format, |c| {
+                chunks.push(c);
+                Ok(())
+            });
+            // Written in pieces that end mid-line, as an encoder writes.
+            let bytes = om.as_bytes();
+            for piece in bytes.chunks(7) {
+                out.write_str(std::str::from_utf8(piece).unwrap()).unwrap();
+            }
+            out.finish().unwrap();
+            assert!(chunks.len() > 5, "{format:?}: {} chunks", chunks.len());
+            assert!(
+                chunks
+                    .iter()
+                    .all(|c| c.ends_with('\n') && c.len() <= CHUNK + 7)
+            );
+            assert!(chunks.concat() == whole, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn a_chunked_exposition_stops_when_its_receiver_is_gone() {
+        use std::fmt::Write as _;
+        let mut sent = 0;
+        let mut out = Chunked::new(Format::Text, |_| {
+            sent += 1;
+            Err(Stopped)
+        });
+        let line = "a_up 1\n".repeat(CHUNK / 7 + 1);
+        assert!(out.write_str(&line).is_err());
+        assert!(out.write_str("a_up 1\n").is_err());
+        assert_eq!(out.finish(), Err(Stopped));
+        assert_eq!(sent, 1, "nothing is sent after the receiver said stop");
     }
 }

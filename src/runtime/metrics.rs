@@ -13,7 +13,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use super::exposition::{self, Format};
+use super::exposition::{self, Format, Stopped};
 use super::process_metrics::ProcessCollector;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -128,21 +128,42 @@ impl Metrics {
             .set(i64::try_from(revision).unwrap_or(i64::MAX));
     }
 
-    /// The exposition of every metric, in `format`.
+    /// The exposition of every metric, in `format`, whole: for tests and
+    /// small registries. `/metrics` streams it ([`Metrics::write`]).
     pub fn encode(&self, format: Format) -> String {
         let mut out = String::new();
+        self.write(format, |chunk| {
+            out.push_str(&chunk);
+            Ok(())
+        })
+        .expect("collecting into a String does not stop");
+        out
+    }
+
+    /// The exposition of every metric, in `format`, handed to `send` in
+    /// chunks of about [`exposition::CHUNK`] bytes as it is made, so that
+    /// a scrape holds a chunk or two, not the whole text (at 10,000 IPVS
+    /// services of 10 real servers that is about 280 MB). `send` may
+    /// block: the IPVS families are read from the view a batch at a time
+    /// (`ipvs::view::Metrics`), not under its lock while `send` waits.
+    /// `Err` when `send` said stop; the exposition is then incomplete.
+    pub fn write(
+        &self,
+        format: Format,
+        send: impl FnMut(String) -> Result<(), Stopped>,
+    ) -> Result<(), Stopped> {
+        let mut out = exposition::Chunked::new(format, send);
         let reg = self.registry();
-        let write = |out: &mut String| -> std::fmt::Result {
+        let written = (|| -> std::fmt::Result {
             use prometheus_client::encoding::text;
-            text::encode_registry(out, &reg)?;
-            text::encode_registry(out, &self.process)?;
-            text::encode_eof(out)
-        };
-        write(&mut out).expect("writing to a String cannot fail");
-        match format {
-            Format::OpenMetrics => out,
-            Format::Text => exposition::to_text(&out),
-        }
+            text::encode_registry(&mut out, &reg)?;
+            text::encode_registry(&mut out, &self.process)?;
+            text::encode_eof(&mut out)
+        })();
+        drop(reg);
+        // Writing fails only when a chunk could not be sent.
+        written.map_err(|_| Stopped)?;
+        out.finish()
     }
 }
 

@@ -1,5 +1,7 @@
 //! The `/metrics` endpoint (`[metrics] listen`), run as a supervised task:
-//! serves the registry of `metrics.rs` over HTTP, and with
+//! serves the registry of `metrics.rs` over HTTP, streamed as it is
+//! written (a chunk of about 64 KiB at a time, from a blocking thread: a
+//! big IPVS table's exposition is hundreds of MB), and with
 //! `[metrics] status_page = true` a read-only status page (`/`, rendered by
 //! the layer above: `Wiring::page`) and the typed status (`/status.json`).
 //! Only GET and HEAD; nothing here changes anything.
@@ -7,12 +9,17 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body_util::{Either, Full};
+use hyper::body::{Bytes, Frame};
 use hyper::{Request, Response, StatusCode};
+use tokio::sync::mpsc;
 
 use super::changes::{Changes, Part};
-use super::exposition::Format;
+use super::exposition::{Format, Stopped};
 use super::supervisor::{Subsystem, TaskCtx, TaskFuture};
 use crate::config::types::Endpoint;
 
@@ -128,17 +135,114 @@ async fn accept(
     }
 }
 
+/// How many chunks of a scrape wait for the client at most: the encoder
+/// runs ahead of the connection by that much and no more.
+const QUEUED_CHUNKS: usize = 2;
+
+/// How long a scrape waits for the client to take a chunk before it gives
+/// up on it: the encoder holds the metrics registry's lock while it
+/// writes, and a subsystem registering its families (a task starting)
+/// waits for it. Prometheus's scrape timeout is at most its interval.
+const SLOW_CLIENT: Duration = Duration::from_secs(10);
+
+/// A piece of a streamed `/metrics` reply.
+enum Piece {
+    Chunk(Bytes),
+    /// The exposition is complete.
+    End,
+}
+
+/// The body of a `/metrics` reply: the exposition's chunks as the encoder
+/// makes them (`Metrics::write`, in a blocking thread). When the encoder
+/// stops before the end, the body fails rather than ends, so the
+/// connection is cut and the scraper sees a failed scrape, not a short
+/// exposition that parses.
+pub struct Scrape {
+    pieces: mpsc::Receiver<Piece>,
+    ended: bool,
+}
+
+/// A `/metrics` reply cut short.
+#[derive(Debug, thiserror::Error)]
+#[error("the /metrics exposition stopped before its end (the client was too slow, or hung up)")]
+pub struct ScrapeCut;
+
+impl hyper::body::Body for Scrape {
+    type Data = Bytes;
+    type Error = ScrapeCut;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ScrapeCut>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match std::task::ready!(self.pieces.poll_recv(cx)) {
+            Some(Piece::Chunk(b)) => Poll::Ready(Some(Ok(Frame::data(b)))),
+            Some(Piece::End) => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
+            None => Poll::Ready(Some(Err(ScrapeCut))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended
+    }
+}
+
+/// Starts writing the exposition in `format` in a blocking thread, and
+/// returns the body it is sent as. The encoder waits for the client
+/// (at most [`SLOW_CLIENT`] a chunk), so it runs outside the async
+/// workers; it stops when the client hangs up.
+fn scrape(metrics: Arc<super::metrics::Metrics>, format: Format) -> Scrape {
+    let (tx, pieces) = mpsc::channel(QUEUED_CHUNKS);
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let send = |piece: Piece| {
+            rt.block_on(tx.send_timeout(piece, SLOW_CLIENT))
+                .map_err(|e| match e {
+                    mpsc::error::SendTimeoutError::Timeout(_) => {
+                        tracing::warn!(
+                            task = "metrics",
+                            "stopped a /metrics reply: the client took no data for {} s; \
+                             a scraper on a slow link needs a smaller table or a faster link",
+                            SLOW_CLIENT.as_secs()
+                        );
+                        Stopped
+                    }
+                    mpsc::error::SendTimeoutError::Closed(_) => Stopped,
+                })
+        };
+        let written = metrics.write(format, |chunk| send(Piece::Chunk(Bytes::from(chunk))));
+        if written.is_ok() {
+            let _ = send(Piece::End);
+        }
+    });
+    Scrape {
+        pieces,
+        ended: false,
+    }
+}
+
+type Body = Either<Full<Bytes>, Scrape>;
+
 async fn serve(
     req: Request<hyper::body::Incoming>,
     site: Arc<Site>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let reply = |status: StatusCode, kind: &str, body: Bytes| {
+) -> Result<Response<Body>, Infallible> {
+    let respond = |status: StatusCode, kind: &str, body: Body| {
         Response::builder()
             .status(status)
             .header("content-type", kind)
             .header("cache-control", "no-store")
-            .body(Full::new(body))
+            .body(body)
             .expect("a response of a status, two headers and a body builds")
+    };
+    let reply = |status: StatusCode, kind: &str, body: Bytes| {
+        respond(status, kind, Either::Left(Full::new(body)))
     };
     if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
         return Ok(reply(
@@ -155,10 +259,10 @@ async fn serve(
                 .get(hyper::header::ACCEPT)
                 .and_then(|v| v.to_str().ok());
             let format = Format::negotiate(accept);
-            let mut r = reply(
+            let mut r = respond(
                 StatusCode::OK,
                 format.content_type(),
-                Bytes::from(site.shared.metrics.encode(format)),
+                Either::Right(scrape(site.shared.metrics.clone(), format)),
             );
             // Caches keep one copy per format (RFC 9110 §12.5.5).
             r.headers_mut().insert(
@@ -199,4 +303,37 @@ async fn serve(
             Bytes::from_static(b"pharos serves /, /status.json and /metrics\n"),
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt as _;
+    use hyper::body::Body as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_scrape_cut_short_fails_rather_than_ending() {
+        let (tx, pieces) = mpsc::channel(QUEUED_CHUNKS);
+        let mut body = Scrape {
+            pieces,
+            ended: false,
+        };
+        tx.send(Piece::Chunk(Bytes::from_static(b"a_up 1\n")))
+            .await
+            .unwrap();
+        drop(tx);
+        let first = body.frame().await.unwrap().unwrap();
+        assert_eq!(first.into_data().unwrap(), "a_up 1\n");
+        assert!(matches!(body.frame().await, Some(Err(ScrapeCut))));
+
+        let (tx, pieces) = mpsc::channel(QUEUED_CHUNKS);
+        let mut body = Scrape {
+            pieces,
+            ended: false,
+        };
+        tx.send(Piece::End).await.unwrap();
+        assert!(body.frame().await.is_none());
+        assert!(body.is_end_stream());
+    }
 }
