@@ -177,7 +177,7 @@ echo "STICKY NOW: $(ipvsadm -Ln -t 10.100.0.1:81 | grep -o 'persistent [0-9]*')"
 
 # A reload that changes one real server's weight: one IPVS change, the edit
 # of that real server, and nothing more over the next reconcile passes.
-pharos events > /tmp/weight-events.txt 2>&1 &
+pharos events --json > /tmp/weight-events.txt 2>&1 &
 ev=$!
 sleep 0.5
 sed -i '/^\[services.nat.real_servers\]/,/^$/ s/"10.101.0.3:80" = {}/"10.101.0.3:80" = { weight = 5 }/' /config/pharos.toml
