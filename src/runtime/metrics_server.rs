@@ -117,7 +117,16 @@ impl Subsystem for MetricsServer {
                         tokio::spawn(async move {
                             let svc = hyper::service::service_fn(move |req| serve(req, site.clone()));
                             let io = hyper_util::rt::TokioIo::new(stream);
-                            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+                            // A client may shut its sending side once the
+                            // request is out (busybox nc does): without
+                            // half_close hyper takes that EOF for the end of
+                            // the connection and cuts a streamed /metrics
+                            // reply after its headers (RFC 9112 §9.6 lets a
+                            // client close its side first).
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .half_close(true)
+                                .serve_connection(io, svc)
+                                .await;
                         });
                     }
                 }
