@@ -447,6 +447,20 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// One sample of a traffic figure: the kernel's counter, or its rate
+/// estimate as a gauge.
+fn traffic_sample(
+    sample: prometheus_client::encoding::MetricEncoder<'_>,
+    v: u64,
+    counter: bool,
+) -> Result<(), std::fmt::Error> {
+    if counter {
+        ConstCounter::new(v).encode(sample)
+    } else {
+        ConstGauge::new(v).encode(sample)
+    }
+}
+
 impl Collector for Metrics {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         use prometheus_client::metrics::MetricType::{Counter, Gauge};
@@ -516,13 +530,7 @@ impl Collector for Metrics {
                         key: &w.spec.key,
                         dest: None,
                     };
-                    let v = figure(&s.stats);
-                    let sample = family.encode_family(&labels)?;
-                    if counter {
-                        ConstCounter::new(v).encode(sample)?;
-                    } else {
-                        ConstGauge::new(v).encode(sample)?;
-                    }
+                    traffic_sample(family.encode_family(&labels)?, figure(&s.stats), counter)?;
                 }
                 Ok(())
             })?;
@@ -554,13 +562,7 @@ impl Collector for Metrics {
                         key: &w.spec.key,
                         dest: Some((d.addr, d.port)),
                     };
-                    let v = figure(&d.stats);
-                    let sample = family.encode_family(&labels)?;
-                    if counter {
-                        ConstCounter::new(v).encode(sample)?;
-                    } else {
-                        ConstGauge::new(v).encode(sample)?;
-                    }
+                    traffic_sample(family.encode_family(&labels)?, figure(&d.stats), counter)?;
                 }
                 Ok(())
             })?;
