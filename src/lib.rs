@@ -30,6 +30,8 @@
 //! - [`cli`]: the command line, the contract other tools rely on.
 //! - [`import`]: existing setups (keepalived.conf, ipvsadm rules) converted
 //!   to pharos TOML.
+//! - [`upgrade`]: signed update bundles and GRUB's environment block (the
+//!   A/B slot switch).
 
 pub mod check;
 pub mod cli;
@@ -43,4 +45,5 @@ pub mod ipvs;
 pub mod kernel;
 pub mod net;
 pub mod runtime;
+pub mod upgrade;
 pub mod vrrp;
