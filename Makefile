@@ -23,7 +23,7 @@ LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # chronyd with -x: it never sets this clock). lintian judges the Debian
 # package, man-db renders its man pages, mmdebstrap makes the clean Debian
 # it is installed into (tests/deb.rs).
-TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls lintian man-db mmdebstrap $(LAB_PACKAGES)
+TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl grub-common curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls lintian man-db mmdebstrap $(LAB_PACKAGES)
 
 KERNEL ?= cloud
 VARIANT ?= prod

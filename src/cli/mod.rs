@@ -1,6 +1,7 @@
 //! The command line. Each subcommand lives in a file named for it; exit
 //! codes are part of the contract (see `../shared/design.md`).
 
+mod bundle;
 mod check;
 mod control;
 mod identity;
@@ -27,7 +28,7 @@ struct Cli {
 }
 
 /// The command line as documented: the man pages and the completions are
-/// made from this. `manual` stays out of it, not merely hidden: the bash
+/// made from this. `manual` and `bundle` stay out of it, not merely hidden: the bash
 /// and zsh generators of clap_complete offer hidden subcommands too.
 #[derive(Parser)]
 #[command(name = "pharos", version, about = ABOUT)]
@@ -46,6 +47,12 @@ enum Top {
         /// The folder to write them into (created if missing).
         #[arg(long)]
         out: std::path::PathBuf,
+    },
+    /// Update bundles: make the signing keys, sign a slot image, check a bundle as a box would (for the image build).
+    #[command(hide = true)]
+    Bundle {
+        #[command(subcommand)]
+        what: bundle::BundleCommand,
     },
 }
 
@@ -203,6 +210,7 @@ pub fn main() -> ExitCode {
     };
     let command = match cli.command {
         Top::Manual { out } => return manual::run(Documented::command(), &out),
+        Top::Bundle { what } => return bundle::run(what),
         Top::Documented(command) => command,
     };
     match command {
