@@ -143,15 +143,18 @@ pub struct Verifier {
 enum State {
     /// MAGIC, the length, the manifest and the signature, as they arrive.
     Header(Vec<u8>),
-    /// The header checked out: the image so far, and its running hash.
-    Payload {
-        manifest: Manifest,
-        header_len: u64,
-        image: Vec<u8>,
-        hasher: Sha256,
-    },
+    /// The header checked out (boxed: the hasher's state is large).
+    Payload(Box<Payload>),
     /// Refused: every later call says so again.
     Failed(BundleError),
+}
+
+/// The image so far, and its running hash.
+struct Payload {
+    manifest: Manifest,
+    header_len: u64,
+    image: Vec<u8>,
+    hasher: Sha256,
 }
 
 impl Verifier {
@@ -183,7 +186,7 @@ impl Verifier {
     /// the image has arrived: a caller can say what is coming).
     pub fn manifest(&self) -> Option<&Manifest> {
         match &self.state {
-            State::Payload { manifest, .. } => Some(manifest),
+            State::Payload(p) => Some(&p.manifest),
             _ => None,
         }
     }
@@ -197,12 +200,13 @@ impl Verifier {
                 got: self.got,
                 want: header_need(&buf)? as u64,
             }),
-            State::Payload {
-                manifest,
-                header_len,
-                image,
-                hasher,
-            } => {
+            State::Payload(p) => {
+                let Payload {
+                    manifest,
+                    header_len,
+                    image,
+                    hasher,
+                } = *p;
                 if (image.len() as u64) < manifest.image.size {
                     return Err(BundleError::Truncated {
                         got: self.got,
@@ -225,18 +229,13 @@ impl Verifier {
         loop {
             let buf = match &mut self.state {
                 State::Failed(e) => return Err(e.clone()),
-                State::Payload {
-                    manifest,
-                    image,
-                    hasher,
-                    ..
-                } => {
-                    let room = manifest.image.size - image.len() as u64;
+                State::Payload(p) => {
+                    let room = p.manifest.image.size - p.image.len() as u64;
                     if bytes.len() as u64 > room {
                         return Err(BundleError::TrailingBytes);
                     }
-                    hasher.update(bytes);
-                    image.extend_from_slice(bytes);
+                    p.hasher.update(bytes);
+                    p.image.extend_from_slice(bytes);
                     return Ok(());
                 }
                 State::Header(buf) => buf,
@@ -262,12 +261,12 @@ impl Verifier {
             let manifest = self.check_header(&header)?;
             // The size is signed, and at most max_image.
             let capacity = usize::try_from(manifest.image.size).unwrap_or(0);
-            self.state = State::Payload {
+            self.state = State::Payload(Box::new(Payload {
                 manifest,
                 header_len: header.len() as u64,
                 image: Vec::with_capacity(capacity),
                 hasher: Sha256::new(),
-            };
+            }));
         }
     }
 
