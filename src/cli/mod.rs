@@ -28,8 +28,9 @@ struct Cli {
 }
 
 /// The command line as documented: the man pages and the completions are
-/// made from this. `manual` and `bundle` stay out of it, not merely hidden: the bash
-/// and zsh generators of clap_complete offer hidden subcommands too.
+/// made from this. `manual` and `bundle` stay out of it, not merely
+/// hidden: the bash and zsh generators of clap_complete offer hidden
+/// subcommands too.
 #[derive(Parser)]
 #[command(name = "pharos", version, about = ABOUT)]
 struct Documented {

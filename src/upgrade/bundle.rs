@@ -103,8 +103,8 @@ pub enum BundleError {
     )]
     TooBig { size: u64, max: u64 },
     #[error(
-        "the bundle ends after {got} bytes, short of the {want} its header says come first \
-         (cut short in the copy?); fetch or copy it again"
+        "the bundle ends after {got} bytes, and needs at least {want}: it was cut short \
+         (an interrupted copy or download?); fetch or copy it again"
     )]
     Truncated { got: u64, want: u64 },
     #[error(
@@ -122,7 +122,9 @@ pub enum BundleError {
 /// A bundle whose signature and image hash both checked out.
 #[derive(Debug)]
 pub struct Verified {
+    /// The signed manifest.
     pub manifest: Manifest,
+    /// The payload, `manifest.image.size` bytes hashing to `manifest.image.sha256`.
     pub image: Vec<u8>,
 }
 
