@@ -38,9 +38,23 @@ type Answer = Box<dyn AsyncBufRead + Unpin + Send>;
 impl Link {
     /// Sends one request; returns the connection to read the answer from.
     pub async fn ask(&self, req: &Request) -> Result<Answer, String> {
+        self.ask_with_body(req, None).await
+    }
+
+    /// Sends one request followed by `body`'s bytes (an upgrade's bundle);
+    /// returns the connection to read the answer from. A box that refuses
+    /// part way (a bad signature) stops reading: its answer is still read.
+    pub async fn ask_with_body(
+        &self,
+        req: &Request,
+        body: Option<tokio::fs::File>,
+    ) -> Result<Answer, String> {
         match self {
             Link::Socket(path) => {
-                let c = crate::runtime::control::request(path, req).await?;
+                let mut c = crate::runtime::control::request(path, req).await?;
+                if let Some(mut body) = body {
+                    let _ = tokio::io::copy(&mut body, c.get_mut()).await;
+                }
                 Ok(Box::new(c))
             }
             Link::Remote {
@@ -80,6 +94,12 @@ impl Link {
                 tls.flush()
                     .await
                     .map_err(|e| format!("sending to {addr}: {e}"))?;
+                if let Some(mut body) = body {
+                    // An error here is the box closing after a refusal;
+                    // its reason is in the answer.
+                    let _ = tokio::io::copy(&mut body, &mut tls).await;
+                    let _ = tls.flush().await;
+                }
                 Ok(Box::new(BufReader::new(tls)))
             }
         }
@@ -187,6 +207,8 @@ pub fn human(s: &Status) -> String {
             "ipvs" => serde_json::from_value::<IpvsStatus>(v).map(|x| x.table()),
             "clock" => serde_json::from_value::<ClockStatus>(v).map(|x| x.table()),
             "syslog" => serde_json::from_value::<SyslogStatus>(v).map(|x| x.table()),
+            "upgrade" => serde_json::from_value::<crate::upgrade::status::UpgradeStatus>(v)
+                .map(|x| x.table()),
             _ => Err(serde::de::Error::custom("unknown section")),
         };
         out.push_str(&table.unwrap_or_else(|e: serde_json::Error| {

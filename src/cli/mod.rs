@@ -11,6 +11,7 @@ mod manual;
 mod out;
 mod plan;
 mod remote;
+mod upgrade;
 
 use std::process::ExitCode;
 
@@ -139,6 +140,23 @@ enum Command {
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: std::path::PathBuf,
     },
+    /// Upgrade the two directors of a pair with a signed bundle, one at a
+    /// time: the one holding no VRRP master first, the other once the first
+    /// has committed (its VIPs move to the upgraded one as it reboots).
+    UpgradePair {
+        /// One director: HOST, HOST:PORT or [IPv6]:PORT.
+        a: String,
+        /// The other director.
+        b: String,
+        /// The update bundle (image/out/pharos-VERSION.bundle).
+        bundle: std::path::PathBuf,
+        /// How long each new slot has to pass its health gate (default 5m).
+        #[arg(long)]
+        deadline: Option<String>,
+        /// Your identity: ca.pem, client.pem, client.key (default: $PHAROS_IDENTITY, else ~/.config/pharos/identity).
+        #[arg(long)]
+        identity: Option<std::path::PathBuf>,
+    },
     /// The verbs of a headless box over its management API (mutual TLS).
     Remote {
         /// The box: HOST, HOST:PORT or [IPv6]:PORT (port 9443 if not given).
@@ -253,6 +271,22 @@ pub fn main() -> ExitCode {
             identity,
             verb,
         } => remote::run(&host, identity, verb),
+        Command::UpgradePair {
+            a,
+            b,
+            bundle,
+            deadline,
+            identity,
+        } => {
+            let links = [&a, &b].map(|h| remote::link(h, identity.clone()).map(|l| (h.clone(), l)));
+            match links {
+                [Ok(a), Ok(b)] => upgrade::pair([a, b], &bundle, deadline),
+                [Err(e), _] | [_, Err(e)] => {
+                    out::errln!("error: {e}");
+                    std::process::ExitCode::from(2)
+                }
+            }
+        }
         Command::Identity { what } => identity::run(what),
         Command::Ipvs { what } => match what {
             IpvsCommand::List { stats, rate, json } => ipvs::list(stats, rate, json),

@@ -61,6 +61,20 @@ pub enum RemoteVerb {
         /// A stored revision (see `revisions`); default: the running file.
         revision: Option<u64>,
     },
+    /// Upgrade the box with a signed bundle (`make image` writes
+    /// image/out/pharos-VERSION.bundle): verified before anything is written,
+    /// put on the box's other boot slot, booted once; the box commits it only
+    /// when healthy, otherwise it comes back on the slot it ran before.
+    Upgrade {
+        /// The update bundle.
+        bundle: PathBuf,
+        /// How long the new slot has to pass its health gate (default 5m).
+        #[arg(long)]
+        deadline: Option<String>,
+        /// Return once the box reboots into the new slot; do not wait for the commit.
+        #[arg(long)]
+        no_wait: bool,
+    },
     /// Hand the VIPs over and reboot the box.
     Reboot,
     /// Hand the VIPs over and power the box off.
@@ -86,15 +100,21 @@ fn target(s: &str) -> Result<(String, u16), String> {
     }
 }
 
-pub fn run(host: &str, identity: Option<PathBuf>, verb: RemoteVerb) -> ExitCode {
-    let (host, port) = match target(host) {
-        Ok(t) => t,
-        Err(e) => return fail(&e),
-    };
-    let link = Link::Remote {
+/// The management API link to `host` (`HOST[:PORT]`).
+pub fn link(host: &str, identity: Option<PathBuf>) -> Result<Link, String> {
+    let (host, port) = target(host)?;
+    Ok(Link::Remote {
         host,
         port,
         identity: identity.unwrap_or_else(crate::runtime::tls::default_client_dir),
+    })
+}
+
+pub fn run(host: &str, identity: Option<PathBuf>, verb: RemoteVerb) -> ExitCode {
+    let name = host;
+    let link = match link(host, identity) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
     };
     let read = |file: &PathBuf| {
         std::fs::read_to_string(file).map_err(|e| {
@@ -188,6 +208,11 @@ pub fn run(host: &str, identity: Option<PathBuf>, verb: RemoteVerb) -> ExitCode 
                 Err(code) => code,
             }
         }
+        RemoteVerb::Upgrade {
+            bundle,
+            deadline,
+            no_wait,
+        } => super::upgrade::upgrade(&link, name, &bundle, deadline, !no_wait),
         RemoteVerb::Reboot => short(&link, &Request::new("reboot")),
         RemoteVerb::Poweroff => short(&link, &Request::new("poweroff")),
     }

@@ -10,6 +10,7 @@
 
 mod power_button;
 mod reaper;
+pub mod watchdog;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,13 @@ pub fn main() -> ! {
         crate::kernel::rtnl::Rtnl::connect().and_then(|r| r.set_link("lo", 1, Some(true), None))
     {
         say(&format!("cannot set lo up: {e}"));
+    }
+    match watchdog::arm() {
+        Ok(()) => say(&format!(
+            "watchdog armed (softdog, {} s): a hung pharos reboots the box",
+            watchdog::MARGIN.as_secs()
+        )),
+        Err(e) => say(&format!("no watchdog: {e}")),
     }
     let (config, state_dir, errors_file, volatile) = match mount_config() {
         Ok(dir) => (
@@ -169,6 +177,8 @@ fn finish(stop: Stop) -> ! {
 
 /// Logs why, then waits for a reboot instead of letting the kernel panic.
 fn fatal(why: &str) -> ! {
+    // A box waiting for a human must not be reset under them.
+    watchdog::disarm();
     say(&format!("FATAL: {why}"));
     say(
         "the box stays up without its services. Fix pharos.toml on the PHAROS-CFG partition, then press ctrl-alt-del (or send SIGTERM to PID 1) to reboot",
@@ -309,7 +319,8 @@ fn mount_config() -> Result<PathBuf, String> {
 
 /// The FAT volume label is in the boot sector: offset 0x2B on FAT12/16,
 /// 0x47 on FAT32 (Microsoft FAT specification, "BPB").
-fn find_by_fat_label(label: &str) -> Option<PathBuf> {
+/// The block device whose FAT boot sector carries `label`.
+pub(crate) fn find_by_fat_label(label: &str) -> Option<PathBuf> {
     let mut names: Vec<String> = std::fs::read_dir("/sys/class/block")
         .ok()?
         .flatten()

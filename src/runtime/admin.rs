@@ -14,6 +14,7 @@
 //! | `revisions` | [`History`]: the stored revisions and the trial, if any |
 //! | `config` (`revision`) | [`ConfigText`]: the running file, or a stored revision |
 //! | `reboot`, `poweroff` | [`Reply`]; the VIPs are handed over first (shutdown) |
+//! | `upgrade` (`size`, `deadline`) | `size` bytes of signed bundle follow the line; [`Progress`](crate::upgrade::flow::Progress) lines, then a [`Reply`]; the box reboots into the new slot (`crate::upgrade`) |
 //!
 //! The connection handler answers what it can read itself (status, events,
 //! plan, revisions, config); what changes the box goes to the runtime loop
@@ -62,6 +63,12 @@ pub struct Request {
     /// `plan`: plan as this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// `upgrade`: the bundle's length in bytes, sent after the request line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// `upgrade`: how long the new slot has to pass its health gate (`5m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
     /// `fault` (the test-only fault switch): the task to panic.
     #[cfg(feature = "fault-switch")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -199,6 +206,8 @@ pub struct Ops {
     pub config: PathBuf,
     /// `pharos plan` of a text (file name shown, text, node) on this box.
     pub plan: fn(&str, &str, Option<String>) -> PlanReport,
+    /// The A/B slots, or why this box has none to upgrade.
+    pub upgrade: Result<Arc<crate::upgrade::flow::Upgrades>, String>,
 }
 
 /// Serves one connection: reads one request (bounded in size and time),
@@ -366,6 +375,33 @@ where
                 Err(e) => send(&mut wr, &Reply::error(e)).await,
             }
         }
+        "upgrade" => {
+            let upgrades = match &ops.upgrade {
+                Ok(u) => u.clone(),
+                Err(e) => return send(&mut wr, &Reply::error(e.clone())).await,
+            };
+            let Some(size) = req.size else {
+                return send(&mut wr, &Reply::error("upgrade needs the bundle's size")).await;
+            };
+            let deadline = match req.deadline.as_deref().map(parse_deadline).transpose() {
+                Ok(d) => d.unwrap_or(crate::upgrade::flow::DEFAULT_DEADLINE),
+                Err(e) => return send(&mut wr, &Reply::error(e)).await,
+            };
+            // The bundle follows the line: read it through the same
+            // buffer (it may hold its first bytes), `size` more at most.
+            reader.get_mut().set_limit(size);
+            upgrades
+                .serve(
+                    &mut reader,
+                    size,
+                    deadline,
+                    &mut wr,
+                    &who,
+                    &shared,
+                    &ops.admin,
+                )
+                .await
+        }
         "reboot" | "poweroff" => {
             let stop = if req.cmd == "reboot" {
                 Stop::Reboot
@@ -390,7 +426,7 @@ where
                 &mut wr,
                 &Reply::error(format!(
                     "unknown command `{other}`: use status, events, reload, plan, apply, confirm, \
-                     rollback, revisions, config, reboot or poweroff"
+                     rollback, revisions, config, upgrade, reboot or poweroff"
                 )),
             )
             .await
@@ -406,6 +442,20 @@ fn parse_within(s: &str) -> Result<Duration, String> {
     if d < Duration::from_secs(10) {
         return Err(format!(
             "confirm_within: {s} is too short to confirm in; give 10s or more"
+        ));
+    }
+    Ok(d)
+}
+
+/// The health gate's deadline: 30 s to an hour.
+fn parse_deadline(s: &str) -> Result<Duration, String> {
+    let d: Duration = s
+        .parse::<crate::config::types::Duration>()
+        .map(Into::into)
+        .map_err(|e| format!("deadline: {}", e.replace("\nhelp: ", "; ")))?;
+    if d < Duration::from_secs(30) || d > Duration::from_secs(3600) {
+        return Err(format!(
+            "deadline: {s} is outside 30s to 1h; a boot under emulation alone takes tens of seconds"
         ));
     }
     Ok(d)

@@ -476,6 +476,15 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
         state_dir: opts.state_dir.clone(),
         config: opts.config.clone(),
         plan: opts.wiring.plan,
+        upgrade: if opts.pid1 {
+            crate::upgrade::flow::Upgrades::detect(&opts.state_dir).map(Arc::new)
+        } else {
+            Err(
+                "this pharos runs as a service, not as the image's PID 1: upgrade it the way it \
+                 was installed (apt for the Debian package)"
+                    .into(),
+            )
+        },
     });
     let load = opts
         .wiring
@@ -550,6 +559,11 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
         );
     }
     shared.emit(Event::new("config", "pharos", format!("started; {line}")));
+    match &ops.upgrade {
+        Ok(u) => u.start(&shared, ops.admin.clone()),
+        Err(why) if opts.pid1 => tracing::info!("upgrades: {why}"),
+        Err(_) => {}
+    }
     if let Some(msg) = recovered {
         shared.emit(Event::new("config", "trial", msg).warn());
     }

@@ -29,11 +29,16 @@ pub fn stopping() {
     send(&[NotifyState::Stopping]);
 }
 
+/// One beat of the supervisor's loop: to systemd and, as the image's PID
+/// 1, to the kernel's watchdog (`init::watchdog`).
 pub fn watchdog() {
     send(&[NotifyState::Watchdog]);
+    crate::init::watchdog::pet();
 }
 
-/// The watchdog period systemd asked for (`WATCHDOG_USEC`), if any.
+/// The watchdog period systemd asked for (`WATCHDOG_USEC`), if any; as the
+/// image's PID 1 with the kernel's watchdog armed, a third of its margin.
 pub fn watchdog_period() -> Option<Duration> {
     sd_notify::watchdog_enabled()
+        .or_else(|| crate::init::watchdog::armed().then(|| crate::init::watchdog::MARGIN / 3))
 }

@@ -30,7 +30,7 @@ pub const SIGNING_FILE: &str = "bundle-signing.key";
 pub const VERIFYING_FILE: &str = "bundle-signing.pub";
 
 /// What every "no usable key" error ends with.
-const KEYGEN_HINT: &str = "make a key pair with `pharos bundle keygen --dir DIR`, \
+const KEYGEN_HINT: &str = "make a key pair with `make keys` (or `pharos bundle keygen --dir DIR`), \
                            or give the path of an existing one";
 
 /// Makes a new key pair in `dir` (created if missing): the private key
