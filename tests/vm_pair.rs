@@ -1,7 +1,8 @@
 //! The director pair end to end (tests/common/pair.rs): a client's requests
 //! through the VIP of two directors booted from the production image, a
 //! power cut of the master, a real server's web server stopped and started,
-//! and the master's return, each held to its bound.
+//! the master's return, a config change and an upgrade of both directors
+//! over the management API, each held to its bound.
 //!
 //! This file is also the `make run` demo: `--demo` narrates the same lab and
 //! prints the summary (exit 1 if a bound was missed), `--keep` stops after
@@ -63,7 +64,8 @@ fn main() {
     lab.step4_real_server();
     lab.step5_return(5);
     lab.step6_trial();
-    say("\n== 7. summary");
+    lab.step7_upgrade(7);
+    say("\n== 8. summary");
     lab.power_off();
     let consoles = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pair-lab");
     lab.save_consoles(&consoles);

@@ -1495,6 +1495,137 @@ impl Lab {
         );
     }
 
+    /// Step 7: both directors upgraded with the image's own signed bundle
+    /// (image/out/pharos-VERSION.bundle), one at a time under the client's
+    /// requests, as an operator does it: `pharos upgrade-pair`. Each new
+    /// slot commits itself only when healthy; requests may fail only while
+    /// a VIP moves.
+    pub fn step7_upgrade(&mut self, row: u8) {
+        let out = super::vm::out_dir("prod");
+        let bundle = std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "bundle"))
+            .expect("make image writes image/out/pharos-VERSION.bundle");
+        say(&format!(
+            "\n== {row}. both directors upgraded under the client's requests: pharos upgrade-pair with\n   {} (signed by `make keys`' key; each box writes its other boot slot,\n   reboots into it once and commits only when healthy; the backup first)",
+            bundle.strip_prefix(ROOT).unwrap_or(&bundle).display()
+        ));
+        let from = [self.vm(LVS1).line_count(), self.vm(LVS2).line_count()];
+        let began = self.now();
+        let mut child = std::process::Command::new(BIN)
+            .args([
+                "upgrade-pair",
+                &format!("127.0.0.1:{}", self.mgmt.ports[LVS1].0),
+                &format!("127.0.0.1:{}", self.mgmt.ports[LVS2].0),
+            ])
+            .arg(&bundle)
+            .args(["--deadline", "3m", "--identity"])
+            .arg(self.mgmt.dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        for line in std::io::BufRead::lines(stdout).map_while(Result::ok) {
+            say(&format!(
+                "   {}",
+                line.replace(&format!("127.0.0.1:{}", self.mgmt.ports[LVS1].0), "lvs1")
+                    .replace(&format!("127.0.0.1:{}", self.mgmt.ports[LVS2].0), "lvs2")
+            ));
+        }
+        let done = child.wait_with_output().unwrap();
+        let ended = self.now();
+        if !done.status.success() {
+            say(&format!(
+                "   {}",
+                String::from_utf8_lossy(&done.stderr).trim()
+            ));
+        }
+        self.report.add(
+            row,
+            "both directors upgraded and committed",
+            if done.status.success() {
+                "yes".into()
+            } else {
+                format!("no ({})", done.status)
+            },
+            "yes",
+            done.status.success(),
+        );
+        self.report.info(
+            row,
+            "the pair upgrade took",
+            format!("{:.0} s", ended - began),
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        // The VIP's moves: each director's transitions since the step began,
+        // from its console (a rebooted box's console goes on in one QEMU).
+        let mut moves: Vec<(f64, usize, String, String)> = Vec::new();
+        for (k, i) in [LVS1, LVS2].into_iter().enumerate() {
+            for (at, l) in self.vm(i).lines().iter().skip(from[k]) {
+                if vrrp_transition(l).is_none() {
+                    continue;
+                }
+                let text = clean(l);
+                let Some((before, after)) = text.split_once(" → ") else {
+                    continue;
+                };
+                let old = before.split_whitespace().last().unwrap_or("").to_string();
+                let new = after.split(':').next().unwrap_or("").trim().to_string();
+                moves.push((self.t(*at), i, old, new));
+            }
+        }
+        moves.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // A window per takeover: from the other director leaving master (or
+        // the takeover itself, if that came after) to the takeover.
+        let windows: Vec<(f64, f64)> = moves
+            .iter()
+            .filter(|m| m.3 == "master")
+            .map(|m| {
+                let left = moves
+                    .iter()
+                    .filter(|o| o.1 != m.1 && o.2 == "master" && (o.0 - m.0).abs() <= 5.0)
+                    .map(|o| o.0)
+                    .fold(m.0, f64::min);
+                (left - SLACK, m.0.max(left) + SLACK)
+            })
+            .collect();
+        let reqs = self.requests();
+        let step: Vec<&Request> = reqs
+            .iter()
+            .filter(|r| r.start >= began && r.start <= ended)
+            .collect();
+        let failed: Vec<&&Request> = step.iter().filter(|r| r.answer.is_none()).collect();
+        let stray: Vec<&&&Request> = failed
+            .iter()
+            .filter(|r| !windows.iter().any(|(a, b)| r.overlaps(*a, *b)))
+            .collect();
+        let window: f64 = windows.iter().map(|(a, b)| b - a).sum();
+        say(&format!(
+            "   the VIP moved {} times ({:.2} s in all); {} of {} requests failed, {} of them outside a move",
+            windows.len(),
+            window,
+            failed.len(),
+            step.len(),
+            stray.len()
+        ));
+        for r in &stray {
+            say(&format!(
+                "   failed outside a move: a request at {:.2}-{:.2} s",
+                r.start, r.end
+            ));
+        }
+        self.report.add(
+            row,
+            "failed requests during the pair upgrade",
+            format!("{} ({} VIP moves)", failed.len(), windows.len()),
+            "only requests in flight while a VIP moved",
+            stray.is_empty() && !step.is_empty(),
+        );
+    }
+
     /// Writes every box's console (each line with the lab time it was
     /// seen) into `dir`, for reading after the run.
     pub fn save_consoles(&self, dir: &Path) {
@@ -1511,7 +1642,7 @@ impl Lab {
         }
     }
 
-    /// Step 6: every VM is powered off (ACPI, a clean shutdown).
+    /// The last step: every VM is powered off (ACPI, a clean shutdown).
     pub fn power_off(&mut self) {
         for n in &self.nodes {
             if let Some(vm) = &n.vm {
