@@ -118,7 +118,11 @@ impl Disk {
 
     /// The boot partition (PHAROS-BOOT), as mtools names it.
     fn boot_arg(&self) -> String {
-        format!("{}@@{}", self.path.display(), partition(&self.src, "boot").0)
+        format!(
+            "{}@@{}",
+            self.path.display(),
+            partition(&self.src, "boot").0
+        )
     }
 
     /// GRUB's environment block (/grub/grubenv on the boot partition) as
@@ -169,7 +173,10 @@ impl Disk {
         use std::io::{Seek as _, SeekFrom, Write as _};
         let (offset, size) = partition(&self.src, &format!("slot {slot}"));
         let fat = std::fs::read(self.src.join("slot.img")).unwrap();
-        assert!(fat.len() as u64 <= size.unwrap(), "slot.img fits slot {slot}");
+        assert!(
+            fat.len() as u64 <= size.unwrap(),
+            "slot.img fits slot {slot}"
+        );
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .open(&self.path)
