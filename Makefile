@@ -12,7 +12,10 @@
 CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
 # Installed only when missing.
-IMAGE_PACKAGES := dpkg-dev kmod dosfstools mtools syslinux syslinux-common fdisk cpio lz4 qemu-utils busybox-static iproute2 ipvsadm
+# GRUB's image-making tools and its BIOS and UEFI builds: the image's boot
+# loader (grub-pc-bin and grub-efi-amd64-bin install nothing on this
+# machine's own disk).
+IMAGE_PACKAGES := dpkg-dev kmod dosfstools mtools grub-common grub-pc-bin grub-efi-amd64-bin fdisk cpio lz4 qemu-utils busybox-static iproute2 ipvsadm
 LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # chromium (headless) loads the status page; openssl and curl talk to the
 # management API and the status page as an admin would; prometheus
@@ -22,8 +25,9 @@ LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # by the install where policy-rc.d forbids it, and the test runs its own,
 # chronyd with -x: it never sets this clock). lintian judges the Debian
 # package, man-db renders its man pages, mmdebstrap makes the clean Debian
-# it is installed into (tests/deb.rs).
-TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl grub-common curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls lintian man-db mmdebstrap $(LAB_PACKAGES)
+# it is installed into (tests/deb.rs). ovmf is the UEFI firmware the image
+# is booted with beside BIOS (tests/vm_image.rs).
+TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl grub-common curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls lintian man-db mmdebstrap ovmf $(LAB_PACKAGES)
 
 KERNEL ?= cloud
 VARIANT ?= prod
@@ -91,7 +95,7 @@ static-fault:
 image: image-deps $(if $(filter debug,$(VARIANT)),static-fault,static)
 	@$(MAKE) --no-print-directory $(IMAGE_OUT)/pharos.img
 
-$(IMAGE_OUT)/pharos.img: $(IMAGE_BIN) $(CONFIG) image/build.sh image/modules-*.txt $(shell find overlays -type f)
+$(IMAGE_OUT)/pharos.img: $(IMAGE_BIN) $(CONFIG) image/build.sh image/modules-*.txt image/grub/grub.cfg image/grub/boot.cfg $(shell find overlays -type f)
 	KERNEL=$(KERNEL) VARIANT=$(VARIANT) CONFIG=$(CONFIG) OUT=$(IMAGE_OUT) PHAROS_BIN=$(IMAGE_BIN) image/build.sh
 
 # The Debian package: the static binary (rebuilt only if cargo finds it

@@ -3,10 +3,17 @@
 #
 #   image/out/vmlinuz        the kernel, from Debian's package (apt checks its signature)
 #   image/out/initrd.img     the root filesystem: pharos as /sbin/init, modules, overlays
-#   image/out/pharos.img     a BIOS-bootable raw disk: MBR + syslinux
-#                              p1 FAT "PHAROS-BOOT": syslinux, kernel, initramfs
-#                              p2 FAT "PHAROS-CFG":  pharos.toml (edit it from any computer)
+#   image/out/slot.img       slot A's FAT file system (kernel, initramfs, boot.cfg), as
+#                            written to p2: what an upgrade bundle is made from
+#   image/out/pharos.img     a raw disk that boots by BIOS and by UEFI, GRUB on both:
+#                              MBR GRUB boot.img, core.img in the gap after it (BIOS)
+#                              p1 FAT "PHAROS-BOOT" (EFI System): EFI/BOOT/BOOTX64.EFI,
+#                                 grub/grub.cfg (image/grub/), grub/grubenv (boot-once)
+#                              p2 FAT "PHAROS-A": slot A, booted by default
+#                              p3 slot B, the same size, empty (zeros) until an upgrade
+#                              p4 FAT "PHAROS-CFG": pharos.toml (edit it from any computer)
 #   image/out/pharos.qcow2   the same disk for hypervisors
+#   image/out/LAYOUT         each partition's byte offset (for mtools) and size
 #
 # Usage: image/build.sh  (env: KERNEL=cloud|generic, VARIANT=prod|debug,
 #                         CONFIG=file, OUT=dir, PHAROS_BIN=path)
@@ -38,11 +45,11 @@ case $VARIANT in prod|debug) ;; *) die "VARIANT must be prod or debug, not '$VAR
 [ -f "$CONFIG" ] || die "no config at $CONFIG"
 "$PHAROS_BIN" check "$CONFIG" >/dev/null || die "$CONFIG does not pass 'pharos check'; fix it first"
 
-for tool in dpkg-deb depmod mkfs.fat mcopy mmd syslinux sfdisk cpio lz4 qemu-img; do
+for tool in dpkg-deb depmod mkfs.fat mcopy mmd sfdisk cpio lz4 qemu-img grub-mkimage grub-editenv; do
   command -v $tool >/dev/null || die "$tool is missing: run 'make image-deps' (as root) first"
 done
-mbr_bin=/usr/lib/syslinux/mbr/mbr.bin
-[ -f $mbr_bin ] || die "$mbr_bin is missing: install syslinux-common"
+[ -f /usr/lib/grub/i386-pc/boot.img ] || die "GRUB for BIOS is missing: install grub-pc-bin ('make image-deps')"
+[ -f /usr/lib/grub/x86_64-efi/linux.mod ] || die "GRUB for UEFI is missing: install grub-efi-amd64-bin ('make image-deps')"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pharos-image.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -134,56 +141,97 @@ cp "$work/kernel/boot/vmlinuz-$kver" "$work/vmlinuz"
 touch -d "@$SOURCE_DATE_EPOCH" "$work/initrd.img" "$work/vmlinuz"
 
 # --- disk ------------------------------------------------------------------
+# MBR (dos label), four primary partitions, bootable by BIOS and UEFI:
+#   LBA 0       GRUB's boot.img (440 bytes of boot code; the table after it)
+#   LBA 1..     GRUB's core.img for BIOS, in the gap before partition 1
+#   p1 PHAROS-BOOT  type ef (EFI System), bootable: EFI/BOOT/BOOTX64.EFI,
+#                   grub/grub.cfg, grub/grubenv
+#   p2 PHAROS-A     slot A: vmlinuz, initrd.img, boot.cfg (also out/slot.img)
+#   p3 (slot B)     the same size, all zeros until the first upgrade writes it
+#   p4 PHAROS-CFG   pharos.toml
+# boot.img's core.img sector (its default, 1) and diskboot.img's blocklist
+# (its default start, sector 2; grub-mkimage fills in the length) are
+# left as GRUB ships them: core.img at LBA 1 needs no patching.
 sector=512
-p1_start=2048
-kernel_mb=$(( ($(stat -c %s "$work/vmlinuz") + $(stat -c %s "$work/initrd.img")) / 1048576 ))
-p1_mb=$(( kernel_mb + 8 ))
-p1_sectors=$(( p1_mb * 2048 ))
-p2_start=$(( p1_start + p1_sectors ))
-p2_mb=16
-p2_sectors=$(( p2_mb * 2048 ))
-total_sectors=$(( p2_start + p2_sectors ))
-
-cat > "$work/syslinux.cfg" <<CFG
-DEFAULT pharos
-PROMPT 0
-TIMEOUT 0
-LABEL pharos
-  KERNEL /vmlinuz
-  INITRD /initrd.img
-  APPEND console=tty0 console=ttyS0,115200 panic=-1 quiet loglevel=4
-CFG
-touch -d "@$SOURCE_DATE_EPOCH" "$work/syslinux.cfg"
-
-mkfs.fat -C -F 16 -n PHAROS-BOOT -i 50484152 -h $p1_start --invariant "$work/p1.fat" $(( p1_sectors / 2 )) >/dev/null
+grub_pc=/usr/lib/grub/i386-pc
+grub_efi=/usr/lib/grub/x86_64-efi
+# Every module grub.cfg and boot.cfg use, embedded: the boot partition has
+# no module directory. BIOS adds its disk driver and linux16 (boot.cfg's
+# loader there); UEFI adds the GOP driver, so the kernel gets a frame
+# buffer for tty0.
+grub_modules="part_msdos fat normal configfile loadenv regexp test echo linux serial terminal boot"
+boot_start=2048
+boot_sectors=$(( 8 * 2048 ))
+slot_bytes=$(( $(stat -c %s "$work/vmlinuz") + $(stat -c %s "$work/initrd.img") ))
+slot_mb=$(( 2 * (slot_bytes / 1048576 + 1) ))
+[ $slot_mb -ge 64 ] || slot_mb=64
+slot_sectors=$(( slot_mb * 2048 ))
+a_start=$(( boot_start + boot_sectors ))
+b_start=$(( a_start + slot_sectors ))
+cfg_start=$(( b_start + slot_sectors ))
+cfg_sectors=$(( 16 * 2048 ))
+total_sectors=$(( cfg_start + cfg_sectors ))
 export MTOOLS_SKIP_CHECK=1
-mcopy -m -i "$work/p1.fat" "$work/vmlinuz" "$work/initrd.img" "$work/syslinux.cfg" ::/
-syslinux --install "$work/p1.fat"
+
+# GRUB for BIOS: prefix (,msdos1)/grub is partition 1 of the disk the BIOS
+# booted from. For UEFI: /grub on the partition BOOTX64.EFI was loaded from.
+grub-mkimage -O i386-pc -d $grub_pc -o "$work/core.img" -p '(,msdos1)/grub' biosdisk linux16 $grub_modules
+[ $(stat -c %s "$work/core.img") -le $(( (boot_start - 1) * sector )) ] || die "GRUB's core.img does not fit before partition 1"
+grub-mkimage -O x86_64-efi -d $grub_efi -o "$work/BOOTX64.EFI" -p /grub efi_gop $grub_modules
+cp "$here/grub/grub.cfg" "$work/grub.cfg"
+grub-editenv "$work/grubenv" create
+grub-editenv "$work/grubenv" set pharos_slot=A
+[ $(stat -c %s "$work/grubenv") -eq 1024 ] || die "grubenv is not 1024 bytes"
+cp "$here/grub/boot.cfg" "$work/boot.cfg"
+touch -d "@$SOURCE_DATE_EPOCH" "$work/BOOTX64.EFI" "$work/grub.cfg" "$work/grubenv" "$work/boot.cfg"
+
+# 1 KiB clusters (-s 2): enough of them in 8 MiB for FAT16.
+mkfs.fat -C -F 16 -s 2 -n PHAROS-BOOT -i 50484152 -h $boot_start --invariant "$work/boot.fat" $(( boot_sectors / 2 )) >/dev/null
+mmd -i "$work/boot.fat" ::/EFI ::/EFI/BOOT ::/grub
+mcopy -m -i "$work/boot.fat" "$work/BOOTX64.EFI" ::/EFI/BOOT/
+mcopy -m -i "$work/boot.fat" "$work/grub.cfg" "$work/grubenv" ::/grub/
+
+mkfs.fat -C -F 16 -n PHAROS-A -i 50484141 -h $a_start --invariant "$work/slot.img" $(( slot_sectors / 2 )) >/dev/null
+mcopy -m -i "$work/slot.img" "$work/vmlinuz" "$work/initrd.img" "$work/boot.cfg" ::/
 
 cp "$CONFIG" "$work/pharos.toml"
 touch -d "@$SOURCE_DATE_EPOCH" "$work/pharos.toml"
-mkfs.fat -C -F 16 -n PHAROS-CFG -i 50484153 -h $p2_start --invariant "$work/p2.fat" $(( p2_sectors / 2 )) >/dev/null
-mcopy -m -i "$work/p2.fat" "$work/pharos.toml" ::/
+mkfs.fat -C -F 16 -n PHAROS-CFG -i 50484153 -h $cfg_start --invariant "$work/cfg.fat" $(( cfg_sectors / 2 )) >/dev/null
+mcopy -m -i "$work/cfg.fat" "$work/pharos.toml" ::/
 
 truncate -s $(( total_sectors * sector )) "$work/pharos.img"
 sfdisk --quiet --no-reread --no-tell-kernel "$work/pharos.img" <<PT
 label: dos
 label-id: 0x50484152
-start=$p1_start, size=$p1_sectors, type=c, bootable
-start=$p2_start, size=$p2_sectors, type=e
+start=$boot_start, size=$boot_sectors, type=ef, bootable
+start=$a_start, size=$slot_sectors, type=e
+start=$b_start, size=$slot_sectors, type=e
+start=$cfg_start, size=$cfg_sectors, type=e
 PT
-dd if=$mbr_bin of="$work/pharos.img" bs=440 count=1 conv=notrunc status=none
-dd if="$work/p1.fat" of="$work/pharos.img" bs=$sector seek=$p1_start conv=notrunc status=none
-dd if="$work/p2.fat" of="$work/pharos.img" bs=$sector seek=$p2_start conv=notrunc status=none
+put() { dd if="$1" of="$work/pharos.img" bs=$sector seek=$2 conv=notrunc,sparse status=none; }
+dd if=$grub_pc/boot.img of="$work/pharos.img" bs=440 count=1 conv=notrunc status=none
+put "$work/core.img" 1
+put "$work/boot.fat" $boot_start
+put "$work/slot.img" $a_start
+put "$work/cfg.fat" $cfg_start
 qemu-img convert -O qcow2 "$work/pharos.img" "$work/pharos.qcow2"
 
-for f in vmlinuz initrd.img pharos.img pharos.qcow2; do
+for f in vmlinuz initrd.img slot.img pharos.img pharos.qcow2; do
   if ! cmp -s "$work/$f" "$OUT/$f"; then cp "$work/$f" "$OUT/$f"; fi
 done
-(cd "$OUT" && sha256sum vmlinuz initrd.img pharos.img pharos.qcow2 > SHA256SUMS)
-printf 'config partition: offset %d bytes (mtools: -i pharos.img@@%d)\n' $(( p2_start * sector )) $(( p2_start * sector )) > "$OUT/LAYOUT"
+(cd "$OUT" && sha256sum vmlinuz initrd.img slot.img pharos.img pharos.qcow2 > SHA256SUMS)
+# The config line first, as it always was (tests read its fourth word).
+part() { # name start sectors [note]
+  printf '%s partition: offset %d bytes, size %d bytes (mtools: -i pharos.img@@%d)%s\n' \
+    "$1" $(( $2 * sector )) $(( $3 * sector )) $(( $2 * sector )) "${4:-}"
+}
+{
+  printf 'config partition: offset %d bytes (mtools: -i pharos.img@@%d)\n' $(( cfg_start * sector )) $(( cfg_start * sector ))
+  part boot $boot_start $boot_sectors
+  part 'slot A' $a_start $slot_sectors
+  part 'slot B' $b_start $slot_sectors '; empty until the first upgrade'
+} > "$OUT/LAYOUT"
 
-used=$(( $(stat -c %s "$OUT/vmlinuz") + $(stat -c %s "$OUT/initrd.img") ))
 say "image ($VARIANT, $KERNEL kernel $kver) in $OUT:"
-say "  pharos.img $(( $(stat -c %s "$OUT/pharos.img") / 1048576 )) MiB raw, $(( used / 1048576 )) MiB used (kernel + initramfs: $used bytes)"
+say "  pharos.img $(( $(stat -c %s "$OUT/pharos.img") / 1048576 )) MiB raw: boot 8 MiB, slots A and B $slot_mb MiB each (A holds $slot_bytes bytes of kernel + initramfs), config 16 MiB"
 say "  pharos.qcow2 $(( $(stat -c %s "$OUT/pharos.qcow2") / 1048576 )) MiB"

@@ -1,5 +1,6 @@
 //! The appliance image in QEMU (TCG; KVM does not work on these machines):
-//! it boots to `pharos: ready`, survives a broken config on the last known
+//! it boots to `pharos: ready` by BIOS and by UEFI, boots a trial slot once
+//! and then its committed slot again, survives a broken config on the last known
 //! good one (or in maintenance mode), reaps orphans as PID 1, powers off
 //! cleanly on ACPI power-down, carries no shell in production, and builds
 //! reproducibly. Needs `make image` and `make image VARIANT=debug` first
@@ -10,7 +11,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::vm::{BOOT_TIMEOUT, Disk, ROOT, Vm, out_dir};
+use common::vm::{BOOT_TIMEOUT, Disk, Machine, ROOT, Vm, out_dir};
 
 /// Boots the production disk as lvs1 of the default config: a NIC with
 /// lvs1's MAC, alone on its own emulated LAN (`lan` apart per test).
@@ -31,7 +32,11 @@ fn the_image_boots_to_ready_and_powers_off_cleanly_on_acpi_shutdown() {
     vm.wait_for("added 192.168.199.2/24 to eth0", BOOT_TIMEOUT);
     let c = vm.console();
     assert!(
-        c.contains("config partition /dev/vda2 mounted on /config"),
+        c.contains("pharos-boot: slot A (hd0,msdos2), trial 0"),
+        "GRUB booted the committed slot: {c}"
+    );
+    assert!(
+        c.contains("config partition /dev/vda4 mounted on /config"),
         "{c}"
     );
     assert!(
@@ -77,6 +82,82 @@ fn the_image_boots_to_ready_and_powers_off_cleanly_on_acpi_shutdown() {
                 .as_str()
         )
     );
+}
+
+#[test]
+fn the_same_image_boots_by_uefi() {
+    let disk = Disk::copy("prod");
+    let uefi = Machine {
+        uefi: true,
+        ..Machine::default()
+    };
+    let mut vm = Vm::boot_machine(&disk, Some(("52:54:00:00:00:01", 41_406)), uefi);
+    let took = vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+    eprintln!(
+        "UEFI: QEMU start to `pharos: ready`: {} ms (TCG)",
+        took.as_millis()
+    );
+    let c = vm.console();
+    // OVMF's own console is on the serial line too: GRUB's lines come twice.
+    assert!(
+        c.contains("pharos-boot: slot A (hd0,msdos2), trial 0"),
+        "{c}"
+    );
+    assert!(!c.contains("error:"), "GRUB had no complaint: {c}");
+    assert!(c.contains("since PID 1 started: node lvs1"), "{c}");
+    vm.powerdown();
+}
+
+#[test]
+fn a_trial_slot_boots_once_then_the_committed_slot_again() {
+    // What an upgrade leaves: slot B written, GRUB told to try it once.
+    let disk = Disk::copy("prod");
+    disk.write_slot('B');
+    disk.set_boot_env("pharos_try", "B");
+    let reboots = Machine {
+        reboot: true,
+        ..Machine::default()
+    };
+    let mut vm = Vm::boot_machine(&disk, Some(("52:54:00:00:00:01", 41_407)), reboots);
+    let trial = vm.wait_line(0, "pharos-boot: slot B (hd0,msdos3), trial 1");
+    let ready = vm.wait_line(trial, "pharos: ready in");
+    // Cleared before the trial booted: a reset now boots slot A.
+    let env = disk.boot_env();
+    assert!(
+        env.lines().any(|l| l == "pharos_try=") && env.lines().any(|l| l == "pharos_slot=A"),
+        "{env}"
+    );
+    // ctrl-alt-del: the kernel hands it to PID 1, which reboots cleanly.
+    vm.qmp_with(
+        "send-key",
+        r#"{"keys":[{"type":"qcode","data":"ctrl"},{"type":"qcode","data":"alt"},{"type":"qcode","data":"delete"}]}"#,
+    );
+    let again = vm.wait_line(ready, "pharos-boot: slot A (hd0,msdos2), trial 0");
+    vm.wait_line(again, "pharos: ready in");
+    let c = vm.console();
+    assert!(c.contains("shutdown complete; rebooting"), "{c}");
+    assert_eq!(c.matches("pharos-boot: slot").count(), 2, "{c}");
+    vm.powerdown();
+    let env = disk.boot_env();
+    assert_eq!(env, "pharos_slot=A\npharos_try=\n");
+}
+
+#[test]
+fn a_slot_without_a_boot_cfg_boots_the_other() {
+    // Slot B empty, as the factory image has it, and named to try: GRUB
+    // still clears the try, says so, and boots A as committed (trial 0).
+    let disk = Disk::copy("prod");
+    disk.set_boot_env("pharos_try", "B");
+    let mut vm = Vm::boot_on_lan(&disk, None, Some(("52:54:00:00:00:01", 41_408)));
+    vm.wait_for("pharos: ready in", BOOT_TIMEOUT);
+    let c = vm.console();
+    assert!(
+        c.contains("pharos-boot: slot B has no boot.cfg; booting slot A")
+            && c.contains("pharos-boot: slot A (hd0,msdos2), trial 0"),
+        "{c}"
+    );
+    vm.powerdown();
+    assert!(disk.boot_env().lines().any(|l| l == "pharos_try="));
 }
 
 #[test]

@@ -72,15 +72,33 @@ pub fn out_dir(variant: &str) -> PathBuf {
 
 /// Byte offset of the PHAROS-CFG partition, from the build's LAYOUT file.
 pub fn config_offset(dir: &Path) -> u64 {
-    let layout = std::fs::read_to_string(dir.join("LAYOUT")).unwrap();
-    layout.split_whitespace().nth(3).unwrap().parse().unwrap()
+    partition(dir, "config").0
 }
 
-/// A private copy of an image, so a test can edit its config partition.
+/// Byte offset and size of a partition named in the build's LAYOUT file
+/// (`config`, `boot`, `slot A`, `slot B`): its line is `NAME partition:
+/// offset N bytes[, size M bytes] ...` (the config line has no size).
+pub fn partition(dir: &Path, name: &str) -> (u64, Option<u64>) {
+    let layout = std::fs::read_to_string(dir.join("LAYOUT")).unwrap();
+    let line = layout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} partition: ")))
+        .unwrap_or_else(|| panic!("no {name} partition in LAYOUT:\n{layout}"));
+    let words: Vec<&str> = line.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+    let offset = words[1].parse().unwrap();
+    let size = (words.get(3) == Some(&"size")).then(|| words[4].parse().unwrap());
+    (offset, size)
+}
+
+/// A private copy of an image, so a test can edit its config partition
+/// (and its boot loader's environment and slots).
 pub struct Disk {
     _dir: tempfile::TempDir,
     pub path: PathBuf,
+    /// The config partition's byte offset.
     pub offset: u64,
+    /// The image's build output (its LAYOUT, slot.img).
+    src: PathBuf,
 }
 
 impl Disk {
@@ -94,7 +112,78 @@ impl Disk {
             offset: config_offset(&src),
             _dir: dir,
             path,
+            src,
         }
+    }
+
+    /// The boot partition (PHAROS-BOOT), as mtools names it.
+    fn boot_arg(&self) -> String {
+        format!(
+            "{}@@{}",
+            self.path.display(),
+            partition(&self.src, "boot").0
+        )
+    }
+
+    /// GRUB's environment block (/grub/grubenv on the boot partition) as
+    /// `grub-editenv list` prints it: `pharos_slot=A`, one variable a line.
+    pub fn boot_env(&self) -> String {
+        let local = self.path.with_file_name("grubenv");
+        let st = Command::new("mcopy")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-o", "-n", "-i", &self.boot_arg(), "::/grub/grubenv"])
+            .arg(&local)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mcopy ::/grub/grubenv");
+        let out = Command::new("grub-editenv")
+            .arg(&local)
+            .arg("list")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "grub-editenv list");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Sets one variable of GRUB's environment block, as pharos's upgrade
+    /// will (`pharos_try=B`): the block stays 1024 bytes.
+    pub fn set_boot_env(&self, name: &str, value: &str) {
+        self.boot_env();
+        let local = self.path.with_file_name("grubenv");
+        let st = Command::new("grub-editenv")
+            .arg(&local)
+            .arg("set")
+            .arg(format!("{name}={value}"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "grub-editenv set {name}");
+        let st = Command::new("mcopy")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-o", "-i", &self.boot_arg()])
+            .arg(&local)
+            .arg("::/grub/grubenv")
+            .status()
+            .unwrap();
+        assert!(st.success(), "mcopy grubenv");
+    }
+
+    /// Writes the build's slot.img (slot A's file system) into slot `slot`'s
+    /// partition, as an upgrade writes a bundle's.
+    pub fn write_slot(&self, slot: char) {
+        use std::io::{Seek as _, SeekFrom, Write as _};
+        let (offset, size) = partition(&self.src, &format!("slot {slot}"));
+        let fat = std::fs::read(self.src.join("slot.img")).unwrap();
+        assert!(
+            fat.len() as u64 <= size.unwrap(),
+            "slot.img fits slot {slot}"
+        );
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .unwrap();
+        f.seek(SeekFrom::Start(offset)).unwrap();
+        f.write_all(&fat).unwrap();
+        f.sync_all().unwrap();
     }
 
     pub fn image_arg(&self) -> String {
@@ -154,6 +243,42 @@ impl Drop for Disk {
     }
 }
 
+/// The firmware a VM boots the disk with, and what a reboot inside it does.
+/// The default: BIOS, and a guest's reboot ends QEMU (`-no-reboot`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Machine {
+    /// UEFI (OVMF) instead of BIOS (SeaBIOS): the same disk boots by either.
+    pub uefi: bool,
+    /// A guest's reboot starts it again in the same QEMU (firmware, GRUB,
+    /// kernel), as a box does; without it QEMU exits.
+    pub reboot: bool,
+}
+
+/// OVMF for x86_64, as Debian 12's `ovmf` ships it: the firmware, read
+/// only, and the template of its variable store (each VM writes a copy).
+const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+impl Machine {
+    /// QEMU's arguments for it; `dir` is the VM's own directory.
+    fn args(&self, cmd: &mut Command, dir: &Path) {
+        if !self.reboot {
+            cmd.arg("-no-reboot");
+        }
+        if self.uefi {
+            let vars = dir.join("OVMF_VARS.fd");
+            std::fs::copy(OVMF_VARS, &vars)
+                .unwrap_or_else(|e| panic!("{OVMF_VARS}: {e} (make test installs ovmf)"));
+            cmd.arg("-drive")
+                .arg(format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}"))
+                .arg("-drive")
+                .arg(format!("if=pflash,format=raw,file={}", vars.display()));
+        }
+        // QEMU's watchdog (PCI, Intel 6300ESB): inert until a driver opens it.
+        cmd.args(["-device", "i6300esb"]);
+    }
+}
+
 /// A QEMU VM with its serial console captured; killed when dropped.
 pub struct Vm {
     child: Child,
@@ -178,6 +303,13 @@ impl Vm {
         // PHAROS_VM_MEM (MiB) for the benchmarks' big tables.
         let mem = std::env::var("PHAROS_VM_MEM").unwrap_or_else(|_| "512".into());
         Vm::boot_with(disk, direct, nic, &mem)
+    }
+
+    /// As [`Vm::boot_on_lan`], with this firmware and reboot behaviour.
+    pub fn boot_machine(disk: &Disk, nic: Option<(&str, u16)>, machine: Machine) -> Vm {
+        let mem = std::env::var("PHAROS_VM_MEM").unwrap_or_else(|_| "512".into());
+        let (cmd, dir) = Vm::command_in(None, disk, None, nic, &mem, machine);
+        Vm::start(cmd, dir)
     }
 
     /// As [`Vm::boot_on_lan`], with `mem` MiB of memory.
@@ -255,7 +387,8 @@ impl Vm {
         mac: &str,
         rtc_base: Option<&str>,
     ) -> Vm {
-        let (mut cmd, dir) = Vm::command_in(Some(netns), disk, direct, None, "384");
+        let (mut cmd, dir) =
+            Vm::command_in(Some(netns), disk, direct, None, "384", Machine::default());
         cmd.arg("-netdev")
             .arg(format!("tap,id=lan,ifname={tap},script=no,downscript=no"))
             .arg("-device")
@@ -272,7 +405,7 @@ impl Vm {
         nic: Option<(&str, u16)>,
         mem: &str,
     ) -> (Command, tempfile::TempDir) {
-        Vm::command_in(None, disk, direct, nic, mem)
+        Vm::command_in(None, disk, direct, nic, mem, Machine::default())
     }
 
     /// QEMU's command line; inside the network namespace `netns` if given
@@ -283,6 +416,7 @@ impl Vm {
         direct: Option<(&str, &str)>,
         nic: Option<(&str, u16)>,
         mem: &str,
+        machine: Machine,
     ) -> (Command, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let qmp = dir.path().join("qmp.sock");
@@ -298,11 +432,11 @@ impl Vm {
             "-accel", "tcg", "-m", mem, "-smp", "1", "-display", "none", "-serial", "stdio",
             "-monitor", "none",
         ])
-        .arg("-no-reboot")
         .arg("-qmp")
         .arg(format!("unix:{},server=on,wait=off", qmp.display()))
         .arg("-drive")
         .arg(format!("file={},format=raw,if=virtio", disk.path.display()));
+        machine.args(&mut cmd, dir.path());
         match nic {
             Some((mac, lan)) => {
                 cmd.arg("-netdev")
@@ -342,12 +476,12 @@ impl Vm {
             "-accel", "tcg", "-m", "384", "-smp", "1", "-display", "none", "-serial", "stdio",
             "-monitor", "none",
         ])
-        .arg("-no-reboot")
         .arg("-qmp")
         .arg(format!("unix:{},server=on,wait=off", qmp.display()))
         .arg("-drive")
-        .arg(format!("file={},format=raw,if=virtio", disk.path.display()))
-        .arg("-nic")
+        .arg(format!("file={},format=raw,if=virtio", disk.path.display()));
+        Machine::default().args(&mut cmd, dir.path());
+        cmd.arg("-nic")
         .arg(format!(
             "user,restrict=on,model=virtio-net-pci,mac={mac},hostfwd=tcp:127.0.0.1:{host_port}-10.0.2.15:9443"
         ));
@@ -533,6 +667,27 @@ impl Vm {
             assert!(
                 Instant::now() < deadline,
                 "`{text}` never appeared on the console:\n{}",
+                self.console()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for a console line containing `text`, from line number `from`
+    /// on, and returns its number (for the next wait's `from`: a box that
+    /// reboots prints the same lines again); panics with the console if it
+    /// never comes.
+    pub fn wait_line(&self, from: usize, text: &str) -> usize {
+        let deadline = Instant::now() + BOOT_TIMEOUT;
+        loop {
+            let lines = self.lines.lock().unwrap();
+            if let Some(i) = lines.iter().skip(from).position(|(_, l)| l.contains(text)) {
+                return from + i;
+            }
+            drop(lines);
+            assert!(
+                Instant::now() < deadline,
+                "`{text}` never appeared on the console after line {from}:\n{}",
                 self.console()
             );
             std::thread::sleep(Duration::from_millis(100));
