@@ -3,11 +3,12 @@
 #   make test   install what the tests need, build, run every test
 # Both need Rust (cargo, 1.85 or newer) first; see the README.
 #   make install   build, then copy target/release/pharos to $(PREFIX)/bin
+#   make keys      the key pair that signs update bundles (once; in ~/.config/pharos/keys, never in the repo)
 #   make deb       the Debian package (image/out/pharos_VERSION-1_amd64.deb), for a service on an existing Debian box
 #   make fuzz-smoke   every fuzz target for 10 s (part of make test)
 #   make soak      the pair lab under 20 minutes of churn (SOAK_MINUTES=N), memory and fds sampled
 #   make bench     every benchmark (about 25 minutes), one table of pharos beside its anchor
-.PHONY: all build install deb test run soak bench run-deps deps taplo image image-deps static static-fault check-configs schema fuzz-deps fuzz-smoke fuzz clean
+.PHONY: all build install deb test run soak bench run-deps deps taplo keys image image-deps static static-fault check-configs schema fuzz-deps fuzz-smoke fuzz clean
 
 CARGO ?= cargo
 # Debian packages the image build, the VM lab and the tests need.
@@ -90,13 +91,20 @@ static-fault:
 	@cmp -s $(STATIC_BIN) $(FAULT_BIN) || cp $(STATIC_BIN) $(FAULT_BIN)
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --locked --release --target x86_64-unknown-linux-gnu
 
+# The key pair that signs update bundles: made once, kept outside the repo
+# and the image (the image carries only the public half). Back it up: a box
+# takes upgrades only from bundles signed by the key its image was built with.
+KEY_DIR ?= $(HOME)/.config/pharos/keys
+keys: static
+	@test -f $(KEY_DIR)/bundle-signing.key || $(STATIC_BIN) bundle keygen --dir $(KEY_DIR)
+
 # The image: rebuilt only when an input changed; the same inputs give the
-# same bytes (image/build.sh).
-image: image-deps $(if $(filter debug,$(VARIANT)),static-fault,static)
+# same bytes (image/build.sh), the signed bundle beside it included.
+image: image-deps keys $(if $(filter debug,$(VARIANT)),static-fault,static)
 	@$(MAKE) --no-print-directory $(IMAGE_OUT)/pharos.img
 
-$(IMAGE_OUT)/pharos.img: $(IMAGE_BIN) $(CONFIG) image/build.sh image/modules-*.txt image/grub/grub.cfg image/grub/boot.cfg $(shell find overlays -type f)
-	KERNEL=$(KERNEL) VARIANT=$(VARIANT) CONFIG=$(CONFIG) OUT=$(IMAGE_OUT) PHAROS_BIN=$(IMAGE_BIN) image/build.sh
+$(IMAGE_OUT)/pharos.img: $(IMAGE_BIN) $(CONFIG) image/build.sh image/modules-*.txt image/grub/grub.cfg image/grub/boot.cfg $(shell find overlays -type f) $(KEY_DIR)/bundle-signing.pub
+	KERNEL=$(KERNEL) VARIANT=$(VARIANT) CONFIG=$(CONFIG) OUT=$(IMAGE_OUT) PHAROS_BIN=$(IMAGE_BIN) KEY_DIR=$(KEY_DIR) image/build.sh
 
 # The Debian package: the static binary (rebuilt only if cargo finds it
 # stale), the systemd unit, an example config, man pages and completions
@@ -122,7 +130,7 @@ test: deps
 	$(MAKE) --no-print-directory image
 	$(MAKE) --no-print-directory image VARIANT=debug
 	$(CARGO) build --locked --all-targets
-	$(CARGO) test --locked --no-fail-fast -- --show-output
+	PHAROS_KEY_DIR=$(KEY_DIR) $(CARGO) test --locked --no-fail-fast -- --show-output
 	$(MAKE) --no-print-directory fuzz-smoke
 
 check-configs: build

@@ -14,9 +14,12 @@
 #                              p4 FAT "PHAROS-CFG": pharos.toml (edit it from any computer)
 #   image/out/pharos.qcow2   the same disk for hypervisors
 #   image/out/LAYOUT         each partition's byte offset (for mtools) and size
+#   image/out/pharos-VERSION.bundle  the update bundle: slot.img, signed with the
+#                            key pair in KEY_DIR (`make keys`), whose public half
+#                            the image carries (/etc/pharos/bundle-signing.pub)
 #
 # Usage: image/build.sh  (env: KERNEL=cloud|generic, VARIANT=prod|debug,
-#                         CONFIG=file, OUT=dir, PHAROS_BIN=path)
+#                         CONFIG=file, OUT=dir, PHAROS_BIN=path, KEY_DIR=dir)
 # Reproducible: fixed timestamps (SOURCE_DATE_EPOCH), sorted archives, fixed
 # volume ids; the same inputs give the same bytes.
 set -euo pipefail
@@ -29,6 +32,7 @@ CONFIG=${CONFIG:-$top/configs/default.toml}
 OUT=${OUT:-$here/out}
 CACHE=${CACHE:-$here/cache}
 PHAROS_BIN=${PHAROS_BIN:-$top/target/x86_64-unknown-linux-gnu/release/pharos}
+KEY_DIR=${KEY_DIR:-$HOME/.config/pharos/keys}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1767225600} # 2026-01-01
 export TZ=UTC LC_ALL=C
 
@@ -43,6 +47,8 @@ esac
 case $VARIANT in prod|debug) ;; *) die "VARIANT must be prod or debug, not '$VARIANT'" ;; esac
 [ -x "$PHAROS_BIN" ] || die "no pharos binary at $PHAROS_BIN (make image builds it)"
 [ -f "$CONFIG" ] || die "no config at $CONFIG"
+[ -f "$KEY_DIR/bundle-signing.key" ] && [ -f "$KEY_DIR/bundle-signing.pub" ] \
+  || die "no bundle-signing key pair in $KEY_DIR: run 'make keys' (or set KEY_DIR)"
 "$PHAROS_BIN" check "$CONFIG" >/dev/null || die "$CONFIG does not pass 'pharos check'; fix it first"
 
 for tool in dpkg-deb depmod mkfs.fat mcopy mmd sfdisk cpio lz4 qemu-img grub-mkimage grub-editenv; do
@@ -76,6 +82,9 @@ strip --strip-all "$root/sbin/init" 2>/dev/null || true
 ln -s init "$root/sbin/pharos"
 ln -s sbin/init "$root/init"  # what the kernel runs from an initramfs
 cp -a "$top/overlays/base/." "$root/"
+# The public half of the bundle-signing key (`make keys`): what this image
+# accepts an upgrade from. The private half never comes near the image.
+install -D -m 0644 "$KEY_DIR/bundle-signing.pub" "$root/etc/pharos/bundle-signing.pub"
 
 # Modules: the listed ones and everything they depend on.
 src=$work/kernel/lib/modules/$kver
@@ -216,10 +225,19 @@ put "$work/slot.img" $a_start
 put "$work/cfg.fat" $cfg_start
 qemu-img convert -O qcow2 "$work/pharos.img" "$work/pharos.qcow2"
 
-for f in vmlinuz initrd.img slot.img pharos.img pharos.qcow2; do
+# The update bundle: slot A's file system, signed (ed25519 signatures are
+# deterministic: the same key and slot give the same bytes).
+version=$("$PHAROS_BIN" --version | awk '{print $2}')
+bundle=pharos-$version.bundle
+"$PHAROS_BIN" bundle make --image "$work/slot.img" --version "$version" --kernel "$kver" \
+  --variant "$VARIANT" --built "$SOURCE_DATE_EPOCH" --key "$KEY_DIR/bundle-signing.key" --out "$work/$bundle"
+
+rm -f "$OUT"/pharos-*.bundle.partial
+for f in vmlinuz initrd.img slot.img pharos.img pharos.qcow2 $bundle; do
   if ! cmp -s "$work/$f" "$OUT/$f"; then cp "$work/$f" "$OUT/$f"; fi
 done
-(cd "$OUT" && sha256sum vmlinuz initrd.img slot.img pharos.img pharos.qcow2 > SHA256SUMS)
+for old in "$OUT"/pharos-*.bundle; do [ "$old" = "$OUT/$bundle" ] || rm -f "$old"; done
+(cd "$OUT" && sha256sum vmlinuz initrd.img slot.img pharos.img pharos.qcow2 $bundle > SHA256SUMS)
 # The config line first, as it always was (tests read its fourth word).
 part() { # name start sectors [note]
   printf '%s partition: offset %d bytes, size %d bytes (mtools: -i pharos.img@@%d)%s\n' \

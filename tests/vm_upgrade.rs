@@ -331,8 +331,8 @@ fn a_box_is_upgraded_rolled_back_by_its_gate_and_by_a_panic_and_survives_a_power
     for (bundle, says) in [
         (&foreign, "not signed by this box's key"),
         (&unsigned, "not signed by this box's key"),
-        (&altered, "hash"),
-        (&truncated, "ended after"),
+        (&altered, "SHA-256"),
+        (&truncated, "cut short"),
         (&arm, "aarch64"),
     ] {
         let o = b.remote(&["upgrade", &bundle.display().to_string()]);

@@ -27,7 +27,7 @@ pub enum BundleCommand {
     },
     /// Sign a slot image into an update bundle.
     Make {
-        /// The slot's FAT image (the bundle's payload).
+        /// The slot's FAT image (the bundle's payload, without its trailing zeros: free space the box need not write).
         #[arg(long)]
         image: PathBuf,
         /// The version of pharos in the image (default: this pharos's).
@@ -134,8 +134,13 @@ fn make(
     out: &Path,
 ) -> Result<(), String> {
     let key = keys::load_signing(key_path)?;
-    let image = std::fs::read(image_path)
+    let mut image = std::fs::read(image_path)
         .map_err(|e| format!("cannot read the image {}: {e}", image_path.display()))?;
+    // A slot's FAT fills its files from the front; the zeros after the last
+    // of them are free space (the box writes the image at the start of the
+    // partition and leaves the rest): a 64 MiB slot travels as its ~22 MiB.
+    let used = image.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    image.truncate(used.div_ceil(512) * 512);
     let manifest =
         bundle::manifest_for(&image, version, IMAGE_ARCH, variant.as_str(), kernel, built);
     // Beside the target, then renamed: a reader never sees half a bundle.

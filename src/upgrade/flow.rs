@@ -79,7 +79,11 @@ impl Upgrades {
             }
         };
         let mut slots = rec.slots.clone();
-        slots.insert(boot.slot, env!("CARGO_PKG_VERSION").to_string());
+        // A slot's version is its bundle's, as written; the image's own slot
+        // (never written by an upgrade) is this pharos's.
+        slots
+            .entry(boot.slot)
+            .or_insert_with(|| env!("CARGO_PKG_VERSION").to_string());
         slots
             .entry(boot.slot.other())
             .or_insert_with(|| "empty".into());
@@ -99,6 +103,15 @@ impl Upgrades {
             })),
             busy: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The running slot's version: its bundle's, or this pharos's.
+    fn running_version(&self) -> String {
+        let s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        s.slots
+            .get(&self.boot.slot)
+            .cloned()
+            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string())
     }
 
     fn set_status(&self, f: impl FnOnce(&mut UpgradeStatus)) {
@@ -125,8 +138,6 @@ impl Upgrades {
             self.set_status(|s| {
                 s.last = rec.last.clone();
                 s.slots.extend(rec.slots.clone());
-                s.slots
-                    .insert(self.boot.slot, env!("CARGO_PKG_VERSION").to_string());
             });
         }
         match what {
@@ -330,7 +341,7 @@ impl Upgrades {
             }
         };
         let m = verified.manifest;
-        let from_version = env!("CARGO_PKG_VERSION").to_string();
+        let from_version = self.running_version();
         let mut rec = rec;
         rec.slots.insert(self.boot.slot, from_version.clone());
         rec.slots.insert(to, "incomplete".into());

@@ -336,6 +336,7 @@ impl Vm {
     /// passes while both ends keep their carrier, as when the switch or
     /// cable between two boxes fails (a NIC's own `set_link` drops the
     /// carrier, and VRRP goes to Fault instead).
+    /// A director's reboot (an upgrade's) starts it again in the same QEMU.
     pub fn boot_director(
         disk: &Disk,
         direct: Option<(&str, &str)>,
@@ -344,7 +345,11 @@ impl Vm {
         ports: (u16, u16),
         vrrp_link: Option<u16>,
     ) -> Vm {
-        let (mut cmd, dir) = Vm::command(disk, direct, Some((mac, lan)), "384");
+        let machine = Machine {
+            reboot: true,
+            ..Machine::default()
+        };
+        let (mut cmd, dir) = Vm::command_in(None, disk, direct, Some((mac, lan)), "384", machine);
         // 52:54:00:00:00:01 → 52:54:00:f0:00:01: no node of a config matches it.
         let mgmt_mac = format!("52:54:00:f0{}", &mac[11..]);
         // -netdev + -device after the LAN's, so this is eth1 (`-nic` would
