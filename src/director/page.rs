@@ -10,7 +10,8 @@
 //! servers (forwarding, weight, health, last check, latency, connections,
 //! rates); each VRRP instance (state, priority, master, VIPs); every check;
 //! the box's clock (NTP) and its syslog collectors, when configured; the
-//! tasks; the latest events.
+//! image's boot slots and its last upgrade, on the image; the tasks; the
+//! latest events.
 
 use std::fmt::Write;
 
@@ -19,6 +20,9 @@ use crate::clock::status::ClockStatus;
 use crate::ipvs::status::IpvsStatus;
 use crate::runtime::status::{ConfigSource, Event, Level, Status};
 use crate::runtime::syslog::status::SyslogStatus;
+use crate::upgrade::record::Phase;
+use crate::upgrade::slots::Slot;
+use crate::upgrade::status::{UpgradeStatus, last_line};
 use crate::vrrp::status::VrrpStatus;
 
 /// Each subsystem's section of a status, as its owner types it (`None`
@@ -29,6 +33,7 @@ pub struct Sections {
     pub ipvs: Option<IpvsStatus>,
     pub clock: Option<ClockStatus>,
     pub syslog: Option<SyslogStatus>,
+    pub upgrade: Option<UpgradeStatus>,
 }
 
 impl Sections {
@@ -42,6 +47,7 @@ impl Sections {
             ipvs: get(s, "ipvs"),
             clock: get(s, "clock"),
             syslog: get(s, "syslog"),
+            upgrade: get(s, "upgrade"),
         }
     }
 }
@@ -116,11 +122,24 @@ pub fn render(s: &Status, events: &[Event]) -> String {
     if let Some(u) = &s.config.unsaved {
         let _ = write!(o, "<div class=banner>NOT SAVED: {}</div>", h(u));
     }
+    if let Some(u) = sec
+        .upgrade
+        .as_ref()
+        .filter(|u| u.trial && u.committed != Some(u.slot))
+    {
+        let _ = write!(
+            o,
+            "<div class=banner>UPGRADE ON TRIAL: slot {} commits only when healthy; {}</div>",
+            u.slot,
+            h(u.gate.as_deref().unwrap_or("health gate starting"))
+        );
+    }
     o.push_str("<main>");
     services(&mut o, sec.ipvs.as_ref(), sec.check.as_ref());
     vrrp(&mut o, sec.vrrp.as_ref());
     checks(&mut o, sec.check.as_ref());
     system(&mut o, sec.clock.as_ref(), sec.syslog.as_ref());
+    slots(&mut o, sec.upgrade.as_ref());
     tasks(&mut o, s);
     recent(&mut o, events);
     o.push_str("</main></body></html>\n");
@@ -356,6 +375,48 @@ fn system(o: &mut String, clock: Option<&ClockStatus>, syslog: Option<&SyslogSta
     o.push_str("</table></div></section>");
 }
 
+/// The image's boot slots (what each holds, which runs, which GRUB boots)
+/// and how the last upgrade went.
+fn slots(o: &mut String, u: Option<&UpgradeStatus>) {
+    let Some(u) = u else { return };
+    o.push_str(
+        "<section><h2>Boot slots</h2><div class=scroll><table>\
+         <tr><th>slot</th><th>version</th><th>state</th></tr>",
+    );
+    for s in [Slot::A, Slot::B] {
+        let mut state = Vec::new();
+        if s == u.slot {
+            let trial = u.trial && u.committed != Some(s);
+            state.push(if trial {
+                "running, on trial"
+            } else {
+                "running"
+            });
+        }
+        if Some(s) == u.committed {
+            state.push("committed: GRUB boots it");
+        }
+        let _ = write!(
+            o,
+            "<tr><td>{s}</td><td>{}</td><td>{}</td></tr>",
+            h(u.slots.get(&s).map_or("-", String::as_str)),
+            h(&state.join(", "))
+        );
+    }
+    o.push_str("</table></div>");
+    if let Some(last) = &u.last {
+        let class = match last.phase {
+            Phase::RolledBack => "wrap error",
+            _ => "wrap",
+        };
+        let _ = write!(o, "<p class='{class}'>{}</p>", h(&last_line(last)));
+    }
+    if let Some(e) = &u.error {
+        let _ = write!(o, "<p class='wrap error'>{}</p>", h(e));
+    }
+    o.push_str("</section>");
+}
+
 fn tasks(o: &mut String, s: &Status) {
     o.push_str(
         "<section><h2>Tasks</h2><div class=scroll><table><tr><th>task</th><th>state</th>\
@@ -466,5 +527,42 @@ mod tests {
         ] {
             assert!(o.contains(want), "{want}: {o}");
         }
+    }
+
+    #[test]
+    fn the_boot_slots_show_on_the_image_with_a_banner_while_on_trial() {
+        let mut o = String::new();
+        slots(&mut o, None);
+        assert!(o.is_empty(), "not on the image: no section");
+        let u = UpgradeStatus {
+            slot: Slot::B,
+            trial: true,
+            committed: Some(Slot::A),
+            slots: [
+                (Slot::A, "0.1.0".to_string()),
+                (Slot::B, "0.2.0".to_string()),
+            ]
+            .into(),
+            gate: Some("VRRP instance VI_1 is init".into()),
+            last: None,
+            error: None,
+        };
+        slots(&mut o, Some(&u));
+        assert!(
+            o.contains("<td>B</td><td>0.2.0</td><td>running, on trial</td>"),
+            "{o}"
+        );
+        assert!(
+            o.contains("<td>A</td><td>0.1.0</td><td>committed: GRUB boots it</td>"),
+            "{o}"
+        );
+        let mut committed = u.clone();
+        committed.committed = Some(Slot::B);
+        let mut o = String::new();
+        slots(&mut o, Some(&committed));
+        assert!(
+            o.contains("<td>B</td><td>0.2.0</td><td>running, committed: GRUB boots it</td>"),
+            "{o}"
+        );
     }
 }

@@ -37,7 +37,8 @@ impl UpgradeStatus {
         for s in [Slot::A, Slot::B] {
             let mut state = Vec::new();
             if s == self.slot {
-                state.push(if self.trial {
+                let trial = self.trial && self.committed != Some(s);
+                state.push(if trial {
                     "running, ON TRIAL"
                 } else {
                     "running"
