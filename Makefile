@@ -5,7 +5,7 @@
 #   make install   build, then copy target/release/pharos to $(PREFIX)/bin
 #   make keys      the key pair that signs update bundles (once; in ~/.config/pharos/keys, never in the repo)
 #   make deb       the Debian package (image/out/pharos_VERSION-1_amd64.deb), for a service on an existing Debian box
-#   make fuzz-smoke   every fuzz target for 10 s (part of make test)
+#   make fuzz-smoke   every fuzz target for 7 s (part of make test)
 #   make soak      the pair lab under 20 minutes of churn (SOAK_MINUTES=N), memory and fds sampled
 #   make bench     every benchmark (about 25 minutes), one table of pharos beside its anchor
 .PHONY: all build install deb test run soak bench run-deps deps taplo keys image image-deps static static-fault check-configs schema fuzz-deps fuzz-smoke fuzz clean
@@ -177,7 +177,7 @@ fuzz-smoke: fuzz-deps
 	$(CARGO) fuzz build -s none
 	@rm -rf fuzz/run/smoke && mkdir -p fuzz/run/smoke && for t in $(FUZZ_TARGETS); do \
 	  log=fuzz/run/smoke/$$t.log; \
-	  if $(call FUZZ_RUN,$$t,fuzz/run/smoke/$$t) -max_total_time=10 -timeout=10 > $$log 2>&1; then \
+	  if $(call FUZZ_RUN,$$t,fuzz/run/smoke/$$t) -max_total_time=7 -timeout=10 > $$log 2>&1; then \
 	    echo "fuzz $$t: $$(grep -E '^#[0-9]+[[:space:]]+DONE' $$log | tail -1)"; \
 	  else \
 	    tail -n 40 $$log; echo "fuzz $$t: FAILED (log $$log, input in fuzz/artifacts/$$t/)"; exit 1; \

@@ -51,6 +51,8 @@ fuzz_target!(|data: &[u8]| {
             state_dir: PathBuf::from("/nonexistent/pharos-fuzz/state"),
             config: PathBuf::from("/nonexistent/pharos-fuzz/pharos.toml"),
             plan,
+            // As on a box with no A/B slots: `upgrade` answers why not.
+            upgrade: Err("not booted from the image's slots".into()),
         });
         let who = Who("fuzz".into());
         let serving = tokio::spawn(admin::serve(server, shared(), ops, who));
