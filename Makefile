@@ -130,7 +130,16 @@ test: deps
 	$(MAKE) --no-print-directory image
 	$(MAKE) --no-print-directory image VARIANT=debug
 	$(CARGO) build --locked --all-targets
-	PHAROS_KEY_DIR=$(KEY_DIR) $(CARGO) test --locked --no-fail-fast -- --show-output
+	@$(MAKE) --no-print-directory fuzz-deps
+	@# The fuzz targets build at the lowest priority beside the tests (the
+	@# host tests leave much of the two cores idle), then fuzz-smoke runs them.
+	@mkdir -p fuzz/run; \
+	echo "building the fuzz targets at nice 19 beside the tests (fuzz/run/build.log)"; \
+	nice -n 19 $(CARGO) fuzz build -s none > fuzz/run/build.log 2>&1 & fuzz=$$!; \
+	PHAROS_KEY_DIR=$(KEY_DIR) $(CARGO) test --locked --no-fail-fast -- --show-output; rc=$$?; \
+	wait $$fuzz; frc=$$?; \
+	[ $$frc = 0 ] || { tail -n 30 fuzz/run/build.log; echo "the fuzz targets did not build: fuzz/run/build.log"; }; \
+	[ $$rc = 0 ] && [ $$frc = 0 ]
 	$(MAKE) --no-print-directory fuzz-smoke
 
 check-configs: build

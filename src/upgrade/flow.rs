@@ -121,6 +121,17 @@ impl Upgrades {
     /// At start: publishes the `upgrade` section, settles the last upgrade
     /// and runs the health gate when this boot is a trial.
     pub fn start(self: &Arc<Self>, shared: &Shared, admin: mpsc::Sender<Admin>) {
+        // What this boot makes of the last upgrade goes into the section
+        // before the section is published: no one reads the record as it
+        // was before the boot settled it.
+        let (rec, _) = Record::load(&self.state_dir);
+        let (rec, what, changed) = at_boot(rec, self.boot, &now_rfc3339());
+        if changed {
+            self.set_status(|s| {
+                s.last = rec.last.clone();
+                s.slots.extend(rec.slots.clone());
+            });
+        }
         let status = self.status.clone();
         shared.publish_with(
             "upgrade",
@@ -129,16 +140,8 @@ impl Upgrades {
                     .expect("the upgrade status serializes")
             }),
         );
-        let (rec, _) = Record::load(&self.state_dir);
-        let (rec, what, changed) = at_boot(rec, self.boot, &now_rfc3339());
-        if changed {
-            if let Err(e) = rec.save(&self.state_dir) {
-                shared.emit(Event::new("upgrade", "record", e).error());
-            }
-            self.set_status(|s| {
-                s.last = rec.last.clone();
-                s.slots.extend(rec.slots.clone());
-            });
+        if changed && let Err(e) = rec.save(&self.state_dir) {
+            shared.emit(Event::new("upgrade", "record", e).error());
         }
         match what {
             AtBoot::Nothing => {}
@@ -170,7 +173,7 @@ impl Upgrades {
                 humantime::format_duration(deadline)
             ),
         ));
-        let mut gate = Gate::new(deadline, up.checks_up.clone());
+        let mut gate = Gate::new(deadline, up.checks_up.clone()).on_last_good(up.on_last_good);
         let t0 = tokio::time::Instant::now();
         let verdict = loop {
             tokio::time::sleep(GATE_EVERY).await;
@@ -342,6 +345,7 @@ impl Upgrades {
         };
         let m = verified.manifest;
         let from_version = self.running_version();
+        let now = current_status(shared);
         let mut rec = rec;
         rec.slots.insert(self.boot.slot, from_version.clone());
         rec.slots.insert(to, "incomplete".into());
@@ -353,7 +357,8 @@ impl Upgrades {
             by: who.0.clone(),
             started_at: now_rfc3339(),
             deadline_s: deadline.as_secs(),
-            checks_up: super::gate::checks_up(&current_status(shared)),
+            checks_up: super::gate::checks_up(&now),
+            on_last_good: now.config.source == crate::runtime::status::ConfigSource::LastGood,
             phase: Phase::Writing,
             why: None,
             finished_at: None,

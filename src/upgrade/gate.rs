@@ -3,7 +3,8 @@
 //! commit or fail. The new slot commits only when this director is doing
 //! its job again:
 //! - its config is the file, taken as it is (not the last known good one,
-//!   not maintenance: a config the new version rejects fails at once);
+//!   not maintenance: a config the new version rejects fails at once),
+//!   unless the old slot too ran the last known good one;
 //! - every task ran its first full apply (`ready`) and runs;
 //! - every VRRP instance has settled (master or backup, no fault);
 //! - the IPVS table is the desired one (every service in the kernel, no
@@ -38,6 +39,8 @@ pub enum Verdict {
 pub struct Gate {
     deadline: Duration,
     checks_up: Vec<String>,
+    /// The old slot ran the last known good config too: not a failure.
+    on_last_good: bool,
     healthy_since: Option<Duration>,
 }
 
@@ -46,13 +49,21 @@ impl Gate {
         Gate {
             deadline,
             checks_up,
+            on_last_good: false,
             healthy_since: None,
         }
     }
 
+    /// The upgrade began on a box running its last known good config (the
+    /// file was already invalid): the new slot may do the same.
+    pub fn on_last_good(mut self, yes: bool) -> Gate {
+        self.on_last_good = yes;
+        self
+    }
+
     /// One look at the status, `elapsed` since the gate started.
     pub fn step(&mut self, elapsed: Duration, s: &Status) -> Verdict {
-        match missing(s, &self.checks_up) {
+        match missing(s, &self.checks_up, self.on_last_good) {
             Err(fatal) => Verdict::Fail(fatal),
             Ok(Some(what)) => {
                 self.healthy_since = None;
@@ -95,9 +106,10 @@ fn section<T: serde::de::DeserializeOwned + Default>(s: &Status, name: &str) -> 
 }
 
 /// `Err`: a failure waiting cannot mend; `Ok(Some)`: what is not there yet.
-fn missing(s: &Status, checks_up: &[String]) -> Result<Option<String>, String> {
+fn missing(s: &Status, checks_up: &[String], on_last_good: bool) -> Result<Option<String>, String> {
     match s.config.source {
         ConfigSource::File => {}
+        ConfigSource::LastGood if on_last_good => {}
         ConfigSource::LastGood => {
             return Err(format!(
                 "the new version rejects the config file and runs the last known good one: {}",
@@ -265,7 +277,7 @@ mod tests {
         // Held to the real types: a renamed field would make every gate wait.
         let s = status("backup", "up");
         assert_eq!(checks_up(&s), vec!["web/10.0.0.1:80".to_string()]);
-        assert_eq!(missing(&s, &checks_up(&s)), Ok(None));
+        assert_eq!(missing(&s, &checks_up(&s), false), Ok(None));
     }
 
     #[test]
@@ -338,6 +350,17 @@ mod tests {
         );
         s.config.source = ConfigSource::Unmatched;
         assert!(matches!(g.step(secs(1), &s), Verdict::Fail(_)));
+    }
+
+    #[test]
+    fn the_last_good_config_passes_when_the_old_slot_ran_it_too() {
+        let mut g = Gate::new(secs(300), vec![]).on_last_good(true);
+        let mut s = status("backup", "up");
+        s.config.source = ConfigSource::LastGood;
+        assert!(matches!(g.step(secs(1), &s), Verdict::Wait(_)));
+        assert!(matches!(g.step(secs(6), &s), Verdict::Commit(_)));
+        s.config.source = ConfigSource::Maintenance;
+        assert!(matches!(g.step(secs(7), &s), Verdict::Fail(_)));
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub struct Upgrade {
     /// The checks that were up when the upgrade began: up again is part of
     /// the gate.
     pub checks_up: Vec<String>,
+    /// The box ran its last known good config (the file was invalid) when
+    /// the upgrade began: the new slot doing the same is no failure.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub on_last_good: bool,
     pub phase: Phase,
     /// Why it was rolled back (the trial writes its gate's reason here
     /// before it reboots), or what the commit found.
@@ -210,6 +214,7 @@ mod tests {
                 started_at: "2026-12-06T17:00:00Z".into(),
                 deadline_s: 300,
                 checks_up: vec!["web/10.0.0.1:80".into()],
+                on_last_good: false,
                 phase: Phase::Trying,
                 why: None,
                 finished_at: None,
