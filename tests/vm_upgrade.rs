@@ -27,7 +27,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::free_port;
-use common::vm::{BOOT_TIMEOUT, Disk, Vm, out_dir};
+use common::vm::{BOOT_TIMEOUT, Disk, Machine, Vm, out_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pharos");
 const MAC: &str = "52:54:00:00:0b:01";
@@ -155,27 +155,15 @@ struct Box_ {
 }
 
 impl Box_ {
-    /// QEMU as `Vm::boot_managed`, but a reboot stays in the same QEMU:
-    /// GRUB, the slots and the reboots are what is tested.
+    /// As `Vm::boot_managed`, but a reboot stays in the same QEMU: GRUB,
+    /// the slots and the reboots are what is tested.
     fn boot(&mut self) {
         self.vm = None;
-        let dir = tempfile::tempdir().unwrap();
-        let qmp = dir.path().join("qmp.sock");
-        let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args([
-            "-accel", "tcg", "-m", "384", "-smp", "1", "-display", "none", "-serial", "stdio",
-            "-monitor", "none",
-        ])
-        .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", qmp.display()))
-        .arg("-drive")
-        .arg(format!("file={},format=raw,if=virtio", self.disk.path.display()))
-        .arg("-nic")
-        .arg(format!(
-            "user,restrict=on,model=virtio-net-pci,mac={MAC},hostfwd=tcp:127.0.0.1:{}-10.0.2.15:9443",
-            self.port
-        ));
-        let vm = Vm::start(cmd, dir);
+        let reboots = Machine {
+            reboot: true,
+            ..Machine::default()
+        };
+        let vm = Vm::boot_managed_on(&self.disk, MAC, self.port, reboots);
         vm.wait_for("management API on 0.0.0.0:9443", BOOT_TIMEOUT);
         self.vm = Some(vm);
     }

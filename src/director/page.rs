@@ -122,11 +122,7 @@ pub fn render(s: &Status, events: &[Event]) -> String {
     if let Some(u) = &s.config.unsaved {
         let _ = write!(o, "<div class=banner>NOT SAVED: {}</div>", h(u));
     }
-    if let Some(u) = sec
-        .upgrade
-        .as_ref()
-        .filter(|u| u.trial && u.committed != Some(u.slot))
-    {
+    if let Some(u) = sec.upgrade.as_ref().filter(|u| u.on_trial()) {
         let _ = write!(
             o,
             "<div class=banner>UPGRADE ON TRIAL: slot {} commits only when healthy; {}</div>",
@@ -386,8 +382,7 @@ fn slots(o: &mut String, u: Option<&UpgradeStatus>) {
     for s in [Slot::A, Slot::B] {
         let mut state = Vec::new();
         if s == u.slot {
-            let trial = u.trial && u.committed != Some(s);
-            state.push(if trial {
+            state.push(if u.on_trial() {
                 "running, on trial"
             } else {
                 "running"

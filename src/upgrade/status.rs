@@ -31,14 +31,19 @@ pub struct UpgradeStatus {
 }
 
 impl UpgradeStatus {
+    /// This boot is a trial not committed yet (a committed trial slot is
+    /// simply the running one).
+    pub fn on_trial(&self) -> bool {
+        self.trial && self.committed != Some(self.slot)
+    }
+
     /// `pharos status`'s lines for it.
     pub fn table(&self) -> String {
         let mut out = String::from("\nSLOT  VERSION              STATE\n");
         for s in [Slot::A, Slot::B] {
             let mut state = Vec::new();
             if s == self.slot {
-                let trial = self.trial && self.committed != Some(s);
-                state.push(if trial {
+                state.push(if self.on_trial() {
                     "running, ON TRIAL"
                 } else {
                     "running"

@@ -474,6 +474,11 @@ impl Vm {
     /// 10.0.2.15 port 9443 (the management API) is forwarded to
     /// 127.0.0.1:`host_port` on this machine.
     pub fn boot_managed(disk: &Disk, mac: &str, host_port: u16) -> Vm {
+        Vm::boot_managed_on(disk, mac, host_port, Machine::default())
+    }
+
+    /// [`Vm::boot_managed`] on `machine` (with reboots kept in QEMU, say).
+    pub fn boot_managed_on(disk: &Disk, mac: &str, host_port: u16, machine: Machine) -> Vm {
         let dir = tempfile::tempdir().unwrap();
         let qmp = dir.path().join("qmp.sock");
         let mut cmd = Command::new("qemu-system-x86_64");
@@ -485,7 +490,7 @@ impl Vm {
         .arg(format!("unix:{},server=on,wait=off", qmp.display()))
         .arg("-drive")
         .arg(format!("file={},format=raw,if=virtio", disk.path.display()));
-        Machine::default().args(&mut cmd, dir.path());
+        machine.args(&mut cmd, dir.path());
         cmd.arg("-nic")
         .arg(format!(
             "user,restrict=on,model=virtio-net-pci,mac={mac},hostfwd=tcp:127.0.0.1:{host_port}-10.0.2.15:9443"
