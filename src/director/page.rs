@@ -289,7 +289,10 @@ fn vrrp(o: &mut String, vrrp: Option<&VrrpStatus>) {
             h(i.master.as_deref().unwrap_or("-")),
             h(&i.interface),
             i.vrid,
-            h(&i.virtual_addresses.join(", ")),
+            h(&match &i.virtual_mac {
+                Some(m) => format!("{} (virtual MAC {m})", i.virtual_addresses.join(", ")),
+                None => i.virtual_addresses.join(", "),
+            }),
             h(&i.since),
             h(i.fault.as_deref().unwrap_or("")),
         );

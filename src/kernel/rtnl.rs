@@ -313,6 +313,18 @@ impl Rtnl {
         self.request(what, rtm, NlmF::empty(), msg)
     }
 
+    /// Deletes link `index` (RTM_DELLINK).
+    pub fn del_link(&self, name: &str, index: u32) -> Result<(), String> {
+        let what = format!("deleting link {name}");
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .ifi_index(i32::try_from(index).map_err(|e| err(&what, e))?)
+            .rtattrs(RtBuffer::<Ifla, Buffer>::new())
+            .build()
+            .map_err(|e| err(&what, e))?;
+        self.request(&what, Rtm::Dellink, NlmF::empty(), msg)
+    }
+
     /// Gives link `index` the name `to` (the kernel wants it down).
     pub fn rename(&self, from: &str, index: u32, to: &str) -> Result<(), String> {
         let what = format!("renaming link {from} to {to}");
@@ -502,6 +514,17 @@ impl Rtnl {
     /// Creates a dummy, VLAN, bond, ipip or gre link (RTM_NEWLINK with
     /// IFLA_LINKINFO; attribute numbers from linux/if_link.h and if_tunnel.h).
     pub fn create_link(&self, name: &str, kind: &LinkKind) -> Result<(), String> {
+        self.create_link_with_mac(name, kind, None)
+    }
+
+    /// [`Rtnl::create_link`] with the link's MAC set at creation
+    /// (IFLA_ADDRESS): a VRRP virtual MAC's macvlan.
+    pub fn create_link_with_mac(
+        &self,
+        name: &str,
+        kind: &LinkKind,
+        mac: Option<[u8; 6]>,
+    ) -> Result<(), String> {
         use LinkKind as K;
         let what = format!("creating link {name}");
         let mut parent = None;
@@ -595,6 +618,15 @@ impl Rtnl {
                 .build()
                 .map_err(|e| err(&what, e))?,
         );
+        if let Some(m) = mac {
+            attrs.push(
+                RtattrBuilder::default()
+                    .rta_type(Ifla::Address)
+                    .rta_payload(m.to_vec())
+                    .build()
+                    .map_err(|e| err(&what, e))?,
+            );
+        }
         if let Some(p) = parent {
             attrs.push(
                 RtattrBuilder::default()

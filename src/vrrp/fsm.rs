@@ -8,7 +8,8 @@
 //! Beyond the RFC, and matching what keepalived peers do (interop.md):
 //! a Fault state for tracked failures (entered from any state, VIPs
 //! released with a priority-0 advert when leaving Master, so the peer takes
-//! over in its skew time); a preempt delay after start; a master that hears
+//! over in its skew time: an instance that cannot serve is shut down, as
+//! keepalived does); a preempt delay after start; a master that hears
 //! a lower priority, or a priority 0 (the other side of a split brain
 //! stepping down), answers at once and repeats its gratuitous ARPs, which
 //! heals a split brain as soon as the link is back; a restarted task that
@@ -397,7 +398,21 @@ impl Instance {
                     if self.p.version == VrrpVersion::V3 {
                         self.master_interval = h.interval;
                     }
-                    self.leave_master(out);
+                    // No priority 0 here: §6.4.3 sends it only on Shutdown,
+                    // and it would make every other backup of a larger
+                    // group cut its timer to the skew time for nothing.
+                    // Beyond the RFC: one last advert at our own priority.
+                    // After a split brain the new master may never have
+                    // heard us (its advert reached us first); hearing a
+                    // lower priority while master, it answers and repeats
+                    // its gratuitous ARPs, taking back the hosts that
+                    // followed ours (the fault matrix's split brain,
+                    // tests/vm_faults.rs). A backup of a larger group that
+                    // hears it only restarts its Master_Down_Timer.
+                    out.push(Action::Send {
+                        priority: self.priority,
+                    });
+                    self.leave_master(false, out);
                     self.master = Some(h.src);
                     self.state_to(
                         now,
@@ -472,7 +487,9 @@ impl Instance {
                     Why::Fault(self.fault.clone().unwrap_or_else(|| "sync group".into()))
                 });
                 if self.state == State::Master {
-                    self.leave_master(out);
+                    // An instance that cannot serve shuts down (the peer
+                    // takes over in its skew time), as keepalived does.
+                    self.leave_master(true, out);
                 }
                 self.down_at = None;
                 self.master = None;
@@ -497,7 +514,9 @@ impl Instance {
             }
             State::Master if self.state == State::Backup => self.become_master(now, why, out),
             State::Backup if self.state == State::Master => {
-                self.leave_master(out);
+                // Not a shutdown (§6.4.3): the group's master went elsewhere,
+                // as keepalived 2.2 does it (no priority 0 for Backup).
+                self.leave_master(false, out);
                 self.state_to(now, State::Backup, why, out);
             }
             _ => {}
@@ -506,7 +525,7 @@ impl Instance {
 
     fn shutdown(&mut self, out: &mut Vec<Action>) {
         if self.state == State::Master {
-            self.leave_master(out);
+            self.leave_master(true, out);
         }
         self.adver_at = None;
         self.down_at = None;
@@ -541,10 +560,14 @@ impl Instance {
         self.state_to(now, State::Backup, why, out);
     }
 
-    /// A master letting go: priority 0 so the backup waits only its skew
-    /// (RFC 5798 §6.4.3), then the VIPs.
-    fn leave_master(&mut self, out: &mut Vec<Action>) {
-        out.push(Action::Send { priority: 0 });
+    /// A master letting go of its VIPs. On Shutdown (`goodbye`) first a
+    /// priority-0 advert, so the backup waits only its skew (RFC 5798
+    /// §6.4.3 "If a Shutdown event is received"); on any other step down,
+    /// none.
+    fn leave_master(&mut self, goodbye: bool, out: &mut Vec<Action>) {
+        if goodbye {
+            out.push(Action::Send { priority: 0 });
+        }
         out.push(Action::RemoveVips);
         self.adver_at = None;
         self.garp_at = None;

@@ -9,6 +9,8 @@
 //! - [`notify`]: notify hooks, run in order, without a shell, with a timeout.
 //! - [`socket`]: raw IP sockets for protocol 112.
 //! - [`status`]: the typed section of `pharos status`.
+//! - [`vmac`]: an instance's virtual MAC (`virtual_mac = true`): its
+//!   macvlan and the sysctls it needs.
 //! - [`task`]: the supervisor's VRRP task, the IO shell that wires them up:
 //!   it adds and removes VIPs with the network plane's rtnetlink code, tells
 //!   the IPVS task its sync-daemon role ([`Roles`]), and reports to status,
@@ -25,6 +27,7 @@ pub mod packet;
 pub mod socket;
 pub mod status;
 pub mod task;
+pub mod vmac;
 
 /// Whether each VRRP instance is master now, by name: written by the VRRP
 /// task, followed by the IPVS sync daemon (`[ipvs.sync] follows`).

@@ -175,7 +175,9 @@ fn recv_one(s: &Socket, family: Family, buf: &mut [u8]) -> io::Result<Result<Dat
     })
 }
 
-/// The send socket of one interface, family and source address.
+/// The send socket of one interface, family and source address (the
+/// address may be another interface's: a virtual MAC's macvlan sends from
+/// its parent's primary address).
 pub struct Tx {
     sock: Socket,
     pub src: IpAddr,
@@ -197,8 +199,12 @@ impl Tx {
                 s.set_multicast_loop_v4(false)
                     .map_err(|e| ctx(what, ifname, e))?;
                 s.set_tos_v4(0xc0).map_err(|e| ctx(what, ifname, e))?;
-                s.set_multicast_if_v4(&a)
-                    .map_err(|e| ctx(what, ifname, e))?;
+                // No IP_MULTICAST_IF: the device binding already picks the
+                // way out (raw_sendmsg takes the bound device over the
+                // multicast one), and by address it would name the device
+                // holding `a`, which the kernel refuses when that is not
+                // the bound one (a virtual MAC's macvlan sends from its
+                // parent's address).
                 s.set_freebind_v4(true).map_err(|e| ctx(what, ifname, e))?;
                 s.bind(&SocketAddr::V4(SocketAddrV4::new(a, 0)).into())
                     .map_err(|e| ctx(&format!("binding the VRRP socket to {a}"), ifname, e))?;
@@ -224,6 +230,11 @@ impl Tx {
             ifindex,
             ifname: ifname.to_string(),
         })
+    }
+
+    /// The device it is bound to.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
     }
 
     /// Sends one VRRP message (the kernel adds the IP header).

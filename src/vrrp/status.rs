@@ -27,6 +27,10 @@ pub struct Instance {
     pub version: u8,
     pub advert_interval_ms: u64,
     pub virtual_addresses: Vec<String>,
+    /// `virtual_mac = true`: the virtual MAC and the macvlan that carries
+    /// it (`00:00:5e:00:01:33 on vrrp.51`); up only while master.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtual_mac: Option<String>,
     /// Why the instance is in Fault, if it is.
     pub fault: Option<String>,
     /// When it entered its state (RFC 3339).
@@ -78,6 +82,9 @@ impl VrrpStatus {
                 dropped,
                 i.since,
             ));
+            if let Some(v) = &i.virtual_mac {
+                out.push_str(&format!("  virtual MAC {v}\n"));
+            }
             if let Some(f) = &i.fault {
                 out.push_str(&format!("  fault: {f}\n"));
             }
@@ -105,6 +112,7 @@ mod tests {
                     version: 3,
                     advert_interval_ms: 1000,
                     virtual_addresses: vec!["192.168.199.100/24".into()],
+                    virtual_mac: Some("00:00:5e:00:01:33 on vrrp.51".into()),
                     fault: None,
                     since: "2026-12-05T13:35:11Z".into(),
                     transitions: 2,
@@ -124,6 +132,10 @@ mod tests {
         let t = s.table();
         assert!(
             t.contains("VI_1             backup  90(150)  eth0     51    192.168.199.3                  0     40     2  2026-12-05T13:35:11Z"),
+            "{t}"
+        );
+        assert!(
+            t.contains("\n  virtual MAC 00:00:5e:00:01:33 on vrrp.51\n"),
             "{t}"
         );
         let v = serde_json::to_value(&s).unwrap();

@@ -30,6 +30,7 @@ use super::notify::{Hook, Notifier, Report};
 use super::packet::{self, Advert, Auth, Drop, Expect};
 use super::socket::{self, Datagram, Rx, Tx};
 use super::status;
+use super::vmac::{ParentSysctls, Vmac};
 use crate::config::Config;
 use crate::config::model::{AuthKind, SyncGroup, VrrpInstance, VrrpVersion};
 use crate::config::types::{Cidr, Family};
@@ -123,6 +124,7 @@ impl Subsystem for VrrpTask {
                 addrs: Vec::new(),
                 metrics: metrics(&ctx.shared),
                 garp_tx: BTreeMap::new(),
+                parents: ParentSysctls::default(),
                 published: None,
             };
             let mut recheck = tokio::time::interval(RECHECK);
@@ -180,6 +182,9 @@ struct Inst {
     vips: Vec<Cidr>,
     vip_ifname: String,
     auth: Auth,
+    /// `virtual_mac = true`: the macvlan the VIPs go on and adverts leave
+    /// from (`vip_ifname` is its name).
+    vmac: Option<Vmac>,
     /// Resolved once the interface and source address exist.
     tx: Option<Tx>,
     /// Why it cannot run yet (missing interface or address), if so.
@@ -222,6 +227,8 @@ struct Runner {
     metrics: &'static VrrpMetrics,
     /// The gratuitous ARP / NA socket of each interface, by index.
     garp_tx: BTreeMap<u32, Arc<garp::Sender>>,
+    /// The parents' sysctls that virtual MACs raised, to put back.
+    parents: ParentSysctls,
     /// When the status was last published, and the [`Runner::signature`]
     /// of what it showed.
     published: Option<(std::time::Instant, u64)>,
@@ -348,6 +355,7 @@ impl Runner {
             if let Some(acts) = acts {
                 self.act(name, acts);
             }
+            self.vmac_remove(name);
             self.insts.remove(name);
             self.roles.send_modify(|r| {
                 r.remove(name);
@@ -420,24 +428,33 @@ impl Runner {
                             "IPv6 link-local"
                         }
                     )),
-                    Some(src) => {
-                        let need_tx = i.tx.as_ref().is_none_or(|t| t.src != src);
-                        if need_tx {
-                            match Tx::open(&ifname, l.index, src) {
-                                Ok(tx) => {
-                                    let i = self.insts.get_mut(name).expect("present");
-                                    i.tx = Some(tx);
-                                    let mut p = i.fsm.params().clone();
-                                    p.primary = src;
-                                    i.fsm.set_params(p);
-                                    None
+                    Some(src) => match self.vmac_ensure(name) {
+                        Err(e) => Some(e),
+                        Ok(via) => {
+                            // Adverts leave from the virtual MAC's macvlan
+                            // if there is one, else from the interface.
+                            let (out, out_index) = via.unwrap_or_else(|| (ifname.clone(), l.index));
+                            let i = &self.insts[name];
+                            let need_tx =
+                                i.tx.as_ref()
+                                    .is_none_or(|t| t.src != src || t.ifindex() != out_index);
+                            if need_tx {
+                                match Tx::open(&out, out_index, src) {
+                                    Ok(tx) => {
+                                        let i = self.insts.get_mut(name).expect("present");
+                                        i.tx = Some(tx);
+                                        let mut p = i.fsm.params().clone();
+                                        p.primary = src;
+                                        i.fsm.set_params(p);
+                                        None
+                                    }
+                                    Err(e) => Some(e),
                                 }
-                                Err(e) => Some(e),
+                            } else {
+                                None
                             }
-                        } else {
-                            None
                         }
-                    }
+                    },
                 }
             }
         };
@@ -475,6 +492,73 @@ impl Runner {
                     .emit(Event::new("vrrp", name, format!("cannot run: {b}")).warn());
             }
             i.blocked = blocked;
+        }
+    }
+
+    /// Makes sure a `virtual_mac` instance's macvlan exists (made down,
+    /// or adopted from an earlier run), and its parent's sysctls are
+    /// raised; its name and index. `None` for an instance without one.
+    fn vmac_ensure(&mut self, name: &str) -> Result<Option<(String, u32)>, String> {
+        let Some(v) = self.insts.get_mut(name).and_then(|i| i.vmac.as_mut()) else {
+            return Ok(None);
+        };
+        let before = v.index;
+        let index = v.ensure(&self.rtnl, &self.links)?;
+        let (vname, parent) = (v.name.clone(), v.parent.clone());
+        if before != Some(index) {
+            self.parents.raise(&parent)?;
+            // The new link (and its MAC, which the GARPs use) in our view.
+            self.read_kernel();
+        }
+        Ok(Some((vname, index)))
+    }
+
+    /// A `virtual_mac` instance's macvlan up (before it adverts or holds
+    /// VIPs) or down (when it is not master); nothing for other instances.
+    fn vmac_set(&mut self, name: &str, up: bool) {
+        let Some(i) = self.insts.get_mut(name) else {
+            return;
+        };
+        let link_local = i.tx.as_ref().map(|t| t.src);
+        let Some(v) = i.vmac.as_mut() else { return };
+        if v.index.is_none() || v.up == Some(up) {
+            return;
+        }
+        if let Err(e) = v.set_up(&self.rtnl, up, link_local) {
+            self.shared.emit(
+                Event::new(
+                    "vrrp",
+                    name,
+                    format!(
+                        "setting virtual MAC interface {} {}: {e}",
+                        v.name,
+                        if up { "up" } else { "down" }
+                    ),
+                )
+                .error(),
+            );
+        }
+    }
+
+    /// Deletes an instance's macvlan (it is gone, or pharos stops), and
+    /// puts its parent's sysctls back when no other virtual MAC is there.
+    fn vmac_remove(&mut self, name: &str) {
+        let Some(mut v) = self.insts.get_mut(name).and_then(|i| i.vmac.take()) else {
+            return;
+        };
+        if let Err(e) = v.remove(&self.rtnl) {
+            self.shared.emit(Event::new("vrrp", name, e).error());
+        }
+        let shared_parent = self.insts.iter().any(|(n, i)| {
+            n != name
+                && i.vmac
+                    .as_ref()
+                    .is_some_and(|o| o.parent == v.parent && o.index.is_some())
+        });
+        if !shared_parent {
+            for e in self.parents.restore(&v.parent) {
+                self.shared.emit(Event::new("vrrp", name, e).error());
+            }
         }
     }
 
@@ -580,6 +664,7 @@ impl Runner {
             let Some(l) = self.links.iter().find(|l| l.name == i.vip_ifname) else {
                 continue;
             };
+            let vmac_down = !l.up && i.vmac.is_some();
             let missing: Vec<Cidr> = i
                 .vips
                 .iter()
@@ -591,6 +676,19 @@ impl Runner {
                 })
                 .copied()
                 .collect();
+            if vmac_down {
+                // The virtual MAC's macvlan set down (or made again) behind
+                // our back while master: up again, with its VIPs (IPv6
+                // addresses do not survive a link down).
+                if let Some(v) = self.insts.get_mut(&name).and_then(|i| i.vmac.as_mut()) {
+                    v.up = None;
+                    let msg = format!("{} was down while master; set up again", v.name);
+                    self.shared.emit(Event::new("vrrp", &name, msg));
+                }
+                self.add_vips(&name);
+                self.announce(&name);
+                continue;
+            }
             if !missing.is_empty() {
                 let list: Vec<String> = missing.iter().map(ToString::to_string).collect();
                 self.shared.emit(Event::new(
@@ -728,7 +826,7 @@ impl Runner {
                 Action::Answered { to, priority } => {
                     tracing::warn!(
                         instance = name,
-                        "{to} advertises priority {priority} while this node is master: answered at once and re-announced the addresses (split brain healing)"
+                        "{to} advertises priority {priority} while this node is master: answered at once and re-announced the addresses (a split brain healing, or the master this node preempted stepping down)"
                     );
                 }
             }
@@ -758,6 +856,10 @@ impl Runner {
     }
 
     fn send(&mut self, name: &str, priority: u8) {
+        if priority != 0 {
+            // Only a master adverts; priority 0 leaves while still up.
+            self.vmac_set(name, true);
+        }
         let Some(i) = self.insts.get_mut(name) else {
             return;
         };
@@ -807,6 +909,7 @@ impl Runner {
             ));
             return;
         };
+        self.vmac_set(name, true);
         let vips = self.insts[name].vips.clone();
         for c in vips {
             if let Err(e) = self.rtnl.add_vip(&ifn, idx, &c) {
@@ -822,6 +925,7 @@ impl Runner {
             .map(|i| i.vips.clone())
             .unwrap_or_default();
         self.del_these(name, &vips);
+        self.vmac_set(name, false);
     }
 
     fn del_these(&mut self, name: &str, vips: &[Cidr]) {
@@ -915,6 +1019,11 @@ impl Runner {
     }
 
     fn became(&mut self, name: &str, from: State, to: State, why: &Why) {
+        if to != State::Master {
+            // A virtual MAC answers only at the master (it may be up from
+            // an earlier run that this one adopted).
+            self.vmac_set(name, false);
+        }
         let Some(i) = self.insts.get_mut(name) else {
             return;
         };
@@ -1004,6 +1113,7 @@ impl Runner {
             if let Some(acts) = acts {
                 self.act(&name, acts);
             }
+            self.vmac_remove(&name);
         }
         self.publish();
         self.notifier.drain(HOOKS_BOUND).await;
@@ -1067,6 +1177,10 @@ impl Runner {
                     advert_interval_ms: u64::try_from(i.fsm.master_interval().as_millis())
                         .unwrap_or(u64::MAX),
                     virtual_addresses: i.vips.iter().map(ToString::to_string).collect(),
+                    virtual_mac: i
+                        .vmac
+                        .as_ref()
+                        .map(|v| format!("{} on {}", super::vmac::mac_text(&v.mac), v.name)),
                     fault: i.fsm.fault().map(str::to_string),
                     since: humantime::format_rfc3339_seconds(i.since).to_string(),
                     transitions: i.transitions,
@@ -1118,13 +1232,20 @@ impl Inst {
             garp_delay: cfg.garp.delay.0,
             garp_refresh: cfg.garp.refresh.map(|d| d.0),
         };
+        let vmac = cfg
+            .virtual_mac
+            .then(|| Vmac::new(cfg.vrid.get(), family, cfg.interface.as_str()));
         Inst {
-            vip_ifname: cfg
-                .vip_interface
-                .as_ref()
-                .unwrap_or(&cfg.interface)
-                .as_str()
-                .to_string(),
+            vip_ifname: match &vmac {
+                Some(v) => v.name.clone(),
+                None => cfg
+                    .vip_interface
+                    .as_ref()
+                    .unwrap_or(&cfg.interface)
+                    .as_str()
+                    .to_string(),
+            },
+            vmac,
             cfg: cfg.clone(),
             fsm: Instance::new(p),
             family,
@@ -1158,6 +1279,7 @@ fn same_identity(a: &VrrpInstance, b: &VrrpInstance) -> bool {
         && a.version == b.version
         && a.unicast_source == b.unicast_source
         && a.vip_interface == b.vip_interface
+        && a.virtual_mac == b.virtual_mac
         && fam(a) == fam(b)
 }
 

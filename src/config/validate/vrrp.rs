@@ -20,6 +20,7 @@ use crate::path;
 pub(super) fn vrrp(cfg: &Config, ctx: &mut Ctx<'_>) {
     let mut vrids: HashMap<(IfName, Family, u8), Path> = HashMap::new();
     let mut vips: HashMap<IpAddr, Path> = HashMap::new();
+    let mut vmacs: HashMap<(Family, u8), Path> = HashMap::new();
     for (name, inst) in &cfg.vrrp {
         let p = path!["vrrp", name];
         if ctx.is_broken(&p) {
@@ -30,6 +31,22 @@ pub(super) fn vrrp(cfg: &Config, ctx: &mut Ctx<'_>) {
             .virtual_addresses
             .first()
             .map_or(Family::Ipv4, |a| a.0.family());
+        if inst.virtual_mac {
+            // Its macvlan is named vrrp.VRID / vrrp6.VRID, one per box.
+            let key = (family, inst.vrid.get());
+            if let Some(first) = vmacs.get(&key) {
+                let d = Diagnostic::error(format!(
+                    "two {family} instances with VRID {} use a virtual MAC",
+                    inst.vrid
+                ))
+                .at(ctx.span(&p.k("virtual_mac")))
+                .related(ctx.span(&first.k("virtual_mac")), "the other one")
+                .help("a box has one virtual MAC interface per family and VRID (vrrp.VRID / vrrp6.VRID); give one instance another VRID, or drop its `virtual_mac`");
+                ctx.diags.push(d);
+            } else {
+                vmacs.insert(key, p.clone());
+            }
+        }
         let key = (inst.interface.clone(), family, inst.vrid.get());
         if let Some(first) = vrids.get(&key) {
             let d = Diagnostic::error(format!(
@@ -199,14 +216,10 @@ fn instance(cfg: &Config, name: &str, inst: &VrrpInstance, p: &Path, ctx: &mut C
             );
         }
     }
-    // Said plainly rather than ignored: these two are not built yet.
     if inst.virtual_mac {
-        ctx.error(
-            &p.k("virtual_mac"),
-            "pharos does not run VRRP virtual MACs yet",
-            "drop `virtual_mac`: the VIPs move with gratuitous ARPs / unsolicited NAs from the interface's own MAC (what works on VM platforms that drop VMAC frames)",
-        );
+        virtual_mac(cfg, inst, p, ctx);
     }
+    // Said plainly rather than ignored: not built yet.
     if !inst.accept {
         ctx.error(
             &p.k("accept"),
@@ -264,6 +277,45 @@ fn instance(cfg: &Config, name: &str, inst: &VrrpInstance, p: &Path, ctx: &mut C
             "a GARP refresh of 0s would flood the segment",
             "leave `refresh` out to never refresh, or give a period like `60s`",
         );
+    }
+}
+
+/// `virtual_mac = true`: the VIPs go on the instance's macvlan, and the
+/// parent must not answer ARP for them (src/vrrp/vmac.rs).
+fn virtual_mac(cfg: &Config, inst: &VrrpInstance, p: &Path, ctx: &mut Ctx<'_>) {
+    if inst.vip_interface.is_some() {
+        ctx.error(
+            &p.k("vip_interface"),
+            "`vip_interface` with `virtual_mac = true`: the virtual MAC's interface holds the VIPs",
+            "drop `vip_interface` (the VIPs go on vrrp.VRID / vrrp6.VRID), or drop `virtual_mac`",
+        );
+    }
+    // The net plane keeps explicit sysctls as written; below these the
+    // parent would answer ARP for the VIPs with its own MAC.
+    let parent = inst.interface.as_str();
+    for (leaf, least, v) in [
+        (
+            "arp_ignore",
+            1,
+            cfg.system.conf.get(parent).and_then(|c| c.arp_ignore),
+        ),
+        (
+            "arp_announce",
+            2,
+            cfg.system.conf.get(parent).and_then(|c| c.arp_announce),
+        ),
+    ] {
+        if let Some(v) = v
+            && v < least
+        {
+            ctx.error(
+                &path!["system", "conf", parent, leaf],
+                format!("`{leaf} = {v}` on {parent}, where VRRP instances use a virtual MAC"),
+                format!(
+                    "with a virtual MAC pharos sets {leaf} to at least {least} on {parent}, so {parent} does not answer ARP for the VIPs with its own MAC; drop this line or raise it"
+                ),
+            );
+        }
     }
 }
 
@@ -338,6 +390,24 @@ mod tests {
                     "{VRRP}virtual_addresses = [\"10.0.0.1\"]\n[sync_groups.A]\nmembers = [\"V\"]\n[sync_groups.B]\nmembers = [\"V\"]\n"
                 ),
                 "in two sync groups",
+            ),
+            (
+                &format!(
+                    "{VRRP}virtual_addresses = [\"10.0.0.1\"]\nvirtual_mac = true\nvip_interface = \"eth0\"\n"
+                ),
+                "`vip_interface` with `virtual_mac = true`",
+            ),
+            (
+                &format!(
+                    "[system.conf.eth0]\narp_ignore = 0\n{VRRP}virtual_addresses = [\"10.0.0.1\"]\nvirtual_mac = true\n"
+                ),
+                "`arp_ignore = 0` on eth0",
+            ),
+            (
+                &format!(
+                    "{VRRP}virtual_addresses = [\"10.0.0.1\"]\nvirtual_mac = true\n[interfaces.eth1]\n[vrrp.W]\ninterface = \"eth1\"\nvrid = 1\nvirtual_addresses = [\"10.0.1.1\"]\nvirtual_mac = true\n"
+                ),
+                "two IPv4 instances with VRID 1 use a virtual MAC",
             ),
         ]);
     }

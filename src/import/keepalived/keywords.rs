@@ -408,9 +408,6 @@ pub(super) fn unsupported_reason(kw: &str) -> &'static str {
         "enable_dbus" | "enable_dbus_create_instance" => {
             "pharos has no D-Bus interface; `pharos status` and `pharos events` show the state"
         }
-        "use_vmac" | "vmac_xmit_base" => {
-            "pharos does not run virtual MACs yet; the VIPs move with gratuitous ARPs from the interface's own MAC"
-        }
         "virtual_ipaddress_excluded" => {
             "pharos puts every address of an instance in its adverts; add these to `virtual_addresses` (or an instance of their own) if the peers are pharos too"
         }

@@ -402,3 +402,29 @@ fn random_bytes_never_panic() {
         assert!(imp.toml.starts_with("# Imported from"));
     }
 }
+
+#[test]
+fn use_vmac_becomes_virtual_mac_and_its_name_and_xmit_base_are_noted() {
+    let text = INSTANCE.replace(
+        "    priority 150\n",
+        "    priority 150\n    use_vmac vrrp51\n    vmac_xmit_base\n",
+    );
+    let imp = one(&text);
+    let cfg = config_of(&imp.toml, None);
+    assert!(cfg.vrrp["VI_1"].virtual_mac, "{}", imp.toml);
+    assert!(imp.toml.contains("virtual_mac = true"), "{}", imp.toml);
+    let toml = &imp.toml;
+    assert!(
+        toml.contains("`vrrp51` not imported: pharos names the virtual MAC's macvlan vrrp.51"),
+        "{toml}"
+    );
+    assert!(toml.contains("`vmac_xmit_base` not imported"), "{toml}");
+    // keepalived's default name is pharos's: nothing to say about it.
+    let imp = one(&INSTANCE.replace("    priority 150\n", "    priority 150\n    use_vmac\n"));
+    assert!(config_of(&imp.toml, None).vrrp["VI_1"].virtual_mac);
+    assert!(
+        !imp.toml.contains("not imported: pharos names"),
+        "{}",
+        imp.toml
+    );
+}

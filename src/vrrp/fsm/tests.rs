@@ -214,7 +214,7 @@ fn master_answers_priority_zero_with_an_advert_and_its_gratuitous_arps() {
 }
 
 #[test]
-fn master_steps_down_for_higher_priority_with_priority_zero_and_vips_removed() {
+fn master_steps_down_for_higher_priority_without_priority_zero_and_vips_removed() {
     let mut c = Clock::new();
     let mut i = Instance::new(params(VrrpVersion::V2, 255, Duration::from_secs(1)));
     i.p.priority = 100;
@@ -227,7 +227,13 @@ fn master_steps_down_for_higher_priority_with_priority_zero_and_vips_removed() {
         Duration::from_secs(5),
         heard(2, 150, Duration::from_secs(1)),
     );
-    assert_eq!(&a[..2], &[Action::Send { priority: 0 }, Action::RemoveVips]);
+    // RFC 5798 §6.4.3: priority 0 only on Shutdown. A preempted master's
+    // last word is an advert at its own priority (so a master that never
+    // heard it, after a split brain, re-announces), then the VIPs go.
+    assert_eq!(
+        &a[..2],
+        &[Action::Send { priority: 100 }, Action::RemoveVips]
+    );
     assert_eq!(became(&a), Some(State::Backup));
     assert_eq!(i.master(), Some(ip(2)));
 }
@@ -668,4 +674,47 @@ fn a_restarted_task_in_fault_releases_the_addresses_it_found() {
     assert_eq!(a[0], Action::RemoveVips);
     assert_eq!(became(&a), Some(State::Fault));
     assert!(!a.iter().any(|a| matches!(a, Action::Send { .. })));
+}
+
+/// RFC 5798 §6.4.3: a priority-0 advert means "Shutdown". Of every way a
+/// master leaves (preempted, told by its sync group, a fault, a shutdown),
+/// only the last two send one (a fault shuts the instance down, as
+/// keepalived's does).
+#[test]
+fn priority_zero_only_when_the_master_shuts_down() {
+    let master = |c: &mut Clock| {
+        let mut i = Instance::new(params(VrrpVersion::V3, 255, Duration::from_secs(1)));
+        i.p.priority = 150;
+        i.priority = 150;
+        c.feed(&mut i, Duration::ZERO, Input::Start);
+        c.run(&mut i, Duration::from_secs(4));
+        assert_eq!(i.state(), State::Master);
+        i
+    };
+    let zero = |a: &[Action]| a.contains(&Action::Send { priority: 0 });
+    let t = Duration::from_secs(5);
+    let mut c = Clock::new();
+    let mut i = master(&mut c);
+    let a = c.feed(&mut i, t, heard(2, 200, Duration::from_secs(1)));
+    assert!(!zero(&a), "preempted: {a:?}");
+    let mut c = Clock::new();
+    let mut i = master(&mut c);
+    let a = c.feed(
+        &mut i,
+        t,
+        Input::Follow {
+            to: State::Backup,
+            why: Why::Shutdown,
+        },
+    );
+    assert_eq!(i.state(), State::Backup);
+    assert!(!zero(&a), "sync group to backup: {a:?}");
+    let mut c = Clock::new();
+    let mut i = master(&mut c);
+    let a = c.feed(&mut i, t, Input::Fault(Some("eth0 down".into())));
+    assert!(zero(&a), "fault: {a:?}");
+    let mut c = Clock::new();
+    let mut i = master(&mut c);
+    let a = c.feed(&mut i, t, Input::Shutdown);
+    assert!(zero(&a), "shutdown: {a:?}");
 }

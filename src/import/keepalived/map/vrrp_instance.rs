@@ -232,6 +232,8 @@ impl Mapper {
                     Err(e) => self.bad(c, notes, "", e),
                 }
             }
+            "use_vmac" => v.vmac = Some((c.arg(0).map(str::to_string), c.loc)),
+            "vmac_xmit_base" => v.vmac_xmit_base = Some(c.loc),
             "lvs_sync_daemon_interface" => {
                 let why = "it is not a Linux interface name";
                 if let Some(i) = self.parsed(c, notes, "", ifname, why) {
@@ -507,6 +509,36 @@ impl Mapper {
         }
         if v.nopreempt.is_some() {
             sec.line_c("preempt", "false", "keepalived's `nopreempt`");
+        }
+        if let Some((named, loc)) = &v.vmac {
+            sec.line_c("virtual_mac", "true", "keepalived's `use_vmac`");
+            let family = v.vips.first().map_or(Family::Ipv4, |a| a.0.0.family());
+            let ours = crate::vrrp::vmac::name_for(v.vrid.unwrap_or(0), family);
+            if let Some(n) = named.as_deref().filter(|n| *n != ours) {
+                push(
+                    &mut notes,
+                    "virtual_mac",
+                    Note::new(
+                        *loc,
+                        format!(
+                            "the interface name `{}` not imported: pharos names the virtual MAC's macvlan {ours}",
+                            emit::sanitize(n)
+                        ),
+                    ),
+                );
+            }
+        }
+        if let Some(loc) = v.vmac_xmit_base {
+            let why = if v.vmac.is_some() {
+                "pharos sends adverts from the virtual MAC, as RFC 5798 §7.2 says; the peers see the same adverts either way"
+            } else {
+                "it has no effect without `use_vmac`"
+            };
+            push(
+                &mut notes,
+                "virtual_mac",
+                Note::new(loc, format!("`vmac_xmit_base` not imported: {why}")),
+            );
         }
         if let Some((d, loc)) = v.preempt_delay {
             if v.nopreempt.is_some() {
@@ -917,6 +949,9 @@ pub(super) struct Inst {
     native_ipv6: bool,
     advert: Option<(Duration, Loc)>,
     nopreempt: Option<Loc>,
+    /// `use_vmac [NAME]`.
+    vmac: Option<(Option<String>, Loc)>,
+    vmac_xmit_base: Option<Loc>,
     preempt_delay: Option<(Duration, Loc)>,
     auth_type: Option<(String, Loc)>,
     auth_pass: Option<(String, Loc)>,
