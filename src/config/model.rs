@@ -374,7 +374,7 @@ pub struct VrrpInstance {
     /// Peers to send adverts to by unicast (clouds block multicast).
     #[serde(default)]
     pub unicast_peers: Vec<Ip>,
-    /// Use the virtual MAC 00:00:5e:00:01:VRID through a macvlan.
+    /// The virtual router MAC (RFC 5798 §7.3): 00:00:5e:00:01:VRID (IPv6 00:00:5e:00:02:VRID) on a macvlan `vrrp.VRID` (`vrrp6.VRID`), up while master, holding the VIPs; adverts and gratuitous ARPs / NAs leave from it. keepalived's `use_vmac`.
     #[serde(default)]
     pub virtual_mac: bool,
     /// Accept packets to the VIPs while master even when not the owner (RFC 5798 §6.1 Accept_Mode).
