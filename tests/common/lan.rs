@@ -79,7 +79,7 @@ impl Lan {
             .run(&["ip", "link", "set", &format!("sw{i}"), "master", "br0"]);
     }
 
-    /// Whether node `i` has `ip` on eth0.
+    /// Whether node `i` holds `ip` (see [`holds`]).
     pub fn holds(&self, i: usize, ip: &str) -> bool {
         holds(&self.nodes[i], ip)
     }
@@ -94,19 +94,33 @@ impl Lan {
     }
 }
 
+/// Whether `ip` is on an interface of `ns` that is admin up and not in
+/// protodown. Any interface, not only eth0: with a virtual MAC the VIP sits
+/// on a macvlan (pharos's and keepalived's `vrrp.VRID`, FRR's own). FRR
+/// never removes its VIPs: a backup's macvlan keeps them in `protodown on`,
+/// which is how FRR gives them up, so an address there is not held; nor is
+/// one on an admin-down link (the kernel drops its local route). Carrier
+/// loss alone does not count as giving it up: a node in fault must remove
+/// the address itself (tests/vrrp_netns.rs checks it).
 pub fn holds(ns: &Netns, ip: &str) -> bool {
     let want: IpAddr = ip.parse().unwrap();
-    let out = ns
-        .exec(&["ip", "-j", "addr", "show", "dev", "eth0"])
-        .output()
-        .unwrap();
+    let out = ns.exec(&["ip", "-j", "addr", "show"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    v[0]["addr_info"].as_array().is_some_and(|a| {
-        a.iter().any(|x| {
-            x["local"]
-                .as_str()
-                .and_then(|s| s.parse::<IpAddr>().ok())
-                .is_some_and(|x| x == want)
+    let Some(links) = v.as_array() else {
+        return false;
+    };
+    links.iter().any(|l| {
+        let up = l["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == "UP"));
+        let live = up && l["proto_down"].as_bool() != Some(true);
+        live && l["addr_info"].as_array().is_some_and(|a| {
+            a.iter().any(|x| {
+                x["local"]
+                    .as_str()
+                    .and_then(|s| s.parse::<IpAddr>().ok())
+                    .is_some_and(|x| x == want)
+            })
         })
     })
 }
