@@ -24,7 +24,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::frr::Frr;
-use common::lan::{Lan, Watch, longest_overlap, wait_for};
+use common::lan::{Lan, Watch, bury, longest_overlap, wait_for};
 use common::netns::{Netns, Run, start};
 
 const LONG: Duration = Duration::from_secs(20);
@@ -140,18 +140,6 @@ fn wait_holders(lan: &Lan, c: Case, want: &[usize], what: &str, diag: &dyn Fn() 
     }
 }
 
-/// A killed pharos cannot remove its VIP, nor take down its macvlan; a
-/// dead box would not answer for either, so the test does it.
-fn bury_pharos(ns: &Netns, vip: &str) {
-    let _ = ns.exec(&["ip", "addr", "flush", "to", vip]).status();
-    for link in [format!("vrrp.{VRID}"), format!("vrrp6.{VRID}")] {
-        let _ = ns
-            .exec(&["ip", "link", "set", &link, "down"])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
-
 /// Checks that the backup uses the master's advert interval, not its own.
 fn check_adoption(c: Case, ph: &Run, frr: &Frr, diag: &dyn Fn() -> String) {
     if c.pharos_high {
@@ -220,7 +208,7 @@ fn pair(c: Case) {
     watch.pause(true);
     if c.pharos_high {
         ph.signal("-KILL");
-        bury_pharos(&lan.nodes[0], c.vip());
+        bury(&lan.nodes[0], c.vip());
         wait_holders(&lan, c, &[1], "FRR takes over", &|| diag(&ph, &frr));
         watch.pause(false);
         ph = start(&lan.nodes[0], &c.pharos(pp));

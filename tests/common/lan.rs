@@ -125,6 +125,15 @@ pub fn holds(ns: &Netns, ip: &str) -> bool {
     })
 }
 
+/// After a VRRP daemon was killed (no goodbye): a dead box no longer
+/// answers for `vip`, so it is flushed from every interface. Any macvlan of
+/// the daemon's is left as the crash left it: the restarted daemon must
+/// cope with it (keepalived reuses its `vrrp.VRID`, and goes to FAULT if
+/// it finds it down; pharos's must set its own down as backup).
+pub fn bury(ns: &Netns, vip: &str) {
+    let _ = ns.exec(&["ip", "addr", "flush", "to", vip]).status();
+}
+
 /// Polls `f` every 20 ms until it is true, or panics with `what` after `within`.
 pub fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
