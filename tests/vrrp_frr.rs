@@ -15,6 +15,11 @@
 //! - vrrpd never adds or removes a VIP: it lives on FRR's macvlan, which
 //!   vrrpd puts in `protodown on` while backup. "Holds" (tests/common/lan.rs)
 //!   therefore ignores addresses on protodown or admin-down links.
+//! - On Linux's default sysctls an FRR backup still answers ARP for the
+//!   VIP from eth0's own MAC (the protodown macvlan keeps its local route;
+//!   arp_ignore 0 answers for any local address), so two nodes would claim
+//!   it on the wire. FRR's docs do not say so; the helper sets
+//!   `net.ipv4.conf.all.arp_ignore = 1` on FRR's node, as its operator must.
 //! - A killed vrrpd leaves its macvlan up with the VIP; a dead box would
 //!   not answer for it, so the test puts it in protodown (`Frr::unplug`),
 //!   as it flushes a killed pharos's VIP.
@@ -163,6 +168,7 @@ fn check_adoption(c: Case, ph: &Run, frr: &Frr, diag: &dyn Fn() -> String) {
 }
 
 fn pair(c: Case) {
+    let began = Instant::now();
     let lan = Lan::new(2);
     let (pp, fp) = if c.pharos_high {
         (HIGH, LOW)
@@ -195,6 +201,9 @@ fn pair(c: Case) {
         assert_eq!(state(&ph), "master", "{}", diag(&ph, &frr));
         let r = c.frr_router(&frr);
         assert_eq!(r["status"], "Backup", "{}", diag(&ph, &frr));
+        // pharos's adverts were heard (FRR counts only those it accepts).
+        let rx = r["stats"]["adverRx"].as_u64().unwrap_or(0);
+        assert!(rx >= 2, "FRR heard {rx} adverts\n{}", diag(&ph, &frr));
     } else {
         assert_eq!(state(&ph), "backup", "{}", diag(&ph, &frr));
         // FRR's adverts were heard and none was dropped.
@@ -258,7 +267,10 @@ fn pair(c: Case) {
         "the VIP was on both nodes for {worst:?} at some point after the first election\n{}",
         diag(&ph, &frr)
     );
-    eprintln!("handoff in {took:?} (skew {skew:?})");
+    eprintln!(
+        "handoff in {took:?} (skew {skew:?}); test took {:?}",
+        began.elapsed()
+    );
 }
 
 fn case(af: Af, pharos_high: bool, vmac: bool) {

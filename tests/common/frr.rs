@@ -19,6 +19,8 @@
 //!   macvlan (EAFNOSUPPORT); set afterwards it works.
 //! - The daemons check that their user is in the vty group `frrvty`; root
 //!   is not, so they run as `frr` (which is) and the directory is theirs.
+//! - With Linux's default `arp_ignore` 0 an FRR backup still answers ARP
+//!   for its VIPs (see `start`); this helper sets 1, as a deployment must.
 //! - The macvlans are made `protodown on` before they come up, so this node
 //!   never answers for a VIP before vrrpd has decided; zebra clears it when
 //!   vrrpd becomes master (its "reason" bit or not).
@@ -82,6 +84,14 @@ impl Frr {
             &link,
         ]);
         ns.run(&["ip", "link", "set", &link, "up"]);
+        // A backup's VIP stays on its macvlan (in protodown) and so in the
+        // kernel's local table: with the default arp_ignore 0, eth0 still
+        // answers ARP for it with its own MAC, a second holder on the wire
+        // (checked by hand on this kernel). arp_ignore 1 answers only for
+        // addresses on the receiving link: the master's macvlan answers
+        // from the virtual MAC, a backup not at all. FRR's docs do not say
+        // so; IPv6 needs nothing (ND answers per link already).
+        ns.write("net.ipv4.conf.all.arp_ignore", "1");
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("zebra.conf"), "").unwrap();
