@@ -20,6 +20,10 @@
 //!   arp_ignore 0 answers for any local address), so two nodes would claim
 //!   it on the wire. FRR's docs do not say so; the helper sets
 //!   `net.ipv4.conf.all.arp_ignore = 1` on FRR's node, as its operator must.
+//! - FRR's `show vrrp json` keeps `masterAdverInterval` at the last one
+//!   it learned as backup after it becomes master (it still advertises its
+//!   own: 70 cs on the wire, seen with tcpdump), so it is read only while
+//!   FRR is backup.
 //! - A killed vrrpd leaves its macvlan up with the VIP; a dead box would
 //!   not answer for it, so the test puts it in protodown (`Frr::unplug`),
 //!   as it flushes a killed pharos's VIP.
@@ -226,6 +230,9 @@ fn pair(c: Case) {
         frr.unplug();
         wait_for("pharos takes over", LONG, || state(&ph) == "master");
         wait_holders(&lan, c, &[0], "pharos holds the VIP", &|| diag(&ph, &frr));
+        // A master advertises its own interval, not the one it adopted.
+        let got = instance(&ph)["advert_interval_ms"].as_u64();
+        assert_eq!(got, Some(PHAROS_MS), "{}", diag(&ph, &frr));
         watch.pause(false);
         frr = c.start_frr(&lan.nodes[1], fp);
     }

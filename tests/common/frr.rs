@@ -21,9 +21,10 @@
 //!   is not, so they run as `frr` (which is) and the directory is theirs.
 //! - With Linux's default `arp_ignore` 0 an FRR backup still answers ARP
 //!   for its VIPs (see `start`); this helper sets 1, as a deployment must.
-//! - The macvlans are made `protodown on` before they come up, so this node
-//!   never answers for a VIP before vrrpd has decided; zebra clears it when
-//!   vrrpd becomes master (its "reason" bit or not).
+//! - The macvlans come up before `protodown on` (IPv6 needs the link-local
+//!   that only carrier brings) and get their VIPs after it, so this node
+//!   never answers for a VIP before vrrpd has decided; zebra clears the
+//!   protodown when vrrpd becomes master (its "reason" bit or not).
 
 #![allow(dead_code)]
 
@@ -46,6 +47,17 @@ pub fn macvlan(vrid: u8, vip: &str) -> String {
     }
 }
 
+fn has_link_local(ns: &Netns, link: &str) -> bool {
+    let out = ns
+        .exec(&[
+            "ip", "-j", "-6", "addr", "show", "dev", link, "scope", "link",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v[0]["addr_info"].as_array().is_some_and(|a| !a.is_empty())
+}
+
 /// zebra and vrrpd in a namespace, killed when dropped.
 pub struct Frr {
     ns: String,
@@ -64,6 +76,14 @@ impl Frr {
         let v6 = vip.contains(':');
         let link = macvlan(vrid, vip);
         let mac = format!("00:00:5e:00:{:02x}:{vrid:02x}", if v6 { 2 } else { 1 });
+        // A backup's VIP stays on its macvlan (in protodown) and so in the
+        // kernel's local table: with the default arp_ignore 0, eth0 still
+        // answers ARP for it with its own MAC, a second holder on the wire
+        // (checked by hand on this kernel). arp_ignore 1 answers only for
+        // addresses on the receiving link: the master's macvlan answers
+        // from the virtual MAC, a backup not at all. FRR's docs do not say
+        // so; IPv6 needs nothing (ND answers per link already).
+        ns.write("net.ipv4.conf.all.arp_ignore", "1");
         // Again after a kill: start from a fresh device, as a reboot would.
         let _ = ns
             .exec(&["ip", "link", "del", &link])
@@ -74,6 +94,19 @@ impl Frr {
         ]);
         ns.run(&["ip", "link", "set", &link, "addrgenmode", "random"]);
         ns.run(&["ip", "link", "set", &link, "address", &mac]);
+        ns.run(&["ip", "link", "set", &link, "up"]);
+        // Up with carrier first, so the link gets its IPv6 link-local, which
+        // it keeps in protodown: vrrpd sends its IPv6 adverts from it, and
+        // one that becomes master on a link that never had carrier fails
+        // them ("Failed to find address to bind") for as long as it takes
+        // the address to appear, while it already answers for the VIP.
+        // Then protodown before the VIP, so this node never answers for it
+        // before vrrpd has decided; zebra clears it when vrrpd becomes master.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !has_link_local(ns, &link) {
+            assert!(Instant::now() < deadline, "no link-local on {link}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         ns.run(&["ip", "link", "set", &link, "protodown", "on"]);
         ns.run(&[
             "ip",
@@ -83,15 +116,6 @@ impl Frr {
             "dev",
             &link,
         ]);
-        ns.run(&["ip", "link", "set", &link, "up"]);
-        // A backup's VIP stays on its macvlan (in protodown) and so in the
-        // kernel's local table: with the default arp_ignore 0, eth0 still
-        // answers ARP for it with its own MAC, a second holder on the wire
-        // (checked by hand on this kernel). arp_ignore 1 answers only for
-        // addresses on the receiving link: the master's macvlan answers
-        // from the virtual MAC, a backup not at all. FRR's docs do not say
-        // so; IPv6 needs nothing (ND answers per link already).
-        ns.write("net.ipv4.conf.all.arp_ignore", "1");
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("zebra.conf"), "").unwrap();

@@ -1,7 +1,9 @@
 //! A switched LAN of network namespaces for VRRP tests: one "switch"
 //! namespace holding bridge `br0`, and nodes each with an `eth0` plugged
 //! into it (10.9.0.N/24, fd00:9::N/64, link-local without DAD delay).
-//! Everything is removed on drop, even when a test fails.
+//! Everything is removed on drop, even when a test fails. Also who holds
+//! an address (on any live interface: VIPs may sit on a virtual-MAC
+//! macvlan), watched over a whole test for two holders at once.
 
 #![allow(dead_code)]
 
