@@ -215,11 +215,17 @@ impl Frr {
                 let _ = c.kill();
             }
         }
-        for c in [self.vrrpd.take(), self.zebra.take()].into_iter().flatten() {
-            let mut c = c;
+        for mut c in [self.vrrpd.take(), self.zebra.take()].into_iter().flatten() {
             let _ = Command::new("kill")
                 .args([sig, &c.id().to_string()])
                 .status();
+            // A daemon that ignores TERM fails the step that needed it, not
+            // the whole run: it is killed after 10 s.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = c.kill();
             let _ = c.wait();
         }
     }
