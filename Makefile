@@ -27,8 +27,11 @@ LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # chronyd with -x: it never sets this clock). lintian judges the Debian
 # package, man-db renders its man pages, mmdebstrap makes the clean Debian
 # it is installed into (tests/deb.rs). ovmf is the UEFI firmware the image
-# is booted with beside BIOS (tests/vm_image.rs).
-TEST_PACKAGES := systemd keepalived tcpdump chromium fonts-dejavu-core openssl grub-common curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls lintian man-db mmdebstrap ovmf $(LAB_PACKAGES)
+# is booted with beside BIOS (tests/vm_image.rs). frr's zebra and vrrpd are
+# the second VRRP interop peer (tests/vrrp_frr.rs), which runs its own in
+# namespaces with their own sockets: an frr service the install may start
+# on a systemd host neither helps nor disturbs it.
+TEST_PACKAGES := systemd keepalived frr tcpdump chromium fonts-dejavu-core openssl grub-common curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls lintian man-db mmdebstrap ovmf $(LAB_PACKAGES)
 
 KERNEL ?= cloud
 VARIANT ?= prod

@@ -3,14 +3,17 @@
 //! election, failover when the master is killed, preemption when it comes
 //! back, handoff when it stops. Throughout, a VIP held by both nodes for
 //! longer than one advert interval once the election settled fails the test.
+//! VRRPv3 over IPv4 and IPv6 also with virtual MACs on both sides:
+//! keepalived's `use_vmac` (its macvlan `vrrp.51`) against pharos's
+//! `virtual_mac` (`vrrp.51` / `vrrp6.51`); the VIPs then sit on those
+//! macvlans, which tests/common/lan.rs's `holds` looks at too.
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::keepalived::Keepalived;
-use common::lan::{Lan, Watch, longest_overlap, wait_for};
+use common::lan::{Lan, Watch, bury, longest_overlap, wait_for};
 use common::netns::{Run, start};
 
 const LONG: Duration = Duration::from_secs(20);
@@ -42,7 +45,7 @@ impl Mode {
         }
     }
 
-    fn pharos(self, priority: u8) -> String {
+    fn pharos(self, priority: u8, vmac: bool) -> String {
         let (version, auth, interval) = match self {
             Mode::V2Pass => (
                 2,
@@ -61,13 +64,15 @@ priority = {priority}
 advert_interval = "{interval}"
 virtual_addresses = ["{}/{}"]
 {auth}
+{}
 "#,
             self.vip(),
-            self.prefix()
+            self.prefix(),
+            if vmac { "virtual_mac = true" } else { "" }
         )
     }
 
-    fn keepalived(self, priority: u8) -> String {
+    fn keepalived(self, priority: u8, vmac: bool) -> String {
         let (version, auth, interval) = match self {
             Mode::V2Pass => (
                 2,
@@ -90,11 +95,13 @@ vrrp_instance VI_1 {{
   priority {priority}
   advert_int {interval}
   {auth}
+  {}
   virtual_ipaddress {{
     {}/{}
   }}
 }}
 "#,
+            if vmac { "use_vmac" } else { "" },
             self.vip(),
             self.prefix()
         )
@@ -121,13 +128,14 @@ fn wait_holders(lan: &Lan, mode: Mode, want: &[usize], what: &str, diag: &dyn Fn
     }
 }
 
-/// Node 0 runs pharos, node 1 keepalived; `pharos_first` says which has
-/// the higher priority (and so is master first).
-fn pair(mode: Mode, pharos_high: bool) {
+/// Node 0 runs pharos, node 1 keepalived; `pharos_high` says which has
+/// the higher priority (and so is master first); `vmac`, whether both run
+/// a virtual MAC (pharos's `virtual_mac`, keepalived's `use_vmac`).
+fn pair(mode: Mode, pharos_high: bool, vmac: bool) {
     let lan = Lan::new(2);
     let (pp, kp) = if pharos_high { (150, 100) } else { (100, 150) };
-    let mut ph = start(&lan.nodes[0], &mode.pharos(pp));
-    let mut ka = Keepalived::start(&lan.nodes[1], &mode.keepalived(kp));
+    let mut ph = start(&lan.nodes[0], &mode.pharos(pp, vmac));
+    let mut ka = Keepalived::start(&lan.nodes[1], &mode.keepalived(kp, vmac));
     let (hi, lo) = if pharos_high { (0, 1) } else { (1, 0) };
     let diag = |ph: &Run, ka: &Keepalived| {
         format!(
@@ -162,43 +170,17 @@ fn pair(mode: Mode, pharos_high: bool) {
         ph.signal("-KILL");
         // The killed pharos cannot remove its VIP; only keepalived counts.
         wait_for("keepalived takes over", LONG, || lan.holds(1, mode.vip()));
-        let _ = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &lan.nodes[0].0,
-                "ip",
-                "addr",
-                "flush",
-                "dev",
-                "eth0",
-                "to",
-                mode.vip(),
-            ])
-            .status();
+        bury(&lan.nodes[0], mode.vip());
         watch.pause(false);
-        ph = start(&lan.nodes[0], &mode.pharos(pp));
+        ph = start(&lan.nodes[0], &mode.pharos(pp, vmac));
     } else {
         watch.pause(true);
         ka.signal("-KILL");
         wait_for("pharos takes over", LONG, || state(&ph) == "master");
         assert!(lan.holds(0, mode.vip()));
-        let _ = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &lan.nodes[1].0,
-                "ip",
-                "addr",
-                "flush",
-                "dev",
-                "eth0",
-                "to",
-                mode.vip(),
-            ])
-            .status();
+        bury(&lan.nodes[1], mode.vip());
         watch.pause(false);
-        ka = Keepalived::start(&lan.nodes[1], &mode.keepalived(kp));
+        ka = Keepalived::start(&lan.nodes[1], &mode.keepalived(kp, vmac));
     }
     // Preemption: the higher-priority node is back and takes the VIP.
     wait_holders(&lan, mode, &[hi], "preemption", &|| diag(&ph, &ka));
@@ -225,30 +207,50 @@ fn pair(mode: Mode, pharos_high: bool) {
 
 #[test]
 fn v2_pass_pharos_master_keepalived_backup() {
-    pair(Mode::V2Pass, true);
+    pair(Mode::V2Pass, true, false);
 }
 
 #[test]
 fn v2_pass_keepalived_master_pharos_backup() {
-    pair(Mode::V2Pass, false);
+    pair(Mode::V2Pass, false, false);
 }
 
 #[test]
 fn v3_ipv4_pharos_master_keepalived_backup() {
-    pair(Mode::V3Ipv4, true);
+    pair(Mode::V3Ipv4, true, false);
 }
 
 #[test]
 fn v3_ipv4_keepalived_master_pharos_backup() {
-    pair(Mode::V3Ipv4, false);
+    pair(Mode::V3Ipv4, false, false);
 }
 
 #[test]
 fn v3_ipv6_pharos_master_keepalived_backup() {
-    pair(Mode::V3Ipv6, true);
+    pair(Mode::V3Ipv6, true, false);
 }
 
 #[test]
 fn v3_ipv6_keepalived_master_pharos_backup() {
-    pair(Mode::V3Ipv6, false);
+    pair(Mode::V3Ipv6, false, false);
+}
+
+#[test]
+fn v3_ipv4_vmac_pharos_master_keepalived_backup() {
+    pair(Mode::V3Ipv4, true, true);
+}
+
+#[test]
+fn v3_ipv4_vmac_keepalived_master_pharos_backup() {
+    pair(Mode::V3Ipv4, false, true);
+}
+
+#[test]
+fn v3_ipv6_vmac_pharos_master_keepalived_backup() {
+    pair(Mode::V3Ipv6, true, true);
+}
+
+#[test]
+fn v3_ipv6_vmac_keepalived_master_pharos_backup() {
+    pair(Mode::V3Ipv6, false, true);
 }

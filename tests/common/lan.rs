@@ -1,7 +1,9 @@
 //! A switched LAN of network namespaces for VRRP tests: one "switch"
 //! namespace holding bridge `br0`, and nodes each with an `eth0` plugged
 //! into it (10.9.0.N/24, fd00:9::N/64, link-local without DAD delay).
-//! Everything is removed on drop, even when a test fails.
+//! Everything is removed on drop, even when a test fails. Also who holds
+//! an address (on any live interface: VIPs may sit on a virtual-MAC
+//! macvlan), watched over a whole test for two holders at once.
 
 #![allow(dead_code)]
 
@@ -79,7 +81,7 @@ impl Lan {
             .run(&["ip", "link", "set", &format!("sw{i}"), "master", "br0"]);
     }
 
-    /// Whether node `i` has `ip` on eth0.
+    /// Whether node `i` holds `ip` (see [`holds`]).
     pub fn holds(&self, i: usize, ip: &str) -> bool {
         holds(&self.nodes[i], ip)
     }
@@ -94,21 +96,44 @@ impl Lan {
     }
 }
 
+/// Whether `ip` is on an interface of `ns` that is admin up and not in
+/// protodown. Any interface, not only eth0: with a virtual MAC the VIP sits
+/// on a macvlan (pharos's and keepalived's `vrrp.VRID`, FRR's own). FRR
+/// never removes its VIPs: a backup's macvlan keeps them in `protodown on`,
+/// which is how FRR gives them up, so an address there is not held; nor is
+/// one on an admin-down link (the kernel drops its local route). Carrier
+/// loss alone does not count as giving it up: a node in fault must remove
+/// the address itself (tests/vrrp_netns.rs checks it).
 pub fn holds(ns: &Netns, ip: &str) -> bool {
     let want: IpAddr = ip.parse().unwrap();
-    let out = ns
-        .exec(&["ip", "-j", "addr", "show", "dev", "eth0"])
-        .output()
-        .unwrap();
+    let out = ns.exec(&["ip", "-j", "addr", "show"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    v[0]["addr_info"].as_array().is_some_and(|a| {
-        a.iter().any(|x| {
-            x["local"]
-                .as_str()
-                .and_then(|s| s.parse::<IpAddr>().ok())
-                .is_some_and(|x| x == want)
+    let Some(links) = v.as_array() else {
+        return false;
+    };
+    links.iter().any(|l| {
+        let up = l["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == "UP"));
+        let live = up && l["proto_down"].as_bool() != Some(true);
+        live && l["addr_info"].as_array().is_some_and(|a| {
+            a.iter().any(|x| {
+                x["local"]
+                    .as_str()
+                    .and_then(|s| s.parse::<IpAddr>().ok())
+                    .is_some_and(|x| x == want)
+            })
         })
     })
+}
+
+/// After a VRRP daemon was killed (no goodbye): a dead box no longer
+/// answers for `vip`, so it is flushed from every interface. Any macvlan of
+/// the daemon's is left as the crash left it: the restarted daemon must
+/// cope with it (keepalived reuses its `vrrp.VRID`, and goes to FAULT if
+/// it finds it down; pharos's must set its own down as backup).
+pub fn bury(ns: &Netns, vip: &str) {
+    let _ = ns.exec(&["ip", "addr", "flush", "to", vip]).status();
 }
 
 /// Polls `f` every 20 ms until it is true, or panics with `what` after `within`.

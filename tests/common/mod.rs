@@ -1,5 +1,6 @@
 //! Test helpers shared by several test files.
 
+pub mod frr;
 pub mod keepalived;
 pub mod lan;
 pub mod netns;
