@@ -6,7 +6,8 @@
 //! entry for the VIP is the virtual MAC before a failover and still the same
 //! after it, and the VIP answers throughout. The backup's macvlan is down;
 //! the parent's arp_ignore is raised while pharos runs and put back when it
-//! stops, with its macvlan gone. The same run pins RFC 5798 §6.4.3: the
+//! stops, with its macvlan gone, also by a run started after a crash (the
+//! macvlan's alias carries the old values). The same run pins RFC 5798 §6.4.3: the
 //! master preempted when the higher priority comes back sends no
 //! priority-0 advert (only the one stopped with SIGTERM does).
 
@@ -312,7 +313,27 @@ fn failover_keeps_the_clients_neighbour_entry(fam: Fam) {
             assert!(l.contains(&format!("is-at {}", fam.vmac())), "{l}");
         }
     }
-    drop((a, b));
+
+    // A crash: b is killed (its macvlan stays, down, as the crash left it)
+    // and started again. The macvlan's alias told the new run what eth0's
+    // arp_ignore was before the first run raised it, so a clean stop now
+    // still puts back 0, not the 1 it found.
+    let alias = ip_json(b_ns, &["ip", "-j", "link", "show", "dev", fam.link()]);
+    assert_eq!(
+        alias[0]["ifalias"], "pharos virtual MAC; eth0 arp_ignore=0 arp_announce=0",
+        "{alias}"
+    );
+    let mut b = b;
+    b.signal("-KILL");
+    assert_eq!(link_up(b_ns, fam.link()), Some(false));
+    assert_eq!(b_ns.read("net.ipv4.conf.eth0.arp_ignore"), "1");
+    let mut b = start(b_ns, &fam.config(100));
+    wait_for("b backup again", LONG, || state(&b) == "backup");
+    b.signal("-TERM");
+    assert_eq!(link_up(b_ns, fam.link()), None, "b removed its macvlan");
+    assert_eq!(b_ns.read("net.ipv4.conf.eth0.arp_ignore"), "0");
+    assert_eq!(b_ns.read("net.ipv4.conf.eth0.arp_announce"), "0");
+    drop(a);
 }
 
 #[test]

@@ -313,6 +313,19 @@ impl Rtnl {
         self.request(what, rtm, NlmF::empty(), msg)
     }
 
+    /// Sets link `index`'s alias (IFLA_IFALIAS: `ip link show` prints it;
+    /// it lives as long as the link).
+    pub fn set_alias(&self, name: &str, index: u32, alias: &str) -> Result<(), String> {
+        let what = format!("setting the alias of link {name}");
+        self.set_attr(
+            &what,
+            Rtm::Setlink,
+            index,
+            Ifla::Ifalias,
+            format!("{alias}\0").into_bytes(),
+        )
+    }
+
     /// Deletes link `index` (RTM_DELLINK).
     pub fn del_link(&self, name: &str, index: u32) -> Result<(), String> {
         let what = format!("deleting link {name}");

@@ -503,10 +503,26 @@ impl Runner {
             return Ok(None);
         };
         let before = v.index;
-        let index = v.ensure(&self.rtnl, &self.links)?;
+        let (index, made) = v.ensure(&self.rtnl, &self.links)?;
         let (vname, parent) = (v.name.clone(), v.parent.clone());
         if before != Some(index) {
-            self.parents.raise(&parent)?;
+            if !made {
+                // An adopted macvlan says what its parent's sysctls were
+                // before the run that made it raised them.
+                for (leaf, value) in v.recorded() {
+                    self.parents.remember(&parent, leaf, value);
+                }
+            }
+            let originals = self.parents.raise(&parent)?;
+            if made {
+                let alias = super::vmac::alias_for(&parent, &originals);
+                if let Err(e) = self.rtnl.set_alias(&vname, index, &alias) {
+                    let msg = format!(
+                        "{e}: after a crash, a restarted pharos would not know {parent}'s old ARP sysctls"
+                    );
+                    self.shared.emit(Event::new("vrrp", name, msg).warn());
+                }
+            }
             // The new link (and its MAC, which the GARPs use) in our view.
             self.read_kernel();
         }

@@ -29,7 +29,10 @@
 //!   nor uses a VIP as the sender of its own requests; either would teach
 //!   the hosts the parent's MAC for the VIP. The macvlan: arp_ignore = 1,
 //!   arp_announce = 2, rp_filter = 0 (replies to it leave by the parent's
-//!   route).
+//!   route). The parent's old values are also written in the macvlan's
+//!   alias (`ip link show` prints it), so a pharos restarted after a crash
+//!   adopts them with the link and still puts them back; the alias lives
+//!   as long as the link, and a reboot ends both it and the raised values.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -87,6 +90,32 @@ pub fn found(links: &[LinkLive], name: &str, mac: &[u8; 6]) -> Found {
 /// least have (the kernel takes the larger of `all` and the interface's).
 pub const PARENT: [(&str, u8); 2] = [("arp_ignore", 1), ("arp_announce", 2)];
 
+/// The alias a macvlan carries: its parent's sysctls before any virtual
+/// MAC raised them (`pharos virtual MAC; eth0 arp_ignore=0 arp_announce=0`).
+pub fn alias_for(parent: &str, originals: &[(&'static str, String)]) -> String {
+    let mut a = format!("pharos virtual MAC; {parent}");
+    for (leaf, v) in originals {
+        a.push_str(&format!(" {leaf}={v}"));
+    }
+    a
+}
+
+/// The parent's sysctls an alias written by [`alias_for`] records; nothing
+/// from any other alias.
+pub fn parse_alias(alias: &str) -> Vec<(&'static str, String)> {
+    let Some(rest) = alias.trim().strip_prefix("pharos virtual MAC; ") else {
+        return vec![];
+    };
+    rest.split_whitespace()
+        .skip(1)
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            let leaf = PARENT.iter().find(|(l, _)| *l == k)?.0;
+            v.parse::<u8>().ok().map(|_| (leaf, v.to_string()))
+        })
+        .collect()
+}
+
 /// The value to write over `live`, if it is below `want` (sans IO).
 pub fn raise(live: &str, want: u8) -> Option<String> {
     match live.trim().parse::<u8>() {
@@ -131,18 +160,19 @@ impl Vmac {
 
     /// Makes sure the macvlan exists with the virtual MAC on its parent;
     /// `links` is the kernel's list (read again by the caller after a
-    /// change). Returns its index, or what went wrong.
-    pub fn ensure(&mut self, rtnl: &Rtnl, links: &[LinkLive]) -> Result<u32, String> {
+    /// change). Returns its index and whether it was made now (rather than
+    /// adopted), or what went wrong.
+    pub fn ensure(&mut self, rtnl: &Rtnl, links: &[LinkLive]) -> Result<(u32, bool), String> {
         let made = match found(links, &self.name, &self.mac) {
             Found::Adopt(i) => {
                 if self.index != Some(i) {
-                    // Made by an earlier run (or again after someone
-                    // deleted it): its state is whatever it was left in.
+                    // Made by an earlier run: its state is whatever that
+                    // run left it in.
                     self.index = Some(i);
                     self.up = None;
                     self.configure()?;
                 }
-                return Ok(i);
+                return Ok((i, false));
             }
             Found::Replace(i) => {
                 rtnl.del_link(&self.name, i).map_err(|e| {
@@ -175,7 +205,14 @@ impl Vmac {
         self.index = Some(index);
         self.up = Some(false);
         self.configure()?;
-        Ok(index)
+        Ok((index, true))
+    }
+
+    /// The parent's sysctls an earlier run recorded in the alias.
+    pub fn recorded(&self) -> Vec<(&'static str, String)> {
+        std::fs::read_to_string(format!("/sys/class/net/{}/ifalias", self.name))
+            .map(|a| parse_alias(&a))
+            .unwrap_or_default()
     }
 
     /// The macvlan's own sysctls (they go with it). Set while it is down,
@@ -242,20 +279,38 @@ pub struct ParentSysctls {
 }
 
 impl ParentSysctls {
-    /// Raises what [`PARENT`] asks for on `parent`, saving the old values.
-    pub fn raise(&mut self, parent: &str) -> Result<(), String> {
+    /// Raises what [`PARENT`] asks for on `parent`, saving the old values;
+    /// the values from before any virtual MAC, as far as this run knows.
+    pub fn raise(&mut self, parent: &str) -> Result<Vec<(&'static str, String)>, String> {
+        let mut before = Vec::new();
         for (leaf, want) in PARENT {
             let path = conf("ipv4", parent, leaf);
             let live =
                 std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
+            let live = live.trim().to_string();
             if let Some(v) = raise(&live, want) {
                 write(&path, &v)?;
                 self.saved
                     .entry((parent.to_string(), leaf))
-                    .or_insert_with(|| live.trim().to_string());
+                    .or_insert_with(|| live.clone());
             }
+            let original = self.saved.get(&(parent.to_string(), leaf)).unwrap_or(&live);
+            before.push((leaf, original.clone()));
         }
-        Ok(())
+        Ok(before)
+    }
+
+    /// A value from before an earlier run raised it (a macvlan's alias):
+    /// the lowest one heard is the original, as values are only raised.
+    pub fn remember(&mut self, parent: &str, leaf: &'static str, value: String) {
+        let num = |v: &str| v.parse::<u8>().unwrap_or(u8::MAX);
+        let e = self
+            .saved
+            .entry((parent.to_string(), leaf))
+            .or_insert(value.clone());
+        if num(&value) < num(e) {
+            *e = value;
+        }
     }
 
     /// Puts back what was raised on `parent`.
@@ -315,6 +370,29 @@ mod tests {
         assert_eq!(found(&ours, "vrrp.51", &mac), Found::Adopt(9));
         let other = [link(9, "vrrp.51", "52:54:00:12:34:56")];
         assert_eq!(found(&other, "vrrp.51", &mac), Found::Replace(9));
+    }
+
+    #[test]
+    fn the_alias_carries_the_parents_old_values_and_nothing_else_is_read() {
+        let a = alias_for(
+            "eth0",
+            &[("arp_ignore", "0".into()), ("arp_announce", "1".into())],
+        );
+        assert_eq!(a, "pharos virtual MAC; eth0 arp_ignore=0 arp_announce=1");
+        assert_eq!(
+            parse_alias(&format!("{a}\n")),
+            vec![
+                ("arp_ignore", "0".to_string()),
+                ("arp_announce", "1".to_string())
+            ]
+        );
+        assert!(parse_alias("uplink to core").is_empty());
+        assert!(parse_alias("pharos virtual MAC; eth0 rp_filter=1 arp_ignore=x").is_empty());
+        let mut p = ParentSysctls::default();
+        p.remember("eth0", "arp_ignore", "1".into());
+        p.remember("eth0", "arp_ignore", "0".into());
+        p.remember("eth0", "arp_ignore", "1".into());
+        assert_eq!(p.saved[&("eth0".to_string(), "arp_ignore")], "0");
     }
 
     #[test]
