@@ -7,7 +7,8 @@
 //! after it, and the VIP answers throughout. The backup's macvlan is down;
 //! the parent's arp_ignore is raised while pharos runs and put back when it
 //! stops, with its macvlan gone, also by a run started after a crash (the
-//! macvlan's alias carries the old values). The same run pins RFC 5798 §6.4.3: the
+//! macvlan's alias carries the old values), and a macvlan a crash left that
+//! the config no longer wants is removed at start. The same run pins RFC 5798 §6.4.3: the
 //! master preempted when the higher priority comes back sends no
 //! priority-0 advert (only the one stopped with SIGTERM does).
 
@@ -333,7 +334,25 @@ fn failover_keeps_the_clients_neighbour_entry(fam: Fam) {
     assert_eq!(link_up(b_ns, fam.link()), None, "b removed its macvlan");
     assert_eq!(b_ns.read("net.ipv4.conf.eth0.arp_ignore"), "0");
     assert_eq!(b_ns.read("net.ipv4.conf.eth0.arp_announce"), "0");
-    drop(a);
+
+    // Another crash, and b comes back with the virtual MAC dropped from
+    // its config: the macvlan the crash left goes at start, and eth0's
+    // sysctls are put back.
+    let mut b = start(b_ns, &fam.config(100));
+    wait_for("b backup again", LONG, || state(&b) == "backup");
+    b.signal("-KILL");
+    assert_eq!(link_up(b_ns, fam.link()), Some(false));
+    let plain = fam.config(100).replace("virtual_mac = true\n", "");
+    let b = start(b_ns, &plain);
+    wait_for("the stale macvlan gone, eth0's sysctls back", LONG, || {
+        link_up(b_ns, fam.link()).is_none() && b_ns.read("net.ipv4.conf.eth0.arp_ignore") == "0"
+    });
+    assert!(
+        b.log().contains("left by an earlier run"),
+        "the removal is reported: {}",
+        b.log()
+    );
+    drop((a, b));
 }
 
 #[test]

@@ -262,6 +262,7 @@ impl Runner {
         if first {
             self.find_resumable();
             self.release_stale_vips();
+            self.release_stale_vmacs();
         }
         self.start_all();
     }
@@ -317,6 +318,49 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// Virtual MAC macvlans an earlier run made (their alias says so)
+    /// that no instance wants now (removed from the config while pharos
+    /// was down, or left by a crash): deleted, and their parent's ARP
+    /// sysctls put back when no wanted one shares it.
+    fn release_stale_vmacs(&mut self) {
+        let wanted: BTreeMap<String, String> = self
+            .insts
+            .values()
+            .filter_map(|i| i.vmac.as_ref().map(|v| (v.name.clone(), v.parent.clone())))
+            .collect();
+        for l in self.links.clone() {
+            if wanted.contains_key(&l.name) {
+                continue;
+            }
+            let Some((parent, values)) =
+                super::vmac::alias_of(&l.name).and_then(|a| super::vmac::parse_alias(&a))
+            else {
+                continue;
+            };
+            if let Err(e) = self.rtnl.del_link(&l.name, l.index) {
+                self.shared.emit(Event::new("vrrp", &l.name, e).error());
+                continue;
+            }
+            self.shared.emit(Event::new(
+                "vrrp",
+                &l.name,
+                format!(
+                    "removed virtual MAC interface {} left by an earlier run (no instance uses it)",
+                    l.name
+                ),
+            ));
+            for (leaf, value) in values {
+                self.parents.remember(&parent, leaf, value);
+            }
+            if !wanted.values().any(|p| *p == parent) {
+                for e in self.parents.restore(&parent) {
+                    self.shared.emit(Event::new("vrrp", &l.name, e).error());
+                }
+            }
+        }
+        self.read_kernel();
     }
 
     /// A new or changed instance.

@@ -100,20 +100,25 @@ pub fn alias_for(parent: &str, originals: &[(&'static str, String)]) -> String {
     a
 }
 
-/// The parent's sysctls an alias written by [`alias_for`] records; nothing
-/// from any other alias.
-pub fn parse_alias(alias: &str) -> Vec<(&'static str, String)> {
-    let Some(rest) = alias.trim().strip_prefix("pharos virtual MAC; ") else {
-        return vec![];
-    };
-    rest.split_whitespace()
-        .skip(1)
+/// The parent and its sysctls an alias written by [`alias_for`] records;
+/// `None` for any other alias (a link pharos did not make).
+pub fn parse_alias(alias: &str) -> Option<(String, Vec<(&'static str, String)>)> {
+    let rest = alias.trim().strip_prefix("pharos virtual MAC; ")?;
+    let mut words = rest.split_whitespace();
+    let parent = words.next()?.to_string();
+    let values = words
         .filter_map(|kv| {
             let (k, v) = kv.split_once('=')?;
             let leaf = PARENT.iter().find(|(l, _)| *l == k)?.0;
             v.parse::<u8>().ok().map(|_| (leaf, v.to_string()))
         })
-        .collect()
+        .collect();
+    Some((parent, values))
+}
+
+/// A link's alias, if it has one.
+pub fn alias_of(ifname: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/sys/class/net/{ifname}/ifalias")).ok()
 }
 
 /// The value to write over `live`, if it is below `want` (sans IO).
@@ -210,8 +215,10 @@ impl Vmac {
 
     /// The parent's sysctls an earlier run recorded in the alias.
     pub fn recorded(&self) -> Vec<(&'static str, String)> {
-        std::fs::read_to_string(format!("/sys/class/net/{}/ifalias", self.name))
-            .map(|a| parse_alias(&a))
+        alias_of(&self.name)
+            .and_then(|a| parse_alias(&a))
+            .filter(|(p, _)| *p == self.parent)
+            .map(|(_, v)| v)
             .unwrap_or_default()
     }
 
@@ -381,13 +388,19 @@ mod tests {
         assert_eq!(a, "pharos virtual MAC; eth0 arp_ignore=0 arp_announce=1");
         assert_eq!(
             parse_alias(&format!("{a}\n")),
-            vec![
-                ("arp_ignore", "0".to_string()),
-                ("arp_announce", "1".to_string())
-            ]
+            Some((
+                "eth0".to_string(),
+                vec![
+                    ("arp_ignore", "0".to_string()),
+                    ("arp_announce", "1".to_string())
+                ]
+            ))
         );
-        assert!(parse_alias("uplink to core").is_empty());
-        assert!(parse_alias("pharos virtual MAC; eth0 rp_filter=1 arp_ignore=x").is_empty());
+        assert_eq!(parse_alias("uplink to core"), None);
+        assert_eq!(
+            parse_alias("pharos virtual MAC; eth0 rp_filter=1 arp_ignore=x"),
+            Some(("eth0".to_string(), vec![]))
+        );
         let mut p = ParentSysctls::default();
         p.remember("eth0", "arp_ignore", "1".into());
         p.remember("eth0", "arp_ignore", "0".into());
