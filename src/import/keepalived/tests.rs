@@ -427,4 +427,16 @@ fn use_vmac_becomes_virtual_mac_and_its_name_and_xmit_base_are_noted() {
         "{}",
         imp.toml
     );
+    // VIPs on another device: with use_vmac they go on the macvlan instead.
+    let imp = one(&INSTANCE
+        .replace("    priority 150\n", "    priority 150\n    use_vmac\n")
+        .replace("192.168.4.80/24\n", "192.168.4.80/24 dev eth1\n"));
+    let cfg = config_of(&imp.toml, None);
+    assert!(cfg.vrrp["VI_1"].vip_interface.is_none(), "{}", imp.toml);
+    assert!(
+        imp.toml
+            .contains("`dev eth1` of the virtual addresses not imported"),
+        "{}",
+        imp.toml
+    );
 }

@@ -628,9 +628,22 @@ impl Mapper {
             "virtual_addresses",
             array(&vips.iter().map(|(_, w)| string(w)).collect::<Vec<_>>()),
         );
-        if let Some(d) = &vip_interface {
-            sec.line_c("vip_interface", string(d), "keepalived's `dev`");
-            self.iface(d);
+        match (&vip_interface, &v.vmac) {
+            (Some(d), Some((_, loc))) => push(
+                &mut notes,
+                "virtual_addresses",
+                Note::new(
+                    *loc,
+                    format!(
+                        "`dev {d}` of the virtual addresses not imported: with `use_vmac` pharos puts them on the virtual MAC's macvlan"
+                    ),
+                ),
+            ),
+            (Some(d), None) => {
+                sec.line_c("vip_interface", string(d), "keepalived's `dev`");
+                self.iface(d);
+            }
+            (None, _) => {}
         }
         let mut peers: Vec<IpAddr> = Vec::new();
         for (ip, loc) in &v.peers {
