@@ -26,10 +26,7 @@ fn target(r: &Run, name: &str) -> serde_json::Value {
 }
 
 fn vrrp_state(r: &Run) -> String {
-    r.status()["subsystems"]["vrrp"]["instances"]["VI_1"]["state"]
-        .as_str()
-        .unwrap_or("?")
-        .to_string()
+    r.vrrp_state("VI_1")
 }
 
 #[test]

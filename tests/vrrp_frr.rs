@@ -127,7 +127,7 @@ fn instance(r: &Run) -> serde_json::Value {
 }
 
 fn state(r: &Run) -> String {
-    instance(r)["state"].as_str().unwrap_or("?").to_string()
+    r.vrrp_state("VI_1")
 }
 
 /// RFC 5798 §6.1: Skew_Time for a backup of `priority` under a master

@@ -109,10 +109,7 @@ vrrp_instance VI_1 {{
 }
 
 fn state(r: &Run) -> String {
-    r.status()["subsystems"]["vrrp"]["instances"]["VI_1"]["state"]
-        .as_str()
-        .unwrap_or("?")
-        .to_string()
+    r.vrrp_state("VI_1")
 }
 
 fn wait_holders(lan: &Lan, mode: Mode, want: &[usize], what: &str, diag: &dyn Fn() -> String) {

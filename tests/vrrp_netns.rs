@@ -31,10 +31,7 @@ garp = {{ delay = "0s" }}
 }
 
 fn state(r: &Run) -> String {
-    r.status()["subsystems"]["vrrp"]["instances"]["VI_1"]["state"]
-        .as_str()
-        .unwrap_or("?")
-        .to_string()
+    r.vrrp_state("VI_1")
 }
 
 fn wait_state(r: &Run, want: &str, within: Duration) {

@@ -66,10 +66,7 @@ virtual_mac = true
 }
 
 fn state(r: &Run) -> String {
-    r.status()["subsystems"]["vrrp"]["instances"]["VI_1"]["state"]
-        .as_str()
-        .unwrap_or("?")
-        .to_string()
+    r.vrrp_state("VI_1")
 }
 
 /// `ip -j` output of a command in `ns`, parsed.

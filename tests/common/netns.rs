@@ -76,6 +76,14 @@ impl Run {
         let out = self.ctl(&["status", "--json"]);
         serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
     }
+    /// The state of VRRP instance `name` (`master`, `backup`...), or `?`
+    /// when the status does not say.
+    pub fn vrrp_state(&self, name: &str) -> String {
+        self.status()["subsystems"]["vrrp"]["instances"][name]["state"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string()
+    }
     /// Sends a signal (`-KILL`, `-TERM`) and waits for the process to end.
     pub fn signal(&mut self, sig: &str) {
         let _ = Command::new("kill")
