@@ -33,7 +33,7 @@ use super::status;
 use super::vmac::{ParentSysctls, Vmac};
 use crate::config::Config;
 use crate::config::model::{AuthKind, SyncGroup, VrrpInstance, VrrpVersion};
-use crate::config::types::{Cidr, Family};
+use crate::config::types::{Cidr, Family, MacAddr};
 use crate::kernel::objects::{AddrLive, LinkLive, VIP_PROTO};
 use crate::kernel::rtnl::Rtnl;
 use crate::runtime::changes::{Changes, Part};
@@ -547,28 +547,29 @@ impl Runner {
             return Ok(None);
         };
         let before = v.index;
-        let (index, made) = v.ensure(&self.rtnl, &self.links)?;
+        let (index, fresh) = v.ensure(&self.rtnl, &self.links)?;
         let (vname, parent) = (v.name.clone(), v.parent.clone());
-        if before != Some(index) {
-            if !made {
-                // An adopted macvlan says what its parent's sysctls were
-                // before the run that made it raised them.
-                for (leaf, value) in v.recorded() {
-                    self.parents.remember(&parent, leaf, value);
-                }
+        if before == Some(index) {
+            return Ok(Some((vname, index)));
+        }
+        if fresh.is_none() {
+            // An adopted macvlan says what its parent's sysctls were
+            // before the run that made it raised them.
+            for (leaf, value) in v.recorded() {
+                self.parents.remember(&parent, leaf, value);
             }
-            let originals = self.parents.raise(&parent)?;
-            if made {
-                let alias = super::vmac::alias_for(&parent, &originals);
-                if let Err(e) = self.rtnl.set_alias(&vname, index, &alias) {
-                    let msg = format!(
-                        "{e}: after a crash, a restarted pharos would not know {parent}'s old ARP sysctls"
-                    );
-                    self.shared.emit(Event::new("vrrp", name, msg).warn());
-                }
+        }
+        let originals = self.parents.raise(&parent)?;
+        if let Some(links) = fresh {
+            let alias = super::vmac::alias_for(&parent, &originals);
+            if let Err(e) = self.rtnl.set_alias(&vname, index, &alias) {
+                let msg = format!(
+                    "{e}: after a crash, a restarted pharos would not know {parent}'s old ARP sysctls"
+                );
+                self.shared.emit(Event::new("vrrp", name, msg).warn());
             }
             // The new link (and its MAC, which the GARPs use) in our view.
-            self.read_kernel();
+            self.links = links;
         }
         Ok(Some((vname, index)))
     }
@@ -581,8 +582,8 @@ impl Runner {
         };
         let link_local = i.tx.as_ref().map(|t| t.src);
         let Some(v) = i.vmac.as_mut() else { return };
-        if v.index.is_none() || v.up == Some(up) {
-            return;
+        if v.index.is_none() {
+            return; // not made yet: nothing to set
         }
         if let Err(e) = v.set_up(&self.rtnl, up, link_local) {
             self.shared.emit(
@@ -724,19 +725,7 @@ impl Runner {
             let Some(l) = self.links.iter().find(|l| l.name == i.vip_ifname) else {
                 continue;
             };
-            let vmac_down = !l.up && i.vmac.is_some();
-            let missing: Vec<Cidr> = i
-                .vips
-                .iter()
-                .filter(|c| {
-                    !self
-                        .addrs
-                        .iter()
-                        .any(|a| a.index == l.index && a.cidr.addr == c.addr)
-                })
-                .copied()
-                .collect();
-            if vmac_down {
+            if !l.up && i.vmac.is_some() {
                 // The virtual MAC's macvlan set down (or made again) behind
                 // our back while master: up again, with its VIPs (IPv6
                 // addresses do not survive a link down).
@@ -749,6 +738,17 @@ impl Runner {
                 self.announce(&name);
                 continue;
             }
+            let missing: Vec<Cidr> = i
+                .vips
+                .iter()
+                .filter(|c| {
+                    !self
+                        .addrs
+                        .iter()
+                        .any(|a| a.index == l.index && a.cidr.addr == c.addr)
+                })
+                .copied()
+                .collect();
             if !missing.is_empty() {
                 let list: Vec<String> = missing.iter().map(ToString::to_string).collect();
                 self.shared.emit(Event::new(
@@ -1027,7 +1027,9 @@ impl Runner {
         let Some(l) = self.links.iter().find(|l| l.name == i.vip_ifname) else {
             return;
         };
-        let Some(mac) = parse_mac(&l.mac) else { return };
+        let Ok(MacAddr(mac)) = l.mac.parse::<MacAddr>() else {
+            return;
+        };
         // keepalived sets the NA Router flag when the interface forwards
         // IPv6 (an LVS-NAT director does); clearing it would make
         // neighbours drop this router from their default router list
@@ -1237,10 +1239,7 @@ impl Runner {
                     advert_interval_ms: u64::try_from(i.fsm.master_interval().as_millis())
                         .unwrap_or(u64::MAX),
                     virtual_addresses: i.vips.iter().map(ToString::to_string).collect(),
-                    virtual_mac: i
-                        .vmac
-                        .as_ref()
-                        .map(|v| format!("{} on {}", super::vmac::mac_text(&v.mac), v.name)),
+                    virtual_mac: i.vmac.as_ref().map(|v| format!("{} on {}", v.mac, v.name)),
                     fault: i.fsm.fault().map(str::to_string),
                     since: humantime::format_rfc3339_seconds(i.since).to_string(),
                     transitions: i.transitions,
@@ -1356,15 +1355,6 @@ fn primary(addrs: &[AddrLive], index: u32, family: Family) -> Option<IpAddr> {
             (Family::Ipv6, IpAddr::V6(v)) => socket::is_link_local(v),
             _ => false,
         })
-}
-
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut out = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in &mut out {
-        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
-    }
-    parts.next().is_none().then_some(out)
 }
 
 // ---------------------------------------------------------------- metrics

@@ -37,17 +37,17 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::config::types::{Cidr, Family};
+use crate::config::types::{Cidr, Family, MacAddr};
 use crate::kernel::objects::{LinkKind, LinkLive};
 use crate::kernel::rtnl::Rtnl;
 
 /// The virtual router MAC of `vrid` (RFC 5798 §7.3).
-pub fn mac_for(vrid: u8, family: Family) -> [u8; 6] {
+pub fn mac_for(vrid: u8, family: Family) -> MacAddr {
     let kind = match family {
         Family::Ipv4 => 0x01,
         Family::Ipv6 => 0x02,
     };
-    [0x00, 0x00, 0x5e, 0x00, kind, vrid]
+    MacAddr([0x00, 0x00, 0x5e, 0x00, kind, vrid])
 }
 
 /// The macvlan's name (keepalived's default names).
@@ -56,14 +56,6 @@ pub fn name_for(vrid: u8, family: Family) -> String {
         Family::Ipv4 => format!("vrrp.{vrid}"),
         Family::Ipv6 => format!("vrrp6.{vrid}"),
     }
-}
-
-/// `aa:bb:..` as the kernel objects spell MACs.
-pub fn mac_text(mac: &[u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 /// What to do about the live link named like the macvlan (sans IO).
@@ -78,10 +70,11 @@ pub enum Found {
     Replace(u32),
 }
 
-pub fn found(links: &[LinkLive], name: &str, mac: &[u8; 6]) -> Found {
+pub fn found(links: &[LinkLive], name: &str, mac: &MacAddr) -> Found {
     match links.iter().find(|l| l.name == name) {
         None => Found::Create,
-        Some(l) if l.mac == mac_text(mac) => Found::Adopt(l.index),
+        // LinkLive spells MACs as MacAddr displays them: lowercase, colons.
+        Some(l) if l.mac == mac.to_string() => Found::Adopt(l.index),
         Some(l) => Found::Replace(l.index),
     }
 }
@@ -122,7 +115,7 @@ pub fn alias_of(ifname: &str) -> Option<String> {
 }
 
 /// The value to write over `live`, if it is below `want` (sans IO).
-pub fn raise(live: &str, want: u8) -> Option<String> {
+pub fn raise_to(live: &str, want: u8) -> Option<String> {
     match live.trim().parse::<u8>() {
         Ok(v) if v >= want => None,
         _ => Some(want.to_string()),
@@ -142,7 +135,7 @@ fn write(path: &str, value: &str) -> Result<(), String> {
 pub struct Vmac {
     pub name: String,
     pub parent: String,
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     pub family: Family,
     /// Its index once made or adopted.
     pub index: Option<u32>,
@@ -164,10 +157,14 @@ impl Vmac {
     }
 
     /// Makes sure the macvlan exists with the virtual MAC on its parent;
-    /// `links` is the kernel's list (read again by the caller after a
-    /// change). Returns its index and whether it was made now (rather than
-    /// adopted), or what went wrong.
-    pub fn ensure(&mut self, rtnl: &Rtnl, links: &[LinkLive]) -> Result<(u32, bool), String> {
+    /// `links` is the kernel's list. Returns its index and, when it was
+    /// made now (rather than adopted), the kernel's list read again with
+    /// it; or what went wrong.
+    pub fn ensure(
+        &mut self,
+        rtnl: &Rtnl,
+        links: &[LinkLive],
+    ) -> Result<(u32, Option<Vec<LinkLive>>), String> {
         let made = match found(links, &self.name, &self.mac) {
             Found::Adopt(i) => {
                 if self.index != Some(i) {
@@ -177,7 +174,7 @@ impl Vmac {
                     self.up = None;
                     self.configure()?;
                 }
-                return Ok((i, false));
+                return Ok((i, None));
             }
             Found::Replace(i) => {
                 rtnl.del_link(&self.name, i).map_err(|e| {
@@ -197,20 +194,20 @@ impl Vmac {
                     parent: self.parent.clone(),
                     mode: "bridge".into(),
                 },
-                Some(self.mac),
+                Some(self.mac.0),
             )
             .map_err(|e| format!("{e} (the virtual MAC needs the macvlan module)"))?;
         }
-        let index = rtnl
-            .links()?
-            .into_iter()
+        let links = rtnl.links()?;
+        let index = links
+            .iter()
             .find(|l| l.name == self.name)
             .map(|l| l.index)
             .ok_or_else(|| format!("{} vanished right after it was made", self.name))?;
         self.index = Some(index);
         self.up = Some(false);
         self.configure()?;
-        Ok((index, true))
+        Ok((index, Some(links)))
     }
 
     /// The parent's sysctls an earlier run recorded in the alias.
@@ -295,7 +292,7 @@ impl ParentSysctls {
             let live =
                 std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
             let live = live.trim().to_string();
-            if let Some(v) = raise(&live, want) {
+            if let Some(v) = raise_to(&live, want) {
                 write(&path, &v)?;
                 self.saved
                     .entry((parent.to_string(), leaf))
@@ -359,9 +356,9 @@ mod tests {
 
     #[test]
     fn the_virtual_router_mac_is_rfc_5798_s7_3() {
-        assert_eq!(mac_for(51, Family::Ipv4), [0, 0, 0x5e, 0, 1, 51]);
-        assert_eq!(mac_for(255, Family::Ipv6), [0, 0, 0x5e, 0, 2, 255]);
-        assert_eq!(mac_text(&mac_for(51, Family::Ipv4)), "00:00:5e:00:01:33");
+        assert_eq!(mac_for(51, Family::Ipv4).0, [0, 0, 0x5e, 0, 1, 51]);
+        assert_eq!(mac_for(255, Family::Ipv6).0, [0, 0, 0x5e, 0, 2, 255]);
+        assert_eq!(mac_for(51, Family::Ipv4).to_string(), "00:00:5e:00:01:33");
         assert_eq!(name_for(51, Family::Ipv4), "vrrp.51");
         assert_eq!(name_for(7, Family::Ipv6), "vrrp6.7");
     }
@@ -410,10 +407,10 @@ mod tests {
 
     #[test]
     fn parent_sysctls_are_only_ever_raised() {
-        assert_eq!(raise("0\n", 1), Some("1".into()));
-        assert_eq!(raise("1", 1), None);
-        assert_eq!(raise("8", 1), None, "a stricter setting stays");
-        assert_eq!(raise("1", 2), Some("2".into()));
-        assert_eq!(raise("garbage", 2), Some("2".into()));
+        assert_eq!(raise_to("0\n", 1), Some("1".into()));
+        assert_eq!(raise_to("1", 1), None);
+        assert_eq!(raise_to("8", 1), None, "a stricter setting stays");
+        assert_eq!(raise_to("1", 2), Some("2".into()));
+        assert_eq!(raise_to("garbage", 2), Some("2".into()));
     }
 }
