@@ -532,19 +532,7 @@ mod tests {
         let mut o = String::new();
         slots(&mut o, None);
         assert!(o.is_empty(), "not on the image: no section");
-        let u = UpgradeStatus {
-            slot: Slot::B,
-            trial: true,
-            committed: Some(Slot::A),
-            slots: [
-                (Slot::A, "0.1.0".to_string()),
-                (Slot::B, "0.2.0".to_string()),
-            ]
-            .into(),
-            gate: Some("VRRP instance VI_1 is init".into()),
-            last: None,
-            error: None,
-        };
+        let u = UpgradeStatus::example_on_trial();
         slots(&mut o, Some(&u));
         assert!(
             o.contains("<td>B</td><td>0.2.0</td><td>running, on trial</td>"),

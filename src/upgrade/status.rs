@@ -93,13 +93,12 @@ pub fn last_line(u: &Upgrade) -> String {
     }
 }
 
+/// For the tests of what shows it: a box running slot B (0.2.0) on trial,
+/// A (0.1.0) committed, the gate waiting on a VRRP instance.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_table_names_the_running_and_committed_slots_and_the_last_upgrade() {
-        let s = UpgradeStatus {
+impl UpgradeStatus {
+    pub(crate) fn example_on_trial() -> UpgradeStatus {
+        UpgradeStatus {
             slot: Slot::B,
             trial: true,
             committed: Some(Slot::A),
@@ -111,7 +110,17 @@ mod tests {
             gate: Some("VRRP instance VI_1 is init".into()),
             last: None,
             error: None,
-        };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_names_the_running_and_committed_slots_and_the_last_upgrade() {
+        let s = UpgradeStatus::example_on_trial();
         let t = s.table();
         assert!(
             t.contains("A     0.1.0                committed (GRUB boots it)"),
