@@ -136,19 +136,6 @@ fn skew(priority: u8, interval: Duration) -> Duration {
     interval * (256 - u32::from(priority)) / 256
 }
 
-fn wait_holders(lan: &Lan, c: Case, want: &[usize], what: &str, diag: &dyn Fn() -> String) {
-    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_for(what, LONG, || lan.holders(c.vip(), &[0, 1]) == want)
-    }));
-    if ok.is_err() {
-        panic!(
-            "{what}: holders {:?}\n{}",
-            lan.holders(c.vip(), &[0, 1]),
-            diag()
-        );
-    }
-}
-
 /// Checks that the backup uses the master's advert interval, not its own.
 fn check_adoption(c: Case, ph: &Run, frr: &Frr, diag: &dyn Fn() -> String) {
     if c.pharos_high {
@@ -191,7 +178,7 @@ fn pair(c: Case) {
             frr.log()
         )
     };
-    wait_holders(&lan, c, &[hi], "election", &|| diag(&ph, &frr));
+    lan.wait_holders(c.vip(), &[hi], "election", &|| diag(&ph, &frr));
     // From here on, the VIP on both nodes for more than one interval fails
     // the test, whatever the phase.
     let watch = Watch::start([lan.nodes[0].0.clone(), lan.nodes[1].0.clone()], c.vip());
@@ -222,14 +209,14 @@ fn pair(c: Case) {
     if c.pharos_high {
         ph.signal("-KILL");
         bury(&lan.nodes[0], c.vip());
-        wait_holders(&lan, c, &[1], "FRR takes over", &|| diag(&ph, &frr));
+        lan.wait_holders(c.vip(), &[1], "FRR takes over", &|| diag(&ph, &frr));
         watch.pause(false);
         ph = start(&lan.nodes[0], &c.pharos(pp));
     } else {
         frr.signal("-KILL");
         frr.unplug();
         wait_for("pharos takes over", LONG, || state(&ph) == "master");
-        wait_holders(&lan, c, &[0], "pharos holds the VIP", &|| diag(&ph, &frr));
+        lan.wait_holders(c.vip(), &[0], "pharos holds the VIP", &|| diag(&ph, &frr));
         // A master advertises its own interval, not the one it adopted.
         let got = instance(&ph)["advert_interval_ms"].as_u64();
         assert_eq!(got, Some(PHAROS_MS), "{}", diag(&ph, &frr));
@@ -237,7 +224,7 @@ fn pair(c: Case) {
         frr = c.start_frr(&lan.nodes[1], fp);
     }
     // Preemption: the higher-priority node is back and takes the VIP.
-    wait_holders(&lan, c, &[hi], "preemption", &|| diag(&ph, &frr));
+    lan.wait_holders(c.vip(), &[hi], "preemption", &|| diag(&ph, &frr));
     let overlap = longest_overlap(&lan, c.vip(), &[0, 1], c.overlap_bound() * 4);
     assert!(
         overlap <= c.overlap_bound(),
@@ -257,7 +244,7 @@ fn pair(c: Case) {
     } else {
         frr.signal("-TERM");
     }
-    wait_holders(&lan, c, &[lo], "handoff", &|| diag(&ph, &frr));
+    lan.wait_holders(c.vip(), &[lo], "handoff", &|| diag(&ph, &frr));
     let took = t.elapsed();
     // One interval of slack over the skew: still two intervals short of
     // Master_Down_Interval, so a backup that missed the priority 0 fails.

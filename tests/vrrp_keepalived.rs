@@ -112,19 +112,6 @@ fn state(r: &Run) -> String {
     r.vrrp_state("VI_1")
 }
 
-fn wait_holders(lan: &Lan, mode: Mode, want: &[usize], what: &str, diag: &dyn Fn() -> String) {
-    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_for(what, LONG, || lan.holders(mode.vip(), &[0, 1]) == want)
-    }));
-    if ok.is_err() {
-        panic!(
-            "{what}: holders {:?}\n{}",
-            lan.holders(mode.vip(), &[0, 1]),
-            diag()
-        );
-    }
-}
-
 /// Node 0 runs pharos, node 1 keepalived; `pharos_high` says which has
 /// the higher priority (and so is master first); `vmac`, whether both run
 /// a virtual MAC (pharos's `virtual_mac`, keepalived's `use_vmac`).
@@ -142,7 +129,7 @@ fn pair(mode: Mode, pharos_high: bool, vmac: bool) {
             ka.log()
         )
     };
-    wait_holders(&lan, mode, &[hi], "election", &|| diag(&ph, &ka));
+    lan.wait_holders(mode.vip(), &[hi], "election", &|| diag(&ph, &ka));
     // From here on, the VIP on both nodes for more than one interval fails
     // the test, whatever the phase.
     let watch = Watch::start([lan.nodes[0].0.clone(), lan.nodes[1].0.clone()], mode.vip());
@@ -180,7 +167,7 @@ fn pair(mode: Mode, pharos_high: bool, vmac: bool) {
         ka = Keepalived::start(&lan.nodes[1], &mode.keepalived(kp, vmac));
     }
     // Preemption: the higher-priority node is back and takes the VIP.
-    wait_holders(&lan, mode, &[hi], "preemption", &|| diag(&ph, &ka));
+    lan.wait_holders(mode.vip(), &[hi], "preemption", &|| diag(&ph, &ka));
     let overlap = longest_overlap(&lan, mode.vip(), &[0, 1], mode.interval() * 4);
     assert!(
         overlap <= mode.interval(),
@@ -193,7 +180,7 @@ fn pair(mode: Mode, pharos_high: bool, vmac: bool) {
     } else {
         ka.signal("-TERM");
     }
-    wait_holders(&lan, mode, &[lo], "handoff", &|| diag(&ph, &ka));
+    lan.wait_holders(mode.vip(), &[lo], "handoff", &|| diag(&ph, &ka));
     std::thread::sleep(mode.interval() * 2);
     let worst = watch.finish();
     assert!(

@@ -86,6 +86,23 @@ impl Lan {
         holds(&self.nodes[i], ip)
     }
 
+    /// Waits (up to 20 s) until exactly the nodes `want`, of nodes 0 and
+    /// 1, hold `ip`; else fails with who holds it and `diag()`.
+    pub fn wait_holders(&self, ip: &str, want: &[usize], what: &str, diag: &dyn Fn() -> String) {
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_for(what, Duration::from_secs(20), || {
+                self.holders(ip, &[0, 1]) == want
+            })
+        }));
+        if ok.is_err() {
+            panic!(
+                "{what}: holders {:?}\n{}",
+                self.holders(ip, &[0, 1]),
+                diag()
+            );
+        }
+    }
+
     /// The nodes (among `among`) that hold `ip`.
     pub fn holders(&self, ip: &str, among: &[usize]) -> Vec<usize> {
         among
