@@ -32,10 +32,9 @@ use super::probe::{Failure, Probe};
 use super::status::{self, CheckStatus, Schedule};
 use crate::config::model::Check;
 use crate::config::resolve::ServerId;
+use crate::runtime::own_thread::on_own_thread;
 use crate::runtime::status::Event;
-use crate::runtime::supervisor::{
-    Shared, Subsystem, TaskCtx, TaskFuture, now_std as now, sleep_until,
-};
+use crate::runtime::supervisor::{Shared, Subsystem, TaskCtx, TaskFuture, now_std as now};
 
 /// One check the runner schedules, under its name in status and events
 /// (`rs:SERVICE/IP:PORT`, `check:NAME`).
@@ -98,17 +97,22 @@ impl Subsystem for CheckTask {
         20
     }
 
+    /// On a thread of its own (`runtime::own_thread`): the probes, their
+    /// timers and the schedule share one epoll loop, as keepalived's
+    /// checker does, rather than being handed between the shared runtime's
+    /// workers once per check.
     fn run(self: Arc<Self>, mut ctx: TaskCtx<Checks>) -> TaskFuture {
-        Box::pin(async move {
+        on_own_thread("check", async move {
             let (tx, mut results) = mpsc::unbounded_channel();
             let mut r = Runner {
                 shared: ctx.shared.clone(),
                 board: self.board.clone(),
                 targets: HashMap::new(),
+                ids: HashMap::new(),
                 services: BTreeMap::new(),
                 queue: BTreeSet::new(),
                 results: tx,
-                generation: 0,
+                last_id: 0,
                 metrics: metrics(&ctx.shared),
                 late: Vec::new(),
                 window_start: now(),
@@ -120,8 +124,20 @@ impl Subsystem for CheckTask {
             };
             let mut publish = tokio::time::interval(PUBLISH);
             let mut ready = false;
+            // One timer for the earliest due check, moved rather than made
+            // anew on every turn of the loop (a turn per result).
+            let due = tokio::time::sleep(PUBLISH);
+            tokio::pin!(due);
             loop {
-                let next = r.queue.first().map(|(t, _)| *t);
+                let next = r
+                    .queue
+                    .first()
+                    .map(|(t, _)| tokio::time::Instant::from_std(*t));
+                if let Some(at) = next
+                    && due.deadline() != at
+                {
+                    due.as_mut().reset(at);
+                }
                 tokio::select! {
                     () = ctx.cancel.cancelled() => return Ok(()),
                     u = ctx.updates.recv() => match u {
@@ -136,8 +152,14 @@ impl Subsystem for CheckTask {
                         }
                         None => return Ok(()),
                     },
-                    () = sleep_until(next) => r.fire(),
-                    Some(res) = results.recv() => r.on_result(res),
+                    () = &mut due, if next.is_some() => r.fire(),
+                    Some(res) = results.recv() => {
+                        r.on_result(res);
+                        // The others that came in meanwhile, in one turn.
+                        while let Ok(res) = results.try_recv() {
+                            r.on_result(res);
+                        }
+                    }
                     _ = publish.tick() => r.publish(),
                 }
             }
@@ -146,12 +168,13 @@ impl Subsystem for CheckTask {
 }
 
 struct Running {
+    /// Its name in status and events (`rs:SERVICE/IP:PORT`, `check:NAME`).
+    key: String,
     item: Item,
     probe: Option<Arc<Probe>>,
     /// `probe.describe()`, made once: status and events use it often.
     describe: Arc<str>,
     state: Target,
-    generation: u64,
     in_flight: bool,
     latency: Option<Duration>,
 }
@@ -161,17 +184,23 @@ struct Svc {
     state: health::Quorum,
 }
 
-/// One probe's result: key, generation, outcome, how long it took.
-type Res = (String, u64, Result<(), Failure>, Duration);
+/// One probe's result: the target's id, outcome, how long it took.
+type Res = (u64, Result<(), Failure>, Duration);
 
 struct Runner {
     board: Board,
     shared: Shared,
-    targets: HashMap<String, Running>,
+    /// By id: a number given to each target when it is put in, so the
+    /// schedule and the results (10,000 a second at scale) carry no names.
+    /// A target taken out and put back gets a new one, so a result of the
+    /// old attempt finds nothing.
+    targets: HashMap<u64, Running>,
+    /// The ids by name, for reloads and quorums.
+    ids: HashMap<String, u64>,
     services: BTreeMap<String, Svc>,
-    queue: BTreeSet<(Instant, String)>,
+    queue: BTreeSet<(Instant, u64)>,
     results: mpsc::UnboundedSender<Res>,
-    generation: u64,
+    last_id: u64,
     metrics: &'static CheckMetrics,
     /// How late each attempt started since the last publish (for the
     /// status's p50/p99: is the scheduler keeping up?).
@@ -194,7 +223,7 @@ impl Runner {
     fn apply(&mut self, part: &Checks) {
         let resume = self.resume.take().unwrap_or_default();
         let s = items(part);
-        let keys: Vec<String> = self.targets.keys().cloned().collect();
+        let keys: Vec<String> = self.ids.keys().cloned().collect();
         for k in keys {
             if !s.contains_key(&k) {
                 self.remove(&k);
@@ -221,7 +250,11 @@ impl Runner {
             }
         }
         for (k, v) in s {
-            let same = self.targets.get(&k).is_some_and(|t| t.item == v);
+            let same = self
+                .ids
+                .get(&k)
+                .and_then(|id| self.targets.get(id))
+                .is_some_and(|t| t.item == v);
             if !same {
                 self.remove(&k);
                 let was_up = match &v {
@@ -274,7 +307,8 @@ impl Runner {
             fall: check.fall,
         };
         let first = now() + spread(&key, check.interval.0);
-        self.generation += 1;
+        self.last_id += 1;
+        let id = self.last_id;
         let probe = match probe {
             Ok(p) => Some(Arc::new(p)),
             Err(e) => {
@@ -294,7 +328,7 @@ impl Runner {
             Target::new(timing, first)
         };
         if probe.is_some() {
-            self.queue.insert((first, key.clone()));
+            self.queue.insert((first, id));
         }
         // From the start, not from its first transition: a target that
         // never comes up is a 0, not a missing series.
@@ -302,16 +336,17 @@ impl Runner {
             .up
             .get_or_create(&TargetLabel::of(&item))
             .set(i64::from(state.is_up()));
+        self.ids.insert(key.clone(), id);
         self.targets.insert(
-            key,
+            id,
             Running {
+                key,
                 item,
                 describe: probe
                     .as_ref()
                     .map_or_else(|| Arc::from("(not runnable)"), |p| Arc::from(p.describe())),
                 probe,
                 state,
-                generation: self.generation,
                 in_flight: false,
                 latency: None,
             },
@@ -319,8 +354,11 @@ impl Runner {
     }
 
     fn remove(&mut self, key: &str) {
-        if let Some(t) = self.targets.remove(key) {
-            self.queue.remove(&(t.state.due(), key.to_string()));
+        if let Some(t) = self.ids.remove(key).and_then(|id| {
+            let t = self.targets.remove(&id)?;
+            self.queue.remove(&(t.state.due(), id));
+            Some(t)
+        }) {
             // A target gone from the config is gone from `/metrics` too,
             // not left at its last value.
             self.metrics.up.remove(&TargetLabel::of(&t.item));
@@ -330,12 +368,12 @@ impl Runner {
     /// Starts every probe that is due.
     fn fire(&mut self) {
         let t = now();
-        while let Some((due, key)) = self.queue.first().cloned() {
+        while let Some(&(due, id)) = self.queue.first() {
             if due > t {
                 break;
             }
             self.queue.pop_first();
-            let Some(r) = self.targets.get_mut(&key) else {
+            let Some(r) = self.targets.get_mut(&id) else {
                 continue;
             };
             let Some(probe) = r.probe.clone() else {
@@ -350,22 +388,19 @@ impl Runner {
                     check.timeout().0
                 }
             };
-            let (tx, generation) = (self.results.clone(), r.generation);
+            let tx = self.results.clone();
             tokio::spawn(async move {
                 let start = Instant::now();
                 let out = probe.run(timeout).await;
-                let _ = tx.send((key, generation, out, start.elapsed()));
+                let _ = tx.send((id, out, start.elapsed()));
             });
         }
     }
 
-    fn on_result(&mut self, (key, generation, out, took): Res) {
-        let Some(r) = self.targets.get_mut(&key) else {
+    fn on_result(&mut self, (id, out, took): Res) {
+        let Some(r) = self.targets.get_mut(&id) else {
             return;
         };
-        if r.generation != generation {
-            return;
-        }
         r.in_flight = false;
         r.latency = Some(took);
         let passed = out.is_ok();
@@ -377,7 +412,7 @@ impl Runner {
         self.metrics.latency.observe(took.as_secs_f64());
         let t = now();
         let change = r.state.record(t, out.map_err(|f| f.reason));
-        self.queue.insert((r.state.due(), key.clone()));
+        self.queue.insert((r.state.due(), id));
         let Some(change) = change else { return };
         let up = change == Transition::Up;
         let describe = r.describe.clone();
@@ -419,8 +454,9 @@ impl Runner {
     }
 
     fn server_up(&self, id: &ServerId) -> bool {
-        self.targets
+        self.ids
             .get(&format!("rs:{id}"))
+            .and_then(|i| self.targets.get(i))
             .is_some_and(|t| t.state.is_up())
     }
 
@@ -511,9 +547,9 @@ impl Runner {
         // big table's status does not hold up the schedule.
         let rows: Vec<Row> = self
             .targets
-            .iter()
-            .map(|(k, r)| Row {
-                target: k.clone(),
+            .values()
+            .map(|r| Row {
+                target: r.key.clone(),
                 check: r.describe.clone(),
                 up: r.state.is_up(),
                 last: r.state.last().cloned(),

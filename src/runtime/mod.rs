@@ -38,6 +38,7 @@ pub mod management;
 pub mod metrics;
 pub mod metrics_server;
 pub mod notify;
+pub mod own_thread;
 pub mod process_metrics;
 pub mod status;
 pub mod store;
