@@ -51,6 +51,9 @@ for N in $(cat /config/sizes); do
   pp=$!
   measure "pharos $N" p$N $pp
   echo "BENCH pharos $N late: $(pharos status --json --socket /tmp/p$N.sock | tr -d ' \n' | grep -o '"schedule":{[^}]*}')"
+  # Why the checks failed (nothing listens: "connection refused" expected,
+  # anything else is pharos's own trouble, such as running out of fds).
+  pharos status --json --socket /tmp/p$N.sock | grep -o '"last": *"[^"]*"' | sort | uniq -c | sort -rn | head -n 3 | sed "s/^/BENCH pharos $N reasons: /"
   kill $pp; wait $pp 2>/dev/null
   ip netns add k$N; ip -n k$N link set lo up
   /usr/sbin/ip netns exec k$N /tmp/ka/ld-linux-x86-64.so.2 --library-path /tmp/ka /tmp/ka/keepalived -n -C -f /tmp/k.conf -p /tmp/k$N.pid -c /tmp/kc$N.pid > /tmp/k$N.log 2>&1 &

@@ -234,3 +234,118 @@ track.checks.flag = {{ weight = 20 }}
         true
     );
 }
+
+/// Checks that hang (SYNs to addresses nobody answers ARP for) pile up
+/// sockets: 600 targets every 2 s with a 500 ms timeout keep about 150
+/// attempts open. Under an open-file limit of 120 that pharos may not raise
+/// (no CAP_SYS_RESOURCE), attempts beyond it would fail with "Too many open
+/// files" instead of checking anything; pharos starts only as many as the
+/// limit leaves room for and the rest wait, late, for a free place.
+#[test]
+fn attempts_wait_for_a_free_place_under_the_open_file_limit() {
+    let ns = Netns::new();
+    ns.run(&["ip", "link", "set", "lo", "up"]);
+    ns.run(&[
+        "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+    ]);
+    ns.run(&["ip", "link", "set", "eth0", "up"]);
+    ns.run(&["ip", "link", "set", "eth1", "up"]);
+    ns.run(&["ip", "addr", "add", "10.77.0.1/16", "dev", "eth0"]);
+    let mut cfg = String::from(
+        "[services.web]\naddress = \"10.8.0.100:80\"\nforwarding = \"dr\"\n\
+         check = { type = \"tcp\", interval = \"2s\", timeout = \"500ms\", retries = 0 }\n\
+         [services.web.real_servers]\n",
+    );
+    for i in 0..600 {
+        cfg.push_str(&format!(
+            "\"10.77.{}.{}:80\" = {{}}\n",
+            1 + i / 200,
+            1 + i % 200
+        ));
+    }
+    let r = common::netns::start_through(
+        &ns,
+        &cfg,
+        &[
+            "prlimit",
+            "--nofile=120:120",
+            "setpriv",
+            "--bounding-set",
+            "-sys_resource",
+            "--",
+        ],
+    );
+    let limit = std::fs::read_to_string(format!("/proc/{}/limits", r.child.id())).unwrap();
+    let reasons = || -> Vec<String> {
+        r.status()["subsystems"]["check"]["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["last"].as_str().map(str::to_string))
+            .collect()
+    };
+    // Every target tried at least once (the first round spreads over 2 s).
+    wait_for("every target checked once", LONG, || {
+        reasons().iter().all(|l| l != "not checked yet")
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    let all = reasons();
+    assert_eq!(all.len(), 600);
+    let emfile: Vec<&String> = all.iter().filter(|l| l.contains("open files")).collect();
+    assert!(
+        emfile.is_empty(),
+        "{} of 600 attempts ran out of files ({:?}); pharos's limits:\n{limit}",
+        emfile.len(),
+        emfile.first()
+    );
+    assert!(
+        all.iter()
+            .all(|l| l.contains("timed out") || l.contains("unreachable")),
+        "every attempt hangs or finds no host: {:?}",
+        all.iter().find(|l| !l.contains("timed out"))
+    );
+    // The ones that waited show as late.
+    let late = r.status()["subsystems"]["check"]["schedule"]["late_max_ms"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(
+        late > 100.0,
+        "no attempt waited for a place: late_max {late} ms"
+    );
+}
+
+/// The soft limit of 1,024 a shell hands down is raised (root may raise
+/// the hard one too): 10,000 checks on a slow box need thousands of
+/// sockets at once.
+#[test]
+fn pharos_run_raises_its_open_file_limit() {
+    let ns = Netns::new();
+    ns.run(&["ip", "link", "set", "lo", "up"]);
+    let r = common::netns::start_through(
+        &ns,
+        "[services.web]\naddress = \"10.8.0.100:80\"\nforwarding = \"dr\"\n\
+         [services.web.real_servers]\n\"127.0.0.1:80\" = {}\n",
+        &["prlimit", "--nofile=1024:4096", "--"],
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", r.child.id())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    // Without CAP_SYS_RESOURCE (some sandboxes' root) the hard limit
+    // stays, and the soft one goes up to it.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let want = if eff & (1 << CAP_SYS_RESOURCE) != 0 {
+        ["65536", "65536"]
+    } else {
+        ["4096", "4096"]
+    };
+    assert_eq!(&f[3..5], want, "{line}");
+}

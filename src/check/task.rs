@@ -113,6 +113,8 @@ impl Subsystem for CheckTask {
                 queue: BTreeSet::new(),
                 results: tx,
                 last_id: 0,
+                running: 0,
+                max_running: max_running(),
                 metrics: metrics(&ctx.shared),
                 late: Vec::new(),
                 window_start: now(),
@@ -152,7 +154,7 @@ impl Subsystem for CheckTask {
                         }
                         None => return Ok(()),
                     },
-                    () = &mut due, if next.is_some() => r.fire(),
+                    () = &mut due, if next.is_some() && r.running < r.max_running => r.fire(),
                     Some(res) = results.recv() => {
                         r.on_result(res);
                         // The others that came in meanwhile, in one turn.
@@ -184,6 +186,15 @@ struct Svc {
     state: health::Quorum,
 }
 
+/// Attempts that may run at once: the open-file limit (`pharos run`
+/// raises it to 65,536 where it may) less room for the process's other
+/// files.
+fn max_running() -> usize {
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft);
+    usize::try_from(soft.saturating_sub(256)).map_or(usize::MAX, |n| n.max(64))
+}
+
 /// One probe's result: the target's id, outcome, how long it took.
 type Res = (u64, Result<(), Failure>, Duration);
 
@@ -201,6 +212,13 @@ struct Runner {
     queue: BTreeSet<(Instant, u64)>,
     results: mpsc::UnboundedSender<Res>,
     last_id: u64,
+    /// Attempts started and not yet answered, and how many may be: each
+    /// holds a socket (an exec check a few pipes), and past the open-file
+    /// limit attempts fail with "Too many open files" rather than check
+    /// anything. A due check waits for a free place instead (it shows as
+    /// late in the status's schedule and `check_lateness_seconds`).
+    running: usize,
+    max_running: usize,
     metrics: &'static CheckMetrics,
     /// How late each attempt started since the last publish (for the
     /// status's p50/p99: is the scheduler keeping up?).
@@ -365,11 +383,11 @@ impl Runner {
         }
     }
 
-    /// Starts every probe that is due.
+    /// Starts every probe that is due, as many as may run at once.
     fn fire(&mut self) {
         let t = now();
         while let Some(&(due, id)) = self.queue.first() {
-            if due > t {
+            if due > t || self.running >= self.max_running {
                 break;
             }
             self.queue.pop_first();
@@ -388,6 +406,7 @@ impl Runner {
                     check.timeout().0
                 }
             };
+            self.running += 1;
             let tx = self.results.clone();
             tokio::spawn(async move {
                 let start = Instant::now();
@@ -398,6 +417,7 @@ impl Runner {
     }
 
     fn on_result(&mut self, (id, out, took): Res) {
+        self.running = self.running.saturating_sub(1);
         let Some(r) = self.targets.get_mut(&id) else {
             return;
         };

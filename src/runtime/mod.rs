@@ -193,6 +193,7 @@ pub struct Hooks {
 /// config to run (neither the file nor a last known good one).
 pub fn run<X: Send + Sync + 'static>(opts: RunOptions<X>) -> ExitCode {
     heap::one_arena();
+    raise_open_files();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -202,6 +203,31 @@ pub fn run<X: Send + Sync + 'static>(opts: RunOptions<X>) -> ExitCode {
         Stop::NoConfig => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     }
+}
+
+/// Open files `pharos run` asks for: each health check holds a socket
+/// while it runs, and 10,000 real servers checked every second keep
+/// thousands open at once on a slow box, beside the netlink, control and
+/// metrics sockets.
+const OPEN_FILES: u64 = 1 << 16;
+
+/// Raises the open-file limit to [`OPEN_FILES`] (root may raise the hard
+/// limit too), or else the soft limit to the hard one. The soft limit of
+/// 1,024 that a shell or PID 1 hands down ran out in the VM lab: 10,000
+/// checks failed with "Too many open files" instead of being made.
+/// keepalived raises its own for its checkers the same way.
+fn raise_open_files() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    if soft >= OPEN_FILES {
+        return;
+    }
+    if hard < OPEN_FILES && setrlimit(Resource::RLIMIT_NOFILE, OPEN_FILES, OPEN_FILES).is_ok() {
+        return;
+    }
+    let _ = setrlimit(Resource::RLIMIT_NOFILE, OPEN_FILES.min(hard), hard);
 }
 
 struct Running {

@@ -126,13 +126,25 @@ pub fn start(ns: &Netns, config: &str) -> Run {
 /// `pharos run` on the files already in `dir` (`pharos.toml`, `state/`,
 /// `identity/`), e.g. again after a kill, once it reports ready.
 pub fn start_in(ns: &Netns, dir: tempfile::TempDir) -> Run {
+    start_wrapped(ns, dir, &[])
+}
+
+/// `pharos run` of `config` started through `wrapper` (a command that runs
+/// the rest of its arguments, such as `prlimit --nofile=N:N`).
+pub fn start_through(ns: &Netns, config: &str, wrapper: &[&str]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pharos.toml"), config).unwrap();
+    start_wrapped(ns, dir, wrapper)
+}
+
+fn start_wrapped(ns: &Netns, dir: tempfile::TempDir, wrapper: &[&str]) -> Run {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.path().join("pharos.log"))
         .unwrap();
     let child = ns
-        .exec(&[BIN, "run", "--config"])
+        .exec(&[wrapper, &[BIN, "run", "--config"]].concat())
         .arg(dir.path().join("pharos.toml"))
         .arg("--state-dir")
         .arg(dir.path().join("state"))
