@@ -28,6 +28,11 @@ pub fn on_own_thread<F>(name: &'static str, fut: F) -> TaskFuture
 where
     F: Future<Output = Result<(), String>> + Send + 'static,
 {
+    // The fault switch (debug builds) panics a task at its next poll: here
+    // that must be a poll on the thread, as the supervisor's wrapper of the
+    // returned future is polled only when the thread is done.
+    #[cfg(feature = "fault-switch")]
+    let fut = super::fault::point(name, Box::pin(fut));
     Box::pin(async move {
         let (tx, rx) = oneshot::channel();
         let stop = CancellationToken::new();
