@@ -120,6 +120,7 @@ pub fn main() -> ! {
         wiring: crate::director::WIRING,
     };
     runtime::heap::one_arena();
+    runtime::raise_open_files();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

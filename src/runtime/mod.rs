@@ -215,8 +215,9 @@ const OPEN_FILES: u64 = 1 << 16;
 /// limit too), or else the soft limit to the hard one. The soft limit of
 /// 1,024 that a shell or PID 1 hands down ran out in the VM lab: 10,000
 /// checks failed with "Too many open files" instead of being made.
-/// keepalived raises its own for its checkers the same way.
-fn raise_open_files() {
+/// keepalived raises its own for its checkers the same way. Called by
+/// `pharos run` and by PID 1 on the appliance before the runtime starts.
+pub fn raise_open_files() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return;

@@ -191,6 +191,18 @@ impl Lab {
         say(&format!(
             "\n== {row}. a panic injected into lvs1's vrrp, check and ipvs tasks (pharos fault TASK, debug build only)"
         ));
+        // The check task runs on a thread of its own, holding a socket per
+        // attempt: PID 1 raised its open-file limit before anything ran.
+        let (_, limits) = self.sh(LVS1, "grep 'Max open files' /proc/1/limits");
+        let limit = limits.join(" ");
+        let raised = limit.split_whitespace().nth(3) == Some("65536");
+        self.report.add(
+            row,
+            "lvs1's open-file limit (PID 1)",
+            limit.split_whitespace().skip(3).take(2).collect::<Vec<_>>().join(" / "),
+            "65536 / 65536",
+            raised,
+        );
         for task in ["vrrp", "check", "ipvs"] {
             let from = [self.vm(LVS1).line_count(), self.vm(LVS2).line_count()];
             let at = self.now();
