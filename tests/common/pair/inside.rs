@@ -199,7 +199,12 @@ impl Lab {
         self.report.add(
             row,
             "lvs1's open-file limit (PID 1)",
-            limit.split_whitespace().skip(3).take(2).collect::<Vec<_>>().join(" / "),
+            limit
+                .split_whitespace()
+                .skip(3)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" / "),
             "65536 / 65536",
             raised,
         );
