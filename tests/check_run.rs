@@ -31,14 +31,7 @@ fn vrrp_state(r: &Run) -> String {
 
 #[test]
 fn servers_start_down_quorum_and_sorry_server_and_vrrp_tracking() {
-    let ns = Netns::new();
-    ns.run(&["ip", "link", "set", "lo", "up"]);
-    ns.run(&[
-        "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
-    ]);
-    ns.run(&["ip", "link", "set", "eth0", "up"]);
-    ns.run(&["ip", "link", "set", "eth1", "up"]);
-    ns.run(&["ip", "addr", "add", "10.8.0.1/24", "dev", "eth0"]);
+    let ns = Netns::with_eth0("10.8.0.1/24");
     let www = tempfile::tempdir().unwrap();
     let flag = www.path().join("ok");
     let cfg = format!(
@@ -243,14 +236,7 @@ track.checks.flag = {{ weight = 20 }}
 /// limit leaves room for and the rest wait, late, for a free place.
 #[test]
 fn attempts_wait_for_a_free_place_under_the_open_file_limit() {
-    let ns = Netns::new();
-    ns.run(&["ip", "link", "set", "lo", "up"]);
-    ns.run(&[
-        "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
-    ]);
-    ns.run(&["ip", "link", "set", "eth0", "up"]);
-    ns.run(&["ip", "link", "set", "eth1", "up"]);
-    ns.run(&["ip", "addr", "add", "10.77.0.1/16", "dev", "eth0"]);
+    let ns = Netns::with_eth0("10.77.0.1/16");
     let mut cfg = String::from(
         "[services.web]\naddress = \"10.8.0.100:80\"\nforwarding = \"dr\"\n\
          check = { type = \"tcp\", interval = \"2s\", timeout = \"500ms\", retries = 0 }\n\

@@ -186,14 +186,7 @@ fn dashboard_queries(dash: &serde_json::Value) -> Vec<String> {
 #[test]
 fn promtool_and_the_openmetrics_parser_accept_the_live_metrics_and_the_dashboard_uses_only_them() {
     let began = Instant::now();
-    let ns = Netns::new();
-    ns.run(&["ip", "link", "set", "lo", "up"]);
-    ns.run(&[
-        "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
-    ]);
-    ns.run(&["ip", "link", "set", "eth0", "up"]);
-    ns.run(&["ip", "link", "set", "eth1", "up"]);
-    ns.run(&["ip", "addr", "add", "10.9.0.1/24", "dev", "eth0"]);
+    let ns = Netns::with_eth0("10.9.0.1/24");
     let www = tempfile::tempdir().unwrap();
     let _web = Httpd::start(&ns, 8081, www.path());
     let cfg = r#"

@@ -42,14 +42,7 @@ fn chromium(ns: &Netns, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn a_browser_shows_services_vrrp_checks_tasks_and_events() {
-    let ns = Netns::new();
-    ns.run(&["ip", "link", "set", "lo", "up"]);
-    ns.run(&[
-        "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
-    ]);
-    ns.run(&["ip", "link", "set", "eth0", "up"]);
-    ns.run(&["ip", "link", "set", "eth1", "up"]);
-    ns.run(&["ip", "addr", "add", "10.9.0.1/24", "dev", "eth0"]);
+    let ns = Netns::with_eth0("10.9.0.1/24");
     let www = tempfile::tempdir().unwrap();
     let _web1 = Httpd::start(&ns, 8081, www.path());
     let cfg = r#"

@@ -28,6 +28,20 @@ impl Netns {
         assert!(st.success(), "ip netns add (root needed)");
         Netns(name)
     }
+    /// A namespace with `lo` up and `eth0` holding `cidr`: one end of a
+    /// veth pair whose other end, `eth1`, stays in the namespace, both up
+    /// (a link with carrier, for VRRP and addresses nobody else answers).
+    pub fn with_eth0(cidr: &str) -> Netns {
+        let ns = Netns::new();
+        ns.run(&["ip", "link", "set", "lo", "up"]);
+        ns.run(&[
+            "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+        ]);
+        ns.run(&["ip", "link", "set", "eth0", "up"]);
+        ns.run(&["ip", "link", "set", "eth1", "up"]);
+        ns.run(&["ip", "addr", "add", cidr, "dev", "eth0"]);
+        ns
+    }
     pub fn exec(&self, args: &[&str]) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.0]).args(args);
