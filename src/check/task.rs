@@ -177,7 +177,6 @@ struct Running {
     /// `probe.describe()`, made once: status and events use it often.
     describe: Arc<str>,
     state: Target,
-    in_flight: bool,
     latency: Option<Duration>,
 }
 
@@ -268,11 +267,7 @@ impl Runner {
             }
         }
         for (k, v) in s {
-            let same = self
-                .ids
-                .get(&k)
-                .and_then(|id| self.targets.get(id))
-                .is_some_and(|t| t.item == v);
+            let same = self.named(&k).is_some_and(|t| t.item == v);
             if !same {
                 self.remove(&k);
                 let was_up = match &v {
@@ -365,7 +360,6 @@ impl Runner {
                     .map_or_else(|| Arc::from("(not runnable)"), |p| Arc::from(p.describe())),
                 probe,
                 state,
-                in_flight: false,
                 latency: None,
             },
         );
@@ -397,7 +391,6 @@ impl Runner {
             let Some(probe) = r.probe.clone() else {
                 continue;
             };
-            r.in_flight = true;
             let late = t.saturating_duration_since(due);
             self.metrics.lateness.observe(late.as_secs_f64());
             self.late.push(late);
@@ -421,7 +414,6 @@ impl Runner {
         let Some(r) = self.targets.get_mut(&id) else {
             return;
         };
-        r.in_flight = false;
         r.latency = Some(took);
         let passed = out.is_ok();
         if passed {
@@ -473,10 +465,13 @@ impl Runner {
         }
     }
 
+    /// The target of that name (`rs:...`, `check:...`).
+    fn named(&self, key: &str) -> Option<&Running> {
+        self.ids.get(key).and_then(|id| self.targets.get(id))
+    }
+
     fn server_up(&self, id: &ServerId) -> bool {
-        self.ids
-            .get(&format!("rs:{id}"))
-            .and_then(|i| self.targets.get(i))
+        self.named(&format!("rs:{id}"))
             .is_some_and(|t| t.state.is_up())
     }
 
