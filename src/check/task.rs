@@ -98,6 +98,48 @@ const PUBLISH: Duration = Duration::from_secs(2);
 /// set earlier than the one it sleeps for).
 const SLOT: Duration = Duration::from_millis(5);
 
+/// The timers of the two earliest slots with a check due. Two, so that
+/// one is still set when the other fires: tokio's timer wakes its driver
+/// (an eventfd write, and the next epoll_wait returns for it) whenever a
+/// timer is set earlier than the earliest it knew of when it last slept or
+/// fired. With only the earliest slot's timer, every fire left no timer
+/// near, and the timer moved to the next slot and each attempt's timeout
+/// cost that write: about one a check. With the next slot's timer still
+/// set, both come after it.
+struct Slots([std::pin::Pin<Box<tokio::time::Sleep>>; 2]);
+
+impl Slots {
+    fn new() -> Slots {
+        let far = || Box::pin(tokio::time::sleep(PUBLISH));
+        Slots([far(), far()])
+    }
+
+    /// Sets the timers to the slots `want` (the earliest first), moving
+    /// only a timer that is at neither; returns which timers are armed.
+    fn arm(&mut self, want: [Option<tokio::time::Instant>; 2]) -> [bool; 2] {
+        let mut armed = [false; 2];
+        let mut placed = [false; 2];
+        for (k, w) in want.iter().enumerate() {
+            let Some(w) = *w else { continue };
+            if let Some(i) = (0..2).find(|&i| !armed[i] && self.0[i].deadline() == w) {
+                armed[i] = true;
+                placed[k] = true;
+            }
+        }
+        for (k, w) in want.iter().enumerate() {
+            let Some(w) = *w else { continue };
+            if placed[k] {
+                continue;
+            }
+            if let Some(i) = (0..2).find(|&i| !armed[i]) {
+                self.0[i].as_mut().reset(w);
+                armed[i] = true;
+            }
+        }
+        armed
+    }
+}
+
 /// The end of `at`'s slot, counted from `origin`.
 fn slot(origin: tokio::time::Instant, at: tokio::time::Instant) -> tokio::time::Instant {
     let slot = SLOT.as_nanos();
@@ -147,21 +189,12 @@ impl Subsystem for CheckTask {
             };
             let mut publish = tokio::time::interval(PUBLISH);
             let mut ready = false;
-            // One timer for the earliest due check, moved rather than made
-            // anew on every turn of the loop (a turn per result).
-            let due = tokio::time::sleep(PUBLISH);
-            tokio::pin!(due);
+            let mut slots = Slots::new();
             let origin = tokio::time::Instant::now();
             loop {
-                let next = r
-                    .queue
-                    .first()
-                    .map(|(t, _)| slot(origin, tokio::time::Instant::from_std(*t)));
-                if let Some(at) = next
-                    && due.deadline() != at
-                {
-                    due.as_mut().reset(at);
-                }
+                let armed = slots.arm(r.next_slots(origin));
+                let room = r.attempts.len() < r.max_running;
+                let [a, b] = &mut slots.0;
                 tokio::select! {
                     () = ctx.cancel.cancelled() => return Ok(()),
                     u = ctx.updates.recv() => match u {
@@ -176,7 +209,8 @@ impl Subsystem for CheckTask {
                         }
                         None => return Ok(()),
                     },
-                    () = &mut due, if next.is_some() && r.attempts.len() < r.max_running => r.fire(),
+                    () = a.as_mut(), if armed[0] && room => r.fire(),
+                    () = b.as_mut(), if armed[1] && room => r.fire(),
                     Some(res) = r.attempts.next(), if !r.attempts.is_empty() => r.on_result(res),
                     _ = publish.tick() => r.publish(),
                 }
@@ -393,6 +427,22 @@ impl Runner {
             // not left at its last value.
             self.metrics.up.remove(&TargetLabel::of(&t.item));
         }
+    }
+
+    /// The ends of the two earliest slots with a check due.
+    fn next_slots(&self, origin: tokio::time::Instant) -> [Option<tokio::time::Instant>; 2] {
+        let Some(&(first, _)) = self.queue.first() else {
+            return [None, None];
+        };
+        let first = slot(origin, tokio::time::Instant::from_std(first));
+        // Every check due by `first` is in its slot or an earlier one.
+        let after = (first.into_std(), u64::MAX);
+        let second = self
+            .queue
+            .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            .next()
+            .map(|&(t, _)| slot(origin, tokio::time::Instant::from_std(t)));
+        [Some(first), second]
     }
 
     /// Starts every probe that is due, as many as may run at once.
@@ -787,5 +837,21 @@ mod tests {
             assert!(s >= at && s - at < SLOT, "{t}");
         }
         assert!(slot(o + ms(10), o) <= o + ms(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_timer_of_the_next_slot_stays_where_it_is() {
+        let o = tokio::time::Instant::now();
+        let at = |n: u32| Some(o + SLOT * n);
+        let mut s = Slots::new();
+        assert_eq!(s.arm([at(1), at(2)]), [true, true]);
+        let deadlines = |s: &Slots| [s.0[0].deadline(), s.0[1].deadline()];
+        assert_eq!(deadlines(&s), [o + SLOT, o + SLOT * 2]);
+        // Slot 1 fired: the timer at slot 2 is not touched, the other moves.
+        assert_eq!(s.arm([at(2), at(3)]), [true, true]);
+        assert_eq!(deadlines(&s), [o + SLOT * 3, o + SLOT * 2]);
+        // One slot left: one timer armed, the other not listened to.
+        assert_eq!(s.arm([at(3), None]), [true, false]);
+        assert_eq!(s.arm([None, None]), [false, false]);
     }
 }
