@@ -93,9 +93,8 @@ const PUBLISH: Duration = Duration::from_secs(2);
 /// due by then starts. A check may start up to this much late (shown in the
 /// status's schedule), and the thread wakes at most 200 times a second
 /// however many checks there are. Setting the timer to each check's own
-/// time (1,000 a second at 1,000 checks) cost a wake-up, an epoll_wait and
-/// an eventfd write each (tokio's timer wakes its driver when a timer is
-/// set earlier than the one it sleeps for).
+/// time cost a wake-up and an epoll_wait per check (1,000 a second at
+/// 1,000 checks); the eventfd write that came with each is [`Slots`]'s.
 const SLOT: Duration = Duration::from_millis(5);
 
 /// The timers of the two earliest slots with a check due. Two, so that
