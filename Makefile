@@ -30,8 +30,10 @@ LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # is booted with beside BIOS (tests/vm_image.rs). frr's zebra and vrrpd are
 # the second VRRP interop peer (tests/vrrp_frr.rs), which runs its own in
 # namespaces with their own sockets: an frr service the install may start
-# on a systemd host neither helps nor disturbs it.
-TEST_PACKAGES := systemd keepalived frr tcpdump chromium fonts-dejavu-core openssl grub-common curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls lintian man-db mmdebstrap ovmf $(LAB_PACKAGES)
+# on a systemd host neither helps nor disturbs it. bird2 is the BGP speaker
+# pharos runs for `[bgp]` and the upstream router of tests/bgp_announce.rs
+# (its bird.service is not needed: each test runs its own BIRDs).
+TEST_PACKAGES := systemd keepalived frr bird2 tcpdump chromium fonts-dejavu-core openssl grub-common curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls lintian man-db mmdebstrap ovmf $(LAB_PACKAGES)
 
 KERNEL ?= cloud
 VARIANT ?= prod

@@ -33,6 +33,7 @@
 //! - [`upgrade`]: signed update bundles and GRUB's environment block (the
 //!   A/B slot switch).
 
+pub mod bgp;
 pub mod check;
 pub mod cli;
 pub mod clock;

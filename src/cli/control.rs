@@ -206,6 +206,7 @@ pub fn human(s: &Status) -> String {
             "check" => serde_json::from_value::<CheckStatus>(v).map(|x| x.table()),
             "ipvs" => serde_json::from_value::<IpvsStatus>(v).map(|x| x.table()),
             "clock" => serde_json::from_value::<ClockStatus>(v).map(|x| x.table()),
+            "bgp" => serde_json::from_value::<crate::bgp::status::BgpStatus>(v).map(|x| x.table()),
             "syslog" => serde_json::from_value::<SyslogStatus>(v).map(|x| x.table()),
             "upgrade" => serde_json::from_value::<crate::upgrade::status::UpgradeStatus>(v)
                 .map(|x| x.table()),

@@ -12,8 +12,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::types::{
-    Cidr, Duration, Endpoint, Family, Fwmark, IfName, Ip, MacAddr, Port, Priority, RouteTarget,
-    StatusRange, SysctlValue, TrackWeight, VirtualAddress, Vrid, Weight,
+    Cidr, Community, Duration, Endpoint, Family, Fwmark, IfName, Ip, MacAddr, Port, Priority,
+    RouteTarget, StatusRange, SysctlValue, TrackWeight, VirtualAddress, Vrid, Weight,
 };
 
 /// A whole pharos configuration, after the node overlay has been merged.
@@ -61,6 +61,9 @@ pub struct Config {
     /// The Prometheus metrics endpoint.
     #[serde(default)]
     pub metrics: Metrics,
+    /// Route health injection: the VIPs of services with `announce`,
+    /// announced over BGP (by BIRD, which pharos runs) while healthy.
+    pub bgp: Option<Bgp>,
 }
 
 // ---------------------------------------------------------------- system
@@ -644,6 +647,32 @@ pub struct Service {
     /// Real servers by `address:port` (`address` alone for a port-less service).
     #[serde(default)]
     pub real_servers: BTreeMap<Endpoint, RealServerEntry>,
+    /// Announce this service's VIP over BGP (`[bgp]`) while the service
+    /// has its quorum here: `announce = {}`, or with the route's
+    /// attributes, `announce = { med = 100, communities = ["65000:80"] }`.
+    /// A VIP several services share is announced while every one of them
+    /// that announces it has its quorum. Default: not announced.
+    pub announce: Option<Announce>,
+}
+
+/// How a service's VIP is announced (`[services.NAME] announce`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Announce {
+    /// The multi-exit discriminator (RFC 4271 §5.1.4): between two
+    /// directors announcing the VIP to the same neighbour AS, the lower
+    /// wins. Default: none sent.
+    pub med: Option<u32>,
+    /// BGP communities to add: `"ASN:VALUE"` (RFC 1997, each part
+    /// 0-65535) or large communities `"ASN:VALUE:VALUE"` (RFC 8092, each
+    /// part 0-4294967295). Default: none.
+    #[serde(default)]
+    pub communities: Vec<Community>,
+    /// How many more times this director's AS is put in the AS path: a
+    /// longer path makes this director the backup for the VIP (0-8).
+    /// Default: 0.
+    #[serde(default)]
+    pub prepend: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
@@ -976,6 +1005,54 @@ impl Default for Control {
 
 fn default_socket() -> String {
     "/run/pharos/control.sock".into()
+}
+
+// ------------------------------------------------------------------ bgp
+
+/// `[bgp]`: the BGP speaker that announces the VIPs of services with
+/// `announce` to the routers, so several directors can be active at once
+/// behind the routers' ECMP. pharos runs BIRD 2 for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bgp {
+    /// This director's AS number (RFC 6793: 1-4294967294; private ones
+    /// are 64512-65534 and 4200000000-4294967294).
+    pub local_as: u32,
+    /// The BGP identifier (RFC 6286): an IPv4 address of this director,
+    /// different on every director; set it in each `[nodes.NAME.bgp]`.
+    pub router_id: std::net::Ipv4Addr,
+    /// The routers to announce to, by name.
+    pub neighbors: BTreeMap<String, Neighbor>,
+    /// Where pharos writes BIRD's config and BIRD's control socket
+    /// (root only; the config holds the neighbours' passwords, so keep
+    /// it on tmpfs). Default: /run/pharos/bird.
+    #[serde(default = "default_bird_dir")]
+    pub bird_dir: String,
+}
+
+fn default_bird_dir() -> String {
+    "/run/pharos/bird".into()
+}
+
+/// A BGP neighbour (`[bgp.neighbors.NAME]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Neighbor {
+    /// The router's address; directly connected (one hop away).
+    pub address: std::net::IpAddr,
+    /// The router's AS number: the same as `local_as` for iBGP.
+    #[serde(rename = "as")]
+    pub remote_as: u32,
+    /// A file holding the TCP MD5 password of the session (RFC 2385), so
+    /// the secret is not in this file; its first line is the password.
+    /// Default: no password.
+    pub password_file: Option<String>,
+    /// Bidirectional Forwarding Detection (RFC 5880) on the session: the
+    /// router sees this director gone within the BFD time (about 0.3 s)
+    /// instead of BGP's hold time. The router must run BFD too.
+    /// Default: false.
+    #[serde(default)]
+    pub bfd: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

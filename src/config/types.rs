@@ -539,6 +539,61 @@ string_type!(
                    "description": "A MAC address like \"52:54:00:12:34:56\"." })
 );
 
+/// A BGP community: `"ASN:VALUE"` (RFC 1997, each part 0-65535) or a
+/// large community `"ASN:VALUE:VALUE"` (RFC 8092, each part 0-4294967295).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Community {
+    Standard(u16, u16),
+    Large(u32, u32, u32),
+}
+
+impl FromStr for Community {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let bad = || {
+            format!(
+                "`{s}` is not a BGP community\nhelp: write `ASN:VALUE` (each 0-65535, RFC 1997) \
+                 or a large community `ASN:VALUE:VALUE` (each 0-4294967295, RFC 8092)"
+            )
+        };
+        // Digits only: `parse` would take a leading `+`.
+        if parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(bad());
+        }
+        match parts[..] {
+            [a, v] => match (a.parse(), v.parse()) {
+                (Ok(a), Ok(v)) => Ok(Community::Standard(a, v)),
+                _ => Err(bad()),
+            },
+            [a, b, c] => match (a.parse(), b.parse(), c.parse()) {
+                (Ok(a), Ok(b), Ok(c)) => Ok(Community::Large(a, b, c)),
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for Community {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Community::Standard(a, v) => write!(f, "{a}:{v}"),
+            Community::Large(a, b, c) => write!(f, "{a}:{b}:{c}"),
+        }
+    }
+}
+
+string_type!(
+    Community,
+    "a BGP community",
+    json_schema!({ "type": "string", "pattern": "^[0-9]+:[0-9]+(:[0-9]+)?$",
+                   "description": "A BGP community \"ASN:VALUE\" (RFC 1997) or large community \"ASN:VALUE:VALUE\" (RFC 8092)." })
+);
+
 /// A Linux interface name: 1 to 15 bytes, no `/`, no white space.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IfName(pub String);

@@ -9,7 +9,8 @@
 //!             resolve::all (once)          ├► vrrp: VrrpPart  (instances, sync groups)
 //!                                          ├► checks: Checks  (per ServerId, stand-alone, quorums)
 //!                                          ├► ipvs: IpvsPart  (services with dests per ServerId, settings, sync)
-//!                                          └► clock: ClockPart ([system] ntp)
+//!                                          ├► clock: ClockPart ([system] ntp)
+//!                                          └► bgp: BgpPart    ([bgp], services' announce)
 //! ```
 //!
 //! The supervisor hands each task its part as an `Arc`, at start and on a
@@ -19,6 +20,7 @@
 //!   net    links, addresses, routes, sysctls, modules (the kernel's network state)
 //!          ──modules (net::Modules)──► ipvs (waits for ip_vs and its schedulers)
 //!   check  ──board (check::board)──► vrrp (tracking), ipvs (weights, sorry server)
+//!   check  ──board──► bgp (a VIP is announced while its services have quorum)
 //!   vrrp   ──roles (vrrp::Roles)───► ipvs (the sync daemon's role)
 //!   ipvs   services and real servers
 //! ```
@@ -29,6 +31,8 @@ pub mod plan;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::bgp::desired::BgpPart;
+use crate::bgp::task::BgpTask;
 use crate::check::desired::Checks;
 use crate::check::task::CheckTask;
 use crate::clock::task::{ClockPart, ClockTask};
@@ -55,6 +59,7 @@ pub struct Desired {
     pub checks: Arc<Checks>,
     pub ipvs: Arc<IpvsPart>,
     pub clock: Arc<ClockPart>,
+    pub bgp: Arc<BgpPart>,
 }
 
 impl Desired {
@@ -92,6 +97,7 @@ impl Desired {
                 before.map(|(d, u)| (&*d.ipvs, u)),
             )),
             clock: Arc::new(ClockPart::of(cfg.system.ntp.as_ref())),
+            bgp: Arc::new(BgpPart::of(cfg)),
         }
     }
 }
@@ -122,6 +128,13 @@ fn add_tasks(sup: &mut Supervisor<Load<Desired>>, load: &Load<Desired>) {
             roles: roles.clone(),
         },
         |l| l.desired.vrrp.clone(),
+        load,
+    );
+    sup.add(
+        BgpTask {
+            health: board.clone(),
+        },
+        |l| l.desired.bgp.clone(),
         load,
     );
     sup.add(

@@ -17,6 +17,7 @@
 //! - [`vrrp`]: `[vrrp]`, `[sync_groups]`.
 //! - [`services`]: `[ipvs]`, `[services]` (LVS).
 //! - [`checks`]: health checks, stand-alone or on services.
+//! - [`bgp`]: `[bgp]` and the services' `announce`.
 //! - [`command`]: commands pharos runs.
 //! - [`logging`]: `[logging]`'s syslog collectors.
 //! - [`modules`]: the kernel modules a config needs (not a rule).
@@ -24,6 +25,7 @@
 //! Talks to: `config::mod` (which calls [`validate`] after typing) and
 //! `net` (which reads [`required_modules`]).
 
+mod bgp;
 mod checks;
 mod command;
 mod ctx;
@@ -61,6 +63,7 @@ pub fn validate(cfg: &Config, ctx: &mut Ctx<'_>) {
         }
         checks::check(check, &p, true, ctx);
     }
+    bgp::bgp(cfg, ctx);
     logging::remote(cfg, ctx);
     if let Some(listen) = &cfg.metrics.listen
         && listen.port.is_none()
