@@ -247,8 +247,39 @@ impl Reconciler {
         let live_dests: HashMap<(IpAddr, u16), &DestLive> =
             l.dests.iter().map(|d| (d.spec.key(), d)).collect();
         let wanted_dests: BTreeSet<(IpAddr, u16)> = dests.iter().map(|d| d.key()).collect();
-        for d in &dests {
+        // mh (Maglev) fills its lookup table walking the real servers in
+        // the kernel's list order, so directors that share a VIP behind
+        // ECMP send a flow to the same real server only if their lists are
+        // in the same order. The kernel puts each added real server at the
+        // head of the list (`list_add_rcu` in `__ip_vs_update_dest`), and
+        // lists them so: the live order is the adding order reversed. The
+        // order every director converges on is the one a fresh service
+        // gets, the config's order added one by one: the real servers
+        // added in the config's order since the first that is out of place
+        // are deleted and added again after it (a deleted real server's
+        // connections go on; adding it back takes it from the kernel's
+        // trash).
+        let first_out = if w.spec.scheduler == "mh" {
+            l.dests
+                .iter()
+                .rev()
+                .filter(|d| wanted_dests.contains(&d.spec.key()))
+                .zip(&dests)
+                .take_while(|(l, d)| l.spec.key() == d.key())
+                .count()
+        } else {
+            dests.len()
+        };
+        if first_out < dests.len() {
+            let redo: BTreeSet<(IpAddr, u16)> =
+                dests[first_out..].iter().map(|d| d.key()).collect();
+            for ld in l.dests.iter().filter(|d| redo.contains(&d.spec.key())) {
+                ops.push(Op::DelDest(key, ld.spec.clone()));
+            }
+        }
+        for (i, d) in dests.iter().enumerate() {
             match live_dests.get(&d.key()) {
+                Some(_) if i >= first_out => ops.push(Op::AddDest(key, (*d).clone())),
                 None => ops.push(Op::AddDest(key, (*d).clone())),
                 Some(ld) if !same_dest(d, &ld.spec) => {
                     ops.push(Op::EditDest(key, (*d).clone()));
@@ -339,13 +370,17 @@ pub fn patch<'a>(table: &mut Table, ops: impl IntoIterator<Item = &'a Op>) {
                 let dests = &mut table.services[i].dests;
                 match dests.iter_mut().find(|l| l.spec.key() == d.key()) {
                     Some(l) => l.spec = d.clone(),
-                    None => dests.push(DestLive {
-                        spec: d.clone(),
-                        active_conns: 0,
-                        inact_conns: 0,
-                        persist_conns: 0,
-                        stats: Stats::default(),
-                    }),
+                    // At the head, where the kernel puts it (see service_ops).
+                    None => dests.insert(
+                        0,
+                        DestLive {
+                            spec: d.clone(),
+                            active_conns: 0,
+                            inact_conns: 0,
+                            persist_conns: 0,
+                            stats: Stats::default(),
+                        },
+                    ),
                 }
             }
             (Op::DelDest(_, d), Some(i)) => {
@@ -629,6 +664,70 @@ mod tests {
                 .filter(|s| s.spec.key == key(53))
                 .count(),
             1
+        );
+    }
+
+    #[test]
+    fn an_mh_service_ends_with_its_real_servers_in_the_order_a_fresh_one_gets() {
+        let now = Instant::now();
+        let mut all = want(80, vec![dest(2, 1), dest(3, 1), dest(4, 1)]);
+        all.spec.scheduler = "mh".into();
+        let mut fewer = all.clone();
+        fewer.dests.remove(1);
+        fewer.checked.remove(1);
+        let order = |t: &Table| -> Vec<String> {
+            t.services[0]
+                .dests
+                .iter()
+                .map(|d| d.spec.addr.to_string())
+                .collect()
+        };
+        // Director A added the service with all three (patch keeps the
+        // kernel's order: newest first).
+        let mut a = Table::default();
+        let p = Reconciler::new().step(now, std::slice::from_ref(&all), &a, false);
+        patch(&mut a, &p.ops);
+        assert_eq!(order(&a), ["10.0.1.4", "10.0.1.3", "10.0.1.2"]);
+        // Director B had two, and 10.0.1.3 came in later: 10.0.1.4, added
+        // after where it goes, is taken out and put back after it.
+        let mut b = Table::default();
+        let mut r = Reconciler::new();
+        let p = r.step(now, std::slice::from_ref(&fewer), &b, false);
+        patch(&mut b, &p.ops);
+        let p = r.step(now, std::slice::from_ref(&all), &b, false);
+        assert_eq!(
+            p.ops,
+            vec![
+                Op::DelDest(key(80), dest(4, 1)),
+                Op::AddDest(key(80), dest(3, 1)),
+                Op::AddDest(key(80), dest(4, 1)),
+            ]
+        );
+        patch(&mut b, &p.ops);
+        assert_eq!(order(&b), order(&a));
+        // In order, nothing is done; a weight change is an edit in place.
+        assert!(
+            r.step(now, std::slice::from_ref(&all), &b, false)
+                .ops
+                .is_empty()
+        );
+        let mut heavier = all.clone();
+        heavier.dests[0].weight = 5;
+        assert_eq!(
+            r.step(now, std::slice::from_ref(&heavier), &b, false).ops,
+            vec![Op::EditDest(key(80), dest(2, 5))]
+        );
+        // Another scheduler does not care about the order: only the add.
+        let (mut wlc_fewer, mut wlc_all) = (fewer.clone(), all.clone());
+        wlc_fewer.spec.scheduler = "wlc".into();
+        wlc_all.spec.scheduler = "wlc".into();
+        let mut c = Table::default();
+        let mut r = Reconciler::new();
+        let p = r.step(now, std::slice::from_ref(&wlc_fewer), &c, false);
+        patch(&mut c, &p.ops);
+        assert_eq!(
+            r.step(now, std::slice::from_ref(&wlc_all), &c, false).ops,
+            vec![Op::AddDest(key(80), dest(3, 1))]
         );
     }
 
