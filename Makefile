@@ -15,8 +15,8 @@ CARGO ?= cargo
 # Installed only when missing.
 # GRUB's image-making tools and its BIOS and UEFI builds: the image's boot
 # loader (grub-pc-bin and grub-efi-amd64-bin install nothing on this
-# machine's own disk).
-IMAGE_PACKAGES := dpkg-dev kmod dosfstools mtools grub-common grub-pc-bin grub-efi-amd64-bin fdisk cpio lz4 qemu-utils busybox-static iproute2 ipvsadm
+# machine's own disk). bird2: BIRD and its libraries go into every image.
+IMAGE_PACKAGES := dpkg-dev kmod dosfstools mtools grub-common grub-pc-bin grub-efi-amd64-bin fdisk cpio lz4 qemu-utils busybox-static iproute2 ipvsadm bird2
 LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # chromium (headless) loads the status page; openssl and curl talk to the
 # management API and the status page as an admin would; prometheus
@@ -30,10 +30,10 @@ LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # is booted with beside BIOS (tests/vm_image.rs). frr's zebra and vrrpd are
 # the second VRRP interop peer (tests/vrrp_frr.rs), which runs its own in
 # namespaces with their own sockets: an frr service the install may start
-# on a systemd host neither helps nor disturbs it. bird2 is the BGP speaker
-# pharos runs for `[bgp]` and the upstream router of tests/bgp_announce.rs
-# (its bird.service is not needed: each test runs its own BIRDs).
-TEST_PACKAGES := systemd keepalived frr bird2 tcpdump chromium fonts-dejavu-core openssl grub-common curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls lintian man-db mmdebstrap ovmf $(LAB_PACKAGES)
+# on a systemd host neither helps nor disturbs it. bird2 (in IMAGE_PACKAGES)
+# is also the upstream router of tests/bgp_announce.rs (its bird.service is
+# not needed: each test runs its own BIRDs).
+TEST_PACKAGES := systemd keepalived frr tcpdump chromium fonts-dejavu-core openssl grub-common curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls lintian man-db mmdebstrap ovmf $(LAB_PACKAGES)
 
 KERNEL ?= cloud
 VARIANT ?= prod

@@ -113,6 +113,23 @@ depmod -b "$root" "$kver"
 printf '%s\n' $boot > "$root/etc/pharos-boot-modules"
 say "${#have[@]} modules"
 
+# A dynamically linked program from the host's Debian packages, with its
+# libraries (`x => /path`) and its ELF interpreter (`/lib64/ld-...`).
+add_program() { # path on the host, directory in the image
+  install -D -m 0755 "$1" "$root/$2/$(basename "$1")"
+  for lib in $(ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+    mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"
+  done
+}
+
+# BIRD 2, the BGP speaker pharos runs for `[bgp]` (src/bgp/task.rs starts
+# /usr/sbin/bird): in every image, since the config on the box can gain a
+# [bgp] without a new image. About 3.5 MB of the LZ4 initramfs, most of it
+# the C library and libssh's (BIRD links it for RPKI over SSH). No shell.
+[ -x /usr/sbin/bird ] || die "/usr/sbin/bird is missing: apt-get install bird2 (make image-deps does)"
+add_program /usr/sbin/bird usr/sbin
+say "BIRD $(/usr/sbin/bird --version 2>&1 | awk '{print $NF}')"
+
 if [ "$VARIANT" = debug ]; then
   # busybox for a shell; ip and ipvsadm with their libraries, from the host's
   # Debian packages (installed by 'make image-deps').
@@ -131,12 +148,10 @@ if [ "$VARIANT" = debug ]; then
   fi
   for b in /usr/sbin/ipvsadm /usr/bin/ip /bin/ip; do
     [ -x "$b" ] || continue
-    install -m 0755 "$b" "$root/usr/sbin/$(basename "$b")"
-    # Libraries (`x => /path`) and the ELF interpreter (`/lib64/ld-...`).
-    for lib in $(ldd "$b" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
-      mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"
-    done
+    add_program "$b" usr/sbin
   done
+  # birdcl (birdc without readline), for talking to the VM lab's BIRDs.
+  add_program /usr/sbin/birdcl usr/sbin
 fi
 
 # Reproducible archive: fixed mtimes, sorted names, root-owned.
