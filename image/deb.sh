@@ -88,6 +88,7 @@ Maintainer: $MAINTAINER
 Installed-Size: $size
 Section: net
 Priority: optional
+Suggests: bird2
 Description: Linux Virtual Server (LVS/IPVS) director from one TOML file
  pharos runs a director's VRRP failover, real-server health checks and IPVS
  table as supervised tasks, all from one typed TOML file that is checked
@@ -96,7 +97,8 @@ Description: Linux Virtual Server (LVS/IPVS) director from one TOML file
  (pharos import keepalived, pharos import ipvsadm).
  .
  This package runs pharos as a systemd service on an existing Debian box.
- The binary is static and needs no library.
+ The binary is static and needs no library; [bgp] (VIPs announced over
+ BGP) needs BIRD 2 from bird2.
 EOF
 chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/conffiles" "$root/DEBIAN/md5sums"
 

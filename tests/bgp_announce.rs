@@ -5,6 +5,7 @@
 //! table only while its service has quorum; a service whose check never
 //! passes is never announced; a reload changes the route's MED without
 //! withdrawing it; a stop withdraws every VIP and leaves no BIRD behind.
+//! `pharos status` and `/metrics` show the session and the prefixes.
 
 mod common;
 
@@ -119,6 +120,9 @@ password_file = "{}"
 up = true
 addresses = ["10.20.0.2/24"]
 
+[metrics]
+listen = "127.0.0.1:9419"
+
 [services.web]
 address = "10.99.0.1:80"
 forwarding = "nat"
@@ -186,6 +190,10 @@ fn a_vip_is_in_the_routers_table_only_while_its_service_has_quorum() {
     wait_for("web's VIP in the router's table", LONG, || {
         route(&router, "10.99.0.1").contains("via 10.20.0.2")
     });
+    wait_for("the session's event", LONG, || {
+        r.log()
+            .contains("BGP session to upstream (10.20.0.1, AS 65000) established")
+    });
     let status = r.status();
     let bgp = &status["subsystems"]["bgp"];
     assert_eq!(bgp["sessions"][0]["name"], "upstream", "{}", diag(&r));
@@ -206,6 +214,18 @@ fn a_vip_is_in_the_routers_table_only_while_its_service_has_quorum() {
     assert!(routes.contains("BGP.med: 10"), "{routes}");
     assert!(routes.contains("(65000,80)"), "{routes}");
     assert!(routes.contains("BGP.as_path: 65001 65001"), "{routes}");
+    let out = director
+        .exec(&["curl", "-s", "http://127.0.0.1:9419/metrics"])
+        .output()
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        r#"pharos_bgp_session_up{neighbor="upstream"} 1"#,
+        r#"pharos_bgp_prefix_announced{prefix="10.99.0.1/32"} 1"#,
+        r#"pharos_bgp_prefix_announced{prefix="10.99.0.2/32"} 0"#,
+    ] {
+        assert!(metrics.contains(want), "{want} in\n{metrics}");
+    }
     let table = String::from_utf8_lossy(&r.ctl(&["status"]).stdout).into_owned();
     assert!(table.contains("BGP NEIGHBOUR"), "{table}");
     assert!(table.contains("10.99.0.1/32"), "{table}");

@@ -19,8 +19,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -44,6 +48,63 @@ const KEEP_LINES: usize = 8;
 
 pub struct BgpTask {
     pub health: Board,
+    /// Registered once, at the first start.
+    pub metrics: OnceLock<BgpMetrics>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NeighborLabel {
+    neighbor: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PrefixLabel {
+    prefix: String,
+}
+
+/// `pharos_bgp_session_up{neighbor}` and `pharos_bgp_prefix_announced{prefix}`.
+#[derive(Default)]
+pub struct BgpMetrics {
+    session_up: Family<NeighborLabel, Gauge>,
+    announced: Family<PrefixLabel, Gauge>,
+}
+
+impl BgpMetrics {
+    fn register(shared: &Shared) -> BgpMetrics {
+        let m = BgpMetrics::default();
+        let mut r = shared.metrics.registry();
+        r.register(
+            "bgp_session_up",
+            "1 while the BGP session to a [bgp.neighbors] entry is established (as BIRD says)",
+            m.session_up.clone(),
+        );
+        r.register(
+            "bgp_prefix_announced",
+            "1 while this director announces a VIP's prefix over BGP, 0 while it is withdrawn",
+            m.announced.clone(),
+        );
+        m
+    }
+
+    /// The status's sessions and prefixes; rows no longer in it go.
+    fn set(&self, status: &BgpStatus) {
+        self.session_up.clear();
+        for s in &status.sessions {
+            self.session_up
+                .get_or_create(&NeighborLabel {
+                    neighbor: s.name.clone(),
+                })
+                .set(i64::from(s.info == "Established"));
+        }
+        self.announced.clear();
+        for p in &status.prefixes {
+            self.announced
+                .get_or_create(&PrefixLabel {
+                    prefix: p.prefix.clone(),
+                })
+                .set(i64::from(p.announced));
+        }
+    }
 }
 
 impl Subsystem for BgpTask {
@@ -61,6 +122,13 @@ impl Subsystem for BgpTask {
 
     fn run(self: Arc<Self>, mut ctx: TaskCtx<BgpPart>) -> TaskFuture {
         Box::pin(async move {
+            let metrics = self
+                .metrics
+                .get_or_init(|| BgpMetrics::register(&ctx.shared));
+            let publish = |shared: &Shared, status: &BgpStatus| {
+                metrics.set(status);
+                publish(shared, status);
+            };
             let mut board = self.health.subscribe();
             let mut part = Arc::new(BgpPart(None));
             let mut bird: Option<Bird> = None;
@@ -89,6 +157,7 @@ impl Subsystem for BgpTask {
                             }
                             ctx.shared.status.lock().unwrap_or_else(|e| e.into_inner())
                                 .subsystems.remove("bgp");
+                            metrics.set(&BgpStatus::default());
                             continue;
                         };
                         let health = board.borrow_and_update().clone();
@@ -113,7 +182,7 @@ impl Subsystem for BgpTask {
                             return Err(e);
                         }
                         if let Some(b) = bird.as_mut() {
-                            b.refresh(s, &health, &mut status).await;
+                            b.refresh(s, &health, &mut status, &ctx.shared).await;
                             publish(&ctx.shared, &status);
                         }
                     }
@@ -125,7 +194,7 @@ impl Subsystem for BgpTask {
                             publish(&ctx.shared, &status);
                             return Err(e);
                         }
-                        b.refresh(s, &health, &mut status).await;
+                        b.refresh(s, &health, &mut status, &ctx.shared).await;
                         publish(&ctx.shared, &status);
                     }
                     _ = tick.tick() => {
@@ -136,7 +205,7 @@ impl Subsystem for BgpTask {
                             return Err(e);
                         }
                         let health = board.borrow().clone();
-                        b.refresh(s, &health, &mut status).await;
+                        b.refresh(s, &health, &mut status, &ctx.shared).await;
                         publish(&ctx.shared, &status);
                     }
                 }
@@ -395,7 +464,13 @@ impl Bird {
     }
 
     /// The sessions and prefixes, from BIRD's `show protocols`.
-    async fn refresh(&mut self, s: &Speaker, health: &HealthBoard, status: &mut BgpStatus) {
+    async fn refresh(
+        &mut self,
+        s: &Speaker,
+        health: &HealthBoard,
+        status: &mut BgpStatus,
+        shared: &Shared,
+    ) {
         status.bird = Some(self.ctl.version().to_string());
         let rows = match self.ctl.protocols().await {
             Ok(r) => r,
@@ -405,6 +480,7 @@ impl Bird {
             }
         };
         status.last_error = None;
+        let before = std::mem::take(&mut status.sessions);
         status.sessions = s
             .neighbors
             .iter()
@@ -420,6 +496,36 @@ impl Bird {
                 }
             })
             .collect();
+        // A session that comes up or goes down is an event (BIRD's own log
+        // line says it too, without the neighbour's name in pharos's terms).
+        for now in &status.sessions {
+            let was = before.iter().find(|b| b.name == now.name);
+            let up = now.info == "Established";
+            let was_up = was.is_some_and(|b| b.info == "Established");
+            if up != was_up && (up || was.is_some()) {
+                let subject = format!("neighbor {}", now.name);
+                shared.emit(if up {
+                    Event::new(
+                        "bgp",
+                        &subject,
+                        format!(
+                            "BGP session to {} ({}, AS {}) established",
+                            now.name, now.address, now.remote_as
+                        ),
+                    )
+                } else {
+                    Event::new(
+                        "bgp",
+                        &subject,
+                        format!(
+                            "BGP session to {} ({}, AS {}) is down: {}",
+                            now.name, now.address, now.remote_as, now.info
+                        ),
+                    )
+                    .warn()
+                });
+            }
+        }
         status.prefixes = s
             .vips
             .iter()

@@ -133,6 +133,7 @@ fn add_tasks(sup: &mut Supervisor<Load<Desired>>, load: &Load<Desired>) {
     sup.add(
         BgpTask {
             health: board.clone(),
+            metrics: Default::default(),
         },
         |l| l.desired.bgp.clone(),
         load,
