@@ -298,7 +298,7 @@ fn status_json_matches_its_schema_and_the_table_reads_well() {
     assert_eq!(
         names,
         vec![
-            "control", "metrics", "syslog", "net", "vrrp", "check", "ipvs", "clock"
+            "control", "metrics", "syslog", "net", "vrrp", "bgp", "check", "ipvs", "clock"
         ]
     );
     let table = String::from_utf8(p.ctl(&["status"]).stdout).unwrap();
@@ -357,7 +357,7 @@ fn the_metrics_endpoint_serves_valid_prometheus_text() {
             (s.labels.get("task").unwrap().to_string(), v)
         })
         .collect();
-    assert_eq!(up.len(), 8, "{body}");
+    assert_eq!(up.len(), 9, "{body}");
     assert!(up.iter().all(|(_, v)| *v == 1.0), "{up:?}");
     assert!(scrape.docs.contains_key("pharos_config_revision"), "{body}");
 }
