@@ -3,10 +3,10 @@
 # 10.30.0.0/24): an upstream router (rt, BIRD 2 with BFD, ECMP over its
 # BGP routes, L4 multipath hashing), three directors (d1..d3, each its own
 # `pharos run` with [bgp], running its own BIRD) and two real servers (rs1,
-# rs2, busybox httpd, the VIPs on lo: DR); a client (cl, 10.40.0.2) behind
-# the router. Two VIPs: web (10.50.0.1, an HTTP check of a file per
-# director) and api (10.50.0.2, a TCP check), both mh. Prints `KEY: value`
-# lines the test reads.
+# rs2, busybox httpd and an echo server, the VIPs on lo: DR); a client
+# (cl, 10.40.0.2 and thirty more addresses) behind the router. Three VIPs:
+# web (10.50.0.1, an HTTP check of a file per director), api (10.50.0.2)
+# and echo (10.50.0.3), all mh. Prints `KEY: value` lines the test reads.
 export PATH=/usr/sbin:/sbin:/bin
 ip() { /usr/sbin/ip "$@"; }
 modprobe veth; modprobe bridge
@@ -46,6 +46,9 @@ for n in 1 2; do
   echo rs$n > /tmp/www$n/index.html
   for d in 1 2 3; do echo ok > /tmp/www$n/ok-d$d.html; done
   ns rs$n httpd -p 80 -h /tmp/www$n
+  # An echo server: a connection that stays open across a failover.
+  ip -n rs$n addr add 10.50.0.3/32 dev lo
+  /usr/sbin/ip netns exec rs$n nc -ll -p 9000 -e /bin/cat &
 done
 
 mkdir -p /tmp/rt
@@ -63,8 +66,14 @@ ns rt bird -c /tmp/rt/bird.conf -s /tmp/rt/bird.ctl -P /tmp/rt/bird.pid
 
 director() { # n
   cat > /tmp/d$1.toml <<EOF
+# IPVS makes a connection of any packet, not only a SYN, so a flow the
+# router moves here from another director goes on (mh picks the same
+# real server).
+[system]
+sysctl = { "net.ipv4.vs.sloppy_tcp" = 1 }
+
 [interfaces.lo]
-addresses = ["10.50.0.1/32", "10.50.0.2/32"]
+addresses = ["10.50.0.1/32", "10.50.0.2/32", "10.50.0.3/32"]
 
 [bgp]
 local_as = 65010
@@ -100,6 +109,17 @@ check = { type = "tcp", interval = "1s", timeout = "1s", retries = 0, rise = 1, 
 [services.api.real_servers]
 "10.30.0.21:80" = {}
 "10.30.0.22:80" = {}
+
+[services.echo]
+address = "10.50.0.3:9000"
+forwarding = "dr"
+scheduler = "mh"
+announce = {}
+check = { type = "tcp", interval = "1s", timeout = "1s", retries = 0, rise = 1, fall = 3 }
+
+[services.echo.real_servers]
+"10.30.0.21:9000" = {}
+"10.30.0.22:9000" = {}
 EOF
   # iproute2 itself (not a shell function), so that $! is pharos's pid.
   /usr/sbin/ip netns exec d$1 pharos run --config /tmp/d$1.toml --state-dir /tmp/d$1 --socket /tmp/d$1.sock > /tmp/d$1.log 2>&1 &
@@ -148,6 +168,19 @@ for n in 1 2 3; do spread="$spread d$n=$(ns d$n ipvsadm -Lnc | grep -c '10.40.0.
 echo "SPREAD:$spread"
 for n in 1 2 3; do echo "TABLE D$n: $(ns d$n ipvsadm -Ln -t 10.50.0.1:80 | tail -n +4 | tr -s ' \n' ' ')"; done
 
+# A long-lived connection (an echo session, a line every 0.1 s) that the
+# router sends through d3: opened again until it lands there.
+wait_for 20 hops_are 10.50.0.3 3
+for try in $(seq 30); do
+  (i=0; while [ $i -lt 900 ]; do echo "line $i"; i=$((i + 1)); sleep 0.1; done) |
+    /usr/sbin/ip netns exec cl nc 10.50.0.3 9000 > /tmp/echo.out 2> /dev/null &
+  echo $! > /tmp/echo.pid
+  sleep 1
+  ns d3 ipvsadm -Lnc | grep -q '10.50.0.3:9000' && break
+  kill $(cat /tmp/echo.pid); sleep 0.2
+done
+echo "ECHO ON D3: $(ns d3 ipvsadm -Lnc | grep -c '10.50.0.3:9000') after $try tries"
+
 # d3 is killed (pharos and its BIRD at once, as a power cut): BFD tells
 # the router within a second; the same clients, now through d1 and d2,
 # reach the same real servers (every director's mh table is the same).
@@ -156,6 +189,10 @@ kill -9 $(cat /tmp/d3.pid) $(cat /tmp/d3/bird/bird.pid)
 wait_for 10 hops_are 10.50.0.1 2
 t1=$(now)
 echo "KILL WITHDRAWN: $(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%.2f", b - a }') s, via $(via 10.50.0.1)"
+# The echo session goes on through d1 or d2, to the same real server.
+e0=$(wc -l < /tmp/echo.out); sleep 3; e1=$(wc -l < /tmp/echo.out)
+echo "ECHO AFTER KILL: $e0 then $e1 lines"
+kill $(cat /tmp/echo.pid)
 after=""
 for p in $ports; do after="$after $(get 10.50.0.1 $p)"; done
 echo "ANSWERS AFTER:$after"
