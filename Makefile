@@ -31,7 +31,7 @@ LAB_PACKAGES := qemu-system-x86 $(IMAGE_PACKAGES)
 # the second VRRP interop peer (tests/vrrp_frr.rs), which runs its own in
 # namespaces with their own sockets: an frr service the install may start
 # on a systemd host neither helps nor disturbs it. bird2 (in IMAGE_PACKAGES)
-# is also the upstream router of tests/bgp_announce.rs (its bird.service is
+# is also the upstream router of tests/bgp.rs (its bird.service is
 # not needed: each test runs its own BIRDs).
 TEST_PACKAGES := systemd keepalived frr tcpdump chromium fonts-dejavu-core openssl grub-common curl prometheus python3-prometheus-client chrony rsyslog rsyslog-gnutls lintian man-db mmdebstrap ovmf $(LAB_PACKAGES)
 
