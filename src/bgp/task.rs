@@ -362,13 +362,7 @@ impl Bird {
         let deadline = tokio::time::Instant::now() + START_WAIT;
         let ctl = loop {
             if let Ok(Some(st)) = child.try_wait() {
-                let said = log
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" / ");
+                let said = last_words(&log);
                 return Err(format!(
                     "{BIRD} exited at start ({st}) with the config {}: {said}",
                     Self::conf(&s.dir).display()
@@ -545,14 +539,7 @@ impl Bird {
     /// BIRD's exit, if it has exited.
     fn exited(&mut self) -> Option<String> {
         let st = self.child.try_wait().ok().flatten()?;
-        let said = self
-            .log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" / ");
+        let said = last_words(&self.log);
         Some(format!("{BIRD} exited ({st}); its last words: {said}"))
     }
 
@@ -583,6 +570,12 @@ impl Bird {
         }
         let _ = std::fs::remove_file(Self::socket(&self.dir));
     }
+}
+
+/// BIRD's last log lines, for an error message.
+fn last_words(log: &Mutex<VecDeque<String>>) -> String {
+    let l = log.lock().unwrap_or_else(|e| e.into_inner());
+    l.iter().cloned().collect::<Vec<_>>().join(" / ")
 }
 
 /// Stops a BIRD that a pid file in our directory names, if it is one: a
