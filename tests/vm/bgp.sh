@@ -153,6 +153,8 @@ get() {
 wait_for 60 hops_are 10.50.0.1 3
 wait_for 20 hops_are 10.50.0.2 3
 echo "ECMP WEB: $(hops 10.50.0.1) via $(via 10.50.0.1)"
+# The status is read from BIRD every 2 s: it may lag the route.
+wait_for 10 sh -c 'pharos status --socket /tmp/d1.sock | grep -q Established'
 echo "STATUS D1: $(pharos status --socket /tmp/d1.sock | grep -A 1 'BGP NEIGHBOUR' | tail -n 1 | tr -s ' ')"
 echo "STATUS D1 PREFIXES: $(pharos status --socket /tmp/d1.sock | grep -A 2 'ANNOUNCED PREFIX' | tail -n 2 | tr -s ' ' | tr '\n' ';')"
 
@@ -176,10 +178,24 @@ for try in $(seq 30); do
     /usr/sbin/ip netns exec cl nc 10.50.0.3 9000 > /tmp/echo.out 2> /dev/null &
   echo $! > /tmp/echo.pid
   sleep 1
-  ns d3 ipvsadm -Lnc | grep -q '10.50.0.3:9000' && break
+  ns d3 ipvsadm -Lnc | grep ESTABLISHED | grep -q '10.50.0.3:9000' && break
   kill $(cat /tmp/echo.pid); sleep 0.2
 done
-echo "ECHO ON D3: $(ns d3 ipvsadm -Lnc | grep -c '10.50.0.3:9000') after $try tries"
+echo "ECHO ON D3: $(ns d3 ipvsadm -Lnc | grep ESTABLISHED | grep -c '10.50.0.3:9000') after $try tries"
+# A second one, from another client address, through d1 or d2.
+ip -n cl addr add 10.40.0.150/24 dev eth0
+ip -n cl route replace 10.50.0.3/32 via 10.40.0.1 src 10.40.0.150
+for try in $(seq 30); do
+  (i=0; while [ $i -lt 900 ]; do echo "line $i"; i=$((i + 1)); sleep 0.1; done) |
+    /usr/sbin/ip netns exec cl nc 10.50.0.3 9000 > /tmp/echo2.out 2> /dev/null &
+  echo $! > /tmp/echo2.pid
+  sleep 1
+  # Only a live entry: a killed try's lingers (FIN_WAIT) where it went.
+  ns d3 ipvsadm -Lnc | grep ESTABLISHED | grep -q '10.40.0.150:' || break
+  kill $(cat /tmp/echo2.pid); sleep 0.2
+done
+ip -n cl route del 10.50.0.3/32
+echo "ECHO2 NOT ON D3: $(ns d1 ipvsadm -Lnc | grep ESTABLISHED | grep -c '10.40.0.150:') $(ns d2 ipvsadm -Lnc | grep ESTABLISHED | grep -c '10.40.0.150:') after $try tries"
 
 # d3 is killed (pharos and its BIRD at once, as a power cut): BFD tells
 # the router within a second; the same clients, now through d1 and d2,
@@ -190,9 +206,12 @@ wait_for 10 hops_are 10.50.0.1 2
 t1=$(now)
 echo "KILL WITHDRAWN: $(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%.2f", b - a }') s, via $(via 10.50.0.1)"
 # The echo session goes on through d1 or d2, to the same real server.
-e0=$(wc -l < /tmp/echo.out); sleep 3; e1=$(wc -l < /tmp/echo.out)
+e0=$(wc -l < /tmp/echo.out); f0=$(wc -l < /tmp/echo2.out); sleep 3
+e1=$(wc -l < /tmp/echo.out); f1=$(wc -l < /tmp/echo2.out)
 echo "ECHO AFTER KILL: $e0 then $e1 lines"
-kill $(cat /tmp/echo.pid)
+# The one through another director is untouched.
+echo "ECHO2 AFTER KILL: $f0 then $f1 lines"
+kill $(cat /tmp/echo.pid) $(cat /tmp/echo2.pid)
 after=""
 for p in $ports; do after="$after $(get 10.50.0.1 $p)"; done
 echo "ANSWERS AFTER:$after"
