@@ -16,15 +16,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::vm::{Disk, Vm};
-
-fn value<'a>(console: &'a str, key: &str) -> &'a str {
-    console
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .unwrap_or_else(|| panic!("no `{key}` line in\n{console}"))
-        .trim()
-}
+use common::vm::{Disk, Vm, value};
 
 /// `3 via 11 12 13` as (3, {11, 12, 13}).
 fn route(line: &str) -> (usize, BTreeSet<String>) {

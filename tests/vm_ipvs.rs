@@ -15,15 +15,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::vm::{Disk, Vm};
-
-fn value<'a>(console: &'a str, key: &str) -> &'a str {
-    console
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .unwrap_or_else(|| panic!("no `{key}` line in\n{console}"))
-        .trim()
-}
+use common::vm::{Disk, Vm, value};
 
 #[test]
 fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {

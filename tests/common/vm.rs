@@ -747,3 +747,13 @@ impl Vm {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The rest of the console line that starts with `key` (a test script's
+/// `KEY: value` line), trimmed; panics with the console when there is none.
+pub fn value<'a>(console: &'a str, key: &str) -> &'a str {
+    console
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("no `{key}` line in\n{console}"))
+        .trim()
+}
