@@ -607,16 +607,52 @@ fn fifty_thousand_mutated_and_random_inputs_never_panic_and_import_to_valid_conf
     seeds.sort();
     // KA_ROUNDS, KA_SEED and KA_CHECK_EVERY hunt further by hand.
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-    let mut rng = fastrand::Rng::with_seed(env("KA_SEED").unwrap_or(0x6b61));
+    let seed = env("KA_SEED").unwrap_or(0x6b61);
     let check_every = env("KA_CHECK_EVERY").unwrap_or(50) as usize;
-    let (mut checked, mut services, mut instances) = (0, 0, 0);
     let rounds = env("KA_ROUNDS").unwrap_or(50_000) as usize;
+    // Two halves on two threads, each from its own seed (KA_SEED and
+    // KA_SEED + 1): the test is CPU-bound and the other core is often idle.
+    let halves: Vec<Tally> = std::thread::scope(|s| {
+        let seeds = &seeds;
+        let half = |k: u64, n: usize| s.spawn(move || fuzz_rounds(seeds, seed + k, n, check_every));
+        let first = half(0, rounds.div_ceil(2));
+        let second = half(1, rounds / 2);
+        [first, second]
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let (checked, services, instances) = halves.iter().fold((0, 0, 0), |a, t| {
+        (a.0 + t.checked, a.1 + t.services, a.2 + t.instances)
+    });
+    // Close enough to real files for much to come through.
+    assert!(
+        rounds < 50_000
+            || check_every != 50
+            || checked == 1000 && services > 300 && instances > 300,
+        "{services} services, {instances} instances"
+    );
+}
+
+/// What one run of [`fuzz_rounds`] checked and found in the imports.
+struct Tally {
+    checked: usize,
+    services: usize,
+    instances: usize,
+}
+
+/// `rounds` inputs from `seed`: mutated seeds, and every tenth random
+/// bytes; every import's warnings are well formed and every
+/// `check_every`th import passes `pharos check`.
+fn fuzz_rounds(seeds: &[String], seed: u64, rounds: usize, check_every: usize) -> Tally {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let (mut checked, mut services, mut instances) = (0, 0, 0);
     for round in 0..rounds {
         let text = if round % 10 == 9 {
             let bytes: Vec<u8> = (0..rng.usize(0..800)).map(|_| rng.u8(..)).collect();
             String::from_utf8_lossy(&bytes).into_owned()
         } else {
-            mutate(&mut rng, &seeds)
+            mutate(&mut rng, seeds)
         };
         let src = Source {
             name: format!("fuzz/{round}.conf"),
@@ -624,7 +660,7 @@ fn fifty_thousand_mutated_and_random_inputs_never_panic_and_import_to_valid_conf
         };
         // Includes come back as more mutated text, which may include
         // itself again (a loop), or fail.
-        let extra = mutate(&mut rng, &seeds);
+        let extra = mutate(&mut rng, seeds);
         let fail = rng.u8(..) < 30;
         let mut include = |_from: &str, pattern: &str| -> Result<Vec<Source>, String> {
             if fail {
@@ -641,7 +677,7 @@ fn fifty_thousand_mutated_and_random_inputs_never_panic_and_import_to_valid_conf
         let imported = if round % 7 == 0 {
             let other = Source {
                 name: "fuzz/other.conf".into(),
-                text: mutate(&mut rng, &seeds),
+                text: mutate(&mut rng, seeds),
             };
             keepalived::import_pair(&src, &other, &mut include, opts)
         } else {
@@ -678,7 +714,7 @@ fn fifty_thousand_mutated_and_random_inputs_never_panic_and_import_to_valid_conf
                     })
                     .collect();
                 panic!(
-                    "round {round}: the import does not pass check (input and output in {}):\n{}",
+                    "KA_SEED={seed} round {round}: the import does not pass check (input and output in {}):\n{}",
                     dir.display(),
                     first.join("\n")
                 );
@@ -690,13 +726,11 @@ fn fifty_thousand_mutated_and_random_inputs_never_panic_and_import_to_valid_conf
             }
         }
     }
-    // Close enough to real files for much to come through.
-    assert!(
-        rounds < 50_000
-            || check_every != 50
-            || checked == 1000 && services > 300 && instances > 300,
-        "{services} services, {instances} instances"
-    );
+    Tally {
+        checked,
+        services,
+        instances,
+    }
 }
 
 #[test]
