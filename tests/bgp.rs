@@ -456,7 +456,8 @@ mod announce {
     //! table only while its service has quorum; a service whose check never
     //! passes is never announced; a reload changes the route's MED without
     //! withdrawing it; a stop withdraws every VIP and leaves no BIRD behind.
-    //! `pharos status` and `/metrics` show the session and the prefixes.
+    //! `pharos status`, the status page and `/metrics` show the session
+    //! and the prefixes.
 
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Stdio};
@@ -571,6 +572,7 @@ addresses = ["10.20.0.2/24"]
 
 [metrics]
 listen = "127.0.0.1:9419"
+status_page = true
 
 [services.web]
 address = "10.99.0.1:80"
@@ -678,6 +680,19 @@ check = {{ type = "tcp", interval = "200ms", timeout = "150ms", retries = 0 }}
         let table = String::from_utf8_lossy(&r.ctl(&["status"]).stdout).into_owned();
         assert!(table.contains("BGP NEIGHBOUR"), "{table}");
         assert!(table.contains("10.99.0.1/32"), "{table}");
+        let out = director
+            .exec(&["curl", "-s", "http://127.0.0.1:9419/"])
+            .output()
+            .unwrap();
+        let page = String::from_utf8_lossy(&out.stdout);
+        for want in [
+            "<h2>BGP</h2>",
+            "<td>upstream</td><td>10.20.0.1</td><td class=num>65000</td><td class=up>up</td>",
+            "<td>10.99.0.1/32</td><td class=up>yes</td><td>web</td>",
+            "<td>10.99.0.2/32</td><td class=down>no</td><td>dns</td>",
+        ] {
+            assert!(page.contains(want), "{want} on the status page:\n{page}");
+        }
 
         // The real server stops: web is below quorum, its VIP is withdrawn.
         drop(httpd);

@@ -8,13 +8,15 @@
 //! Shows: the config (file, revision, source, node) with a banner when it is
 //! not the file's; each IPVS service with its VIP, scheduler and real
 //! servers (forwarding, weight, health, last check, latency, connections,
-//! rates); each VRRP instance (state, priority, master, VIPs); every check;
+//! rates); each VRRP instance (state, priority, master, VIPs); with `[bgp]`
+//! each BGP session and each VIP it announces or withdraws; every check;
 //! the box's clock (NTP) and its syslog collectors, when configured; the
 //! image's boot slots and its last upgrade, on the image; the tasks; the
 //! latest events.
 
 use std::fmt::Write;
 
+use crate::bgp::status::BgpStatus;
 use crate::check::status::{CheckStatus, Target};
 use crate::clock::status::ClockStatus;
 use crate::ipvs::status::IpvsStatus;
@@ -29,6 +31,7 @@ use crate::vrrp::status::VrrpStatus;
 /// when the subsystem publishes none, or one this pharos cannot read).
 pub struct Sections {
     pub vrrp: Option<VrrpStatus>,
+    pub bgp: Option<BgpStatus>,
     pub check: Option<CheckStatus>,
     pub ipvs: Option<IpvsStatus>,
     pub clock: Option<ClockStatus>,
@@ -43,6 +46,7 @@ impl Sections {
         }
         Sections {
             vrrp: get(s, "vrrp"),
+            bgp: get(s, "bgp"),
             check: get(s, "check"),
             ipvs: get(s, "ipvs"),
             clock: get(s, "clock"),
@@ -133,6 +137,7 @@ pub fn render(s: &Status, events: &[Event]) -> String {
     o.push_str("<main>");
     services(&mut o, sec.ipvs.as_ref(), sec.check.as_ref());
     vrrp(&mut o, sec.vrrp.as_ref());
+    bgp(&mut o, sec.bgp.as_ref());
     checks(&mut o, sec.check.as_ref());
     system(&mut o, sec.clock.as_ref(), sec.syslog.as_ref());
     slots(&mut o, sec.upgrade.as_ref());
@@ -295,6 +300,54 @@ fn vrrp(o: &mut String, vrrp: Option<&VrrpStatus>) {
             }),
             h(&i.since),
             h(i.fault.as_deref().unwrap_or("")),
+        );
+    }
+    o.push_str("</table></div></section>");
+}
+
+/// Sessions, then prefixes: an operator asks first whether the routers
+/// hear this director, then what it tells them.
+fn bgp(o: &mut String, bgp: Option<&BgpStatus>) {
+    let Some(b) = bgp else { return };
+    let _ = write!(
+        o,
+        "<section><h2>BGP</h2><p class=muted>{}</p>",
+        h(b.bird.as_deref().unwrap_or("BIRD has not answered yet"))
+    );
+    if let Some(e) = &b.last_error {
+        let _ = write!(o, "<p class=error>{}</p>", h(e));
+    }
+    o.push_str(
+        "<div class=scroll><table><tr><th>neighbour</th><th>address</th><th>AS</th>\
+         <th>state</th><th>since</th><th>info</th></tr>",
+    );
+    for s in &b.sessions {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td class=num>{}</td><td class={}>{}</td><td>{}</td>\
+             <td class=wrap>{}</td></tr>",
+            h(&s.name),
+            h(&s.address),
+            s.remote_as,
+            if s.state == "up" { "up" } else { "down" },
+            h(&s.state),
+            h(&s.since),
+            h(&s.info),
+        );
+    }
+    o.push_str(
+        "</table></div><div class=scroll><table><tr><th>prefix</th><th>announced</th>\
+         <th>services</th><th>why</th></tr>",
+    );
+    for p in &b.prefixes {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td class={}>{}</td><td>{}</td><td class=wrap>{}</td></tr>",
+            h(&p.prefix),
+            if p.announced { "up" } else { "down" },
+            if p.announced { "yes" } else { "no" },
+            h(&p.services.join(", ")),
+            h(&p.why),
         );
     }
     o.push_str("</table></div></section>");
@@ -522,6 +575,43 @@ mod tests {
             "tls://10.0.0.6:6514",
             "connecting",
             "&lt;failed&gt;",
+        ] {
+            assert!(o.contains(want), "{want}: {o}");
+        }
+    }
+
+    #[test]
+    fn bgp_shows_each_session_and_each_prefix_only_when_configured() {
+        use crate::bgp::status::{Prefix, Session};
+        let mut o = String::new();
+        bgp(&mut o, None);
+        assert!(o.is_empty());
+        let b = BgpStatus {
+            bird: Some("BIRD 2.0.12".into()),
+            sessions: vec![Session {
+                name: "upstream".into(),
+                address: "10.20.0.1".into(),
+                remote_as: 65000,
+                state: "start".into(),
+                info: "Active <Socket: Connection refused>".into(),
+                since: "10:00:00.000".into(),
+            }],
+            prefixes: vec![Prefix {
+                prefix: "10.99.0.1/32".into(),
+                services: vec!["web".into(), "web-tls".into()],
+                announced: false,
+                why: "web below quorum".into(),
+            }],
+            last_error: None,
+        };
+        bgp(&mut o, Some(&b));
+        for want in [
+            "<h2>BGP</h2>",
+            "BIRD 2.0.12",
+            "<td>upstream</td><td>10.20.0.1</td><td class=num>65000</td><td class=down>start</td>",
+            "Active &lt;Socket: Connection refused&gt;",
+            "<td>10.99.0.1/32</td><td class=down>no</td><td>web, web-tls</td>",
+            "web below quorum",
         ] {
             assert!(o.contains(want), "{want}: {o}");
         }
