@@ -160,7 +160,7 @@ impl Subsystem for BgpTask {
                             metrics.set(&BgpStatus::default());
                             continue;
                         };
-                        let health = board.borrow_and_update().clone();
+                        let health = quorums(&board.borrow_and_update(), s);
                         let result = match bird.as_mut() {
                             Some(b) if b.dir == s.dir => b.reconfigure(s, &health, &ctx.shared).await,
                             _ => {
@@ -188,14 +188,21 @@ impl Subsystem for BgpTask {
                     }
                     Ok(()) = board.changed() => {
                         let (Some(b), Some(s)) = (bird.as_mut(), &part.0) else { continue };
-                        let health = board.borrow_and_update().clone();
-                        if let Err(e) = b.follow(s, &health, &ctx.shared).await {
-                            status.last_error = Some(e.clone());
-                            publish(&ctx.shared, &status);
-                            return Err(e);
+                        let health = quorums(&board.borrow_and_update(), s);
+                        match b.follow(s, &health, &ctx.shared).await {
+                            // A real server's change that moved no quorum
+                            // of an announced service: nothing to ask BIRD.
+                            Ok(false) => {}
+                            Ok(true) => {
+                                b.refresh(s, &health, &mut status, &ctx.shared).await;
+                                publish(&ctx.shared, &status);
+                            }
+                            Err(e) => {
+                                status.last_error = Some(e.clone());
+                                publish(&ctx.shared, &status);
+                                return Err(e);
+                            }
                         }
-                        b.refresh(s, &health, &mut status, &ctx.shared).await;
-                        publish(&ctx.shared, &status);
                     }
                     _ = tick.tick() => {
                         let (Some(b), Some(s)) = (bird.as_mut(), &part.0) else { continue };
@@ -204,13 +211,30 @@ impl Subsystem for BgpTask {
                             publish(&ctx.shared, &status);
                             return Err(e);
                         }
-                        let health = board.borrow().clone();
+                        let health = quorums(&board.borrow(), s);
                         b.refresh(s, &health, &mut status, &ctx.shared).await;
                         publish(&ctx.shared, &status);
                     }
                 }
             }
         })
+    }
+}
+
+/// The part of the board the announcements follow: the quorums of the
+/// services that announce a VIP, not every real server's state (a copy of
+/// the whole board on each of its changes and every refresh would cost
+/// O(real servers) at 10,000 services).
+fn quorums(board: &HealthBoard, s: &Speaker) -> HealthBoard {
+    HealthBoard {
+        services: s
+            .vips
+            .values()
+            .flat_map(|v| &v.services)
+            .filter_map(|name| board.services.get_key_value(name))
+            .map(|(name, up)| (name.clone(), *up))
+            .collect(),
+        ..HealthBoard::default()
     }
 }
 
@@ -427,17 +451,19 @@ impl Bird {
             .configure(Some(&Self::conf(&s.dir)))
             .await
             .map_err(|e| e.to_string())?;
-        self.follow(s, health, shared).await
+        self.follow(s, health, shared).await.map(|_| ())
     }
 
-    /// Announces and withdraws what the board says.
+    /// Announces and withdraws what the board says; whether that changed
+    /// anything.
     async fn follow(
         &mut self,
         s: &Speaker,
         health: &HealthBoard,
         shared: &Shared,
-    ) -> Result<(), String> {
-        for (ip, up) in changes(&s.vips, health, &self.told) {
+    ) -> Result<bool, String> {
+        let changes = changes(&s.vips, health, &self.told);
+        for &(ip, up) in &changes {
             let name = Vip::protocol(&ip);
             let done = if up {
                 self.ctl.enable(&name).await
@@ -454,7 +480,7 @@ impl Bird {
                 Event::new("bgp", &p, format!("withdrawing {p}: {why}")).warn()
             });
         }
-        Ok(())
+        Ok(!changes.is_empty())
     }
 
     /// The sessions and prefixes, from BIRD's `show protocols`.
@@ -609,6 +635,34 @@ async fn stop_leftover(pidfile: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_announcements_follow_a_copy_of_the_announcing_services_quorums_only() {
+        let vip = Vip {
+            services: vec!["web".into(), "tls".into()],
+            med: None,
+            communities: vec![],
+            prepend: 0,
+        };
+        let s = Speaker {
+            local_as: 65001,
+            router_id: "10.0.0.9".parse().unwrap(),
+            dir: "/run/pharos/bird".into(),
+            neighbors: BTreeMap::new(),
+            vips: BTreeMap::from([("10.0.0.1".parse().unwrap(), vip)]),
+        };
+        let mut board = HealthBoard::default();
+        for (name, up) in [("web", true), ("tls", false), ("dns", true)] {
+            board.services.insert(name.into(), up);
+        }
+        board.checks.insert("uplink".into(), true);
+        let q = quorums(&board, &s);
+        assert_eq!(
+            q.services,
+            BTreeMap::from([("tls".into(), false), ("web".into(), true)])
+        );
+        assert!(q.real_servers.is_empty() && q.checks.is_empty());
+    }
 
     #[test]
     fn only_a_vip_whose_wanted_state_differs_from_what_bird_was_told_changes() {
