@@ -665,11 +665,12 @@ check = {{ type = "tcp", interval = "200ms", timeout = "150ms", retries = 0 }}
         assert!(routes.contains("BGP.med: 10"), "{routes}");
         assert!(routes.contains("(65000,80)"), "{routes}");
         assert!(routes.contains("BGP.as_path: 65001 65001"), "{routes}");
-        let out = director
-            .exec(&["curl", "-s", "http://127.0.0.1:9419/metrics"])
-            .output()
-            .unwrap();
-        let metrics = String::from_utf8_lossy(&out.stdout);
+        let get = |path: &str| {
+            let url = format!("http://127.0.0.1:9419{path}");
+            let out = director.exec(&["curl", "-s", &url]).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let metrics = get("/metrics");
         for want in [
             r#"pharos_bgp_session_up{neighbor="upstream"} 1"#,
             r#"pharos_bgp_prefix_announced{prefix="10.99.0.1/32"} 1"#,
@@ -680,11 +681,7 @@ check = {{ type = "tcp", interval = "200ms", timeout = "150ms", retries = 0 }}
         let table = String::from_utf8_lossy(&r.ctl(&["status"]).stdout).into_owned();
         assert!(table.contains("BGP NEIGHBOUR"), "{table}");
         assert!(table.contains("10.99.0.1/32"), "{table}");
-        let out = director
-            .exec(&["curl", "-s", "http://127.0.0.1:9419/"])
-            .output()
-            .unwrap();
-        let page = String::from_utf8_lossy(&out.stdout);
+        let page = get("/");
         for want in [
             "<h2>BGP</h2>",
             "<td>upstream</td><td>10.20.0.1</td><td class=num>65000</td><td class=up>up</td>",
