@@ -160,14 +160,14 @@ impl Subsystem for BgpTask {
                             metrics.set(&BgpStatus::default());
                             continue;
                         };
-                        let health = quorums(&board.borrow_and_update(), s);
+                        let quorums = quorums(&board.borrow_and_update(), s);
                         let result = match bird.as_mut() {
-                            Some(b) if b.dir == s.dir => b.reconfigure(s, &health, &ctx.shared).await,
+                            Some(b) if b.dir == s.dir => b.reconfigure(s, &quorums, &ctx.shared).await,
                             _ => {
                                 if let Some(b) = bird.take() {
                                     b.stop(&ctx.shared).await;
                                 }
-                                match Bird::start(s, &health, &ctx.shared).await {
+                                match Bird::start(s, &quorums, &ctx.shared).await {
                                     Ok(b) => {
                                         bird = Some(b);
                                         Ok(())
@@ -182,19 +182,19 @@ impl Subsystem for BgpTask {
                             return Err(e);
                         }
                         if let Some(b) = bird.as_mut() {
-                            b.refresh(s, &health, &mut status, &ctx.shared).await;
+                            b.refresh(s, &quorums, &mut status, &ctx.shared).await;
                             publish(&ctx.shared, &status);
                         }
                     }
                     Ok(()) = board.changed() => {
                         let (Some(b), Some(s)) = (bird.as_mut(), &part.0) else { continue };
-                        let health = quorums(&board.borrow_and_update(), s);
-                        match b.follow(s, &health, &ctx.shared).await {
+                        let quorums = quorums(&board.borrow_and_update(), s);
+                        match b.follow(s, &quorums, &ctx.shared).await {
                             // A real server's change that moved no quorum
                             // of an announced service: nothing to ask BIRD.
                             Ok(false) => {}
                             Ok(true) => {
-                                b.refresh(s, &health, &mut status, &ctx.shared).await;
+                                b.refresh(s, &quorums, &mut status, &ctx.shared).await;
                                 publish(&ctx.shared, &status);
                             }
                             Err(e) => {
@@ -211,8 +211,8 @@ impl Subsystem for BgpTask {
                             publish(&ctx.shared, &status);
                             return Err(e);
                         }
-                        let health = quorums(&board.borrow(), s);
-                        b.refresh(s, &health, &mut status, &ctx.shared).await;
+                        let quorums = quorums(&board.borrow(), s);
+                        b.refresh(s, &quorums, &mut status, &ctx.shared).await;
                         publish(&ctx.shared, &status);
                     }
                 }
@@ -221,21 +221,20 @@ impl Subsystem for BgpTask {
     }
 }
 
+/// Whether each service that announces a VIP has its quorum, by name.
+type Quorums = BTreeMap<String, bool>;
+
 /// The part of the board the announcements follow: the quorums of the
 /// services that announce a VIP, not every real server's state (a copy of
 /// the whole board on each of its changes and every refresh would cost
 /// O(real servers) at 10,000 services).
-fn quorums(board: &HealthBoard, s: &Speaker) -> HealthBoard {
-    HealthBoard {
-        services: s
-            .vips
-            .values()
-            .flat_map(|v| &v.services)
-            .filter_map(|name| board.services.get_key_value(name))
-            .map(|(name, up)| (name.clone(), *up))
-            .collect(),
-        ..HealthBoard::default()
-    }
+fn quorums(board: &HealthBoard, s: &Speaker) -> Quorums {
+    s.vips
+        .values()
+        .flat_map(|v| &v.services)
+        .filter_map(|name| board.services.get_key_value(name))
+        .map(|(name, up)| (name.clone(), *up))
+        .collect()
 }
 
 fn publish(shared: &Shared, status: &BgpStatus) {
@@ -249,12 +248,12 @@ fn publish(shared: &Shared, status: &BgpStatus) {
 /// from what BIRD was told, with the services that hold it down.
 pub fn changes(
     vips: &BTreeMap<IpAddr, Vip>,
-    health: &HealthBoard,
+    quorums: &Quorums,
     told: &BTreeMap<IpAddr, bool>,
 ) -> Vec<(IpAddr, bool)> {
     vips.iter()
         .filter_map(|(ip, vip)| {
-            let want = vip.wanted(&health.services);
+            let want = vip.wanted(quorums);
             (told.get(ip) != Some(&want)).then_some((*ip, want))
         })
         .collect()
@@ -268,11 +267,11 @@ fn prefix(ip: &IpAddr) -> String {
 }
 
 /// Why a VIP is (or is not) announced, for events and the status.
-fn why(vip: &Vip, health: &HealthBoard) -> String {
+fn why(vip: &Vip, quorums: &Quorums) -> String {
     let down: Vec<&str> = vip
         .services
         .iter()
-        .filter(|s| health.services.get(*s) != Some(&true))
+        .filter(|s| quorums.get(*s) != Some(&true))
         .map(String::as_str)
         .collect();
     if down.is_empty() {
@@ -335,7 +334,7 @@ impl Bird {
         write().map_err(|e| format!("cannot write BIRD's config {}: {e}", path.display()))
     }
 
-    async fn start(s: &Speaker, health: &HealthBoard, shared: &Shared) -> Result<Bird, String> {
+    async fn start(s: &Speaker, quorums: &Quorums, shared: &Shared) -> Result<Bird, String> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -347,7 +346,7 @@ impl Bird {
         let told: BTreeMap<IpAddr, bool> = s
             .vips
             .iter()
-            .map(|(ip, v)| (*ip, v.wanted(&health.services)))
+            .map(|(ip, v)| (*ip, v.wanted(quorums)))
             .collect();
         Self::write_conf(s, &told)?;
         let socket = Self::socket(&s.dir);
@@ -419,7 +418,7 @@ impl Bird {
                 shared.emit(Event::new(
                     "bgp",
                     &prefix(ip),
-                    format!("announcing {}: {}", prefix(ip), why(&s.vips[ip], health)),
+                    format!("announcing {}: {}", prefix(ip), why(&s.vips[ip], quorums)),
                 ));
             }
         }
@@ -437,7 +436,7 @@ impl Bird {
     async fn reconfigure(
         &mut self,
         s: &Speaker,
-        health: &HealthBoard,
+        quorums: &Quorums,
         shared: &Shared,
     ) -> Result<(), String> {
         // Kept as told: a VIP's state changes below, through enable and
@@ -451,7 +450,7 @@ impl Bird {
             .configure(Some(&Self::conf(&s.dir)))
             .await
             .map_err(|e| e.to_string())?;
-        self.follow(s, health, shared).await.map(|_| ())
+        self.follow(s, quorums, shared).await.map(|_| ())
     }
 
     /// Announces and withdraws what the board says; whether that changed
@@ -459,10 +458,10 @@ impl Bird {
     async fn follow(
         &mut self,
         s: &Speaker,
-        health: &HealthBoard,
+        quorums: &Quorums,
         shared: &Shared,
     ) -> Result<bool, String> {
-        let changes = changes(&s.vips, health, &self.told);
+        let changes = changes(&s.vips, quorums, &self.told);
         for &(ip, up) in &changes {
             let name = Vip::protocol(&ip);
             let done = if up {
@@ -473,7 +472,7 @@ impl Bird {
             done.map_err(|e| e.to_string())?;
             self.told.insert(ip, up);
             let p = prefix(&ip);
-            let why = why(&s.vips[&ip], health);
+            let why = why(&s.vips[&ip], quorums);
             shared.emit(if up {
                 Event::new("bgp", &p, format!("announcing {p}: {why}"))
             } else {
@@ -487,7 +486,7 @@ impl Bird {
     async fn refresh(
         &mut self,
         s: &Speaker,
-        health: &HealthBoard,
+        quorums: &Quorums,
         status: &mut BgpStatus,
         shared: &Shared,
     ) {
@@ -556,7 +555,7 @@ impl Bird {
                     prefix: prefix(ip),
                     services: vip.services.clone(),
                     announced,
-                    why: why(vip, health),
+                    why: why(vip, quorums),
                 }
             })
             .collect();
@@ -656,12 +655,10 @@ mod tests {
             board.services.insert(name.into(), up);
         }
         board.checks.insert("uplink".into(), true);
-        let q = quorums(&board, &s);
         assert_eq!(
-            q.services,
+            quorums(&board, &s),
             BTreeMap::from([("tls".into(), false), ("web".into(), true)])
         );
-        assert!(q.real_servers.is_empty() && q.checks.is_empty());
     }
 
     #[test]
@@ -675,20 +672,20 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let vips = BTreeMap::from([(a, vip(&["web", "tls"])), (b, vip(&["dns"]))]);
-        let mut health = HealthBoard::default();
-        health.services.insert("web".into(), true);
-        health.services.insert("tls".into(), true);
-        health.services.insert("dns".into(), false);
+        let mut quorums = Quorums::new();
+        quorums.insert("web".into(), true);
+        quorums.insert("tls".into(), true);
+        quorums.insert("dns".into(), false);
         let told = BTreeMap::from([(a, false), (b, false)]);
-        assert_eq!(changes(&vips, &health, &told), vec![(a, true)]);
+        assert_eq!(changes(&vips, &quorums, &told), vec![(a, true)]);
         // One of a VIP's services below quorum withdraws it.
-        health.services.insert("tls".into(), false);
+        quorums.insert("tls".into(), false);
         let told = BTreeMap::from([(a, true), (b, false)]);
-        assert_eq!(changes(&vips, &health, &told), vec![(a, false)]);
-        assert_eq!(why(&vips[&a], &health), "tls below quorum");
+        assert_eq!(changes(&vips, &quorums, &told), vec![(a, false)]);
+        assert_eq!(why(&vips[&a], &quorums), "tls below quorum");
         // A VIP BIRD was never told of is told either way.
         assert_eq!(
-            changes(&vips, &health, &BTreeMap::new()),
+            changes(&vips, &quorums, &BTreeMap::new()),
             vec![(a, false), (b, false)]
         );
     }
