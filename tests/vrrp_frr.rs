@@ -42,7 +42,9 @@ const VRID: u8 = 51;
 const PHAROS_MS: u64 = 500;
 const FRR_MS: u64 = 700;
 const LOW: u8 = 100;
-/// How long the VIP is watched for two holders after an election.
+const HIGH: u8 = 150;
+/// How long the VIP is watched for two holders after an election: four of
+/// the longer interval.
 const SETTLE: Duration = Duration::from_millis(
     4 * if PHAROS_MS > FRR_MS {
         PHAROS_MS
@@ -50,7 +52,6 @@ const SETTLE: Duration = Duration::from_millis(
         FRR_MS
     },
 );
-const HIGH: u8 = 150;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Af {
@@ -197,8 +198,8 @@ fn pair(c: Case) {
         )
     };
     lan.wait_holders(c.vip(), &[hi], "election", &|| diag(&ph, &frr));
-    // From here on, the VIP on both nodes for more than one interval fails
-    // the test, whatever the phase.
+    // From here on, the VIP on both nodes for longer than the case's
+    // `overlap_bound` fails the test, whatever the phase.
     let watch = Watch::start([lan.nodes[0].0.clone(), lan.nodes[1].0.clone()], c.vip());
     let overlap = longest_overlap(&lan, c.vip(), &[0, 1], SETTLE);
     assert!(

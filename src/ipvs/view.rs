@@ -907,10 +907,10 @@ forwarding = "dr"
         };
         let v = big_view(10_000);
         let m = runtime_metrics(&v);
-        let format = if measure == "Text" {
-            Format::Text
-        } else {
-            Format::OpenMetrics
+        let format = match measure.to_str() {
+            Some("OpenMetrics") => Format::OpenMetrics,
+            Some("Text") => Format::Text,
+            other => panic!("PHAROS_SCRAPE_MEASURE={other:?}: give OpenMetrics or Text"),
         };
         let view_kib = kib("VmRSS:");
         std::fs::write("/proc/self/clear_refs", "5").expect("resetting the peak resident set");
