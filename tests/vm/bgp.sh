@@ -172,12 +172,15 @@ for n in 1 2 3; do echo "TABLE D$n: $(ns d$n ipvsadm -Ln -t 10.50.0.1:80 | tail 
 
 # A long-lived connection (an echo session, a line every 0.1 s) that the
 # router sends through d3: opened again until it lands there.
+session() { # name: a line every 0.1 s for 90 s into /tmp/NAME.out, its pid in /tmp/NAME.pid
+  (i=0; while [ $i -lt 900 ]; do echo "line $i"; i=$((i + 1)); sleep 0.1; done) |
+    /usr/sbin/ip netns exec cl nc 10.50.0.3 9000 > /tmp/$1.out 2> /dev/null &
+  echo $! > /tmp/$1.pid
+  sleep 1
+}
 wait_for 20 hops_are 10.50.0.3 3
 for try in $(seq 30); do
-  (i=0; while [ $i -lt 900 ]; do echo "line $i"; i=$((i + 1)); sleep 0.1; done) |
-    /usr/sbin/ip netns exec cl nc 10.50.0.3 9000 > /tmp/echo.out 2> /dev/null &
-  echo $! > /tmp/echo.pid
-  sleep 1
+  session echo
   ns d3 ipvsadm -Lnc | grep ESTABLISHED | grep -q '10.50.0.3:9000' && break
   kill $(cat /tmp/echo.pid); sleep 0.2
 done
@@ -186,10 +189,7 @@ echo "ECHO ON D3: $(ns d3 ipvsadm -Lnc | grep ESTABLISHED | grep -c '10.50.0.3:9
 ip -n cl addr add 10.40.0.150/24 dev eth0
 ip -n cl route replace 10.50.0.3/32 via 10.40.0.1 src 10.40.0.150
 for try in $(seq 30); do
-  (i=0; while [ $i -lt 900 ]; do echo "line $i"; i=$((i + 1)); sleep 0.1; done) |
-    /usr/sbin/ip netns exec cl nc 10.50.0.3 9000 > /tmp/echo2.out 2> /dev/null &
-  echo $! > /tmp/echo2.pid
-  sleep 1
+  session echo2
   # Only a live entry: a killed try's lingers (FIN_WAIT) where it went.
   ns d3 ipvsadm -Lnc | grep ESTABLISHED | grep -q '10.40.0.150:' || break
   kill $(cat /tmp/echo2.pid); sleep 0.2
