@@ -3,7 +3,7 @@
 //! the health board and in the IPVS task), each stand-alone `[checks]`
 //! table, and each service's quorum over its real servers.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -60,7 +60,7 @@ impl Checks {
     pub fn reusing(
         cfg: &Config,
         servers: &[Resolved<'_>],
-        before: Option<(&Checks, &HashSet<String>)>,
+        before: Option<(&Checks, &crate::config::Names)>,
     ) -> Self {
         let mut c = Checks::default();
         if let Some((part, unchanged)) = before {

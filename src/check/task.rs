@@ -16,7 +16,8 @@
 //! tokio task or channel per attempt (10,000 a second at scale). Start
 //! times are spread over the interval by key.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -534,74 +535,88 @@ impl Runner {
         self.ids.get(key).and_then(|id| self.targets.get(id))
     }
 
-    fn server_up(&self, id: &ServerId) -> bool {
-        self.named(&format!("rs:{id}"))
-            .is_some_and(|t| t.state.is_up())
-    }
-
     fn requorum_all(&mut self) {
-        for name in self.services.keys().cloned().collect::<Vec<_>>() {
-            self.requorum(&name);
+        let mut key = String::new();
+        for (name, svc) in &mut self.services {
+            let (ids, targets) = (&self.ids, &self.targets);
+            requorum(
+                name,
+                svc,
+                (ids, targets),
+                &self.shared,
+                &self.board,
+                &mut key,
+            );
         }
     }
 
     fn requorum(&mut self, service: &str) {
-        let Some(svc) = self.services.get(service) else {
-            return;
-        };
-        let alive: u64 = svc.want.unchecked
-            + svc
-                .want
-                .members
-                .iter()
-                .filter(|(s, _)| self.server_up(s))
-                .map(|(_, w)| u64::from(*w))
-                .sum::<u64>();
-        let svc = self.services.get_mut(service).expect("present");
-        if let Some(up) = svc.state.update(alive) {
-            let sorry = svc
-                .want
-                .sorry
-                .as_ref()
-                .map(|s| {
-                    format!(
-                        "; sorry server {s} {}",
-                        if up { "leaves" } else { "stands in" }
-                    )
-                })
-                .unwrap_or_default();
-            let msg = if up {
-                format!("service {service} has its quorum again (up weight {alive}){sorry}")
-            } else {
-                format!("service {service} is below its quorum (up weight {alive}){sorry}")
-            };
-            self.shared.emit(Event::new("check", service, msg));
-            self.board.send_modify(|b| {
-                b.services.insert(service.to_string(), up);
-            });
+        if let Some(svc) = self.services.get_mut(service) {
+            let (ids, targets) = (&self.ids, &self.targets);
+            let mut key = String::new();
+            requorum(
+                service,
+                svc,
+                (ids, targets),
+                &self.shared,
+                &self.board,
+                &mut key,
+            );
         }
     }
 
     /// Makes the board match the targets and services exactly (after a
     /// start or reload: entries for removed ones go).
     fn board_sync(&mut self) {
-        let mut b = HealthBoard::default();
-        for r in self.targets.values() {
-            match &r.item {
-                Item::RealServer { id, .. } => {
-                    b.real_servers.insert(id.clone(), r.state.is_up());
-                }
-                Item::Standalone { name, .. } => {
-                    b.checks.insert(name.clone(), r.state.is_up());
-                }
+        let (targets, services) = (&self.targets, &self.services);
+        // In place: a reload of 10,000 unchanged services compares each
+        // entry and copies none (building a new board copied every name).
+        self.board.send_if_modified(|b| {
+            let mut changed = false;
+            let (mut servers, mut checks) = (0, 0);
+            for r in targets.values() {
+                let up = r.state.is_up();
+                changed |= match &r.item {
+                    Item::RealServer { id, .. } => {
+                        servers += 1;
+                        set(&mut b.real_servers, id, up)
+                    }
+                    Item::Standalone { name, .. } => {
+                        checks += 1;
+                        set(&mut b.checks, name, up)
+                    }
+                };
             }
-        }
-        for (name, s) in &self.services {
-            b.services.insert(name.clone(), s.state.is_up());
-        }
-        self.board.send_if_modified(|old| {
-            let changed = *old != b;
-            *old = b;
+            for (name, svc) in services {
+                changed |= set(&mut b.services, name, svc.state.is_up());
+            }
+            // More entries than wanted: some are of targets or services gone.
+            if b.real_servers.len() != servers {
+                let wanted: HashSet<&ServerId> = targets
+                    .values()
+                    .filter_map(|r| match &r.item {
+                        Item::RealServer { id, .. } => Some(id),
+                        Item::Standalone { .. } => None,
+                    })
+                    .collect();
+                b.real_servers.retain(|k, _| wanted.contains(k));
+                changed = true;
+            }
+            if b.checks.len() != checks {
+                let wanted: HashSet<&String> = targets
+                    .values()
+                    .filter_map(|r| match &r.item {
+                        Item::Standalone { name, .. } => Some(name),
+                        Item::RealServer { .. } => None,
+                    })
+                    .collect();
+                b.checks.retain(|k, _| wanted.contains(k));
+                changed = true;
+            }
+            if b.services.len() != services.len() {
+                b.services.retain(|k, _| services.contains_key(k));
+                changed = true;
+            }
             changed
         });
     }
@@ -771,6 +786,71 @@ struct CheckMetrics {
 }
 
 static METRICS: OnceLock<CheckMetrics> = OnceLock::new();
+
+/// Works `service`'s quorum out again from its members' targets (found
+/// by name in `ids`, then `targets`), and says and boards a change. `key`
+/// is a buffer for those names, so a reload's pass over 10,000 services
+/// allocates none.
+fn requorum(
+    service: &str,
+    svc: &mut Svc,
+    (ids, targets): (&HashMap<String, u64>, &HashMap<u64, Running>),
+    shared: &Shared,
+    board: &Board,
+    key: &mut String,
+) {
+    let alive: u64 = svc.want.unchecked
+        + svc
+            .want
+            .members
+            .iter()
+            .filter(|(s, _)| {
+                key.clear();
+                let _ = write!(key, "rs:{s}");
+                ids.get(key.as_str())
+                    .and_then(|id| targets.get(id))
+                    .is_some_and(|t| t.state.is_up())
+            })
+            .map(|(_, w)| u64::from(*w))
+            .sum::<u64>();
+    if let Some(up) = svc.state.update(alive) {
+        let sorry = svc
+            .want
+            .sorry
+            .as_ref()
+            .map(|s| {
+                format!(
+                    "; sorry server {s} {}",
+                    if up { "leaves" } else { "stands in" }
+                )
+            })
+            .unwrap_or_default();
+        let msg = if up {
+            format!("service {service} has its quorum again (up weight {alive}){sorry}")
+        } else {
+            format!("service {service} is below its quorum (up weight {alive}){sorry}")
+        };
+        shared.emit(Event::new("check", service, msg));
+        board.send_modify(|b| {
+            b.services.insert(service.to_string(), up);
+        });
+    }
+}
+
+/// Sets `key` to `up` in one of the board's maps; whether that changed it.
+fn set<K: Ord + Clone>(map: &mut BTreeMap<K, bool>, key: &K, up: bool) -> bool {
+    match map.get_mut(key) {
+        Some(v) if *v == up => false,
+        Some(v) => {
+            *v = up;
+            true
+        }
+        None => {
+            map.insert(key.clone(), up);
+            true
+        }
+    }
+}
 
 fn metrics(shared: &Shared) -> &'static CheckMetrics {
     METRICS.get_or_init(|| {

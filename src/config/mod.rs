@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
-pub use memo::Memo;
+pub use memo::{Memo, Names};
 pub use model::Config;
 use model::{NodeMatch, Role};
 use tree::{Kind, Node, Path};
@@ -74,7 +74,7 @@ pub struct Loaded {
     /// The services taken from the memo given: each is the same typed
     /// service as in the load that made the memo (what was worked out of
     /// it then holds for it now).
-    pub unchanged: HashSet<String>,
+    pub unchanged: Names,
 }
 
 /// Picks this box's node (see `nodes::select`) and checks the config for it.
@@ -155,7 +155,7 @@ fn load(
         unmatched,
         warnings,
         memo: None,
-        unchanged: HashSet::new(),
+        unchanged: Names::default(),
     })
 }
 
@@ -242,7 +242,7 @@ fn check_text_memo(
     selection: &Selection,
     reuse: Option<&Memo>,
     keep: bool,
-) -> (Checked, Option<Memo>, HashSet<String>) {
+) -> (Checked, Option<Memo>, Names) {
     if text.len() >= chunked::MIN_LEN
         && !matches!(selection, Selection::Node(_))
         && let Some(s) = streamed(text, reuse, keep)
@@ -254,7 +254,7 @@ fn check_text_memo(
         };
         return (checked, s.memo, s.unchanged);
     }
-    (check_whole(text, selection), None, HashSet::new())
+    (check_whole(text, selection), None, Names::default())
 }
 
 /// [`check_text`] without the streamed way for big files: the whole tree,
@@ -411,7 +411,7 @@ struct Streamed {
     /// The memo of this text, if asked for.
     memo: Option<Memo>,
     /// The services taken from the memo given.
-    unchanged: HashSet<String>,
+    unchanged: Names,
 }
 
 fn streamed(text: &str, reuse: Option<&Memo>, keep: bool) -> Option<Streamed> {
@@ -423,11 +423,14 @@ fn streamed(text: &str, reuse: Option<&Memo>, keep: bool) -> Option<Streamed> {
     let rest_hash = memo::hash(&apart.rest);
     let mut kept = keep.then(|| Memo {
         rest: rest_hash,
-        services: std::collections::HashMap::with_capacity(apart.services.len()),
+        services: foldhash::HashMap::with_capacity_and_hasher(
+            apart.services.len(),
+            Default::default(),
+        ),
     });
     // Services taken from the memo: valid alone before, so only what they
     // are beside the others is checked again.
-    let mut settled = HashSet::new();
+    let mut settled = Names::default();
     let mut services = BTreeMap::new();
     for (name, block) in apart.services {
         let block_hash = memo::hash(block);

@@ -28,7 +28,6 @@
 pub mod page;
 pub mod plan;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::bgp::desired::BgpPart;
@@ -71,7 +70,7 @@ impl Desired {
     /// (its IPVS service, checks and quorum) from `before`, the desired
     /// state of the load whose `config::Memo` said they are unchanged; a
     /// reload of 10,000 services that changes 100 works out those 100.
-    pub fn reusing(cfg: &Config, before: Option<(&Desired, &HashSet<String>)>) -> Desired {
+    pub fn reusing(cfg: &Config, before: Option<(&Desired, &crate::config::Names)>) -> Desired {
         let servers: Vec<Resolved<'_>> = match before {
             Some((_, unchanged)) => cfg
                 .services

@@ -4,7 +4,7 @@
 //! [`with_health`] lowers to 0 (or leaves out) those the health board says
 //! are down.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,7 +71,7 @@ impl IpvsPart {
         cfg: &Config,
         servers: &[Resolved<'_>],
         modules: &[String],
-        before: Option<(&IpvsPart, &HashSet<String>)>,
+        before: Option<(&IpvsPart, &crate::config::Names)>,
     ) -> Self {
         let mut by_service: BTreeMap<&str, Vec<&Resolved<'_>>> = BTreeMap::new();
         for r in servers {

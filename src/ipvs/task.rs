@@ -12,7 +12,7 @@
 //! Talks to: the kernel (genl "IPVS", finit_module for ip_vs and the
 //! schedulers), the supervisor (updates in; status, events, metrics out).
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -324,10 +324,10 @@ impl Shell {
             last_sync_error: None,
             last_read: Duration::ZERO,
             whole_read: false,
-            applied: HashMap::new(),
-            fingerprints: HashMap::new(),
+            applied: HashMap::default(),
+            fingerprints: HashMap::default(),
             fingerprints_gen: 0,
-            stale: HashSet::new(),
+            stale: HashSet::default(),
             view,
         }
     }
@@ -599,7 +599,7 @@ impl Shell {
     ) -> Result<HashSet<ServiceKey>, String> {
         let names: HashMap<_, _> = want.iter().map(|w| (w.spec.key, w.name.as_str())).collect();
         let ipvs = self.ipvs.as_ref().expect("connected before");
-        let mut refused = HashSet::new();
+        let mut refused = HashSet::default();
         for chunk in ops.chunks(CHURN) {
             let reqs: Vec<_> = chunk.iter().map(Op::request).collect();
             let results = ipvs.batch(&reqs)?;

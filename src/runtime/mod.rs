@@ -46,7 +46,6 @@ pub mod supervisor;
 pub mod syslog;
 pub mod tls;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -114,7 +113,7 @@ pub struct Load<X> {
 
 /// The desired state of the running load, and the services of the new
 /// config that are unchanged since it (`config::Loaded::unchanged`).
-pub type Before<'a, X> = Option<(&'a X, &'a HashSet<String>)>;
+pub type Before<'a, X> = Option<(&'a X, &'a crate::config::Names)>;
 
 /// What the layer above the runtime plugs in; `X` is its desired state.
 pub struct Wiring<X> {
@@ -323,7 +322,7 @@ fn maintenance_config() -> config::Loaded {
         unmatched: None,
         warnings: Vec::new(),
         memo: None,
-        unchanged: HashSet::new(),
+        unchanged: Default::default(),
     }
 }
 

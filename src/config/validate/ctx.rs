@@ -24,7 +24,7 @@ pub struct Ctx<'a> {
     pruned: &'a HashSet<Path>,
     /// Services already found valid alone in this file's context (taken
     /// from `config::Memo`): their own rules are not run again.
-    settled: Option<&'a HashSet<String>>,
+    settled: Option<&'a crate::config::Names>,
     pub diags: Vec<Diagnostic>,
 }
 
@@ -40,7 +40,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Skips the rules of these services alone (see `settled`).
-    pub fn settled(mut self, services: &'a HashSet<String>) -> Self {
+    pub fn settled(mut self, services: &'a crate::config::Names) -> Self {
         self.settled = Some(services);
         self
     }

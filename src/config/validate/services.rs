@@ -6,7 +6,7 @@
 //! Talks to: `ctx` (reporting, dangling references), `checks` (a service's
 //! and its real servers' health checks).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 use super::checks::{check, needs_port};
@@ -63,7 +63,7 @@ pub(super) fn services(cfg: &Config, ctx: &mut Ctx<'_>) {
     // Each virtual service's first name, and whether it was matched by
     // address (else by mark): its path is made only for a duplicate's
     // message (10,000 services, 10,000 paths not made).
-    let mut seen: HashMap<ServiceKey, (&str, bool)> = HashMap::new();
+    let mut seen: HashMap<ServiceKey, (&str, bool)> = HashMap::default();
     let tree = ctx.tree;
     let tables: HashMap<&str, &Node> = tree
         .get("services")
