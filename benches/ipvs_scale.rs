@@ -4,7 +4,8 @@
 //! A benchmark, not a test: `cargo bench --bench ipvs_scale` (after `make
 //! image VARIANT=debug`) prints the numbers; they are recorded in
 //! benches/RESULTS.md. `PHAROS_BENCH_N` sets the number of services,
-//! `PHAROS_VM_MEM` the VM's memory in MiB (256 by default, as `make bench`).
+//! `PHAROS_VM_MEM` the VM's memory in MiB (256 by default, as `make bench`),
+//! `PHAROS_BENCH_CONSOLE` a file to copy the VM's console into as it runs.
 //! The VM is TCG-emulated: absolute times are several times a real box's;
 //! the comparison with ipvsadm in the same VM is what means something.
 
@@ -23,6 +24,11 @@ fn main() {
     disk.put("test.sh", include_str!("ipvs_scale.sh"));
     let append = "console=ttyS0 panic=-1 pharos.test=/config/test.sh";
     let mut vm = vm::Vm::boot(&disk, Some(("debug", append)));
+    // `PHAROS_BENCH_CONSOLE=FILE`: the VM's console copied there as it
+    // comes, to follow a run that takes long (`tail -f`).
+    if let Ok(path) = std::env::var("PHAROS_BENCH_CONSOLE") {
+        vm.log_to(std::path::Path::new(&path));
+    }
     vm.wait_for("test script finished", Duration::from_secs(3600));
     let mem = std::env::var("PHAROS_VM_MEM").unwrap_or_else(|_| "256".into());
     println!("IPVS scale benchmark, {n} services x 10 real servers (QEMU TCG, 1 vCPU, {mem} MiB):");

@@ -37,8 +37,11 @@ gen() { # weight of the changed servers
     for (d = 1; d <= 10; d++) printf "\"10.250.%d.%d:80\" = { weight = %d }\n", int(i / 256) % 256, d, (d == 1 && i % 10 == 0) ? w : 1
     print "" } }'
 }
+# The bench's own files are in the VM's RAM (its root is a tmpfs), beside
+# pharos and the kernel's tables: each goes once used, and the changed
+# config is made only when the reload needs it (together some 20 MB that,
+# kept, crowded pharos out of a 256 MiB VM once the image carried BIRD).
 gen 1 > /tmp/big.toml
-gen 2 > /tmp/big2.toml
 echo "BENCH entries: $(wc -l < /tmp/restore.txt) ipvsadm lines, $(wc -l < /tmp/edits.txt) edits"
 mkdir -p /run/netns
 ip netns add a
@@ -52,6 +55,7 @@ t0=$(now); ip netns exec a ipvsadm -R < /tmp/edits.txt 2> /tmp/r.err; rc=$?; t1=
 echo "BENCH ipvsadm-restore 1%: $(secs $t0 $t1) s (exit $rc, $(wc -l < /tmp/r.err) lines of errors)"
 ip netns exec a ipvsadm -Ln > /tmp/a.txt 2>&1
 echo "BENCH ipvsadm table: $(grep -c '^TCP' /tmp/a.txt) services, $(grep -c 'Masq' /tmp/a.txt) real servers ($(head -c 300 /tmp/a.txt | tr '\n' ';'))"
+rm -f /tmp/restore.txt /tmp/edits.txt /tmp/a.txt
 ip netns del a
 ip netns add p
 ip -n p link set lo up
@@ -76,7 +80,7 @@ done
 echo "BENCH pharos memory steady: VmRSS: $most kB (the most of 16 samples over 8 s)"
 # The peak from here on only (Linux: 5 resets VmHWM to the current RSS).
 echo 5 > /proc/$pid/clear_refs
-cp /tmp/big2.toml /tmp/big.toml
+gen 2 > /tmp/big2.toml && mv /tmp/big2.toml /tmp/big.toml
 t0=$(now); w0=$(wall); pharos reload --socket /tmp/p.sock > /dev/null 2>&1
 t1=$(now)
 while [ "$(grep -c 'applied [0-9]* IPVS changes' /tmp/p.log)" -lt 2 ]; do sleep 0.1; done
