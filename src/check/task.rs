@@ -591,26 +591,16 @@ impl Runner {
                 changed |= set(&mut b.services, name, svc.state.is_up());
             }
             // More entries than wanted: some are of targets or services gone.
-            if b.real_servers.len() != servers {
-                let wanted: HashSet<&ServerId> = targets
-                    .values()
-                    .filter_map(|r| match &r.item {
-                        Item::RealServer { id, .. } => Some(id),
-                        Item::Standalone { .. } => None,
-                    })
-                    .collect();
-                b.real_servers.retain(|k, _| wanted.contains(k));
-                changed = true;
-            }
-            if b.checks.len() != checks {
-                let wanted: HashSet<&String> = targets
-                    .values()
-                    .filter_map(|r| match &r.item {
-                        Item::Standalone { name, .. } => Some(name),
-                        Item::RealServer { .. } => None,
-                    })
-                    .collect();
-                b.checks.retain(|k, _| wanted.contains(k));
+            if b.real_servers.len() != servers || b.checks.len() != checks {
+                let (mut wanted_servers, mut wanted_checks) = (HashSet::new(), HashSet::new());
+                for r in targets.values() {
+                    match &r.item {
+                        Item::RealServer { id, .. } => wanted_servers.insert(id),
+                        Item::Standalone { name, .. } => wanted_checks.insert(name),
+                    };
+                }
+                b.real_servers.retain(|k, _| wanted_servers.contains(k));
+                b.checks.retain(|k, _| wanted_checks.contains(k));
                 changed = true;
             }
             if b.services.len() != services.len() {
