@@ -16,6 +16,8 @@ secs() { awk -v a=$1 -v b=$2 'BEGIN { printf "%.2f", b - a }'; }
 # pharos took, without the bench's polling of a growing log (0.1 s sleeps,
 # a grep of 1.3 MB under TCG each).
 wall() { adjtimex | awk '/tv_sec/ {s = $2} /tv_usec/ {u = $2} END {printf "%d.%06d", s, u}'; }
+# What pharos logs for each IPVS pass that changed something.
+PASS='applied [0-9]* IPVS changes'
 logged_since() { # wall-reading pattern N
   grep "$2" /tmp/p.log | sed -n "$3p" | cut -c12-26 | awk -v a=$1 '{
     split($1, t, ":"); d = t[1] * 3600 + t[2] * 60 + t[3] - (a % 86400)
@@ -64,10 +66,10 @@ echo "BENCH pharos check: $(secs $t0 $t1) s (exit $rc)"
 t0=$(now); w0=$(wall)
 /usr/sbin/ip netns exec p pharos run --config /tmp/big.toml --state-dir /tmp/p --socket /tmp/p.sock > /tmp/p.log 2>&1 &
 pid=$!
-while ! grep -q 'applied [0-9]* IPVS changes' /tmp/p.log; do sleep 0.1; done
+while ! grep -q "$PASS" /tmp/p.log; do sleep 0.1; done
 t1=$(now)
-echo "BENCH pharos full (start to applied): $(logged_since $w0 'applied [0-9]* IPVS changes' 1) s (by the pass's log line; $(secs $t0 $t1) s polled)"
-echo "BENCH pharos full pass: $(grep -o 'applied [0-9]* IPVS changes.*' /tmp/p.log | sed -n 1p)"
+echo "BENCH pharos full (start to applied): $(logged_since $w0 "$PASS" 1) s (by the pass's log line; $(secs $t0 $t1) s polled)"
+echo "BENCH pharos full pass: $(grep -o "$PASS.*" /tmp/p.log | sed -n 1p)"
 echo "BENCH pharos memory after full: $(grep -e VmHWM -e VmRSS /proc/$pid/status | tr -s ' \n' ' ')"
 # Steady: the most of 16 samples 0.5 s apart (the paced whole-table reads,
 # one every 2 s after the last, fall among them).
@@ -83,12 +85,12 @@ echo 5 > /proc/$pid/clear_refs
 gen 2 > /tmp/big2.toml && mv /tmp/big2.toml /tmp/big.toml
 t0=$(now); w0=$(wall); pharos reload --socket /tmp/p.sock > /dev/null 2>&1
 t1=$(now)
-while [ "$(grep -c 'applied [0-9]* IPVS changes' /tmp/p.log)" -lt 2 ]; do sleep 0.1; done
+while [ "$(grep -c "$PASS" /tmp/p.log)" -lt 2 ]; do sleep 0.1; done
 t2=$(now)
-echo "BENCH pharos 1% (reload to applied): $(logged_since $w0 'applied [0-9]* IPVS changes' 2) s (by the pass's log line; $(secs $t0 $t2) s polled; the reload command returned after $(secs $t0 $t1) s)"
-echo "BENCH pharos 1% pass: $(grep -o 'applied [0-9]* IPVS changes.*' /tmp/p.log | sed -n 2p)"
+echo "BENCH pharos 1% (reload to applied): $(logged_since $w0 "$PASS" 2) s (by the pass's log line; $(secs $t0 $t2) s polled; the reload command returned after $(secs $t0 $t1) s)"
+echo "BENCH pharos 1% pass: $(grep -o "$PASS.*" /tmp/p.log | sed -n 2p)"
 sleep 2
-echo "BENCH pharos passes with changes after 2 s idle: $(grep -c 'applied [0-9]* IPVS changes' /tmp/p.log) (2 expected: nothing re-applied)"
+echo "BENCH pharos passes with changes after 2 s idle: $(grep -c "$PASS" /tmp/p.log) (2 expected: nothing re-applied)"
 echo "BENCH pharos memory across the reload: $(grep -e VmHWM -e VmRSS /proc/$pid/status | tr -s ' \n' ' ')"
 # Anything pharos said was wrong (none expected).
 grep -i -e ERROR -e WARN -e panick -e restart /tmp/p.log | head -n 5 | sed 's/^/BENCH pharos said: /'

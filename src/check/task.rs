@@ -538,29 +538,21 @@ impl Runner {
     fn requorum_all(&mut self) {
         let mut key = String::new();
         for (name, svc) in &mut self.services {
-            let (ids, targets) = (&self.ids, &self.targets);
-            requorum(
-                name,
-                svc,
-                (ids, targets),
-                &self.shared,
-                &self.board,
-                &mut key,
-            );
+            let found = (&self.ids, &self.targets);
+            requorum(name, svc, found, &self.shared, &self.board, &mut key);
         }
     }
 
     fn requorum(&mut self, service: &str) {
         if let Some(svc) = self.services.get_mut(service) {
-            let (ids, targets) = (&self.ids, &self.targets);
-            let mut key = String::new();
+            let found = (&self.ids, &self.targets);
             requorum(
                 service,
                 svc,
-                (ids, targets),
+                found,
                 &self.shared,
                 &self.board,
-                &mut key,
+                &mut String::new(),
             );
         }
     }
