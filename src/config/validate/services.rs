@@ -344,6 +344,15 @@ fn service(
                 "list the real servers' own addresses",
             );
         }
+        // The kernel takes only a local or unicast address for a real
+        // server (ip_vs_new_dest: EINVAL otherwise); these are never one.
+        if let Some(what) = not_a_host(ep.ip) {
+            ctx.error_key(
+                &rp,
+                format!("real server {ep} is {what}, not one host's"),
+                "write the real server's own (unicast) address",
+            );
+        }
         match (fwd, port, ep.port) {
             (Forwarding::Dr | Forwarding::Tun, Some(sp), Some(rp_)) if sp != rp_ => {
                 let how = if fwd == Forwarding::Dr { "DR" } else { "TUN" };
@@ -389,6 +398,20 @@ fn service(
             format!("NAT forwarding for service `{name}` needs IP forwarding"),
             "set `ip_forward = true` under `[system]`: replies from the real servers are routed back through the director",
         );
+    }
+}
+
+/// What `ip` is when no host can have it: the unspecified address, a
+/// multicast group, IPv4's limited broadcast.
+fn not_a_host(ip: IpAddr) -> Option<&'static str> {
+    if ip.is_unspecified() {
+        Some("the unspecified address")
+    } else if ip.is_multicast() {
+        Some("a multicast address")
+    } else if ip == IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+        Some("the broadcast address")
+    } else {
+        None
     }
 }
 
@@ -463,6 +486,18 @@ mod tests {
             (
                 "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\n[services.a.real_servers]\n\"[2001:db8::2]:80\" = {}\n",
                 "is IPv6 but the service is IPv4",
+            ),
+            (
+                "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\n[services.a.real_servers]\n\"224.0.0.1:80\" = {}\n",
+                "real server 224.0.0.1:80 is a multicast address, not one host's",
+            ),
+            (
+                "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\n[services.a.real_servers]\n\"255.255.255.255:80\" = {}\n",
+                "is the broadcast address",
+            ),
+            (
+                "[services.a]\naddress = \"[2001:db8::1]:80\"\nforwarding = \"dr\"\n[services.a.real_servers]\n\"[::]:80\" = {}\n",
+                "is the unspecified address",
             ),
             (
                 "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nvrrp = \"V\"\n[services.a.real_servers]\n\"10.0.0.2:80\" = {}\n",
