@@ -3,10 +3,11 @@
 //! real servers (which run pharos in the DR and TUN real-server roles);
 //! persistence keeps a client on one server; every scheduler is set;
 //! `pharos ipvs list` / `save` equal `ipvsadm -Ln` / `-Sn` byte for byte;
-//! `ipvsadm -C` is undone; `pharos plan` shows a changed file's IPVS
-//! additions, edits and removals against the live table; a reload under
-//! load fails no request; a restart
-//! adds and removes nothing; `/metrics` with the kernel's IPVS figures is
+//! `ipvsadm -C` is undone; a change the kernel refuses among others sent
+//! with it is the one reported, and the others are in the table; `pharos
+//! plan` shows a changed file's IPVS additions, edits and removals against
+//! the live table; a reload under load fails no request; a restart adds
+//! and removes nothing; `/metrics` with the kernel's IPVS figures is
 //! clean to `promtool check metrics` and labels them as node_exporter
 //! does. The script is tests/vm/ipvs.sh.
 
@@ -140,6 +141,34 @@ fn pharos_programs_ipvs_and_requests_reach_the_real_servers() {
         "{edit}"
     );
     assert_eq!(value(&c, "D2 FIRST:"), "2 SECOND: 0", "{c}");
+    // Changes sent together, one refused among them: that one is told,
+    // the others are in the table.
+    let refused = value(&c, "REFUSED:");
+    assert!(
+        refused.starts_with("adding real server 10.210.0.255:80 to TCP 10.200.0.1:80")
+            && refused.ends_with("was refused by the kernel: Invalid argument"),
+        "{c}"
+    );
+    assert_eq!(
+        value(&c, "REFUSED PASS:"),
+        "applied 5 IPVS changes (1 refused)",
+        "{c}"
+    );
+    let table: BTreeSet<&str> = value(&c, "REFUSED TABLE:")
+        .split(' ')
+        .filter(|w| *w != "TCP")
+        .collect();
+    assert_eq!(
+        table,
+        BTreeSet::from([
+            "10.200.0.1:80",
+            "10.200.0.5:80",
+            "10.200.0.2:80",
+            "10.200.0.3:80",
+            "10.200.0.4:80"
+        ]),
+        "{c}"
+    );
     vm.powerdown();
     let metrics = disk
         .get("metrics.txt")

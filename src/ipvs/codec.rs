@@ -118,6 +118,41 @@ impl Request {
     pub fn body(&self) -> Vec<u8> {
         self.attrs.iter().flat_map(|(t, p)| nla(*t, p)).collect()
     }
+
+    /// Appends this request to `out` as one netlink message of the generic
+    /// netlink family `family` (struct nlmsghdr, struct genlmsghdr, the
+    /// attributes), numbered `seq`, asking for an acknowledgement when
+    /// `ack`; 4-byte aligned, so several can go in one send (the kernel
+    /// takes them in order: netlink_rcv_skb).
+    pub fn frame(&self, family: u16, seq: u32, ack: bool, out: &mut Vec<u8>) {
+        let flags = nlm_f::REQUEST
+            | if self.dump { nlm_f::DUMP } else { 0 }
+            | if ack { nlm_f::ACK } else { 0 };
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]); // nlmsg_len, once known
+        out.extend_from_slice(&family.to_ne_bytes());
+        out.extend_from_slice(&flags.to_ne_bytes());
+        out.extend_from_slice(&seq.to_ne_bytes());
+        out.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: to the kernel
+        out.extend_from_slice(&[self.cmd, VERSION, 0, 0]);
+        for (ty, payload) in &self.attrs {
+            let len = u16::try_from(4 + payload.len()).expect("small attribute");
+            out.extend_from_slice(&len.to_ne_bytes());
+            out.extend_from_slice(&ty.to_ne_bytes());
+            out.extend_from_slice(payload);
+            out.resize(out.len().next_multiple_of(4), 0);
+        }
+        let len = u32::try_from(out.len() - start).expect("small message");
+        out[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+    }
+}
+
+/// NLM_F_* (linux/netlink.h) a request carries.
+pub mod nlm_f {
+    pub const REQUEST: u16 = 0x1;
+    pub const ACK: u16 = 0x4;
+    /// NLM_F_ROOT | NLM_F_MATCH.
+    pub const DUMP: u16 = 0x300;
 }
 
 /// A reply that does not decode: the kernel said something we cannot read.
@@ -535,6 +570,90 @@ mod tests {
             .filter(|(w, _, _)| w == &format!("dest {what}"))
             .map(|(_, _, p)| decode_dest(&p, what.contains('[')).unwrap())
             .collect()
+    }
+
+    /// The same request as neli would put it on the wire (pharos's shell
+    /// sent neli's messages before it framed its own to send many at once).
+    fn neli_bytes(r: &Request, family: u16, seq: u32, ack: bool) -> Vec<u8> {
+        use neli::ToBytes;
+        use neli::consts::nl::NlmF;
+        use neli::genl::{AttrTypeBuilder, GenlmsghdrBuilder, NlattrBuilder};
+        use neli::nl::{NlPayload, NlmsghdrBuilder};
+        use neli::types::{Buffer, GenlBuffer};
+        let mut attrs = GenlBuffer::<u16, Buffer>::new();
+        for (t, p) in &r.attrs {
+            let ty = AttrTypeBuilder::default()
+                .nla_type(t & !NESTED)
+                .nla_nested(t & NESTED != 0)
+                .build()
+                .unwrap();
+            attrs.push(
+                NlattrBuilder::default()
+                    .nla_type(ty)
+                    .nla_payload(Buffer::from(p.clone()))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        let genl = GenlmsghdrBuilder::<u8, u16>::default()
+            .cmd(r.cmd)
+            .version(VERSION)
+            .attrs(attrs)
+            .build()
+            .unwrap();
+        let mut flags = NlmF::REQUEST;
+        if r.dump {
+            flags |= NlmF::DUMP;
+        }
+        if ack {
+            flags |= NlmF::ACK;
+        }
+        let msg = NlmsghdrBuilder::default()
+            .nl_type(family)
+            .nl_flags(flags)
+            .nl_seq(seq)
+            .nl_payload(NlPayload::Payload(genl))
+            .build()
+            .unwrap();
+        let mut c = std::io::Cursor::new(Vec::new());
+        msg.to_bytes(&mut c).unwrap();
+        c.into_inner()
+    }
+
+    #[test]
+    fn requests_are_framed_as_neli_frames_them_and_follow_one_another() {
+        let v4 = service(&ServiceKey::Addr {
+            proto: Proto::Udp,
+            addr: "10.100.0.1".parse().unwrap(),
+            port: 53,
+        });
+        let v6 = service(&ServiceKey::Addr {
+            proto: Proto::Tcp,
+            addr: "2001:db8:100::1".parse().unwrap(),
+            port: 80,
+        });
+        let d = dests("TCP [2001:db8:100::1]:80").remove(0).spec;
+        let reqs = [
+            new_service(&v4),
+            new_dest(&v6.key, &d),
+            del_service(&v4.key),
+            get_services(),
+            get_dests(&v6.key),
+        ];
+        let mut all = Vec::new();
+        let mut want = Vec::new();
+        for (i, r) in reqs.iter().enumerate() {
+            let seq = 7 + u32::try_from(i).unwrap();
+            let ack = i % 2 == 0;
+            let mut one = Vec::new();
+            r.frame(0x1b, seq, ack, &mut one);
+            let theirs = neli_bytes(r, 0x1b, seq, ack);
+            assert_eq!(one, theirs, "request {i}: {r:?}");
+            assert_eq!(one.len() % 4, 0);
+            r.frame(0x1b, seq, ack, &mut all);
+            want.extend_from_slice(&theirs);
+        }
+        assert_eq!(all, want);
     }
 
     #[test]

@@ -6,25 +6,28 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
-use neli::consts::nl::{NlmF, Nlmsg};
+use std::os::fd::AsRawFd;
+
+use neli::consts::nl::Nlmsg;
 use neli::consts::socket::NlFamily;
-use neli::genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, NlattrBuilder};
-use neli::nl::{NlPayload, NlmsghdrBuilder};
+use neli::genl::Genlmsghdr;
+use neli::nl::{NlPayload, Nlmsghdr};
 use neli::router::synchronous::NlRouter;
 use neli::socket::synchronous::NlSocketHandle;
-use neli::types::{Buffer, GenlBuffer};
 use neli::utils::Groups;
+use nix::sys::socket::MsgFlags;
 
 use super::codec::{self, Request};
 use super::model::{Daemon, DestLive, Info, ServiceKey, ServiceLive, Table, Timeouts};
-use crate::kernel::nla::{NESTED, refused_errno, router_error};
+use crate::kernel::nla::{refused_errno, router_error};
 
 /// What `connect` says when the kernel has no IPVS at all.
 pub const NO_IPVS: &str = "the kernel has no IPVS (generic netlink family IPVS not found): \
      load the ip_vs module (modprobe ip_vs) or run on a kernel with CONFIG_IP_VS";
 
-/// Requests in flight at once in [`Ipvs::batch`]: the acknowledgements of
-/// one window fit the socket's receive buffer with room to spare.
+/// Changes in one send in [`Ipvs::batch`]: 256 of ~150 bytes fit the
+/// socket's send buffer (net.core.wmem_default, 208 KiB) many times, and
+/// 256 refusals (each an error with the request in it) its receive buffer.
 const WINDOW: usize = 256;
 
 /// GETs in flight at once in [`Ipvs::services`]: the kernel builds each
@@ -108,44 +111,32 @@ impl Ipvs {
         })
     }
 
-    fn send(&self, r: &Request) -> Result<u32, String> {
-        let what = |e: &dyn std::fmt::Display| format!("sending an IPVS request: {e}");
-        let mut attrs = GenlBuffer::<u16, Buffer>::new();
-        for (t, p) in &r.attrs {
-            let ty = AttrTypeBuilder::default()
-                .nla_type(t & !NESTED)
-                .nla_nested(t & NESTED != 0)
-                .build()
-                .map_err(|e| what(&e))?;
-            attrs.push(
-                NlattrBuilder::default()
-                    .nla_type(ty)
-                    .nla_payload(Buffer::from(p.clone()))
-                    .build()
-                    .map_err(|e| what(&e))?,
-            );
-        }
-        let genl = GenlmsghdrBuilder::<u8, u16>::default()
-            .cmd(r.cmd)
-            .version(codec::VERSION)
-            .attrs(attrs)
-            .build()
-            .map_err(|e| what(&e))?;
+    fn next_seq(&self) -> u32 {
         let seq = self.seq.get();
         self.seq.set(seq.wrapping_add(1));
-        let flags = if r.dump {
-            NlmF::REQUEST | NlmF::DUMP
-        } else {
-            NlmF::REQUEST | NlmF::ACK
-        };
-        let msg = NlmsghdrBuilder::default()
-            .nl_type(self.family)
-            .nl_flags(flags)
-            .nl_seq(seq)
-            .nl_payload(NlPayload::Payload(genl))
-            .build()
-            .map_err(|e| what(&e))?;
-        self.sock.send(&msg).map_err(|e| what(&e))?;
+        seq
+    }
+
+    /// Sends the messages framed in `buf` in one system call.
+    fn send_bytes(&self, buf: &[u8]) -> Result<(), String> {
+        let sent = nix::sys::socket::send(self.sock.as_raw_fd(), buf, MsgFlags::empty())
+            .map_err(|e| format!("sending IPVS requests: {}", e.desc()))?;
+        if sent != buf.len() {
+            return Err(format!(
+                "sending IPVS requests: the kernel took {sent} of {} bytes",
+                buf.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends one request, acknowledged unless a dump (whose end is its
+    /// answer); returns its sequence number.
+    fn send(&self, r: &Request) -> Result<u32, String> {
+        let seq = self.next_seq();
+        let mut buf = Vec::with_capacity(128);
+        r.frame(self.family, seq, !r.dump, &mut buf);
+        self.send_bytes(&buf)?;
         Ok(seq)
     }
 
@@ -157,35 +148,52 @@ impl Ipvs {
         data: &mut Vec<Attrs>,
     ) -> Result<(), String> {
         let mut open: usize = pending.values().filter(|v| v.is_none()).count();
+        if open == 0 {
+            return Ok(());
+        }
         let mut answered = std::collections::BTreeSet::new();
-        while open > 0 {
+        self.read_until(|m| {
+            let seq = *m.nl_seq();
+            let done = match m.nl_payload() {
+                NlPayload::Payload(p) => {
+                    data.push(attrs_of(p));
+                    false
+                }
+                NlPayload::Err(e) => {
+                    if let Some(slot) = pending.get_mut(&seq) {
+                        *slot = Some(Refused { errno: -*e.error() });
+                    }
+                    true
+                }
+                NlPayload::Ack(_) | NlPayload::DumpExtAck(_) => true,
+                NlPayload::Empty => *m.nl_type() == u16::from(Nlmsg::Done),
+            };
+            if done && pending.contains_key(&seq) && answered.insert(seq) {
+                open -= 1;
+            }
+            open == 0
+        })
+    }
+
+    /// Reads replies, each given to `take`, until `take` says the last one
+    /// awaited has come.
+    fn read_until(
+        &self,
+        mut take: impl FnMut(&Nlmsghdr<u16, Genlmsghdr<u8, u16>>) -> bool,
+    ) -> Result<(), String> {
+        loop {
             let (iter, _) = self
                 .sock
                 .recv::<u16, Genlmsghdr<u8, u16>>()
                 .map_err(|e| format!("reading IPVS replies: {e}"))?;
+            let mut done = false;
             for m in iter {
-                let m = m.map_err(|e| format!("reading IPVS replies: {e}"))?;
-                let seq = *m.nl_seq();
-                let done = match m.nl_payload() {
-                    NlPayload::Payload(p) => {
-                        data.push(attrs_of(p));
-                        false
-                    }
-                    NlPayload::Err(e) => {
-                        if let Some(slot) = pending.get_mut(&seq) {
-                            *slot = Some(Refused { errno: -*e.error() });
-                        }
-                        true
-                    }
-                    NlPayload::Ack(_) | NlPayload::DumpExtAck(_) => true,
-                    NlPayload::Empty => *m.nl_type() == u16::from(Nlmsg::Done),
-                };
-                if done && pending.contains_key(&seq) && answered.insert(seq) {
-                    open -= 1;
-                }
+                done |= take(&m.map_err(|e| format!("reading IPVS replies: {e}"))?);
+            }
+            if done {
+                return Ok(());
             }
         }
-        Ok(())
     }
 
     /// One request and its answer; the payloads of a dump or a GET.
@@ -202,21 +210,41 @@ impl Ipvs {
 
     /// Sends changes `WINDOW` at a time and returns each one's outcome, in
     /// order. An error (not a refusal) means the socket failed.
+    ///
+    /// A window is one send: the kernel takes its changes one after
+    /// another within that system call and answers only those it refuses,
+    /// and the last, which alone asks for an acknowledgement (netlink
+    /// answers an error whether asked or not: netlink_rcv_skb). A change
+    /// costs the kernel no acknowledgement to build and queue, and pharos
+    /// no read of one.
     pub fn batch(&self, reqs: &[Request]) -> Result<Vec<Result<(), Refused>>, String> {
         let mut out = Vec::with_capacity(reqs.len());
+        let mut buf = Vec::new();
         for chunk in reqs.chunks(WINDOW) {
-            let mut seqs = Vec::with_capacity(chunk.len());
-            let mut pending = BTreeMap::new();
-            for r in chunk {
-                let seq = self.send(r)?;
-                seqs.push(seq);
-                pending.insert(seq, None);
+            buf.clear();
+            let first = self.seq.get();
+            for (i, r) in chunk.iter().enumerate() {
+                debug_assert!(!r.dump, "a dump's answers are not a change's");
+                r.frame(self.family, self.next_seq(), i + 1 == chunk.len(), &mut buf);
             }
-            self.collect(&mut pending, &mut Vec::new())?;
-            out.extend(seqs.iter().map(|s| match pending.remove(s).flatten() {
-                Some(r) => Err(r),
-                None => Ok(()),
-            }));
+            self.send_bytes(&buf)?;
+            let mut refused: Vec<Option<Refused>> = vec![None; chunk.len()];
+            let last = chunk.len() - 1;
+            self.read_until(|m| {
+                // Another window's (none can be left: each window is read
+                // to its end).
+                let at = m.nl_seq().wrapping_sub(first) as usize;
+                if at > last {
+                    return false;
+                }
+                match m.nl_payload() {
+                    NlPayload::Err(e) => refused[at] = Some(Refused { errno: -*e.error() }),
+                    NlPayload::Ack(_) => {}
+                    _ => return false,
+                }
+                at == last
+            })?;
+            out.extend(refused.into_iter().map(|r| r.map_or(Ok(()), Err)));
         }
         Ok(out)
     }

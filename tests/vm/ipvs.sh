@@ -50,7 +50,7 @@ ip -n lan addr add 10.101.0.100/24 dev eth0
 ip -n lan link set eth0 up
 
 diagnose() {
-  for f in /tmp/rs1.log /tmp/d2-first.log /tmp/d2-second.log; do
+  for f in /tmp/rs1.log /tmp/d2-first.log /tmp/d2-second.log /tmp/d3.log; do
     [ -f $f ] && { echo "--- $f"; tail -n 20 $f; }
   done
   echo "--- ipvsadm -Ln"; ipvsadm -Ln | head -n 30
@@ -204,6 +204,24 @@ sleep 3
 # Each IPVS change is one event, logged once with kind=ipvs.
 echo "D2 FIRST: $(grep 'kind=ipvs' /tmp/d2-first.log | grep -c ': added ') SECOND: $(grep 'kind=ipvs' /tmp/d2-second.log | grep -c -e ': added ' -e ': removed ')"
 kill $pid; wait $pid
+
+# Changes the kernel refuses among changes it takes, all in one send (pharos
+# sends a pass's changes many to a system call, and hears back only the
+# refusals): a real server at the broadcast address of a subnet on the box
+# (10.210.0.255 with 10.210.0.1/24 on lo; the kernel takes only local or
+# unicast addresses: EINVAL), between two that are fine, and a service after.
+ip netns add d3
+ip -n d3 link set lo up
+ip -n d3 addr add 10.210.0.1/24 dev lo
+printf '[services.b]\naddress = "10.200.0.1:80"\nforwarding = "dr"\n\n[services.b.real_servers]\n"10.200.0.2:80" = {}\n"10.210.0.255:80" = {}\n"10.200.0.3:80" = {}\n\n[services.c]\naddress = "10.200.0.5:80"\nforwarding = "dr"\n\n[services.c.real_servers]\n"10.200.0.4:80" = {}\n' > /tmp/d3.toml
+ip netns exec d3 pharos run --config /tmp/d3.toml --state-dir /tmp/d3 --socket /tmp/d3.sock > /tmp/d3.log 2>&1 &
+pid=$!
+wait_for 20 grep -q 'was refused by the kernel' /tmp/d3.log
+echo "REFUSED: $(grep -o 'adding real server .*was refused by the kernel: .*' /tmp/d3.log | sed -n '1s/ kind=.*//p')"
+echo "REFUSED PASS: $(grep -o 'applied [0-9]* IPVS changes ([0-9]* refused)' /tmp/d3.log | sed -n 1p)"
+echo "REFUSED TABLE: $(/usr/sbin/ip netns exec d3 ipvsadm -Ln | grep -o -e 'TCP  [0-9.:]*' -e '10.2[0-9.]*:80 ' | tr -s ' \n' ' ')"
+kill $pid; wait $pid
+ip netns del d3
 
 # /metrics with the kernel's figures after the traffic above, kept on the
 # config partition for the test to read (a console can interleave it with
