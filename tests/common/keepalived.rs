@@ -48,7 +48,14 @@ impl Keepalived {
         std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
     }
     pub fn signal(&mut self, sig: &str) {
+        self.send(sig);
         if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+    }
+    /// Sends a signal without waiting for keepalived to end.
+    pub fn send(&self, sig: &str) {
+        if let Some(c) = &self.child {
             // keepalived forks a VRRP child; signal the whole group we made.
             let pid = c.id().to_string();
             if sig == "-KILL" {
@@ -56,7 +63,6 @@ impl Keepalived {
                 let _ = Command::new("pkill").args([sig, "-P", &pid]).status();
             }
             let _ = Command::new("kill").args([sig, &pid]).status();
-            let _ = c.wait();
         }
     }
 }

@@ -100,10 +100,15 @@ impl Run {
     }
     /// Sends a signal (`-KILL`, `-TERM`) and waits for the process to end.
     pub fn signal(&mut self, sig: &str) {
+        self.send(sig);
+        let _ = self.child.wait();
+    }
+    /// Sends a signal without waiting for the process to end (a takeover
+    /// is timed from the signal, not from the end of the shutdown).
+    pub fn send(&self, sig: &str) {
         let _ = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
             .status();
-        let _ = self.child.wait();
     }
     /// Kills it (SIGKILL: a power cut, as far as pharos can tell) and
     /// hands back its directory, for [`start_in`].
