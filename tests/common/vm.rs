@@ -670,12 +670,19 @@ impl Vm {
         self.child.try_wait().unwrap().is_none()
     }
 
-    /// Waits for `text` on the console; panics with the console if it never comes.
+    /// Waits for `text` on the console; panics with the console if it never
+    /// comes. Returns when it came after QEMU started: the arrival of its
+    /// line (not this poll's, up to 0.1 s later), or now for text not
+    /// within one whole line.
     pub fn wait_for(&self, text: &str, timeout: Duration) -> Duration {
         let deadline = Instant::now() + timeout;
         loop {
             if self.console().contains(text) {
-                return self.started.elapsed();
+                let lines = self.lines.lock().unwrap();
+                return match lines.iter().find(|(_, l)| l.contains(text)) {
+                    Some((at, _)) => at.saturating_duration_since(self.started),
+                    None => self.started.elapsed(),
+                };
             }
             assert!(
                 Instant::now() < deadline,
