@@ -5,7 +5,6 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-
 use std::os::fd::AsRawFd;
 
 use neli::consts::nl::Nlmsg;
