@@ -1,7 +1,7 @@
 //! The IO shell of IPVS: a generic-netlink socket (neli) to the kernel's
 //! "IPVS" family. Moves the codec's requests and replies; changes are sent
-//! in pipelined batches (many requests in flight, each acknowledged on its
-//! own) so a large table is not paced by one round trip per entry.
+//! many to a system call, only refusals and each window's end answered, so
+//! a large table is not paced by one round trip per entry.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
