@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::model::{
     Daemon, DestLive, DestSpec, Forward, Info, ServiceKey, ServiceSpec, Stats, Timeouts, TunType,
 };
-use crate::kernel::nla::{NESTED, nla, nlas};
+use crate::kernel::nla::{NESTED, nla, nlas, put_nla};
 
 /// IPVS_GENL_VERSION.
 pub const VERSION: u8 = 1;
@@ -136,11 +136,7 @@ impl Request {
         out.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: to the kernel
         out.extend_from_slice(&[self.cmd, VERSION, 0, 0]);
         for (ty, payload) in &self.attrs {
-            let len = u16::try_from(4 + payload.len()).expect("small attribute");
-            out.extend_from_slice(&len.to_ne_bytes());
-            out.extend_from_slice(&ty.to_ne_bytes());
-            out.extend_from_slice(payload);
-            out.resize(out.len().next_multiple_of(4), 0);
+            put_nla(out, *ty, payload);
         }
         let len = u32::try_from(out.len() - start).expect("small message");
         out[start..start + 4].copy_from_slice(&len.to_ne_bytes());

@@ -7,15 +7,18 @@ pub const NESTED: u16 = 0x8000;
 
 /// One attribute: length, type, payload, padded to 4 bytes.
 pub fn nla(ty: u16, payload: &[u8]) -> Vec<u8> {
-    let len = u16::try_from(4 + payload.len()).expect("small attribute");
-    let mut b = Vec::with_capacity(usize::from(len) + 3);
-    b.extend_from_slice(&len.to_ne_bytes());
-    b.extend_from_slice(&ty.to_ne_bytes());
-    b.extend_from_slice(payload);
-    while b.len() % 4 != 0 {
-        b.push(0);
-    }
+    let mut b = Vec::with_capacity(payload.len() + 7);
+    put_nla(&mut b, ty, payload);
     b
+}
+
+/// [`nla`] appended to `out` (which must end 4-byte aligned).
+pub fn put_nla(out: &mut Vec<u8>, ty: u16, payload: &[u8]) {
+    let len = u16::try_from(4 + payload.len()).expect("small attribute");
+    out.extend_from_slice(&len.to_ne_bytes());
+    out.extend_from_slice(&ty.to_ne_bytes());
+    out.extend_from_slice(payload);
+    out.resize(out.len().next_multiple_of(4), 0);
 }
 
 /// Netlink attributes in `b` as (type, payload), nested flag masked off.
