@@ -114,11 +114,6 @@ impl Request {
         self
     }
 
-    /// The attributes as the bytes after the genl header.
-    pub fn body(&self) -> Vec<u8> {
-        self.attrs.iter().flat_map(|(t, p)| nla(*t, p)).collect()
-    }
-
     /// Appends this request to `out` as one netlink message of the generic
     /// netlink family `family` (struct nlmsghdr, struct genlmsghdr, the
     /// attributes), numbered `seq`, asking for an acknowledgement when
