@@ -248,6 +248,16 @@ fn service(
             "use a sorry server of the service's family",
         );
     }
+    // The kernel takes the sorry server as a real server: the same rule.
+    if let Some(s) = &svc.sorry_server
+        && let Some(what) = not_a_host(s.ip)
+    {
+        ctx.error(
+            &p.k("sorry_server"),
+            format!("the sorry server {s} is {what}, not one host's"),
+            "write the sorry server's own (unicast) address",
+        );
+    }
     let total: u64 = svc
         .real_servers
         .values()
@@ -498,6 +508,10 @@ mod tests {
             (
                 "[services.a]\naddress = \"[2001:db8::1]:80\"\nforwarding = \"dr\"\n[services.a.real_servers]\n\"[::]:80\" = {}\n",
                 "is the unspecified address",
+            ),
+            (
+                "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nsorry_server = \"239.1.2.3:80\"\n",
+                "the sorry server 239.1.2.3:80 is a multicast address, not one host's",
             ),
             (
                 "[services.a]\naddress = \"10.0.0.1:80\"\nforwarding = \"dr\"\nvrrp = \"V\"\n[services.a.real_servers]\n\"10.0.0.2:80\" = {}\n",
