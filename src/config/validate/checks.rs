@@ -139,8 +139,11 @@ const SPECIFIC_KEYS: &[SpecificKey] = &[
     },
 ];
 
-pub(super) fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
-    if ctx.is_broken(p) {
+/// `p` makes the check's path, for a problem to report: a config of
+/// 100,000 real servers with a check each would make as many paths only
+/// to drop them.
+pub(super) fn check(c: &Check, p: &dyn Fn() -> Path, standalone: bool, ctx: &mut Ctx<'_>) {
+    if ctx.any_broken() && ctx.is_broken(&p()) {
         return;
     }
     for key in SPECIFIC_KEYS {
@@ -148,7 +151,7 @@ pub(super) fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
             let (name, takers): (&str, Vec<&str>) =
                 (key.name, key.types.iter().map(|t| t.name()).collect());
             ctx.error_key(
-                &p.k(name),
+                &p().k(name),
                 format!("`{name}` does not apply to a `{}` check", c.kind.name()),
                 format!(
                     "`{name}` is for {} checks; drop it or change `type`",
@@ -160,7 +163,7 @@ pub(super) fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
     for (key, d) in [("interval", c.interval), ("timeout", c.timeout())] {
         if d.is_zero() {
             ctx.error(
-                &p.k(key),
+                &p().k(key),
                 format!("a check `{key}` of 0s"),
                 "give it a length, like `5s`",
             );
@@ -169,7 +172,7 @@ pub(super) fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
     for (key, n) in [("rise", c.rise), ("fall", c.fall)] {
         if n == 0 {
             ctx.error(
-                &p.k(key),
+                &p().k(key),
                 format!("`{key} = 0` can never be reached"),
                 format!("`{key}` counts results in a row: use 1 or more"),
             );
@@ -181,7 +184,7 @@ pub(super) fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
             && (h.len() != len || !h.bytes().all(|b| b.is_ascii_hexdigit()))
         {
             ctx.error(
-                &p.k(key),
+                &p().k(key),
                 format!("`{key}` is not {len} hex digits"),
                 format!(
                     "write the body's {key} digest in hex, as `{}sum` prints it",
@@ -192,7 +195,7 @@ pub(super) fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
     }
     if c.md5.is_some() && c.sha256.is_some() {
         ctx.error_key(
-            &p.k("sha256"),
+            &p().k("sha256"),
             "both `md5` and `sha256` are set",
             "keep one digest",
         );
@@ -201,7 +204,7 @@ pub(super) fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
         && !path.starts_with('/')
     {
         ctx.error(
-            &p.k("path"),
+            &p().k("path"),
             format!("HTTP path `{path}` does not start with `/`"),
             format!("write `/{path}`"),
         );
@@ -209,12 +212,12 @@ pub(super) fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
     match c.kind {
         CheckType::Https => match (c.verify, &c.ca_file) {
             (Some(TlsVerify::Ca), None) => ctx.error(
-                &p.k("verify"),
+                &p().k("verify"),
                 "`verify = \"ca\"` needs a `ca_file`",
                 "add `ca_file = \"/path/to/ca.pem\"`",
             ),
             (v, Some(_)) if v != Some(TlsVerify::Ca) => ctx.error(
-                &p.k("ca_file"),
+                &p().k("ca_file"),
                 "`ca_file` is only read with `verify = \"ca\"`",
                 "add `verify = \"ca\"`, or drop `ca_file`",
             ),
@@ -222,31 +225,31 @@ pub(super) fn check(c: &Check, p: &Path, standalone: bool, ctx: &mut Ctx<'_>) {
         },
         CheckType::Dns if c.query_name.is_none() => {
             ctx.error_key(
-                p,
+                &p(),
                 "a dns check needs a `query_name`",
                 "add `query_name = \"example.com\"`",
             );
         }
         CheckType::Exec => match &c.command {
             None => ctx.error_key(
-                p,
+                &p(),
                 "an exec check needs a `command`",
                 "add `command = [\"/usr/local/bin/check\", \"arg\"]`",
             ),
-            Some(argv) => argv_check(argv, &p.k("command"), ctx),
+            Some(argv) => argv_check(argv, &p().k("command"), ctx),
         },
         _ => {}
     }
     if standalone && c.address.is_none() && !matches!(c.kind, CheckType::Exec | CheckType::None) {
         ctx.error_key(
-            p,
+            &p(),
             format!("a stand-alone `{}` check needs an `address`", c.kind.name()),
             "there is no real server to probe: add `address = \"127.0.0.1\"` (and `port`)",
         );
     }
     if standalone && c.port.is_none() && needs_port(c.kind) {
         ctx.error_key(
-            p,
+            &p(),
             format!("a stand-alone `{}` check needs a `port`", c.kind.name()),
             "add `port = 80`",
         );

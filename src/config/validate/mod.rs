@@ -61,7 +61,7 @@ pub fn validate(cfg: &Config, ctx: &mut Ctx<'_>) {
         if ctx.is_broken(&p) {
             continue;
         }
-        checks::check(check, &p, true, ctx);
+        checks::check(check, &|| p.clone(), true, ctx);
     }
     bgp::bgp(cfg, ctx);
     logging::remote(cfg, ctx);

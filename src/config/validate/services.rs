@@ -122,13 +122,18 @@ pub(super) fn services(cfg: &Config, ctx: &mut Ctx<'_>) {
         // This service's real-server keys as written, found in one pass
         // over its table rather than a lookup per real server; one service
         // at a time, so 110,000 of them are never held at once.
-        let written: HashMap<Endpoint, String> = tables
+        let written: HashMap<Endpoint, &str> = tables
             .get(name.as_str())
             .and_then(|s| s.get("real_servers"))
             .and_then(Node::as_table)
             .into_iter()
             .flatten()
-            .filter_map(|r| r.key.parse::<Endpoint>().ok().map(|ep| (ep, r.key.clone())))
+            .filter_map(|r| {
+                r.key
+                    .parse::<Endpoint>()
+                    .ok()
+                    .map(|ep| (ep, r.key.as_str()))
+            })
             .collect();
         service(cfg, name, svc, &p, &written, ctx);
     }
@@ -139,7 +144,7 @@ fn service(
     name: &str,
     svc: &Service,
     p: &Path,
-    written: &HashMap<Endpoint, String>,
+    written: &HashMap<Endpoint, &str>,
     ctx: &mut Ctx<'_>,
 ) {
     let family = match (&svc.address, svc.family) {
@@ -303,7 +308,7 @@ fn service(
         }
     }
     if let Some(c) = &svc.check {
-        check(c, &p.k("check"), false, ctx);
+        check(c, &|| p.k("check"), false, ctx);
         // A port-less or firewall-mark service may have real servers
         // without ports: then the check must say where to connect.
         let portless = svc
@@ -332,14 +337,17 @@ fn service(
     for (ep, rs) in &svc.real_servers {
         // A key that differs in spelling (`[::1]:80` vs `[0::1]:80`) is
         // found by its written form.
-        let rp = p
-            .k("real_servers")
-            .k(written.get(ep).cloned().unwrap_or_else(|| ep.to_string()));
+        // Made only for a problem to report (100,000 real servers).
+        let rp = || {
+            p.k("real_servers").k(written
+                .get(ep)
+                .map_or_else(|| ep.to_string(), |k| (*k).to_string()))
+        };
         let fwd = rs.forwarding.unwrap_or(svc.forwarding);
         needs_forwarding |= fwd == Forwarding::Nat;
         if ep.family() != family && fwd != Forwarding::Tun {
             ctx.error_key(
-                &rp,
+                &rp(),
                 format!(
                     "real server {ep} is {} but the service is {family}",
                     ep.family()
@@ -349,7 +357,7 @@ fn service(
         }
         if Some(ep.ip) == svc.address.map(|a| a.ip) {
             ctx.error_key(
-                &rp,
+                &rp(),
                 format!("real server {ep} is the VIP itself"),
                 "list the real servers' own addresses",
             );
@@ -358,7 +366,7 @@ fn service(
         // server (ip_vs_new_dest: EINVAL otherwise); these are never one.
         if let Some(what) = not_a_host(ep.ip) {
             ctx.error_key(
-                &rp,
+                &rp(),
                 format!("real server {ep} is {what}, not one host's"),
                 "write the real server's own (unicast) address",
             );
@@ -367,14 +375,14 @@ fn service(
             (Forwarding::Dr | Forwarding::Tun, Some(sp), Some(rp_)) if sp != rp_ => {
                 let how = if fwd == Forwarding::Dr { "DR" } else { "TUN" };
                 ctx.error_key(
-                    &rp,
+                    &rp(),
                     format!("{how} forwarding cannot send port {sp} to port {rp_}"),
                     format!("{how} passes packets to the real server unchanged, so it must listen on {sp}: write `{}:{sp}`, or use `forwarding = \"nat\"` to remap ports", host(ep)),
                 );
             }
             (_, None, Some(_)) if svc.address.is_some() => {
                 ctx.error_key(
-                    &rp,
+                    &rp(),
                     format!("real server {ep} has a port but the service listens on all ports"),
                     format!("write the real server without a port: `{}`", host(ep)),
                 );
@@ -384,13 +392,13 @@ fn service(
         if let (Some(lo), Some(hi)) = (rs.lower_threshold, rs.upper_threshold)
             && lo > hi
         {
-            ctx.error(&rp.k("lower_threshold"), format!("lower threshold {lo} is above the upper threshold {hi}"), "the server stops taking connections at `upper_threshold` and resumes below `lower_threshold`");
+            ctx.error(&rp().k("lower_threshold"), format!("lower threshold {lo} is above the upper threshold {hi}"), "the server stops taking connections at `upper_threshold` and resumes below `lower_threshold`");
         }
         if let Some(c) = &rs.check {
-            check(c, &rp.k("check"), false, ctx);
+            check(c, &|| rp().k("check"), false, ctx);
             if c.port.is_none() && needs_port(c.kind) && ep.port.is_none() && port.is_none() {
                 ctx.error_key(
-                    &rp.k("check"),
+                    &rp().k("check"),
                     format!("the `{}` check has no port to probe on {ep}", c.kind.name()),
                     "add `port = N` to the check",
                 );
