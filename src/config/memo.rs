@@ -32,9 +32,12 @@ pub type Names = foldhash::HashSet<String>;
 pub struct Memo {
     /// The hash of everything in the file but the services.
     pub(super) rest: u128,
-    /// Each service by name: its block's hash and the service typed from
-    /// it (shared with the config loaded).
-    pub(super) services: HashMap<String, (u128, Arc<Service>)>,
+    /// Each service by its block's hash, typed from that block (shared
+    /// with the config loaded). A block begins with its service's
+    /// `[services.NAME]` header, so its hash stands for the name too: a
+    /// reload finds each of 10,000 services by a number, not by hashing
+    /// and comparing its name, and the memo keeps no names.
+    pub(super) services: HashMap<u128, Arc<Service>>,
 }
 
 impl Memo {
@@ -47,16 +50,13 @@ impl Memo {
         self.services.is_empty()
     }
 
-    /// The typed service `name` if it was typed from a block of this hash
-    /// in a file whose rest had the hash `rest`.
-    pub(super) fn get(&self, rest: u128, name: &str, block: u128) -> Option<&Arc<Service>> {
+    /// The service typed from a block of this hash in a file whose rest
+    /// had the hash `rest`.
+    pub(super) fn get(&self, rest: u128, block: u128) -> Option<&Arc<Service>> {
         if rest != self.rest {
             return None;
         }
-        self.services
-            .get(name)
-            .filter(|(h, _)| *h == block)
-            .map(|(_, s)| s)
+        self.services.get(&block)
     }
 }
 

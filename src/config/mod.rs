@@ -434,7 +434,7 @@ fn streamed(text: &str, reuse: Option<&Memo>, keep: bool) -> Option<Streamed> {
     let mut services = BTreeMap::new();
     for (name, block) in apart.services {
         let block_hash = memo::hash(block);
-        let service = match reuse.and_then(|m| m.get(rest_hash, &name, block_hash)) {
+        let service = match reuse.and_then(|m| m.get(rest_hash, block_hash)) {
             Some(s) => {
                 settled.insert(name.clone());
                 s.clone()
@@ -442,8 +442,7 @@ fn streamed(text: &str, reuse: Option<&Memo>, keep: bool) -> Option<Streamed> {
             None => std::sync::Arc::new(type_block(&name, block)?),
         };
         if let Some(m) = &mut kept {
-            m.services
-                .insert(name.clone(), (block_hash, service.clone()));
+            m.services.insert(block_hash, service.clone());
         }
         services.insert(name, service);
     }
