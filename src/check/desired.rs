@@ -92,19 +92,28 @@ impl Checks {
                 );
             }
         }
+        // The part before's quorums, walked beside the config's services
+        // (both in name order) rather than looked up by name; the map is
+        // built from the sorted list in one go.
+        let mut was = before.map(|(part, unchanged)| (part.services.iter().peekable(), unchanged));
+        let mut services = Vec::with_capacity(cfg.services.len());
         for (name, svc) in &cfg.services {
-            if let Some((part, unchanged)) = before
+            if let Some((it, unchanged)) = &mut was
                 && unchanged.contains(name)
-                && let Some(q) = part.services.get(name)
             {
-                c.services.insert(name.clone(), q.clone());
-                continue;
+                while it.next_if(|(k, _)| *k < name).is_some() {}
+                if let Some((k, q)) = it.peek()
+                    && *k == name
+                {
+                    services.push((name.clone(), Arc::clone(q)));
+                    continue;
+                }
             }
             let (mut checked, unchecked) = members.remove(name.as_str()).unwrap_or_default();
             // Grown a push at a time: up to twice the room it needs, kept
             // for the life of the config.
             checked.shrink_to_fit();
-            c.services.insert(
+            services.push((
                 name.clone(),
                 Arc::new(Quorum {
                     quorum: svc.quorum.unwrap_or(1),
@@ -113,8 +122,9 @@ impl Checks {
                     unchecked,
                     sorry: svc.sorry_server.as_ref().map(ToString::to_string),
                 }),
-            );
+            ));
         }
+        c.services = services.into_iter().collect();
         c.standalone.clone_from(&cfg.checks);
         c
     }

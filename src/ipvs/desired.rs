@@ -77,14 +77,19 @@ impl IpvsPart {
         for r in servers {
             by_service.entry(r.service).or_default().push(r);
         }
+        // The part before's services, walked beside the config's (both
+        // in name order) rather than looked up by name.
+        let mut was = before.map(|(part, unchanged)| (part.services.iter().peekable(), unchanged));
         let services = cfg
             .services
             .iter()
             .filter_map(|(n, s)| {
-                if let Some((part, unchanged)) = before
+                if let Some((it, unchanged)) = &mut was
                     && unchanged.contains(n)
                 {
-                    return Some((n.clone(), part.services.get(n)?.clone()));
+                    while it.next_if(|(k, _)| *k < n).is_some() {}
+                    let (k, w) = it.peek()?;
+                    return (*k == n).then(|| (n.clone(), Arc::clone(w)));
                 }
                 let rs = by_service.remove(n.as_str()).unwrap_or_default();
                 Some((n.clone(), Arc::new(service_of(n, s, &rs)?)))

@@ -216,11 +216,17 @@ impl<S: Subsystem, D: 'static> Slot<D> for TypedSlot<S, D> {
     }
     fn reload(&mut self, desired: &D) -> Option<String> {
         let new = (self.part)(desired);
-        if Arc::ptr_eq(&new, &self.current) || *new == *self.current {
+        if Arc::ptr_eq(&new, &self.current) {
             return None;
         }
+        // What is named first: a part that changed (what a reload is for)
+        // is walked once, not compared whole and then walked for its
+        // changes (10,000 services, twice).
         let mut changes = new.changes(&self.current);
         if changes.is_empty() {
+            if *new == *self.current {
+                return None;
+            }
             // It differs in something that is not named (a setting).
             changes.changed = 1;
         }
