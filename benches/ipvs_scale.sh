@@ -95,6 +95,9 @@ echo "BENCH pharos memory across the reload: $(grep -e VmHWM -e VmRSS /proc/$pid
 # Anything pharos said was wrong (none expected).
 grep -i -e ERROR -e WARN -e panick -e restart /tmp/p.log | head -n 5 | sed 's/^/BENCH pharos said: /'
 grep 'ipvs pass\|IPVS changes' /tmp/p.log | sed 's/^/BENCH pharos pass: /'
+grep 'start:' /tmp/p.log | sed 's/^/BENCH pharos start: /'
 grep 'reload:' /tmp/p.log | sed 's/^/BENCH pharos reload: /'
+# Where the start-up's time goes: pharos's first lines, by their stamps.
+head -n 12 /tmp/p.log | cut -c 1-200 | sed 's/^/BENCH pharos log: /'
 echo "BENCH pharos table: $(ip netns exec p ipvsadm -Ln | grep -c '^TCP') services, $(ip netns exec p ipvsadm -Ln | grep -c 'Masq') real servers, $(ip netns exec p ipvsadm -Ln | grep -c 'Masq    2') at weight 2"
 kill $pid

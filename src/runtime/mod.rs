@@ -450,6 +450,7 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
     if let Some(msg) = &recovered {
         eprintln!("pharos: {msg}");
     }
+    let reading = std::time::Instant::now();
     let mut running = match initial(&opts, &lkg) {
         Ok(r) => r,
         Err(msg) => {
@@ -513,9 +514,17 @@ pub async fn run_async<X: Send + Sync + 'static>(opts: RunOptions<X>, mut hooks:
             )
         },
     });
+    let checked = reading.elapsed();
     let load = opts
         .wiring
         .load(std::mem::take(&mut running.loaded.config), None);
+    tracing::info!(
+        "start: {} read and checked in {:.3} s ({} services), its desired state worked out in {:.3} s",
+        opts.config.display(),
+        checked.as_secs_f64(),
+        load.counts.1,
+        (reading.elapsed() - checked).as_secs_f64()
+    );
     let mut sup = Supervisor::new(shared.clone(), opts.restart_policy)
         .with_watchdog(notify::watchdog_period());
     sup.add(
