@@ -1,7 +1,8 @@
 //! The check task inside `pharos run`, against real HTTP servers (busybox
 //! httpd) in a network namespace of the test's own: real servers start
 //! DOWN and come up only after passing; a service below its quorum says so
-//! and names its sorry server; a VRRP instance tracking the service goes to
+//! and names its sorry server; a service without checks has its quorum
+//! from the start without an event saying so; a VRRP instance tracking the service goes to
 //! Fault while the service is down and back when it recovers; a stand-alone
 //! exec check is tracked too; the server's return brings the quorum back
 //! and the sorry server leaves.
@@ -50,6 +51,13 @@ check = {{ type = "http", path = "/index.html", interval = "200ms", timeout = "1
 "127.0.0.1:8081" = {{}}
 "127.0.0.1:8082" = {{}}
 
+[services.plain]
+address = "10.8.0.101:80"
+forwarding = "nat"
+
+[services.plain.real_servers]
+"127.0.0.1:8083" = {{}}
+
 [checks.flag]
 type = "exec"
 command = ["/bin/test", "-e", "{}"]
@@ -81,6 +89,14 @@ track.checks.flag = {{ weight = 20 }}
         r.status()["subsystems"]["check"]["services"]["web"]["quorum_up"],
         false
     );
+    // A service without checks has its quorum from the start, and that is
+    // where it starts, not news: no event (at 10,000 such services, one
+    // line each at every start).
+    assert_eq!(
+        r.status()["subsystems"]["check"]["services"]["plain"]["quorum_up"],
+        true
+    );
+    assert!(!r.log().contains("service plain"), "{}", r.log());
     wait_for(
         "VRRP in fault while the tracked service is down",
         LONG,

@@ -233,6 +233,11 @@ struct Running {
 struct Svc {
     want: Arc<Quorum>,
     state: health::Quorum,
+    /// Its state has been worked out once (or was found on the board):
+    /// from then on a change is told. The first working out is where the
+    /// service starts, not a change: 10,000 services without checks each
+    /// logged "has its quorum again" (and moved the board) at every start.
+    settled: bool,
 }
 
 /// Attempts that may run at once: the open-file limit (`pharos run`
@@ -307,12 +312,17 @@ impl Runner {
                     svc.want = q.clone();
                 }
                 None => {
-                    let up = resume.services.get(name).copied().unwrap_or(false);
+                    let was = resume.services.get(name).copied();
                     self.services.insert(
                         name.clone(),
                         Svc {
                             want: q.clone(),
-                            state: health::Quorum::resumed(q.quorum, q.hysteresis, up),
+                            state: health::Quorum::resumed(
+                                q.quorum,
+                                q.hysteresis,
+                                was.unwrap_or(false),
+                            ),
+                            settled: was.is_some(),
                         },
                     );
                 }
@@ -795,7 +805,13 @@ fn requorum(
             })
             .map(|(_, w)| u64::from(*w))
             .sum::<u64>();
-    if let Some(up) = svc.state.update(alive) {
+    let changed = svc.state.update(alive);
+    if !svc.settled {
+        // Where it starts: the board takes it from `board_sync`.
+        svc.settled = true;
+        return;
+    }
+    if let Some(up) = changed {
         let sorry = svc
             .want
             .sorry
