@@ -20,10 +20,13 @@ pub struct HealthBoard {
     pub checks: BTreeMap<String, bool>,
 }
 
-/// The board's channel: the check task sends, the others subscribe.
-pub type Board = Arc<tokio::sync::watch::Sender<HealthBoard>>;
+/// The board's channel: the check task sends, the others subscribe. The
+/// board is shared, not copied: an IPVS pass takes it along at the cost of
+/// a reference count (it copied the names of 10,000 services each time),
+/// and the check task copies it only if it changes while a pass holds it.
+pub type Board = Arc<tokio::sync::watch::Sender<Arc<HealthBoard>>>;
 
 /// A new, empty board: nothing has passed yet.
 pub fn board() -> Board {
-    Arc::new(tokio::sync::watch::Sender::new(HealthBoard::default()))
+    Arc::new(tokio::sync::watch::Sender::new(Arc::default()))
 }

@@ -282,7 +282,7 @@ struct Runner {
     window_start: Instant,
     /// Until the first apply: the board as the task found it, so that a
     /// restarted task's targets and quorums start as they were.
-    resume: Option<HealthBoard>,
+    resume: Option<Arc<HealthBoard>>,
     /// The last status, typed; made JSON only when someone asks (as a
     /// `serde_json::Value` between asks, 10,000 services' quorums held
     /// about 3 MB). `pharos status` has it from the first publish on.
@@ -522,7 +522,7 @@ impl Runner {
                 let event = Event::new("check", &id.to_string(), msg);
                 self.shared.emit(if up { event } else { event.warn() });
                 self.board.send_modify(|b| {
-                    b.real_servers.insert(id.clone(), up);
+                    Arc::make_mut(b).real_servers.insert(id.clone(), up);
                 });
                 self.requorum(service);
             }
@@ -534,7 +534,7 @@ impl Runner {
                 };
                 self.shared.emit(Event::new("check", &name, msg));
                 self.board.send_modify(|b| {
-                    b.checks.insert(name.clone(), up);
+                    Arc::make_mut(b).checks.insert(name.clone(), up);
                 });
             }
         }
@@ -574,6 +574,8 @@ impl Runner {
         // In place: a reload of 10,000 unchanged services compares each
         // entry and copies none (building a new board copied every name).
         self.board.send_if_modified(|b| {
+            // A copy only if a pass holds the board now.
+            let b = Arc::make_mut(b);
             let mut changed = false;
             let (mut servers, mut checks) = (0, 0);
             for r in targets.values() {
@@ -830,7 +832,7 @@ fn requorum(
         };
         shared.emit(Event::new("check", service, msg));
         board.send_modify(|b| {
-            b.services.insert(service.to_string(), up);
+            Arc::make_mut(b).services.insert(service.to_string(), up);
         });
     }
 }

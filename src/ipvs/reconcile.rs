@@ -12,7 +12,11 @@
 //! live ones, with maps by key.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+// Keyed by services and real servers from the config and the kernel: foldhash,
+// not SipHash (a pass over 10,000 services and 100,000 real servers).
+use foldhash::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -149,7 +153,7 @@ impl Reconciler {
         let live_by_key: HashMap<&ServiceKey, &ServiceLive> =
             live.services.iter().map(|s| (&s.spec.key, s)).collect();
         let wanted_keys: BTreeSet<ServiceKey> = want.iter().map(|w| w.borrow().spec.key).collect();
-        let mut still_draining = HashMap::new();
+        let mut still_draining = HashMap::default();
         for w in want {
             let w = w.borrow();
             let l = live_by_key.get(&w.spec.key).copied();
@@ -183,7 +187,7 @@ impl Reconciler {
         let mut plan = Plan::default();
         let live_by_key: HashMap<&ServiceKey, &ServiceLive> =
             live.services.iter().map(|s| (&s.spec.key, s)).collect();
-        let mut still_draining = HashMap::new();
+        let mut still_draining = HashMap::default();
         for w in want {
             let w = w.borrow();
             let l = live_by_key.get(&w.spec.key).copied();

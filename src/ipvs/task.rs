@@ -253,7 +253,7 @@ impl Subsystem for IpvsTask {
 
 /// What the other subsystems say, as of the start of a pass.
 struct Facts {
-    health: crate::check::board::HealthBoard,
+    health: Arc<crate::check::board::HealthBoard>,
     /// Counts the board's changes since the task started.
     board_gen: u64,
     roles: crate::vrrp::VrrpRoles,
