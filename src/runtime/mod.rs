@@ -882,8 +882,9 @@ async fn reload<X: Send + Sync + 'static>(
     };
     notify::ready(&cfg_line);
     // The new config's parse is freed now, the old parts once the tasks
-    // have taken the new ones: give the pages back, now and a moment later.
-    heap::release();
+    // have taken the new ones: give the pages back a moment later, not
+    // now: the trim holds the allocator's one arena while it walks the
+    // heap, and the reload's IPVS pass is running (it waited on the lock).
     tokio::spawn(async {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let _ = tokio::task::spawn_blocking(heap::release).await;
