@@ -303,30 +303,25 @@ impl Runner {
                 self.remove(&k);
             }
         }
-        self.services.retain(|k, _| part.services.contains_key(k));
-        for (name, q) in &part.services {
-            match self.services.get_mut(name) {
-                Some(svc) if svc.want == *q => {}
-                Some(svc) => {
-                    svc.state.retune(q.quorum, q.hysteresis);
-                    svc.want = q.clone();
-                }
-                None => {
-                    let was = resume.services.get(name).copied();
-                    self.services.insert(
-                        name.clone(),
-                        Svc {
-                            want: q.clone(),
-                            state: health::Quorum::resumed(
-                                q.quorum,
-                                q.hysteresis,
-                                was.unwrap_or(false),
-                            ),
-                            settled: was.is_some(),
-                        },
-                    );
-                }
+        let (gone, new) = side_by_side(&mut self.services, &part.services, |svc, q| {
+            if svc.want != *q {
+                svc.state.retune(q.quorum, q.hysteresis);
+                svc.want = q.clone();
             }
+        });
+        for name in gone {
+            self.services.remove(&name);
+        }
+        for (name, q) in new {
+            let was = resume.services.get(name).copied();
+            self.services.insert(
+                name.clone(),
+                Svc {
+                    want: q.clone(),
+                    state: health::Quorum::resumed(q.quorum, q.hysteresis, was.unwrap_or(false)),
+                    settled: was.is_some(),
+                },
+            );
         }
         for (k, v) in s {
             let same = self.named(&k).is_some_and(|t| t.item == v);
@@ -591,8 +586,17 @@ impl Runner {
                     }
                 };
             }
-            for (name, svc) in services {
-                changed |= set(&mut b.services, name, svc.state.is_up());
+            let (gone, new) = side_by_side(&mut b.services, services, |up, svc| {
+                let now = svc.state.is_up();
+                changed |= *up != now;
+                *up = now;
+            });
+            changed |= !gone.is_empty() || !new.is_empty();
+            for name in gone {
+                b.services.remove(&name);
+            }
+            for (name, svc) in new {
+                b.services.insert(name.clone(), svc.state.is_up());
             }
             // More entries than wanted: some are of targets or services gone.
             if b.real_servers.len() != servers || b.checks.len() != checks {
@@ -605,10 +609,6 @@ impl Runner {
                 }
                 b.real_servers.retain(|k, _| wanted_servers.contains(k));
                 b.checks.retain(|k, _| wanted_checks.contains(k));
-                changed = true;
-            }
-            if b.services.len() != services.len() {
-                b.services.retain(|k, _| services.contains_key(k));
                 changed = true;
             }
             changed
@@ -837,6 +837,30 @@ fn requorum(
     }
 }
 
+/// Walks two maps side by side, both in name order: `both` for each name
+/// in the two; returns the names only in `have` and the entries only in
+/// `want`. A reload of 10,000 services looked each up by name, twice, in
+/// maps it could walk in step.
+fn side_by_side<'w, V, W>(
+    have: &mut BTreeMap<String, V>,
+    want: &'w BTreeMap<String, W>,
+    mut both: impl FnMut(&mut V, &'w W),
+) -> (Vec<String>, Vec<(&'w String, &'w W)>) {
+    let (mut gone, mut new) = (Vec::new(), Vec::new());
+    let mut w = want.iter().peekable();
+    for (k, v) in have.iter_mut() {
+        while let Some(e) = w.next_if(|(wk, _)| *wk < k) {
+            new.push(e);
+        }
+        match w.next_if(|(wk, _)| *wk == k) {
+            Some((_, wv)) => both(v, wv),
+            None => gone.push(k.clone()),
+        }
+    }
+    new.extend(w);
+    (gone, new)
+}
+
 /// Sets `key` to `up` in one of the board's maps; whether that changed it.
 fn set<K: Ord + Clone>(map: &mut BTreeMap<K, bool>, key: &K, up: bool) -> bool {
     match map.get_mut(key) {
@@ -916,6 +940,30 @@ mod tests {
             assert!(s >= at && s - at < SLOT, "{t}");
         }
         assert!(slot(o + ms(10), o) <= o + ms(10));
+    }
+
+    #[test]
+    fn two_maps_walked_side_by_side_find_what_is_in_both_gone_and_new() {
+        let map = |names: &[&str]| -> BTreeMap<String, u32> {
+            names.iter().map(|n| ((*n).to_string(), 0)).collect()
+        };
+        let mut have = map(&["a", "c", "d", "f"]);
+        let want = map(&["b", "c", "e", "f", "g"]);
+        let mut seen = 0;
+        let (gone, new) = side_by_side(&mut have, &want, |v, _| {
+            *v += 1;
+            seen += 1;
+        });
+        assert_eq!(seen, 2);
+        assert_eq!((have["c"], have["f"], have["a"]), (1, 1, 0));
+        assert_eq!(gone, ["a", "d"]);
+        let new: Vec<&str> = new.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(new, ["b", "e", "g"]);
+        let (gone, new) = side_by_side(&mut map(&[]), &want, |_, _| {});
+        assert_eq!((gone.len(), new.len()), (0, 5));
+        let none = map(&[]);
+        let (gone, new) = side_by_side(&mut map(&["x"]), &none, |_, _| {});
+        assert_eq!((gone, new.len()), (vec!["x".to_string()], 0));
     }
 
     #[tokio::test(start_paused = true)]
