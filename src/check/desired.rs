@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use itertools::EitherOrBoth::{Both, Left, Right};
+use itertools::Itertools;
+
 use crate::config::Config;
 use crate::config::model::Check;
 use crate::config::resolve::{Resolved, ServerId};
@@ -95,19 +98,24 @@ impl Checks {
         // The part before's quorums, walked beside the config's services
         // (both in name order) rather than looked up by name; the map is
         // built from the sorted list in one go.
-        let mut was = before.map(|(part, unchanged)| (part.services.iter().peekable(), unchanged));
+        let unchanged = before.map(|(_, u)| u);
+        let was = before.into_iter().flat_map(|(part, _)| &part.services);
         let mut services = Vec::with_capacity(cfg.services.len());
-        for (name, svc) in &cfg.services {
-            if let Some((it, unchanged)) = &mut was
-                && unchanged.contains(name)
+        for e in cfg
+            .services
+            .iter()
+            .merge_join_by(was, |(a, _), (b, _)| a.cmp(b))
+        {
+            let ((name, svc), was) = match e {
+                Left(c) => (c, None),
+                Both(c, (_, q)) => (c, Some(q)),
+                Right(_) => continue,
+            };
+            if let Some(q) = was
+                && unchanged.is_some_and(|u| u.contains(name))
             {
-                while it.next_if(|(k, _)| *k < name).is_some() {}
-                if let Some((k, q)) = it.peek()
-                    && *k == name
-                {
-                    services.push((name.clone(), Arc::clone(q)));
-                    continue;
-                }
+                services.push((name.clone(), Arc::clone(q)));
+                continue;
             }
             let (mut checked, unchecked) = members.remove(name.as_str()).unwrap_or_default();
             // Grown a push at a time: up to twice the room it needs, kept

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use itertools::Itertools;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family as MFamily;
@@ -846,18 +847,18 @@ fn side_by_side<'w, V, W>(
     want: &'w BTreeMap<String, W>,
     mut both: impl FnMut(&mut V, &'w W),
 ) -> (Vec<String>, Vec<(&'w String, &'w W)>) {
+    use itertools::EitherOrBoth::{Both, Left, Right};
     let (mut gone, mut new) = (Vec::new(), Vec::new());
-    let mut w = want.iter().peekable();
-    for (k, v) in have.iter_mut() {
-        while let Some(e) = w.next_if(|(wk, _)| *wk < k) {
-            new.push(e);
-        }
-        match w.next_if(|(wk, _)| *wk == k) {
-            Some((_, wv)) => both(v, wv),
-            None => gone.push(k.clone()),
+    for e in have
+        .iter_mut()
+        .merge_join_by(want, |(a, _), (b, _)| (*a).cmp(*b))
+    {
+        match e {
+            Left((k, _)) => gone.push(k.clone()),
+            Right(w) => new.push(w),
+            Both((_, v), (_, w)) => both(v, w),
         }
     }
-    new.extend(w);
     (gone, new)
 }
 

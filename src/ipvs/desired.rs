@@ -8,6 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use itertools::EitherOrBoth::{Both, Left, Right};
+use itertools::Itertools;
+
 use super::model::{
     DestSpec, Forward, Proto, ServiceKey, ServiceSpec, Timeouts, TunType, flags, tun_flags,
 };
@@ -79,17 +82,20 @@ impl IpvsPart {
         }
         // The part before's services, walked beside the config's (both
         // in name order) rather than looked up by name.
-        let mut was = before.map(|(part, unchanged)| (part.services.iter().peekable(), unchanged));
+        let unchanged = before.map(|(_, u)| u);
+        let was = before.into_iter().flat_map(|(part, _)| &part.services);
         let services = cfg
             .services
             .iter()
-            .filter_map(|(n, s)| {
-                if let Some((it, unchanged)) = &mut was
-                    && unchanged.contains(n)
-                {
-                    while it.next_if(|(k, _)| *k < n).is_some() {}
-                    let (k, w) = it.peek()?;
-                    return (*k == n).then(|| (n.clone(), Arc::clone(w)));
+            .merge_join_by(was, |(a, _), (b, _)| a.cmp(b))
+            .filter_map(|e| {
+                let ((n, s), was) = match e {
+                    Left(c) => (c, None),
+                    Both(c, (_, w)) => (c, Some(w)),
+                    Right(_) => return None,
+                };
+                if unchanged.is_some_and(|u| u.contains(n)) {
+                    return was.map(|w| (n.clone(), Arc::clone(w)));
                 }
                 let rs = by_service.remove(n.as_str()).unwrap_or_default();
                 Some((n.clone(), Arc::new(service_of(n, s, &rs)?)))

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
+use itertools::Itertools;
+
 /// A subsystem's typed part of the desired state, worked out once per
 /// config load by the layer above the runtime.
 pub trait Part: PartialEq + Debug + Send + Sync + 'static {
@@ -43,19 +45,16 @@ impl Changes {
     /// both ways, took a reload's supervisor tens of milliseconds in the
     /// VM lab).
     pub fn between<K: Ord, V: PartialEq>(old: &BTreeMap<K, V>, new: &BTreeMap<K, V>) -> Self {
+        use itertools::EitherOrBoth::{Both, Left, Right};
         let mut c = Changes::default();
-        let mut was = old.iter().peekable();
-        for (k, v) in new {
-            while was.next_if(|(o, _)| *o < k).is_some() {
-                c.removed += 1;
-            }
-            match was.next_if(|(o, _)| *o == k) {
-                Some((_, o)) if o != v => c.changed += 1,
-                Some(_) => {}
-                None => c.added += 1,
+        for e in old.iter().merge_join_by(new, |(a, _), (b, _)| a.cmp(b)) {
+            match e {
+                Left(_) => c.removed += 1,
+                Right(_) => c.added += 1,
+                Both((_, o), (_, n)) if o != n => c.changed += 1,
+                Both(..) => {}
             }
         }
-        c.removed += was.count();
         c
     }
 
