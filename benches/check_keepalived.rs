@@ -4,7 +4,9 @@
 //! (the host's binary and its libraries, copied onto the config partition
 //! and run through their own ld.so). A benchmark, not a test: `cargo bench
 //! --bench check_keepalived` after `make image VARIANT=debug`;
-//! `PHAROS_BENCH_SIZES` (default "1000 10000"), `PHAROS_BENCH_SECS` (30).
+//! `PHAROS_BENCH_SIZES` (default "1000 10000"), `PHAROS_BENCH_SECS` (30),
+//! `PHAROS_BENCH_BIN` (a static, stripped pharos to run instead of the
+//! image's: a change tried without building the image again).
 //! The VM is TCG-emulated with one vCPU: compare the two, not the absolutes.
 
 #[path = "../tests/common/vm.rs"]
@@ -36,15 +38,17 @@ fn main() {
     let sizes = std::env::var("PHAROS_BENCH_SIZES").unwrap_or_else(|_| "1000 10000".into());
     let secs = std::env::var("PHAROS_BENCH_SECS").unwrap_or_else(|_| "30".into());
     let disk = vm::Disk::copy("debug");
-    // One compressed archive: the libraries do not fit the 16 MiB config
-    // partition as they are.
+    // One archive, xz: the libraries (and a pharos of PHAROS_BENCH_BIN) do
+    // not fit the 16 MiB config partition as they are, nor by gzip.
     let dir = tempfile::tempdir().unwrap();
-    let tgz = dir.path().join("ka.tgz");
+    let tgz = dir.path().join("ka.txz");
+    let mut files = keepalived_files();
+    files.extend(std::env::var_os("PHAROS_BENCH_BIN").map(PathBuf::from));
     let st = Command::new("tar")
-        .args(["-czhf"])
+        .args(["-cJhf"])
         .arg(&tgz)
         .args(["--transform", "s,.*/,,"])
-        .args(keepalived_files())
+        .args(files)
         .status()
         .unwrap();
     assert!(st.success(), "tar of keepalived and its libraries");

@@ -9,19 +9,28 @@ export PATH=/usr/sbin:/sbin:/bin
 ip() { /usr/sbin/ip "$@"; }
 modprobe ip_vs
 mkdir -p /run/netns /tmp/ka
-tar -xzf /config/ka/ka.tgz -C /tmp/ka && chmod +x /tmp/ka/*
+xzcat /config/ka/ka.txz | tar -x -C /tmp/ka && chmod +x /tmp/ka/*
 SECS=$(cat /config/secs)
+# PHAROS_BENCH_BIN's pharos, when the bench was given one.
+[ -x /tmp/ka/pharos ] && pharos() { /tmp/ka/pharos "$@"; }
+PHAROS=$(command -v pharos); [ -x /tmp/ka/pharos ] && PHAROS=/tmp/ka/pharos
 cpu() { awk '{print $14 + $15}' /proc/$1/stat; }
 opens() { ip netns exec $1 awk '/^Tcp:/ && $6 ~ /^[0-9]+$/ {print $6}' /proc/net/snmp; }
 rss() { awk '/^VmRSS/ {print $2 " kB"}' /proc/$1/status; }
+threads() { for p in "$@"; do for t in /proc/$p/task/*; do echo "${t##*/} $(cat $t/comm) $(awk '{print $14 + $15}' $t/stat)"; done; done; }
 rsaddr() { echo "127.$((1 + $1 / 62500)).$((($1 / 250) % 250)).$(($1 % 250 + 1))"; }
 measure() { # name, netns, pids...
   name=$1; ns=$2; shift 2
   sleep 15
   c0=0; for p in "$@"; do c0=$((c0 + $(cpu $p))); done; o0=$(opens $ns)
+  threads "$@" > /tmp/t0
   sleep $SECS
   c1=0; for p in "$@"; do c1=$((c1 + $(cpu $p))); done; o1=$(opens $ns)
   m=""; for p in "$@"; do m="$m $(rss $p)"; done
+  # Where the CPU went, by thread (pharos: the check thread beside the
+  # runtime's workers, which run the IPVS pass and the status).
+  threads "$@" > /tmp/t1
+  echo "BENCH $name threads: CPU % of the vCPU by thread:$(awk -v s=$SECS 'NR == FNR {t0[$1] = $3; next} {c[$2] += $3 - t0[$1]} END {for (k in c) if (c[k] > 0) printf " %s %.1f", k, c[k] / s}' /tmp/t0 /tmp/t1)"
   echo "BENCH $name: $(( (o1 - o0) / SECS )) checks/s, CPU $(( (c1 - c0) * 100 / (SECS * 100) ))% of the vCPU, $(awk -v c=$((c1 - c0)) -v n=$((o1 - o0)) 'BEGIN { if (n > 0) printf "%.0f", c * 10000 / n; else print "-" }') µs CPU per check, RSS$m"
 }
 for N in $(cat /config/sizes); do
@@ -47,7 +56,7 @@ for N in $(cat /config/sizes); do
   } > /tmp/k.conf
   ip netns add p$N; ip -n p$N link set lo up
   # iproute2 itself (not the ip() function), so that $! is the program's pid.
-  /usr/sbin/ip netns exec p$N pharos run --config /tmp/p.toml --state-dir /tmp/ps$N --socket /tmp/p$N.sock > /tmp/p$N.log 2>&1 &
+  /usr/sbin/ip netns exec p$N $PHAROS run --config /tmp/p.toml --state-dir /tmp/ps$N --socket /tmp/p$N.sock > /tmp/p$N.log 2>&1 &
   pp=$!
   measure "pharos $N" p$N $pp
   echo "BENCH pharos $N late: $(pharos status --json --socket /tmp/p$N.sock | tr -d ' \n' | grep -o '"schedule":{[^}]*}')"

@@ -3,6 +3,8 @@
 //! `[checks]` for VRRP tracking, as one async engine.
 //!
 //! - [`probe`]: one attempt of each kind against one target (IO).
+//! - [`connects`]: the tcp checks' connects, all in flight on one epoll
+//!   set of the check thread's own (IO), as keepalived's checker does.
 //! - [`health`]: each target's rise/fall and each service's quorum with
 //!   hysteresis, `(now, result) -> transitions` (sans-IO).
 //! - [`desired`]: the task's part of the desired state (typed, worked out
@@ -16,6 +18,7 @@
 //! `config::resolve`, as for the IPVS task.
 
 pub mod board;
+mod connects;
 pub mod desired;
 pub mod health;
 pub mod probe;

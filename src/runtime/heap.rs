@@ -12,8 +12,9 @@
 //! (debug build, this host). pharos's threads allocate little on the
 //! packet path, so the shared arena's lock costs nothing measurable.
 //!
-//! The one module of pharos with `unsafe`: a call into the C library the
-//! binary is linked with anyway.
+//! One of the three places of pharos with `unsafe` (with `clock::adjust`
+//! and `check::connects`'s registration of its epoll set): a call into the
+//! C library the binary is linked with anyway.
 #![allow(unsafe_code)]
 
 /// One allocator arena for the process. Called first thing in `pharos

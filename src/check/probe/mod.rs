@@ -121,6 +121,12 @@ impl Probe {
     /// its whole process group killed.
     pub async fn run(&self, timeout: Duration) -> Outcome {
         let deadline = Deadline::after(timeout);
+        // A tcp attempt is one step, bounded by the deadline itself: no
+        // second timer around it (a timer set and cleared per attempt,
+        // 10,000 a second at scale).
+        if let Kind::Tcp(p) = &self.kind {
+            return p.run(deadline).await;
+        }
         // Each step bounds itself by the same deadline and names itself in
         // the failure; this outer bound only catches a step that forgot to.
         // The other kinds' attempts are boxed: an http attempt (hyper and
@@ -140,6 +146,15 @@ impl Probe {
         match tokio::time::timeout_at(deadline.at, attempt).await {
             Ok(outcome) => outcome,
             Err(_) => Err(deadline.expired("")),
+        }
+    }
+
+    /// A tcp probe's target and `bind_to`: the check task connects those
+    /// itself, many on one epoll set (`check::connects`).
+    pub fn tcp(&self) -> Option<(SocketAddr, Option<IpAddr>)> {
+        match &self.kind {
+            Kind::Tcp(p) => Some(p.target()),
+            _ => None,
         }
     }
 
@@ -202,12 +217,7 @@ impl Deadline {
     }
 
     pub(crate) fn expired(&self, step: &str) -> Failure {
-        let ms = self.budget.as_millis();
-        if step.is_empty() {
-            Failure::new(format!("timed out after {ms} ms"))
-        } else {
-            Failure::new(format!("timed out after {ms} ms {step}"))
-        }
+        timed_out(self.budget, step)
     }
 
     pub(crate) fn budget_ms(&self) -> u128 {
@@ -221,6 +231,16 @@ impl Deadline {
 
 /// A socket error as a short reason. The common ones get fixed words (so
 /// that logs and alerts can match them); the rest keep the system's text.
+/// An attempt of `budget` that ran out during `step` ("" for none).
+pub(crate) fn timed_out(budget: Duration, step: &str) -> Failure {
+    let ms = budget.as_millis();
+    if step.is_empty() {
+        Failure::new(format!("timed out after {ms} ms"))
+    } else {
+        Failure::new(format!("timed out after {ms} ms {step}"))
+    }
+}
+
 pub(crate) fn io_reason(e: &io::Error) -> String {
     use io::ErrorKind as K;
     let fixed = match e.kind() {

@@ -23,6 +23,11 @@ impl Tcp {
         connect(self.target, self.bind, deadline).await.map(drop)
     }
 
+    /// Where it connects to, and from.
+    pub(crate) fn target(&self) -> (SocketAddr, Option<IpAddr>) {
+        (self.target, self.bind)
+    }
+
     pub(crate) fn describe(&self) -> String {
         match self.bind {
             Some(b) => format!("tcp connect {} from {b}", self.target),
@@ -41,14 +46,20 @@ pub(crate) async fn connect(
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),
     }
-    .map_err(|e| Failure::new(format!("cannot create a TCP socket: {}", io_reason(&e))))?;
+    .map_err(|e| socket_failure(&e))?;
     if let Some(ip) = bind {
-        sock.bind(SocketAddr::new(ip, 0)).map_err(|e| {
-            Failure::new(format!(
-                "cannot bind to {ip} (`bind_to`): {}",
-                io_reason(&e)
-            ))
-        })?;
+        sock.bind(SocketAddr::new(ip, 0))
+            .map_err(|e| bind_failure(ip, &e))?;
     }
     deadline.io_step("connecting", sock.connect(target)).await
+}
+
+/// The socket for a connect could not be made (out of files, most likely).
+pub(crate) fn socket_failure(e: &std::io::Error) -> Failure {
+    Failure::new(format!("cannot create a TCP socket: {}", io_reason(e)))
+}
+
+/// `bind_to` could not be bound.
+pub(crate) fn bind_failure(ip: IpAddr, e: &std::io::Error) -> Failure {
+    Failure::new(format!("cannot bind to {ip} (`bind_to`): {}", io_reason(e)))
 }
