@@ -319,10 +319,12 @@ struct Runner {
     /// Until the first apply: the board as the task found it, so that a
     /// restarted task's targets and quorums start as they were.
     resume: Option<Arc<HealthBoard>>,
-    /// The last status, typed; made JSON only when someone asks (as a
-    /// `serde_json::Value` between asks, 10,000 services' quorums held
-    /// about 3 MB). `pharos status` has it from the first publish on.
-    status: Arc<Mutex<CheckStatus>>,
+    /// The last copy of every target's state, made a status (sorted by
+    /// target, text, JSON) only when someone asks: sorting and making
+    /// 10,000 targets' text every 2 s cost the blocking thread about half
+    /// as much CPU again as the checks themselves (callgrind), asked for
+    /// or not. `pharos status` has it from the first publish on.
+    status: Arc<Mutex<Published>>,
     status_shown: bool,
 }
 
@@ -717,8 +719,7 @@ impl Runner {
             late_max_ms: self.late.iter().max().map(|d| d.as_secs_f64() * 1000.0),
         };
         self.late.clear();
-        // A cheap copy here; sorting and JSON on a blocking thread, so a
-        // big table's status does not hold up the schedule.
+        // A cheap copy here; sorting, text and JSON when asked for.
         let rows: Vec<Row> = self
             .targets
             .values()
@@ -747,47 +748,66 @@ impl Runner {
                 )
             })
             .collect();
-        let shared = self.shared.clone();
-        let shown = self.status.clone();
-        let first = !std::mem::replace(&mut self.status_shown, true);
-        tokio::task::spawn_blocking(move || {
-            let mut rows = rows;
-            rows.sort_by(|a, b| a.target.cmp(&b.target));
-            let targets: Vec<status::Target> = rows
-                .into_iter()
-                .map(|r| status::Target {
-                    target: r.target,
-                    check: r.check.to_string(),
-                    state: if r.up { "up" } else { "down" }.to_string(),
-                    last: match r.last {
-                        None => "not checked yet".to_string(),
-                        Some(Ok(())) => "pass".to_string(),
-                        Some(Err(e)) => e,
-                    },
-                    latency_ms: r.latency.map(|d| d.as_secs_f64() * 1000.0),
-                    passes: r.passes,
-                    fails: r.fails,
-                    rise: r.rise,
-                    fall: r.fall,
-                    checks: r.checks,
-                })
-                .collect();
-            let status = CheckStatus {
+        let old = std::mem::replace(
+            &mut *self.status.lock().unwrap_or_else(|e| e.into_inner()),
+            Published {
                 schedule,
-                targets,
+                rows,
                 services,
-            };
-            *shown.lock().unwrap_or_else(|e| e.into_inner()) = status;
-            if first {
-                shared.publish_with(
-                    "check",
-                    Arc::new(move || {
-                        let s = shown.lock().unwrap_or_else(|e| e.into_inner());
-                        serde_json::to_value(&*s).expect("the check status serializes")
-                    }),
-                );
-            }
-        });
+            },
+        );
+        // The last copy's strings are freed off the schedule's thread.
+        tokio::task::spawn_blocking(move || drop(old));
+        if !std::mem::replace(&mut self.status_shown, true) {
+            let shown = self.status.clone();
+            self.shared.publish_with(
+                "check",
+                Arc::new(move || {
+                    let status = shown.lock().unwrap_or_else(|e| e.into_inner()).status();
+                    serde_json::to_value(&status).expect("the check status serializes")
+                }),
+            );
+        }
+    }
+}
+
+/// The check task's last copy of its state, for the status.
+#[derive(Default)]
+struct Published {
+    schedule: Schedule,
+    rows: Vec<Row>,
+    services: BTreeMap<String, status::Quorum>,
+}
+
+impl Published {
+    /// The status section: every target in order, as text.
+    fn status(&self) -> CheckStatus {
+        let mut rows: Vec<&Row> = self.rows.iter().collect();
+        rows.sort_unstable_by(|a, b| a.target.cmp(&b.target));
+        let targets = rows
+            .into_iter()
+            .map(|r| status::Target {
+                target: r.target.clone(),
+                check: r.check.to_string(),
+                state: if r.up { "up" } else { "down" }.to_string(),
+                last: match &r.last {
+                    None => "not checked yet".to_string(),
+                    Some(Ok(())) => "pass".to_string(),
+                    Some(Err(e)) => e.clone(),
+                },
+                latency_ms: r.latency.map(|d| d.as_secs_f64() * 1000.0),
+                passes: r.passes,
+                fails: r.fails,
+                rise: r.rise,
+                fall: r.fall,
+                checks: r.checks,
+            })
+            .collect();
+        CheckStatus {
+            schedule: self.schedule.clone(),
+            targets,
+            services: self.services.clone(),
+        }
     }
 }
 
