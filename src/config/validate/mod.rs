@@ -44,6 +44,7 @@ mod tests;
 
 pub use ctx::Ctx;
 pub use modules::required_modules;
+pub(crate) use services::not_a_host;
 
 use crate::config::model::Config;
 use crate::path;

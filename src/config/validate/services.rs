@@ -421,7 +421,9 @@ fn service(
 
 /// What `ip` is when no host can have it: the unspecified address, a
 /// multicast group, IPv4's limited broadcast.
-fn not_a_host(ip: IpAddr) -> Option<&'static str> {
+/// What `ip` is when it is no one host's address (a real server or sorry
+/// server cannot be; `import keepalived` leaves such ones out).
+pub(crate) fn not_a_host(ip: IpAddr) -> Option<&'static str> {
     if ip.is_unspecified() {
         Some("the unspecified address")
     } else if ip.is_multicast() {

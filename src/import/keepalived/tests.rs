@@ -146,6 +146,29 @@ fn virtual_servers_take_keepalived_defaults() {
 }
 
 #[test]
+fn a_real_or_sorry_server_that_is_no_hosts_address_is_left_out() {
+    // Found by the fuzzer: the kernel (and `pharos check`) take no
+    // multicast, broadcast or unspecified address for a real server.
+    let imp = one(
+        "virtual_server 10.0.0.1 80 {\n  protocol TCP\n  sorry_server 239.1.2.3 80\n  \
+         real_server 224.168.70.22 80 {\n  }\n  real_server 255.255.255.255 80 {\n  }\n  \
+         real_server 10.0.1.2 80 {\n  }\n}\n",
+    );
+    let cfg = config_of(&imp.toml, None);
+    let svc = cfg.services.values().next().unwrap();
+    let servers: Vec<String> = svc.real_servers.keys().map(|e| e.to_string()).collect();
+    assert_eq!(servers, ["10.0.1.2:80"]);
+    assert_eq!(svc.sorry_server, None);
+    for text in [
+        "real server 224.168.70.22 not imported: it is a multicast address, not one host's",
+        "real server 255.255.255.255 not imported: it is the broadcast address, not one host's",
+        "`sorry_server 239.1.2.3` not imported: it is a multicast address, not one host's",
+    ] {
+        assert!(imp.toml.contains(text), "{text}\n{}", imp.toml);
+    }
+}
+
+#[test]
 fn a_virtual_server_without_protocol_is_udp_as_keepalived_runs_it() {
     // keepalived 2.2.7 logs "no protocol set - defaulting to UDP".
     let imp = one("virtual_server 10.0.0.1 53 {\n  real_server 10.0.1.2 53 {\n  }\n}\n");

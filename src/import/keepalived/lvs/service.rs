@@ -4,6 +4,7 @@
 //! server mapping (`lvs.rs`); reads what `read.rs` read.
 
 use super::*;
+use crate::config::validate::not_a_host;
 
 impl Mapper {
     /// One pharos service for `key`: its sections (the service, its check
@@ -378,6 +379,20 @@ fn real_servers<'a>(
             }
             continue;
         }
+        // The kernel refuses these for a real server, and so does `pharos
+        // check` (keepalived's add fails at run time).
+        if let Some(what) = not_a_host(rs.ip) {
+            if first {
+                sec.tail.push(Comment::Note(Note::new(
+                    rs.loc,
+                    format!(
+                        "real server {} not imported: it is {what}, not one host's",
+                        rs.ip
+                    ),
+                )));
+            }
+            continue;
+        }
         if let SvcKey::Addr { ip, .. } = k
             && ip == rs.ip
         {
@@ -703,7 +718,18 @@ fn service_policy(
         }
     }
     if let Some((ip, port, loc)) = vs.sorry {
-        if Family::of(&ip) != family {
+        if let Some(what) = not_a_host(ip) {
+            if first {
+                push(
+                    notes,
+                    "",
+                    Note::new(
+                        loc,
+                        format!("`sorry_server {ip}` not imported: it is {what}, not one host's"),
+                    ),
+                );
+            }
+        } else if Family::of(&ip) != family {
             if first {
                 push(
                     notes,
