@@ -37,7 +37,7 @@ use super::board::{Board, HealthBoard};
 use super::connects::Connects;
 use super::desired::{Checks, Quorum};
 use super::health::{self, Target, Timing, Transition, spread};
-use super::probe::{Failure, Probe};
+use super::probe::Probe;
 use super::status::{self, CheckStatus, Schedule};
 use crate::config::model::Check;
 use crate::config::resolve::ServerId;
@@ -281,8 +281,9 @@ fn max_running() -> usize {
     usize::try_from(soft.saturating_sub(256)).map_or(usize::MAX, |n| n.max(64))
 }
 
-/// One probe's result: the target's id, outcome, how long it took.
-type Res = (u64, Result<(), Failure>, Duration);
+/// One probe's result, of either kind of attempt: the target's id,
+/// outcome, how long it took.
+type Res = super::connects::Answer;
 
 /// One attempt in flight, boxed: its size is the probe kind's.
 type Attempt = std::pin::Pin<Box<dyn Future<Output = Res> + Send>>;
@@ -324,7 +325,9 @@ struct Runner {
     /// 10,000 targets' text every 2 s cost the blocking thread about half
     /// as much CPU again as the checks themselves (callgrind), asked for
     /// or not. `pharos status` has it from the first publish on.
-    status: Arc<Mutex<Published>>,
+    /// Held behind an `Arc`, so that an ask takes the lock only to clone
+    /// it: the sort happens outside, and never holds up a publish.
+    status: Arc<Mutex<Arc<Published>>>,
     status_shown: bool,
 }
 
@@ -750,11 +753,11 @@ impl Runner {
             .collect();
         let old = std::mem::replace(
             &mut *self.status.lock().unwrap_or_else(|e| e.into_inner()),
-            Published {
+            Arc::new(Published {
                 schedule,
                 rows,
                 services,
-            },
+            }),
         );
         // The last copy's strings are freed off the schedule's thread.
         tokio::task::spawn_blocking(move || drop(old));
@@ -763,8 +766,8 @@ impl Runner {
             self.shared.publish_with(
                 "check",
                 Arc::new(move || {
-                    let status = shown.lock().unwrap_or_else(|e| e.into_inner()).status();
-                    serde_json::to_value(&status).expect("the check status serializes")
+                    let last = shown.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    serde_json::to_value(last.status()).expect("the check status serializes")
                 }),
             );
         }

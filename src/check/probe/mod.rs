@@ -121,27 +121,19 @@ impl Probe {
     /// its whole process group killed.
     pub async fn run(&self, timeout: Duration) -> Outcome {
         let deadline = Deadline::after(timeout);
-        // A tcp attempt is one step, bounded by the deadline itself: no
-        // second timer around it (a timer set and cleared per attempt,
-        // 10,000 a second at scale).
-        if let Kind::Tcp(p) = &self.kind {
-            return p.run(deadline).await;
-        }
         // Each step bounds itself by the same deadline and names itself in
-        // the failure; this outer bound only catches a step that forgot to.
-        // The other kinds' attempts are boxed: an http attempt (hyper and
-        // TLS state) is kilobytes, and without the box every tcp attempt
-        // would be as big, copied when it is spawned (10,000 a second at
-        // scale; `memmove` was 4% of the check task's CPU).
-        let attempt = async {
-            match &self.kind {
-                Kind::None => Ok(()),
-                Kind::Tcp(p) => p.run(deadline).await,
-                Kind::Http(p) => Box::pin(p.run(deadline)).await,
-                Kind::Udp(p) => Box::pin(p.run(deadline)).await,
-                Kind::Dns(p) => Box::pin(p.run(deadline)).await,
-                Kind::Exec(p) => Box::pin(p.run(deadline)).await,
-            }
+        // the failure; the outer bound below only catches a step that
+        // forgot to. A tcp attempt is one step, so it has none (a second
+        // timer set and cleared per attempt). The other kinds are boxed: an
+        // http attempt (hyper and TLS state) is kilobytes.
+        let attempt: std::pin::Pin<Box<dyn Future<Output = Outcome> + Send + '_>> = match &self.kind
+        {
+            Kind::None => return Ok(()),
+            Kind::Tcp(p) => return p.run(deadline).await,
+            Kind::Http(p) => Box::pin(p.run(deadline)),
+            Kind::Udp(p) => Box::pin(p.run(deadline)),
+            Kind::Dns(p) => Box::pin(p.run(deadline)),
+            Kind::Exec(p) => Box::pin(p.run(deadline)),
         };
         match tokio::time::timeout_at(deadline.at, attempt).await {
             Ok(outcome) => outcome,

@@ -366,40 +366,27 @@ fn real_servers<'a>(
     for rs in &vs.rs {
         let mut rs_notes: Vec<Note> = if first { rs.notes.clone() } else { Vec::new() };
         let rfwd = rs.fwd.unwrap_or(fwd);
-        if Family::of(&rs.ip) != family && rfwd != Forwarding::Tun {
-            if first {
-                sec.tail.push(Comment::Note(Note::new(
-                    rs.loc,
-                    format!(
-                        "real server {} not imported: it is {} but the service is {family}",
-                        rs.ip,
-                        Family::of(&rs.ip)
-                    ),
-                )));
-            }
-            continue;
-        }
-        // The kernel refuses these for a real server, and so does `pharos
-        // check` (keepalived's add fails at run time).
-        if let Some(what) = not_a_host(rs.ip) {
-            if first {
-                sec.tail.push(Comment::Note(Note::new(
-                    rs.loc,
-                    format!(
-                        "real server {} not imported: it is {what}, not one host's",
-                        rs.ip
-                    ),
-                )));
-            }
-            continue;
-        }
-        if let SvcKey::Addr { ip, .. } = k
+        // The kernel refuses an address no one host has for a real server,
+        // and so does `pharos check` (keepalived's add fails at run time).
+        let left_out = if Family::of(&rs.ip) != family && rfwd != Forwarding::Tun {
+            Some(format!(
+                "it is {} but the service is {family}",
+                Family::of(&rs.ip)
+            ))
+        } else if let Some(what) = not_a_host(rs.ip) {
+            Some(format!("it is {what}, not one host's"))
+        } else if let SvcKey::Addr { ip, .. } = k
             && ip == rs.ip
         {
+            Some("it is the VIP itself".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = left_out {
             if first {
                 sec.tail.push(Comment::Note(Note::new(
                     rs.loc,
-                    format!("real server {} not imported: it is the VIP itself", rs.ip),
+                    format!("real server {} not imported: {why}", rs.ip),
                 )));
             }
             continue;
@@ -718,28 +705,18 @@ fn service_policy(
         }
     }
     if let Some((ip, port, loc)) = vs.sorry {
-        if let Some(what) = not_a_host(ip) {
-            if first {
-                push(
-                    notes,
-                    "",
-                    Note::new(
-                        loc,
-                        format!("`sorry_server {ip}` not imported: it is {what}, not one host's"),
-                    ),
-                );
+        let left_out = match not_a_host(ip) {
+            Some(what) => Some(format!("it is {what}, not one host's")),
+            None => {
+                (Family::of(&ip) != family).then(|| format!("it is not {family} like the service"))
             }
-        } else if Family::of(&ip) != family {
+        };
+        if let Some(why) = left_out {
             if first {
                 push(
                     notes,
                     "",
-                    Note::new(
-                        loc,
-                        format!(
-                            "`sorry_server {ip}` not imported: it is not {family} like the service"
-                        ),
-                    ),
+                    Note::new(loc, format!("`sorry_server {ip}` not imported: {why}")),
                 );
             }
         } else {
